@@ -1,0 +1,82 @@
+//! The compile stage: source bytes in, canonical `.pyc` code bytes (or a located syntax error)
+//! out.
+//!
+//! Everything behind [`Backend`] is one implementation detail: today a pool of persistent
+//! CPython worker processes ([`pool::WorkerPool`]); tomorrow perhaps a native compiler for one
+//! version, proven byte-identical on a corpus. The rest of the pipeline sees only [`Backend`].
+
+pub mod pool;
+pub mod worker;
+
+use std::path::PathBuf;
+
+/// One module to compile.
+#[derive(Debug, Clone)]
+pub struct CompileRequest {
+    /// Source bytes exactly as on disk: encoding cookies, BOMs and CRLF untouched.
+    pub source: std::sync::Arc<[u8]>,
+    /// The name embedded in code objects (`co_filename`), e.g. `pkg/mod.py`.
+    pub dfile: String,
+    /// CPython optimization level: 0, 1 (no asserts) or 2 (no docstrings either).
+    pub optimize: u8,
+}
+
+/// A syntax error located in the source, as CPython reported it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntaxError {
+    /// 1-based line, 0 when CPython gave none.
+    pub line: u32,
+    /// 1-based column, 0 when CPython gave none.
+    pub column: u32,
+    /// CPython's message, e.g. `invalid syntax`.
+    pub message: String,
+}
+
+/// What compiling one module gives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CompileOutcome {
+    /// The canonical marshalled code object (the `.pyc` without its 16-byte header).
+    Code(Vec<u8>),
+    /// The source does not compile.
+    SyntaxError(SyntaxError),
+}
+
+/// The compile stage failed for a reason other than the source itself.
+#[derive(Debug, thiserror::Error)]
+pub enum CompileError {
+    /// The interpreter could not be started.
+    #[error("Failed to start Python at `{}`", path.display())]
+    Spawn {
+        /// The interpreter.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        err: std::io::Error,
+    },
+    /// A worker died or broke the protocol, even after a retry on a fresh worker.
+    #[error("Compile worker for `{dfile}` failed: {message}")]
+    Worker {
+        /// The module being compiled.
+        dfile: String,
+        /// What happened, with the worker's stderr when there was any.
+        message: String,
+    },
+    /// The worker's answer was not a valid marshal stream.
+    #[error("Could not canonicalize the bytecode of `{dfile}`")]
+    Marshal {
+        /// The module being compiled.
+        dfile: String,
+        /// Why.
+        #[source]
+        err: crate::marshal::MarshalError,
+    },
+}
+
+/// The one interface between the pipeline and whatever produces bytecode.
+///
+/// Implementations are shared between threads: [`Backend::compile`] may be called
+/// concurrently, and blocks until that request is answered.
+pub trait Backend: Send + Sync {
+    /// Compile one module to canonical code bytes, or report where its syntax is wrong.
+    fn compile(&self, request: &CompileRequest) -> Result<CompileOutcome, CompileError>;
+}

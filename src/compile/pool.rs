@@ -1,0 +1,1 @@
+//! A pool of persistent CPython compile workers behind [`super::Backend`].

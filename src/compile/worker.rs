@@ -1,0 +1,1 @@
+//! One CPython compile worker process and its framed pipe protocol.

@@ -1,0 +1,20 @@
+//! pyship: compile a Python project to bytecode with the target CPython and lay it out as a
+//! directory, zip, wheel or zipapp.
+//!
+//! Data flows one way: [`config::Config`] → [`discover`] → [`layout`] → [`compile`] → [`sink`] →
+//! [`report::Report`]. The library never prints; progress goes through [`report::Reporter`].
+
+pub mod build;
+pub mod compile;
+pub mod config;
+pub mod discover;
+pub mod error;
+pub mod interpreter;
+pub mod layout;
+pub mod marshal;
+pub mod pyc;
+pub mod report;
+pub mod sink;
+
+pub use build::run;
+pub use error::Error;

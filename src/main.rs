@@ -1,0 +1,5 @@
+//! The `pyship` command line.
+
+fn main() {
+    pyship::run();
+}
