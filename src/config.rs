@@ -1,1 +1,111 @@
-//! TODO
+//! Resolved build options: command-line flags merged with defaults. Plain data.
+
+use std::path::PathBuf;
+
+use crate::pyc::Invalidation;
+
+/// The artifact kinds `pyship build` can write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum OutputFormat {
+    /// A laid-out directory tree.
+    Dir,
+    /// A deflated zip usable on `sys.path`.
+    Zip,
+    /// A PEP 427 wheel.
+    Wheel,
+    /// A PEP 441 zipapp.
+    Zipapp,
+}
+
+impl OutputFormat {
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            OutputFormat::Dir => "dir",
+            OutputFormat::Zip => "zip",
+            OutputFormat::Wheel => "wheel",
+            OutputFormat::Zipapp => "zipapp",
+        }
+    }
+}
+
+/// Where compiled modules go relative to their sources (SPEC §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// Keep `X.py`; add the `.pyc` where the loader looks for a cached one
+    /// (`__pycache__/X.<tag>.pyc` in a directory, `X.pyc` in a zip).
+    Beside,
+    /// Sourceless: `X.pyc` replaces `X.py`.
+    Replace,
+}
+
+/// Everything a build needs to know, already resolved.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The project directory.
+    pub source: PathBuf,
+    /// Artifact kinds to write, in order, no duplicates.
+    pub formats: Vec<OutputFormat>,
+    /// Where artifacts go; never scanned as input.
+    pub out_dir: PathBuf,
+    /// Target interpreters as given: paths, commands or versions.
+    pub pythons: Vec<String>,
+    /// 0, 1 or 2, as `python -O`/`-OO`.
+    pub optimize: u8,
+    /// Beside sources or instead of them.
+    pub placement: Placement,
+    /// Gitignore-style patterns of modules that stay `.py` even when sourceless.
+    pub keep_source: Vec<String>,
+    /// Gitignore-style patterns excluded on top of the defaults.
+    pub exclude: Vec<String>,
+    /// PEP 552 mode; `None` picks by placement (checked-hash beside, unchecked-hash sourceless).
+    pub invalidation: Option<Invalidation>,
+    /// Prepended to the artifact-relative path in `co_filename`.
+    pub dfile_prefix: String,
+    /// Worker processes per target.
+    pub jobs: usize,
+    /// Timestamp for archive entries, file mtimes and timestamp pycs (unix seconds).
+    pub source_date_epoch: u32,
+}
+
+/// 1980-01-01T00:00:00Z: the earliest time a zip can record.
+pub const ZIP_EPOCH: u32 = 315_532_800;
+
+impl Config {
+    /// A config with pyship's defaults for `source`.
+    pub fn new(source: impl Into<PathBuf>) -> Config {
+        let source = source.into();
+        Config {
+            out_dir: source.join("dist"),
+            source,
+            formats: vec![OutputFormat::Dir],
+            pythons: vec!["python3".to_owned()],
+            optimize: 0,
+            placement: Placement::Beside,
+            keep_source: Vec::new(),
+            exclude: Vec::new(),
+            invalidation: None,
+            dfile_prefix: String::new(),
+            jobs: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+            source_date_epoch: ZIP_EPOCH,
+        }
+    }
+
+    /// The invalidation mode for a module placed as `placement`.
+    pub fn invalidation_for(&self, placement: Placement) -> Invalidation {
+        self.invalidation.unwrap_or(match placement {
+            Placement::Beside => Invalidation::CheckedHash,
+            Placement::Replace => Invalidation::UncheckedHash,
+        })
+    }
+}
+
+/// `SOURCE_DATE_EPOCH` if set and valid, clamped to what a zip can hold; else 1980-01-01.
+pub fn source_date_epoch_from_env() -> u32 {
+    std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|value| value.trim().parse::<u64>().ok())
+        .map_or(ZIP_EPOCH, |value| {
+            u32::try_from(value).unwrap_or(u32::MAX).max(ZIP_EPOCH)
+        })
+}

@@ -1,12 +1,35 @@
 //! The library's error type.
 
+use std::path::PathBuf;
+
 /// Anything that stops a build.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Writing the artifact failed.
+    /// A target interpreter could not be used.
     #[error(transparent)]
-    Sink(#[from] crate::sink::SinkError),
+    Interpreter(#[from] crate::interpreter::InterpreterError),
+    /// The project could not be scanned.
+    #[error(transparent)]
+    Discover(#[from] crate::discover::DiscoverError),
     /// Compiling failed for a reason other than the source.
     #[error(transparent)]
     Compile(#[from] crate::compile::CompileError),
+    /// Writing the artifact failed.
+    #[error(transparent)]
+    Sink(#[from] crate::sink::SinkError),
+    /// Reading the project or creating the out-dir failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// The out-dir names an existing file.
+    #[error("The out-dir `{}` is a file", path.display())]
+    OutDirIsFile {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// A format this build cannot write yet.
+    #[error("The `{format}` format is not supported yet")]
+    UnsupportedFormat {
+        /// Its name.
+        format: &'static str,
+    },
 }

@@ -48,3 +48,277 @@ impl Interpreter {
         format!("{}.{}", self.version.major, self.version.minor)
     }
 }
+
+/// Why a target interpreter could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum InterpreterError {
+    /// Nothing matched the name or version.
+    #[error("No Python interpreter found for `{spec}` (looked on PATH and in pyenv)")]
+    NotFound {
+        /// What the user asked for.
+        spec: String,
+    },
+    /// The file ran but did not answer like CPython.
+    #[error("`{}` is not a Python interpreter", path.display())]
+    NotPython {
+        /// The executable.
+        path: PathBuf,
+    },
+    /// A Python, but not CPython.
+    #[error("`{}` is {implementation}, but pyship targets CPython only", path.display())]
+    NotCPython {
+        /// The executable.
+        path: PathBuf,
+        /// `sys.implementation.name`.
+        implementation: String,
+    },
+    /// A CPython outside the supported range.
+    #[error(
+        "Python {version} at `{}` is not supported: pyship targets CPython 3.{MIN_MINOR} to 3.{MAX_MINOR}",
+        path.display()
+    )]
+    Unsupported {
+        /// The executable.
+        path: PathBuf,
+        /// Its version.
+        version: Version,
+    },
+}
+
+/// What the probe script prints: one JSON object.
+#[derive(serde::Deserialize)]
+struct Probe {
+    implementation: String,
+    version: (u8, u8, u8),
+    magic: String,
+    cache_tag: Option<String>,
+    executable: String,
+}
+
+const PROBE_SCRIPT: &str = "import importlib.util, json, sys; print(json.dumps({\
+'implementation': sys.implementation.name, 'version': list(sys.version_info[:3]), \
+'magic': importlib.util.MAGIC_NUMBER.hex(), 'cache_tag': sys.implementation.cache_tag, \
+'executable': sys.executable}))";
+
+/// Run `path` once and ask it what it is.
+pub fn probe(path: &Path) -> Result<Interpreter, InterpreterError> {
+    let not_python = || InterpreterError::NotPython {
+        path: path.to_path_buf(),
+    };
+    let output = Command::new(path)
+        .args(["-I", "-c", PROBE_SCRIPT])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .map_err(|_| not_python())?;
+    if !output.status.success() {
+        return Err(not_python());
+    }
+    let probe: Probe = serde_json::from_slice(&output.stdout).map_err(|_| not_python())?;
+    let version = Version {
+        major: probe.version.0,
+        minor: probe.version.1,
+        micro: probe.version.2,
+    };
+    if probe.implementation != "cpython" {
+        return Err(InterpreterError::NotCPython {
+            path: path.to_path_buf(),
+            implementation: probe.implementation,
+        });
+    }
+    if version.major != 3 || !(MIN_MINOR..=MAX_MINOR).contains(&version.minor) {
+        return Err(InterpreterError::Unsupported {
+            path: path.to_path_buf(),
+            version,
+        });
+    }
+    let magic = decode_magic(&probe.magic).ok_or_else(not_python)?;
+    let executable = if probe.executable.is_empty() {
+        path.to_path_buf()
+    } else {
+        PathBuf::from(probe.executable)
+    };
+    Ok(Interpreter {
+        executable,
+        version,
+        magic,
+        cache_tag: probe.cache_tag.ok_or_else(not_python)?,
+    })
+}
+
+fn decode_magic(hex: &str) -> Option<[u8; 4]> {
+    let mut magic = [0u8; 4];
+    if hex.len() != 8 {
+        return None;
+    }
+    for (i, byte) in magic.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(magic)
+}
+
+/// Parse `3.12` (or `3.12.1`, `312` is not accepted) into (major, minor).
+fn parse_version_spec(spec: &str) -> Option<(u8, u8)> {
+    let mut parts = spec.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    parts.next().is_none().then_some((major, minor))
+}
+
+/// The pyenv root: `$PYENV_ROOT`, else `~/.pyenv`.
+fn pyenv_root() -> Option<PathBuf> {
+    std::env::var_os("PYENV_ROOT")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".pyenv")))
+}
+
+/// `python3` of every pyenv-installed version, newest patch release last.
+fn pyenv_executables() -> Vec<PathBuf> {
+    let Some(versions) = pyenv_root().map(|root| root.join("versions")) else {
+        return Vec::new();
+    };
+    let mut found: Vec<(Vec<u32>, PathBuf)> = fs_err::read_dir(&versions)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let key: Option<Vec<u32>> = name.split('.').map(|part| part.parse().ok()).collect();
+            let executable = entry.path().join("bin").join("python3");
+            Some((key?, executable)).filter(|(_, executable)| executable.is_file())
+        })
+        .collect();
+    found.sort();
+    found.into_iter().map(|(_, executable)| executable).collect()
+}
+
+/// Directories on `PATH`, without pyenv's shims: a shim runs whatever version pyenv has
+/// selected, not necessarily the one its name promises.
+fn path_dirs() -> Vec<PathBuf> {
+    let shims = pyenv_root().map(|root| root.join("shims"));
+    std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|dir| Some(dir) != shims.as_ref())
+        .collect()
+}
+
+fn which(name: &str, dirs: &[PathBuf]) -> Option<PathBuf> {
+    dirs.iter()
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
+/// Resolve a `-p/--python` value: a path, a command on `PATH`, or a version found on `PATH` or
+/// in pyenv.
+pub fn resolve(spec: &str) -> Result<Interpreter, InterpreterError> {
+    let not_found = || InterpreterError::NotFound {
+        spec: spec.to_owned(),
+    };
+    if spec.contains(std::path::MAIN_SEPARATOR) || spec.contains('/') {
+        let path = Path::new(spec);
+        if !path.exists() {
+            return Err(not_found());
+        }
+        return probe(path);
+    }
+    let wanted = parse_version_spec(spec).or_else(|| {
+        spec.strip_prefix("python")
+            .and_then(parse_version_spec)
+            .filter(|_| spec.contains('.'))
+    });
+    if let Some((major, minor)) = wanted {
+        let name = format!("python{major}.{minor}");
+        let candidates = which(&name, &path_dirs()).into_iter().chain(
+            pyenv_executables()
+                .into_iter()
+                .rev()
+                .filter(|executable| {
+                    executable
+                        .ancestors()
+                        .nth(2)
+                        .and_then(Path::file_name)
+                        .and_then(|version| version.to_str())
+                        .and_then(|version| {
+                            let mut parts = version.split('.');
+                            Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+                        })
+                        == Some((major, minor))
+                }),
+        );
+        for candidate in candidates {
+            match probe(&candidate) {
+                Ok(interpreter)
+                    if (interpreter.version.major, interpreter.version.minor) == (major, minor) =>
+                {
+                    return Ok(interpreter);
+                }
+                Err(err @ InterpreterError::Unsupported { .. }) => return Err(err),
+                _ => {}
+            }
+        }
+        return Err(not_found());
+    }
+    // A plain command such as `python3`: PATH as the user sees it, shims included.
+    let all_dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).collect())
+        .unwrap_or_default();
+    let executable = which(spec, &all_dirs).ok_or_else(not_found)?;
+    probe(&executable)
+}
+
+/// Every CPython pyship can target, from `PATH` and pyenv, deduplicated by executable and
+/// sorted newest first.
+pub fn find_all() -> Vec<Interpreter> {
+    let dirs = path_dirs();
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    for dir in &dirs {
+        for minor in (MIN_MINOR..=MAX_MINOR).rev() {
+            candidates.extend(which(&format!("python3.{minor}"), std::slice::from_ref(dir)));
+        }
+        candidates.extend(which("python3", std::slice::from_ref(dir)));
+    }
+    candidates.extend(pyenv_executables());
+    let probed: Vec<Interpreter> = std::thread::scope(|scope| {
+        let handles: Vec<_> = candidates
+            .iter()
+            .map(|candidate| scope.spawn(move || probe(candidate).ok()))
+            .collect();
+        handles
+            .into_iter()
+            .filter_map(|handle| handle.join().ok().flatten())
+            .collect()
+    });
+    let mut seen = std::collections::HashSet::new();
+    let mut found: Vec<Interpreter> = probed
+        .into_iter()
+        .filter(|interpreter| {
+            let key = fs_err::canonicalize(&interpreter.executable)
+                .unwrap_or_else(|_| interpreter.executable.clone());
+            seen.insert(key)
+        })
+        .collect();
+    found.sort_by(|a, b| b.version.cmp(&a.version));
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_specs() {
+        assert_eq!(parse_version_spec("3.12"), Some((3, 12)));
+        assert_eq!(parse_version_spec("3"), None);
+        assert_eq!(parse_version_spec("3.12.1"), None);
+        assert_eq!(parse_version_spec("python"), None);
+    }
+
+    #[test]
+    fn magic_hex() {
+        assert_eq!(decode_magic("cb0d0d0a"), Some([0xcb, 0x0d, 0x0d, 0x0a]));
+        assert_eq!(decode_magic("cb0d0d"), None);
+        assert_eq!(decode_magic("zz0d0d0a"), None);
+    }
+}

@@ -1,5 +1,150 @@
-//! The `pyship` command line.
+//! The `pyship` command line: parse arguments, set up output, call the library, map the
+//! outcome to an exit code (0 success, 1 some modules failed, 2 usage or fatal error).
 
-fn main() {
-    pyship::run();
+mod cli;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::Mutex;
+
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use cli::{Cli, ColorChoice, Command};
+use pyship::report::Reporter;
+
+const ERROR: &str = "\x1b[1;31merror\x1b[0m";
+const WARNING: &str = "\x1b[1;33mwarning\x1b[0m";
+const NOTE: &str = "\x1b[1;36mnote\x1b[0m";
+
+/// Draws a progress bar on a terminal; prints each module with `-v`; silent otherwise.
+struct TerminalReporter {
+    bar: Mutex<Option<ProgressBar>>,
+    show_bar: bool,
+    verbose: bool,
+}
+
+impl Reporter for TerminalReporter {
+    fn on_compile_start(&self, python: &str, total: usize) {
+        if self.show_bar {
+            let bar = ProgressBar::new(total as u64);
+            bar.set_style(
+                ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {wide_msg}")
+                    .expect("valid template")
+                    .progress_chars("=> "),
+            );
+            bar.set_prefix(format!("Compiling for Python {python}"));
+            *self.bar.lock().unwrap() = Some(bar);
+        }
+    }
+
+    fn on_compiled(&self, dfile: &str) {
+        if self.verbose {
+            anstream::eprintln!("Compiled {dfile}");
+        }
+        if let Some(bar) = self.bar.lock().unwrap().as_ref() {
+            bar.set_message(dfile.to_owned());
+            bar.inc(1);
+        }
+    }
+
+    fn on_compile_finish(&self) {
+        if let Some(bar) = self.bar.lock().unwrap().take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn print_error(err: &dyn std::error::Error) {
+    anstream::eprintln!("{ERROR}: {err}");
+    let mut source = err.source();
+    while let Some(cause) = source {
+        anstream::eprintln!("  Caused by: {cause}");
+        source = cause.source();
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let color = match cli.color {
+        ColorChoice::Always => anstream::ColorChoice::Always,
+        ColorChoice::Never => anstream::ColorChoice::Never,
+        ColorChoice::Auto => anstream::ColorChoice::Auto,
+    };
+    color.write_global();
+
+    match cli.command {
+        Command::Pythons => {
+            for interpreter in pyship::interpreter::find_all() {
+                let magic = u16::from_le_bytes([interpreter.magic[0], interpreter.magic[1]]);
+                println!(
+                    "{:<8} magic {magic:<5} {:<12} {}",
+                    interpreter.version.to_string(),
+                    interpreter.cache_tag,
+                    interpreter.executable.display()
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Build(args) => {
+            let config = args.into_config();
+            let reporter = TerminalReporter {
+                bar: Mutex::new(None),
+                show_bar: !cli.quiet && !cli.verbose && std::io::stderr().is_terminal(),
+                verbose: cli.verbose,
+            };
+            match pyship::run(&config, &reporter) {
+                Ok(report) => {
+                    if cli.verbose || !report.failures.is_empty() {
+                        for warning in &report.warnings {
+                            anstream::eprintln!("{WARNING}: {warning}");
+                        }
+                    }
+                    if !report.failures.is_empty() {
+                        let several = report
+                            .failures
+                            .iter()
+                            .any(|failure| failure.python != report.failures[0].python);
+                        for failure in &report.failures {
+                            if several {
+                                anstream::eprintln!("{failure} (Python {})", failure.python);
+                            } else {
+                                anstream::eprintln!("{failure}");
+                            }
+                        }
+                        let count = report.failures.len();
+                        anstream::eprintln!(
+                            "{ERROR}: {count} module{} did not compile; nothing was written",
+                            if count == 1 { "" } else { "s" }
+                        );
+                        return ExitCode::from(1);
+                    }
+                    for artifact in &report.artifacts {
+                        println!("{}", artifact.path.display());
+                    }
+                    if !cli.quiet {
+                        for note in &report.notes {
+                            anstream::eprintln!("{NOTE}: {note}");
+                        }
+                        anstream::eprintln!("{}", report.summary());
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(err) => {
+                    print_error(&err);
+                    ExitCode::from(2)
+                }
+            }
+        }
+    }
 }

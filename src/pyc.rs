@@ -11,3 +11,17 @@ pub enum Invalidation {
     /// Source hash in the header, never checked.
     UncheckedHash,
 }
+
+/// Stub until the pyc branch lands.
+pub fn header(
+    magic: [u8; 4],
+    minor: u8,
+    invalidation: Invalidation,
+    source: &[u8],
+    mtime: u32,
+) -> [u8; 16] {
+    let _ = (minor, invalidation, source, mtime);
+    let mut header = [0u8; 16];
+    header[..4].copy_from_slice(&magic);
+    header
+}

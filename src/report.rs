@@ -1,1 +1,160 @@
-//! TODO
+//! What a build did: artifacts, counts, sizes, failures and warnings, and the [`Reporter`]
+//! trait through which the library tells the binary about progress.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::config::OutputFormat;
+
+/// Progress callbacks. The library never prints; the binary draws a progress bar from these.
+pub trait Reporter: Sync {
+    /// Compilation for `python` (e.g. `3.12`) starts with `total` modules.
+    fn on_compile_start(&self, python: &str, total: usize) {
+        let _ = (python, total);
+    }
+    /// One module finished compiling (or failed to).
+    fn on_compiled(&self, dfile: &str) {
+        let _ = dfile;
+    }
+    /// Compilation for the current target finished.
+    fn on_compile_finish(&self) {}
+}
+
+/// A [`Reporter`] that ignores everything.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoReporter;
+
+impl Reporter for NoReporter {}
+
+/// One artifact written.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ArtifactReport {
+    /// Where it is.
+    pub path: PathBuf,
+    /// Its kind.
+    pub format: &'static str,
+    /// Target CPython, e.g. `3.12`.
+    pub python: String,
+    /// Bytes of file contents shipped.
+    pub bytes: u64,
+}
+
+/// A module that did not compile.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Failure {
+    /// The source file, as the user would open it.
+    pub path: PathBuf,
+    /// 1-based line, 0 when unknown.
+    pub line: u32,
+    /// 1-based column, 0 when unknown.
+    pub column: u32,
+    /// What is wrong.
+    pub message: String,
+    /// Target CPython whose compiler refused it.
+    pub python: String,
+}
+
+impl std::fmt::Display for Failure {
+    /// `path:line:col: message`, the way compilers say it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.path.display(),
+            self.line,
+            self.column,
+            self.message
+        )
+    }
+}
+
+/// The outcome of a build.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Report {
+    /// Artifacts written (none when any module failed).
+    pub artifacts: Vec<ArtifactReport>,
+    /// Modules compiled per target.
+    pub modules: usize,
+    /// Non-module files carried.
+    pub data_files: usize,
+    /// Bytes of the project's files (modules and data).
+    pub source_bytes: u64,
+    /// Modules that did not compile.
+    pub failures: Vec<Failure>,
+    /// Things the user should know that did not stop the build.
+    pub warnings: Vec<String>,
+    /// Facts about how the artifact behaves, e.g. which interpreter flags use its pycs.
+    pub notes: Vec<String>,
+    /// Wall time.
+    #[serde(serialize_with = "seconds")]
+    pub duration: Duration,
+}
+
+fn seconds<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_f64(duration.as_secs_f64())
+}
+
+/// `12.3 KiB`
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+impl Report {
+    /// The one-line summary printed after a successful build.
+    pub fn summary(&self) -> String {
+        let shipped: u64 = self.artifacts.iter().map(|artifact| artifact.bytes).sum();
+        let count = self.artifacts.len().max(1) as u64;
+        format!(
+            "Compiled {} module{} and carried {} file{}: {} → {} in {:.2}s",
+            self.modules,
+            if self.modules == 1 { "" } else { "s" },
+            self.data_files,
+            if self.data_files == 1 { "" } else { "s" },
+            human_bytes(self.source_bytes),
+            human_bytes(shipped / count),
+            self.duration.as_secs_f64()
+        )
+    }
+
+    /// Artifacts of `format`.
+    pub fn artifacts_of(&self, format: OutputFormat) -> impl Iterator<Item = &ArtifactReport> {
+        self.artifacts
+            .iter()
+            .filter(move |artifact| artifact.format == format.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failure_reads_like_a_compiler() {
+        let failure = Failure {
+            path: PathBuf::from("pkg/bad.py"),
+            line: 3,
+            column: 7,
+            message: "invalid syntax".to_owned(),
+            python: "3.12".to_owned(),
+        };
+        assert_eq!(failure.to_string(), "pkg/bad.py:3:7: invalid syntax");
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(3 * 1024 * 1024), "3.0 MiB");
+    }
+}
