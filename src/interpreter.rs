@@ -299,7 +299,7 @@ pub fn find_all() -> Vec<Interpreter> {
             seen.insert(key)
         })
         .collect();
-    found.sort_by(|a, b| b.version.cmp(&a.version));
+    found.sort_by_key(|interpreter| std::cmp::Reverse(interpreter.version));
     found
 }
 

@@ -88,7 +88,7 @@ pub fn cache_path(relative: &str, cache_tag: &str, optimize: u8) -> String {
 
 /// `pkg/mod.pyc` for `pkg/mod.py`.
 pub fn legacy_path(relative: &str) -> String {
-    format!("{}c", relative)
+    format!("{relative}c")
 }
 
 /// Plan the artifact: one or two entries per module, one per data file, sorted by path.
@@ -157,7 +157,7 @@ mod tests {
             .map(|relative| SourceFile {
                 path: PathBuf::from(relative),
                 relative: (*relative).to_owned(),
-                kind: if relative.ends_with(".py") {
+                kind: if std::path::Path::new(relative).extension() == Some("py".as_ref()) {
                     FileKind::Module
                 } else {
                     FileKind::Data
