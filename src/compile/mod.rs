@@ -93,7 +93,8 @@ pub trait Backend: Send + Sync {
 
 /// Compile every request on `threads` threads (at least one) sharing `backend`; results come
 /// back in request order. `on_done(i)` is called, from the compiling thread, as soon as request
-/// `i` is answered: the hook for a progress bar.
+/// `i` is answered: the hook for a progress bar. Each request is dropped once answered, so the
+/// sources do not all stay in memory until the end.
 ///
 /// With a [`pool::WorkerPool`] of N workers, N threads keep every worker busy; more threads only
 /// wait for a free worker.
@@ -103,8 +104,15 @@ pub fn compile_all<B: Backend + ?Sized>(
     threads: usize,
     on_done: impl Fn(usize) + Sync,
 ) -> Vec<Result<CompileOutcome, CompileError>> {
-    let next = std::sync::atomic::AtomicUsize::new(0);
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     let threads = threads.clamp(1, requests.len().max(1));
+    let pending: Vec<Mutex<Option<CompileRequest>>> = requests
+        .into_iter()
+        .map(|request| Mutex::new(Some(request)))
+        .collect();
+    let next = AtomicUsize::new(0);
     let mut answered: Vec<(usize, Result<CompileOutcome, CompileError>)> =
         std::thread::scope(|scope| {
             let handles: Vec<_> = (0..threads)
@@ -112,11 +120,17 @@ pub fn compile_all<B: Backend + ?Sized>(
                     scope.spawn(|| {
                         let mut answered = Vec::new();
                         loop {
-                            let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let Some(request) = requests.get(index) else {
+                            let index = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(slot) = pending.get(index) else {
                                 break;
                             };
-                            answered.push((index, backend.compile(request)));
+                            let request = slot
+                                .lock()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                                .take()
+                                .expect("each index is taken once");
+                            answered.push((index, backend.compile(&request)));
+                            drop(request);
                             on_done(index);
                         }
                         answered

@@ -205,8 +205,8 @@ impl WorkerPool {
                 dfile: request.dfile.clone(),
                 message: WorkerFailure {
                     summary: format!(
-                        "{}, after a retry (the first attempt: {})",
-                        second.summary, first.summary
+                        "{}; retried on a fresh worker: {}",
+                        first.summary, second.summary
                     ),
                     ..second
                 }

@@ -26,7 +26,6 @@ use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::io::{self, BufReader, Read, Write};
-use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -134,7 +133,6 @@ impl StderrTail {
 #[derive(Debug)]
 pub struct Worker {
     child: Child,
-    executable: PathBuf,
     stdin: Option<ChildStdin>,
     frames: Receiver<io::Result<Vec<u8>>>,
     stderr: Arc<Mutex<StderrTail>>,
@@ -218,7 +216,6 @@ impl Worker {
         Ok(Worker {
             stdin: child.stdin.take(),
             child,
-            executable: interpreter.executable.clone(),
             frames,
             stderr: tail,
             stderr_done,
@@ -259,7 +256,7 @@ impl Worker {
                 return Err(self.fail(
                     Stage::Hello,
                     0,
-                    &format!("sent an invalid hello ({err}): {start:?}"),
+                    Some(&format!("sent an invalid hello ({err}): {start:?}")),
                 ));
             }
         };
@@ -289,7 +286,7 @@ impl Worker {
             None
         };
         match mismatch {
-            Some(mismatch) => Err(self.fail(Stage::Hello, 0, &mismatch)),
+            Some(mismatch) => Err(self.fail(Stage::Hello, 0, Some(&mismatch))),
             None => Ok(hello),
         }
     }
@@ -309,24 +306,21 @@ impl Worker {
 
         let frame = match encode_request(id, request) {
             Ok(frame) => frame,
-            Err(message) => return Err(self.fail(Stage::Request, mark, &message)),
+            Err(message) => return Err(self.fail(Stage::Request, mark, Some(&message))),
         };
         let written = match self.stdin.as_mut() {
             Some(stdin) => stdin.write_all(&frame).and_then(|()| stdin.flush()),
             None => Err(io::Error::new(io::ErrorKind::BrokenPipe, "stdin closed")),
         };
-        if let Err(err) = written {
-            return Err(self.fail(
-                Stage::Request,
-                mark,
-                &format!("stopped reading requests ({err})"),
-            ));
+        if written.is_err() {
+            // Broken pipe: the worker is gone or going; `fail` says how it ended.
+            return Err(self.fail(Stage::Request, mark, None));
         }
 
         let frame = self.receive(Stage::Request, mark, timeout)?;
         match decode_response(id, &frame) {
             Ok(outcome) => Ok(outcome),
-            Err(message) => Err(self.fail(Stage::Request, mark, &message)),
+            Err(message) => Err(self.fail(Stage::Request, mark, Some(&message))),
         }
     }
 
@@ -339,42 +333,36 @@ impl Worker {
     ) -> Result<Vec<u8>, WorkerFailure> {
         let what = match self.frames.recv_timeout(timeout) {
             Ok(Ok(frame)) => return Ok(frame),
+            // Closed its stdout: it is exiting; `fail` says how.
             Ok(Err(err)) if err.kind() == io::ErrorKind::UnexpectedEof => None,
-            Ok(Err(err)) => Some(format!("sent a malformed frame ({err})")),
             Err(RecvTimeoutError::Disconnected) => None,
-            Err(RecvTimeoutError::Timeout) => {
-                kill(&mut self.child);
-                Some(format!(
-                    "did not answer within {} and was killed",
-                    human_duration(timeout)
-                ))
-            }
+            Ok(Err(err)) => Some(format!("sent a malformed frame ({err})")),
+            Err(RecvTimeoutError::Timeout) => Some(format!(
+                "did not answer within {} and was killed",
+                human_duration(timeout)
+            )),
         };
-        Err(match what {
-            Some(what) => self.fail(stage, mark, &what),
-            // Closed its stdout: it is exiting; `fail` reports how.
-            None => self.fail(stage, mark, "closed its output"),
-        })
+        Err(self.fail(stage, mark, what.as_deref()))
     }
 
-    /// Make sure the process is gone, then describe the failure with its exit status and the
-    /// stderr written since `mark`.
-    fn fail(&mut self, stage: Stage, mark: u64, what: &str) -> WorkerFailure {
+    /// Make sure the process is gone and describe the failure: `what` went wrong, in which
+    /// case the worker is killed at once, or, for `None`, how the worker ended by itself (its
+    /// exit status or signal). Then the stderr written since `mark`.
+    fn fail(&mut self, stage: Stage, mark: u64, what: Option<&str>) -> WorkerFailure {
         self.stdin = None;
-        let status = wait_or_kill(&mut self.child, EXIT_GRACE);
+        let pid = self.child.id();
+        let summary = if let Some(what) = what {
+            kill(&mut self.child);
+            format!("worker process {pid} {what}")
+        } else {
+            match wait_or_kill(&mut self.child, EXIT_GRACE) {
+                Ok(status) => format!("worker process {pid} exited with {status}"),
+                Err(None) => format!("worker process {pid} closed its output; killed it"),
+                Err(Some(err)) => format!("worker process {pid} vanished ({err})"),
+            }
+        };
         // The stderr thread ends when the pipe closes; grandchildren could keep it open.
         let _ = self.stderr_done.recv_timeout(EXIT_GRACE);
-        let pid = self.child.id();
-        let mut summary = format!("worker process {pid} {what}");
-        match status {
-            Some(status) => {
-                let _ = write!(summary, "; it exited with {status}");
-            }
-            None => summary.push_str("; its exit status is unknown"),
-        }
-        if stage == Stage::Hello {
-            let _ = write!(summary, " (`{}`)", self.executable.display());
-        }
         let stderr = self.stderr.lock().unwrap().since(mark);
         WorkerFailure {
             stage,
@@ -386,7 +374,7 @@ impl Worker {
     /// Close stdin so the worker exits on its own; kill it after `grace`.
     pub fn shutdown(mut self, grace: Duration) {
         self.stdin = None;
-        wait_or_kill(&mut self.child, grace);
+        let _ = wait_or_kill(&mut self.child, grace);
     }
 
     /// Close stdin without waiting; pair with [`Worker::shutdown`] to stop many at once.
@@ -410,16 +398,21 @@ fn kill(child: &mut Child) {
     let _ = child.wait();
 }
 
-/// Wait up to `grace` for the child to exit on its own, then kill it; its status.
-fn wait_or_kill(child: &mut Child, grace: Duration) -> Option<ExitStatus> {
+/// Wait up to `grace` for the child to exit on its own: its status; otherwise kill (and reap)
+/// it: `Err(None)`, or `Err(Some(_))` when even waiting failed.
+fn wait_or_kill(child: &mut Child, grace: Duration) -> Result<ExitStatus, Option<io::Error>> {
     let deadline = Instant::now() + grace;
     loop {
         match child.try_wait() {
-            Ok(Some(status)) => return Some(status),
+            Ok(Some(status)) => return Ok(status),
             Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(5)),
-            Ok(None) | Err(_) => {
-                let _ = child.kill();
-                return child.wait().ok();
+            Ok(None) => {
+                kill(child);
+                return Err(None);
+            }
+            Err(err) => {
+                kill(child);
+                return Err(Some(err));
             }
         }
     }

@@ -433,7 +433,7 @@ fn a_hung_worker_times_out_instead_of_hanging_the_build() {
                     pool.compile(&request("pkg/fast.py", b"x = 1\n", 0))
                         .unwrap();
                     assert_eq!(pool.spawned(), 3);
-                })
+                });
             })
         })
         .collect();
@@ -509,7 +509,7 @@ fn stdlib_throughput() {
             let name = path.file_name().unwrap().to_string_lossy().into_owned();
             if path.is_dir() && name != "site-packages" && name != "__pycache__" {
                 stack.push(path);
-            } else if name.ends_with(".py") {
+            } else if path.extension().is_some_and(|extension| extension == "py") {
                 let dfile = path
                     .strip_prefix(&lib)
                     .unwrap()
@@ -519,7 +519,7 @@ fn stdlib_throughput() {
             }
         }
     }
-    let files = requests.len();
+    let files = f64::from(u32::try_from(requests.len()).unwrap());
     let start = Instant::now();
     let pool = WorkerPool::start(&interpreter(&python), 2).unwrap();
     let results = compile_all(&pool, requests, 2, |_| {});
@@ -539,8 +539,8 @@ fn stdlib_throughput() {
     eprintln!(
         "pool (2 workers): {files} files ({errors} not compiled) in {ours:.2?} = {:.0} files/s; \
          compileall -q -j0: {theirs:.2?} = {:.0} files/s (exit {})",
-        files as f64 / ours.as_secs_f64(),
-        files as f64 / theirs.as_secs_f64(),
+        files / ours.as_secs_f64(),
+        files / theirs.as_secs_f64(),
         output.status
     );
 }
@@ -558,5 +558,40 @@ fn copy_sources(from: &Path, to: &Path) {
         } else if path.extension().is_some_and(|extension| extension == "py") {
             fs_err::copy(&path, to.join(name)).unwrap();
         }
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn an_executable_that_dies_before_its_hello_fails_the_handshake_with_its_stderr() {
+    // `sh` rejects `-I`, prints why and exits: the pool must say so, once, not loop.
+    let interpreter = Interpreter {
+        executable: PathBuf::from("/bin/sh"),
+        version: Version {
+            major: 3,
+            minor: 12,
+            micro: 0,
+        },
+        magic: *b"\xcb\x0d\x0d\x0a",
+        cache_tag: "cpython-312".to_string(),
+    };
+    let pool = WorkerPool::start(&interpreter, 2).unwrap();
+    let requests = (0..10)
+        .map(|i| request(&format!("m{i}.py"), b"x = 1\n", 0))
+        .collect();
+    let results = within(Duration::from_secs(30), move || {
+        let results = compile_all(&pool, requests, 2, |_| {});
+        (results, pool.spawned())
+    });
+    let (results, spawned) = results;
+    assert_eq!(spawned, 2);
+    for result in results {
+        let error = result.unwrap_err();
+        let CompileError::Handshake { path, message } = &error else {
+            panic!("{error:?}")
+        };
+        assert_eq!(path, Path::new("/bin/sh"));
+        assert!(message.contains("exited with exit status: 2"), "{message}");
+        assert!(message.contains("its stderr ends with:\n"), "{message}");
     }
 }
