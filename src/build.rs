@@ -9,7 +9,8 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-use crate::compile::pool::{WorkerPool, compile_all};
+use crate::compile::compile_all;
+use crate::compile::pool::WorkerPool;
 use crate::compile::{CompileOutcome, CompileRequest};
 use crate::config::{Config, OutputFormat, Placement};
 use crate::discover::{FileKind, SourceFile, discover, matcher};

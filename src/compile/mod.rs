@@ -61,6 +61,16 @@ pub enum CompileError {
         /// What happened, with the worker's stderr when there was any.
         message: String,
     },
+    /// A worker did not announce itself as the expected interpreter: it exited or hung before
+    /// its hello, or reported another version, magic number or cache tag. No worker can serve,
+    /// so every later request on that pool fails the same way.
+    #[error("Python at `{}` cannot run the compile worker: {message}", path.display())]
+    Handshake {
+        /// The interpreter.
+        path: PathBuf,
+        /// What happened, with the worker's stderr when there was any.
+        message: String,
+    },
     /// The worker's answer was not a valid marshal stream.
     #[error("Could not canonicalize the bytecode of `{dfile}`")]
     Marshal {
@@ -79,4 +89,59 @@ pub enum CompileError {
 pub trait Backend: Send + Sync {
     /// Compile one module to canonical code bytes, or report where its syntax is wrong.
     fn compile(&self, request: &CompileRequest) -> Result<CompileOutcome, CompileError>;
+}
+
+/// Compile every request on `threads` threads (at least one) sharing `backend`; results come
+/// back in request order. `on_done(i)` is called, from the compiling thread, as soon as request
+/// `i` is answered: the hook for a progress bar. Each request is dropped once answered, so the
+/// sources do not all stay in memory until the end.
+///
+/// With a [`pool::WorkerPool`] of N workers, N threads keep every worker busy; more threads only
+/// wait for a free worker.
+pub fn compile_all<B: Backend + ?Sized>(
+    backend: &B,
+    requests: Vec<CompileRequest>,
+    threads: usize,
+    on_done: impl Fn(usize) + Sync,
+) -> Vec<Result<CompileOutcome, CompileError>> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let threads = threads.clamp(1, requests.len().max(1));
+    let pending: Vec<Mutex<Option<CompileRequest>>> = requests
+        .into_iter()
+        .map(|request| Mutex::new(Some(request)))
+        .collect();
+    let next = AtomicUsize::new(0);
+    let mut answered: Vec<(usize, Result<CompileOutcome, CompileError>)> =
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut answered = Vec::new();
+                        loop {
+                            let index = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(slot) = pending.get(index) else {
+                                break;
+                            };
+                            let request = slot
+                                .lock()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                                .take()
+                                .expect("each index is taken once");
+                            answered.push((index, backend.compile(&request)));
+                            drop(request);
+                            on_done(index);
+                        }
+                        answered
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|handle| handle.join().expect("a compile thread panicked"))
+                .collect()
+        });
+    answered.sort_unstable_by_key(|(index, _)| *index);
+    answered.into_iter().map(|(_, result)| result).collect()
 }

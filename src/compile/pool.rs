@@ -1,43 +1,248 @@
 //! A pool of persistent CPython compile workers behind [`super::Backend`].
-//! (Temporary stub: replaced by the worker-pool branch.)
+//!
+//! [`WorkerPool::start`] spawns N [`Worker`] processes at once and returns while they start up;
+//! each one's hello is checked the first time it is used. Callers — typically the N threads of
+//! [`super::compile_all`] — check out an idle worker, send it one request and put it back. A
+//! worker that dies, hangs past the timeout or breaks the protocol is killed and replaced, and
+//! the request is retried once on the fresh worker; a second failure is reported as
+//! [`CompileError::Worker`] with what happened and the worker's stderr. A worker whose hello is
+//! missing or wrong means the interpreter cannot serve at all: the pool then fails every request
+//! with [`CompileError::Handshake`] instead of starting processes in a loop.
 
+use std::ffi::OsString;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use super::worker::{Stage, Worker, WorkerFailure};
 use super::{Backend, CompileError, CompileOutcome, CompileRequest};
 use crate::interpreter::Interpreter;
 
-/// Stub.
-pub struct WorkerPool;
+/// Per-file timeout unless [`WorkerPool::with_timeout`] says otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How long dropping the pool waits for workers to exit after closing their stdin.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// N persistent compile workers for one interpreter; see the module docs.
+#[derive(Debug)]
+pub struct WorkerPool {
+    interpreter: Interpreter,
+    env: Vec<(OsString, OsString)>,
+    timeout: Duration,
+    state: Mutex<State>,
+    idle_changed: Condvar,
+    spawned: AtomicUsize,
+}
+
+#[derive(Debug)]
+struct State {
+    idle: Vec<Worker>,
+    /// Workers that exist, idle or checked out.
+    live: usize,
+    /// How many workers the pool keeps.
+    size: usize,
+    /// Set once a worker failed its hello: the message every later request gets.
+    broken: Option<String>,
+}
 
 impl WorkerPool {
-    /// Stub.
+    /// Spawn `workers` (at least one) compile workers for `interpreter` and return without
+    /// waiting for them to start.
     pub fn start(interpreter: &Interpreter, workers: usize) -> Result<WorkerPool, CompileError> {
-        let _ = (interpreter, workers);
-        Ok(WorkerPool)
+        Self::start_with_env(interpreter, workers, Vec::new())
+    }
+
+    /// [`WorkerPool::start`] with `env` added to the workers' environment: how tests switch on
+    /// the hooks of `templates/compile_worker.py` (see [`super::worker`]).
+    pub fn start_with_env(
+        interpreter: &Interpreter,
+        workers: usize,
+        env: Vec<(OsString, OsString)>,
+    ) -> Result<WorkerPool, CompileError> {
+        let size = workers.max(1);
+        let pool = WorkerPool {
+            interpreter: interpreter.clone(),
+            env,
+            timeout: DEFAULT_TIMEOUT,
+            state: Mutex::new(State {
+                idle: Vec::with_capacity(size),
+                live: 0,
+                size,
+                broken: None,
+            }),
+            idle_changed: Condvar::new(),
+            spawned: AtomicUsize::new(0),
+        };
+        for _ in 0..size {
+            let worker = pool.spawn()?;
+            let mut state = pool.lock();
+            state.idle.push(worker);
+            state.live += 1;
+        }
+        Ok(pool)
+    }
+
+    /// Give up on a file after `timeout` (default [`DEFAULT_TIMEOUT`]); the worker is killed.
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The interpreter the workers run.
+    pub fn interpreter(&self) -> &Interpreter {
+        &self.interpreter
+    }
+
+    /// How many worker processes the pool has started so far, replacements included.
+    pub fn spawned(&self) -> usize {
+        self.spawned.load(Ordering::SeqCst)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic elsewhere never leaves `State` half-updated, so poisoning is not an error.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn spawn(&self) -> Result<Worker, CompileError> {
+        self.spawned.fetch_add(1, Ordering::SeqCst);
+        Worker::spawn(&self.interpreter, &self.env)
+    }
+
+    fn handshake_error(&self, message: String) -> CompileError {
+        CompileError::Handshake {
+            path: self.interpreter.executable.clone(),
+            message,
+        }
+    }
+
+    /// An idle worker, waiting for one if all are busy and starting one if the pool is short.
+    fn checkout(&self) -> Result<Worker, CompileError> {
+        let mut state = self.lock();
+        loop {
+            if let Some(message) = &state.broken {
+                return Err(self.handshake_error(message.clone()));
+            }
+            if let Some(worker) = state.idle.pop() {
+                return Ok(worker);
+            }
+            if state.live < state.size {
+                state.live += 1;
+                drop(state);
+                return self.spawn().inspect_err(|_| self.discard());
+            }
+            state = self
+                .idle_changed
+                .wait(state)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
+
+    fn checkin(&self, worker: Worker) {
+        self.lock().idle.push(worker);
+        self.idle_changed.notify_one();
+    }
+
+    /// A checked-out worker is gone: free its place.
+    fn discard(&self) {
+        self.lock().live -= 1;
+        self.idle_changed.notify_one();
+    }
+
+    /// Remember that the interpreter cannot serve, and wake everyone to tell them.
+    fn mark_broken(&self, failure: &WorkerFailure) -> CompileError {
+        let mut state = self.lock();
+        state.live -= 1;
+        let message = state
+            .broken
+            .get_or_insert_with(|| failure.to_string())
+            .clone();
+        drop(state);
+        self.idle_changed.notify_all();
+        self.handshake_error(message)
+    }
+
+    /// Run `request` on a checked-out `worker`; on failure the worker is gone and so is its
+    /// place in the pool.
+    fn run(
+        &self,
+        mut worker: Worker,
+        request: &CompileRequest,
+    ) -> Result<CompileOutcome, Result<WorkerFailure, CompileError>> {
+        match worker.compile(&self.interpreter, request, self.timeout) {
+            Ok(outcome) => {
+                self.checkin(worker);
+                Ok(outcome)
+            }
+            Err(failure) => {
+                drop(worker);
+                if failure.stage == Stage::Hello {
+                    Err(Err(self.mark_broken(&failure)))
+                } else {
+                    self.discard();
+                    Err(Ok(failure))
+                }
+            }
+        }
+    }
+
+    fn compile_raw(&self, request: &CompileRequest) -> Result<CompileOutcome, CompileError> {
+        let worker = self.checkout()?;
+        let first = match self.run(worker, request) {
+            Ok(outcome) => return Ok(outcome),
+            Err(Ok(failure)) => failure,
+            Err(Err(error)) => return Err(error),
+        };
+        // Replace the failed worker and retry once on the fresh one.
+        self.lock().live += 1;
+        let fresh = self.spawn().inspect_err(|_| self.discard())?;
+        match self.run(fresh, request) {
+            Ok(outcome) => Ok(outcome),
+            Err(Ok(second)) => Err(CompileError::Worker {
+                dfile: request.dfile.clone(),
+                message: WorkerFailure {
+                    summary: format!(
+                        "{}; retried on a fresh worker: {}",
+                        first.summary, second.summary
+                    ),
+                    ..second
+                }
+                .to_string(),
+            }),
+            Err(Err(error)) => Err(error),
+        }
     }
 }
 
 impl Backend for WorkerPool {
     fn compile(&self, request: &CompileRequest) -> Result<CompileOutcome, CompileError> {
-        Err(CompileError::Worker {
-            dfile: request.dfile.clone(),
-            message: "stub".into(),
-        })
+        match self.compile_raw(request)? {
+            CompileOutcome::Code(code) => {
+                crate::marshal::canonicalize(&code, self.interpreter.version.minor)
+                    .map(CompileOutcome::Code)
+                    .map_err(|err| CompileError::Marshal {
+                        dfile: request.dfile.clone(),
+                        err,
+                    })
+            }
+            outcome @ CompileOutcome::SyntaxError(_) => Ok(outcome),
+        }
     }
 }
 
-/// Stub.
-pub fn compile_all<B: Backend + ?Sized>(
-    backend: &B,
-    requests: Vec<CompileRequest>,
-    threads: usize,
-    on_done: impl Fn(usize) + Sync,
-) -> Vec<Result<CompileOutcome, CompileError>> {
-    let _ = threads;
-    requests
-        .iter()
-        .enumerate()
-        .map(|(i, request)| {
-            on_done(i);
-            backend.compile(request)
-        })
-        .collect()
+impl Drop for WorkerPool {
+    /// Close every worker's stdin so they exit together, then reap them, killing stragglers.
+    fn drop(&mut self) {
+        let mut workers = std::mem::take(&mut self.lock().idle);
+        for worker in &mut workers {
+            worker.close_stdin();
+        }
+        let deadline = Instant::now() + SHUTDOWN_GRACE;
+        for worker in workers {
+            worker.shutdown(deadline.saturating_duration_since(Instant::now()));
+        }
+    }
 }

@@ -1,1 +1,579 @@
 //! One CPython compile worker process and its framed pipe protocol.
+//!
+//! A [`Worker`] runs `templates/compile_worker.py` as `python -I -B -u -c <script>` and talks to
+//! it over its stdin and stdout. Every frame, both ways, is a little-endian `u32` length and
+//! that many bytes:
+//!
+//! - hello, worker → pyship, once at start: UTF-8 JSON ([`Hello`]): version, magic number,
+//!   cache tag, pid;
+//! - request, pyship → worker: `u64` id, `u8` optimize, `u32` dfile length, dfile (UTF-8), then
+//!   the source bytes exactly as on disk;
+//! - response, worker → pyship, one per request: `u64` id of the request, `u8` status, then for
+//!   status 0 the marshalled code object, for status 1 `u32` line, `u32` column and the message
+//!   (UTF-8) of a located error.
+//!
+//! A response whose id is not the request's, or any malformed frame, is a protocol error. A
+//! reader thread turns stdout into frames on a channel so that every wait has a timeout; a
+//! second thread keeps the last [`STDERR_TAIL`] bytes of stderr so a failure can show them.
+//!
+//! Test hooks, read by the script from the environment (see its docstring): with
+//! `PYSHIP_TEST_CRASH_DFILE=<dfile>` the worker writes "simulated crash" to stderr and exits
+//! with status 70 on that dfile, only while the file named by `PYSHIP_TEST_CRASH_ONCE` does not
+//! exist yet when that is set (it creates it); `PYSHIP_TEST_HANG_DFILE=<dfile>` sleeps forever
+//! on that dfile; `PYSHIP_TEST_PID_LOG=<path>` appends each worker's pid to `<path>` at start.
+
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::fmt::Write as _;
+use std::io::{self, BufReader, Read, Write};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+
+use super::{CompileError, CompileOutcome, CompileRequest, SyntaxError};
+use crate::interpreter::Interpreter;
+
+/// The worker script, run with `-c`.
+pub const SCRIPT: &str = include_str!("../../templates/compile_worker.py");
+
+/// The protocol version the script announces in its hello.
+pub const PROTOCOL: u32 = 1;
+
+/// How many bytes of a worker's stderr are kept for error messages.
+pub const STDERR_TAIL: usize = 64 * 1024;
+
+/// Frames larger than this are treated as a protocol error rather than allocated.
+const MAX_FRAME: usize = 1 << 30;
+
+/// How long to wait for a worker that is going away anyway (EOF seen, or killed) to exit and
+/// for its stderr to drain.
+const EXIT_GRACE: Duration = Duration::from_secs(2);
+
+/// What a worker announces before its first answer.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct Hello {
+    /// Protocol version, [`PROTOCOL`].
+    pub protocol: u32,
+    /// `sys.version_info[:3]`.
+    pub version: [u8; 3],
+    /// `importlib.util.MAGIC_NUMBER`, as hex.
+    pub magic: String,
+    /// `sys.implementation.cache_tag`; `None` when the interpreter caches no bytecode.
+    pub cache_tag: Option<String>,
+    /// `sys.implementation.name`.
+    pub implementation: String,
+    /// The worker's process id, as Python sees it.
+    pub pid: u32,
+}
+
+/// Which part of a worker's life failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Before or while announcing itself: the interpreter cannot serve as a worker at all.
+    Hello,
+    /// While answering a request.
+    Request,
+}
+
+/// A worker that died, hung or broke the protocol. The process is gone (killed and reaped)
+/// by the time this is returned; the [`Worker`] must be dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerFailure {
+    /// When it happened.
+    pub stage: Stage,
+    /// What happened, on one line: the process id, exit status or signal, timeout or protocol
+    /// violation.
+    pub summary: String,
+    /// What the worker wrote to stderr while serving the failed request (everything, for a
+    /// failed hello), trimmed; at most [`STDERR_TAIL`] bytes.
+    pub stderr: String,
+}
+
+impl std::fmt::Display for WorkerFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.summary)?;
+        if !self.stderr.is_empty() {
+            write!(f, "; its stderr ends with:\n{}", self.stderr)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for WorkerFailure {}
+
+/// Bytes seen on stderr: the last [`STDERR_TAIL`] of them and how many there were in all.
+#[derive(Debug, Default)]
+struct StderrTail {
+    bytes: VecDeque<u8>,
+    total: u64,
+}
+
+impl StderrTail {
+    fn push(&mut self, chunk: &[u8]) {
+        self.total += chunk.len() as u64;
+        let chunk = &chunk[chunk.len().saturating_sub(STDERR_TAIL)..];
+        let overflow = (self.bytes.len() + chunk.len()).saturating_sub(STDERR_TAIL);
+        self.bytes.drain(..overflow);
+        self.bytes.extend(chunk);
+    }
+
+    /// What was written after `mark` (a former `total`), as far as it is still kept.
+    fn since(&self, mark: u64) -> String {
+        let new = usize::try_from(self.total - mark).unwrap_or(usize::MAX);
+        let skip = self.bytes.len().saturating_sub(new);
+        let bytes: Vec<u8> = self.bytes.iter().skip(skip).copied().collect();
+        String::from_utf8_lossy(&bytes).trim_end().to_string()
+    }
+}
+
+/// One live compile worker process.
+#[derive(Debug)]
+pub struct Worker {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    frames: Receiver<io::Result<Vec<u8>>>,
+    stderr: Arc<Mutex<StderrTail>>,
+    stderr_done: Receiver<()>,
+    hello: Option<Hello>,
+    next_id: u64,
+}
+
+impl Worker {
+    /// Start a worker for `interpreter` without waiting for it: its hello is read and checked
+    /// on first use. `env` is added to the inherited environment (the test hooks).
+    pub fn spawn(
+        interpreter: &Interpreter,
+        env: &[(OsString, OsString)],
+    ) -> Result<Worker, CompileError> {
+        let mut child = Command::new(&interpreter.executable)
+            .args(["-I", "-B", "-u", "-c", SCRIPT])
+            .env("PYTHONUNBUFFERED", "1")
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .envs(env.iter().map(|(key, value)| (key, value)))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|err| CompileError::Spawn {
+                path: interpreter.executable.clone(),
+                err,
+            })?;
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let pid = child.id();
+
+        let (frame_sender, frames) = crossbeam_channel::unbounded();
+        let spawned = thread::Builder::new()
+            .name(format!("pyship-worker-{pid}-stdout"))
+            .spawn(move || {
+                let mut stdout = BufReader::new(stdout);
+                loop {
+                    let frame = read_frame(&mut stdout);
+                    let last = frame.is_err();
+                    if frame_sender.send(frame).is_err() || last {
+                        break;
+                    }
+                }
+            });
+        if let Err(err) = spawned {
+            kill(&mut child);
+            return Err(CompileError::Spawn {
+                path: interpreter.executable.clone(),
+                err,
+            });
+        }
+
+        let tail = Arc::new(Mutex::new(StderrTail::default()));
+        let (done_sender, stderr_done) = crossbeam_channel::bounded::<()>(0);
+        let thread_tail = Arc::clone(&tail);
+        let spawned = thread::Builder::new()
+            .name(format!("pyship-worker-{pid}-stderr"))
+            .spawn(move || {
+                // Dropped when stderr closes: tells waiters the tail is complete.
+                let _done = done_sender;
+                let mut stderr = stderr;
+                let mut buffer = [0u8; 8192];
+                loop {
+                    match stderr.read(&mut buffer) {
+                        Ok(0) => break,
+                        Ok(read) => thread_tail.lock().unwrap().push(&buffer[..read]),
+                        Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                        Err(_) => break,
+                    }
+                }
+            });
+        if let Err(err) = spawned {
+            kill(&mut child);
+            return Err(CompileError::Spawn {
+                path: interpreter.executable.clone(),
+                err,
+            });
+        }
+
+        Ok(Worker {
+            stdin: child.stdin.take(),
+            child,
+            frames,
+            stderr: tail,
+            stderr_done,
+            hello: None,
+            next_id: 0,
+        })
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Wait (up to `timeout`) for the worker's hello and check that it is the `interpreter` it
+    /// was started for; a no-op once that succeeded.
+    pub fn hello(
+        &mut self,
+        interpreter: &Interpreter,
+        timeout: Duration,
+    ) -> Result<&Hello, WorkerFailure> {
+        if self.hello.is_none() {
+            let hello = self.read_hello(interpreter, timeout)?;
+            self.hello = Some(hello);
+        }
+        Ok(self.hello.as_ref().expect("just set"))
+    }
+
+    fn read_hello(
+        &mut self,
+        interpreter: &Interpreter,
+        timeout: Duration,
+    ) -> Result<Hello, WorkerFailure> {
+        let frame = self.receive(Stage::Hello, 0, timeout)?;
+        let hello: Hello = match serde_json::from_slice(&frame) {
+            Ok(hello) => hello,
+            Err(err) => {
+                let start = String::from_utf8_lossy(&frame[..frame.len().min(200)]).into_owned();
+                return Err(self.fail(
+                    Stage::Hello,
+                    0,
+                    Some(&format!("sent an invalid hello ({err}): {start:?}")),
+                ));
+            }
+        };
+        let expected_magic = hex(&interpreter.magic);
+        let version = interpreter.version;
+        let mismatch = if hello.protocol != PROTOCOL {
+            Some(format!(
+                "speaks protocol {}, expected {PROTOCOL}",
+                hello.protocol
+            ))
+        } else if hello.version != [version.major, version.minor, version.micro] {
+            Some(format!(
+                "is Python {}.{}.{}, expected {version}",
+                hello.version[0], hello.version[1], hello.version[2]
+            ))
+        } else if hello.magic != expected_magic {
+            Some(format!(
+                "has magic number {}, expected {expected_magic}",
+                hello.magic
+            ))
+        } else if hello.cache_tag.as_deref() != Some(interpreter.cache_tag.as_str()) {
+            Some(format!(
+                "has cache tag {:?}, expected {:?}",
+                hello.cache_tag, interpreter.cache_tag
+            ))
+        } else {
+            None
+        };
+        match mismatch {
+            Some(mismatch) => Err(self.fail(Stage::Hello, 0, Some(&mismatch))),
+            None => Ok(hello),
+        }
+    }
+
+    /// Compile one request. The code bytes are the worker's marshal output, not yet
+    /// canonicalized. Any failure leaves the worker dead.
+    pub fn compile(
+        &mut self,
+        interpreter: &Interpreter,
+        request: &CompileRequest,
+        timeout: Duration,
+    ) -> Result<CompileOutcome, WorkerFailure> {
+        self.hello(interpreter, timeout.max(Duration::from_secs(30)))?;
+        let mark = self.stderr.lock().unwrap().total;
+        let id = self.next_id;
+        self.next_id += 1;
+
+        let frame = match encode_request(id, request) {
+            Ok(frame) => frame,
+            Err(message) => return Err(self.fail(Stage::Request, mark, Some(&message))),
+        };
+        let written = match self.stdin.as_mut() {
+            Some(stdin) => stdin.write_all(&frame).and_then(|()| stdin.flush()),
+            None => Err(io::Error::new(io::ErrorKind::BrokenPipe, "stdin closed")),
+        };
+        if written.is_err() {
+            // Broken pipe: the worker is gone or going; `fail` says how it ended.
+            return Err(self.fail(Stage::Request, mark, None));
+        }
+
+        let frame = self.receive(Stage::Request, mark, timeout)?;
+        match decode_response(id, &frame) {
+            Ok(outcome) => Ok(outcome),
+            Err(message) => Err(self.fail(Stage::Request, mark, Some(&message))),
+        }
+    }
+
+    /// The next frame, or a failure: EOF, a malformed frame, or `timeout` passing.
+    fn receive(
+        &mut self,
+        stage: Stage,
+        mark: u64,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, WorkerFailure> {
+        let what = match self.frames.recv_timeout(timeout) {
+            Ok(Ok(frame)) => return Ok(frame),
+            // Closed its stdout: it is exiting; `fail` says how.
+            Ok(Err(err)) if err.kind() == io::ErrorKind::UnexpectedEof => None,
+            Err(RecvTimeoutError::Disconnected) => None,
+            Ok(Err(err)) => Some(format!("sent a malformed frame ({err})")),
+            Err(RecvTimeoutError::Timeout) => Some(format!(
+                "did not answer within {} and was killed",
+                human_duration(timeout)
+            )),
+        };
+        Err(self.fail(stage, mark, what.as_deref()))
+    }
+
+    /// Make sure the process is gone and describe the failure: `what` went wrong, in which
+    /// case the worker is killed at once, or, for `None`, how the worker ended by itself (its
+    /// exit status or signal). Then the stderr written since `mark`.
+    fn fail(&mut self, stage: Stage, mark: u64, what: Option<&str>) -> WorkerFailure {
+        self.stdin = None;
+        let pid = self.child.id();
+        let summary = if let Some(what) = what {
+            kill(&mut self.child);
+            format!("worker process {pid} {what}")
+        } else {
+            match wait_or_kill(&mut self.child, EXIT_GRACE) {
+                Ok(status) => format!("worker process {pid} exited with {status}"),
+                Err(None) => format!("worker process {pid} closed its output; killed it"),
+                Err(Some(err)) => format!("worker process {pid} vanished ({err})"),
+            }
+        };
+        // The stderr thread ends when the pipe closes; grandchildren could keep it open.
+        let _ = self.stderr_done.recv_timeout(EXIT_GRACE);
+        let stderr = self.stderr.lock().unwrap().since(mark);
+        WorkerFailure {
+            stage,
+            summary,
+            stderr,
+        }
+    }
+
+    /// Close stdin so the worker exits on its own; kill it after `grace`.
+    pub fn shutdown(mut self, grace: Duration) {
+        self.stdin = None;
+        let _ = wait_or_kill(&mut self.child, grace);
+    }
+
+    /// Close stdin without waiting; pair with [`Worker::shutdown`] to stop many at once.
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        // Normally already reaped; otherwise do not leave a process or a zombie behind.
+        if !matches!(self.child.try_wait(), Ok(Some(_))) {
+            kill(&mut self.child);
+        }
+    }
+}
+
+/// Kill and reap.
+fn kill(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Wait up to `grace` for the child to exit on its own: its status; otherwise kill (and reap)
+/// it: `Err(None)`, or `Err(Some(_))` when even waiting failed.
+fn wait_or_kill(child: &mut Child, grace: Duration) -> Result<ExitStatus, Option<io::Error>> {
+    let deadline = Instant::now() + grace;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Ok(status),
+            Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(5)),
+            Ok(None) => {
+                kill(child);
+                return Err(None);
+            }
+            Err(err) => {
+                kill(child);
+                return Err(Some(err));
+            }
+        }
+    }
+}
+
+/// Read one length-prefixed frame; `UnexpectedEof` when the stream ends, even between frames.
+fn read_frame(reader: &mut impl Read) -> io::Result<Vec<u8>> {
+    let mut length = [0u8; 4];
+    reader.read_exact(&mut length)?;
+    let length = u32::from_le_bytes(length) as usize;
+    if length > MAX_FRAME {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("frame of {length} bytes"),
+        ));
+    }
+    let mut frame = vec![0u8; length];
+    reader.read_exact(&mut frame)?;
+    Ok(frame)
+}
+
+/// The request frame, length prefix included.
+fn encode_request(id: u64, request: &CompileRequest) -> Result<Vec<u8>, String> {
+    let dfile = request.dfile.as_bytes();
+    let length = 8 + 1 + 4 + dfile.len() + request.source.len();
+    let Ok(length32) = u32::try_from(length) else {
+        return Err(format!("got a request too large to send ({length} bytes)"));
+    };
+    let mut frame = Vec::with_capacity(4 + length);
+    frame.extend_from_slice(&length32.to_le_bytes());
+    frame.extend_from_slice(&id.to_le_bytes());
+    frame.push(request.optimize);
+    frame.extend_from_slice(&(dfile.len() as u32).to_le_bytes());
+    frame.extend_from_slice(dfile);
+    frame.extend_from_slice(&request.source);
+    Ok(frame)
+}
+
+/// Parse a response frame to request `id`; the error says how it broke the protocol.
+fn decode_response(id: u64, frame: &[u8]) -> Result<CompileOutcome, String> {
+    let Some((header, rest)) = frame.split_first_chunk::<9>() else {
+        return Err(format!(
+            "sent a response of {} bytes, too short",
+            frame.len()
+        ));
+    };
+    let (answered, status) = header.split_at(8);
+    let answered = u64::from_le_bytes(answered.try_into().expect("8 bytes"));
+    if answered != id {
+        return Err(format!(
+            "answered request {answered} when request {id} was asked (protocol error)"
+        ));
+    }
+    match status[0] {
+        0 => Ok(CompileOutcome::Code(rest.to_vec())),
+        1 => {
+            let Some((location, message)) = rest.split_first_chunk::<8>() else {
+                return Err("sent a syntax error without a location".to_string());
+            };
+            let (line, column) = location.split_at(4);
+            Ok(CompileOutcome::SyntaxError(SyntaxError {
+                line: u32::from_le_bytes(line.try_into().expect("4 bytes")),
+                column: u32::from_le_bytes(column.try_into().expect("4 bytes")),
+                message: String::from_utf8_lossy(message).into_owned(),
+            }))
+        }
+        other => Err(format!("sent unknown status {other} (protocol error)")),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().fold(String::new(), |mut out, byte| {
+        let _ = write!(out, "{byte:02x}");
+        out
+    })
+}
+
+/// `120s`, `1.5s`, `250ms`.
+fn human_duration(duration: Duration) -> String {
+    if duration < Duration::from_secs(1) {
+        format!("{}ms", duration.as_millis())
+    } else {
+        format!("{}s", duration.as_secs_f64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(dfile: &str, source: &[u8]) -> CompileRequest {
+        CompileRequest {
+            source: source.into(),
+            dfile: dfile.to_string(),
+            optimize: 2,
+        }
+    }
+
+    #[test]
+    fn request_frame_layout() {
+        let frame = encode_request(7, &request("a.py", b"x=1")).unwrap();
+        let expected: Vec<u8> = [
+            &20u32.to_le_bytes()[..],
+            &7u64.to_le_bytes(),
+            &[2],
+            &4u32.to_le_bytes(),
+            b"a.py",
+            b"x=1",
+        ]
+        .concat();
+        assert_eq!(frame, expected);
+        let mut reader = &frame[..];
+        assert_eq!(read_frame(&mut reader).unwrap(), &expected[4..]);
+        assert_eq!(
+            read_frame(&mut reader).unwrap_err().kind(),
+            io::ErrorKind::UnexpectedEof
+        );
+    }
+
+    #[test]
+    fn responses_decode_and_ids_are_checked() {
+        let code = [&3u64.to_le_bytes()[..], &[0], b"\xe3code"].concat();
+        assert_eq!(
+            decode_response(3, &code).unwrap(),
+            CompileOutcome::Code(b"\xe3code".to_vec())
+        );
+        let error = [
+            &3u64.to_le_bytes()[..],
+            &[1],
+            &2u32.to_le_bytes(),
+            &5u32.to_le_bytes(),
+            b"invalid syntax",
+        ]
+        .concat();
+        assert_eq!(
+            decode_response(3, &error).unwrap(),
+            CompileOutcome::SyntaxError(SyntaxError {
+                line: 2,
+                column: 5,
+                message: "invalid syntax".to_string()
+            })
+        );
+        assert_eq!(
+            decode_response(4, &code).unwrap_err(),
+            "answered request 3 when request 4 was asked (protocol error)"
+        );
+        assert_eq!(
+            decode_response(3, &code[..5]).unwrap_err(),
+            "sent a response of 5 bytes, too short"
+        );
+    }
+
+    #[test]
+    fn stderr_tail_keeps_the_end() {
+        let mut tail = StderrTail::default();
+        tail.push(b"old\n");
+        let mark = tail.total;
+        tail.push(b"simulated crash\n");
+        assert_eq!(tail.since(mark), "simulated crash");
+        tail.push(&vec![b'x'; STDERR_TAIL + 10]);
+        assert_eq!(tail.bytes.len(), STDERR_TAIL);
+        assert_eq!(tail.since(0).len(), STDERR_TAIL);
+    }
+}
