@@ -53,7 +53,14 @@ pub fn run(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
     let sources = read_modules(&files)?;
     let mut compiled = Vec::with_capacity(interpreters.len());
     for interpreter in interpreters {
-        let code = compile_target(config, &interpreter, &files, &sources, reporter, &mut report)?;
+        let code = compile_target(
+            config,
+            &interpreter,
+            &files,
+            &sources,
+            reporter,
+            &mut report,
+        )?;
         compiled.push(Compiled { interpreter, code });
     }
     if !report.failures.is_empty() {
@@ -65,7 +72,11 @@ pub fn run(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
     let name = artifact_name(&config.source);
     let keep_source = matcher(
         Path::new(""),
-        &config.keep_source.iter().map(String::as_str).collect::<Vec<_>>(),
+        &config
+            .keep_source
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
     )?;
     for target in &compiled {
         for &format in &config.formats {
@@ -198,11 +209,20 @@ fn artifact_name(source: &Path) -> String {
     let name = from_pyproject.unwrap_or_else(|| {
         fs_err::canonicalize(source)
             .ok()
-            .and_then(|path| path.file_name().map(|name| name.to_string_lossy().into_owned()))
+            .and_then(|path| {
+                path.file_name()
+                    .map(|name| name.to_string_lossy().into_owned())
+            })
             .unwrap_or_else(|| "project".to_owned())
     });
     name.chars()
-        .map(|c| if c.is_alphanumeric() || c == '.' { c } else { '_' })
+        .map(|c| {
+            if c.is_alphanumeric() || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -216,10 +236,19 @@ fn write_artifact(
     keep_source: &ignore::gitignore::Gitignore,
 ) -> Result<sink::Artifact, Error> {
     let interpreter = &target.interpreter;
-    let tag = format!("cp{}{}", interpreter.version.major, interpreter.version.minor);
+    let tag = format!(
+        "cp{}{}",
+        interpreter.version.major, interpreter.version.minor
+    );
     let (loader, dest): (Loader, PathBuf) = match format {
-        OutputFormat::Dir => (Loader::FileSystem, config.out_dir.join(format!("{name}-{tag}"))),
-        OutputFormat::Zip => (Loader::Zip, config.out_dir.join(format!("{name}-{tag}.zip"))),
+        OutputFormat::Dir => (
+            Loader::FileSystem,
+            config.out_dir.join(format!("{name}-{tag}")),
+        ),
+        OutputFormat::Zip => (
+            Loader::Zip,
+            config.out_dir.join(format!("{name}-{tag}.zip")),
+        ),
         OutputFormat::Wheel | OutputFormat::Zipapp => {
             return Err(Error::UnsupportedFormat {
                 format: format.name(),

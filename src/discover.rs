@@ -249,7 +249,10 @@ mod tests {
     }
 
     fn relatives(scan: &Scan) -> Vec<&str> {
-        scan.files.iter().map(|file| file.relative.as_str()).collect()
+        scan.files
+            .iter()
+            .map(|file| file.relative.as_str())
+            .collect()
     }
 
     #[test]

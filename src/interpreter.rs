@@ -189,7 +189,10 @@ fn pyenv_executables() -> Vec<PathBuf> {
         })
         .collect();
     found.sort();
-    found.into_iter().map(|(_, executable)| executable).collect()
+    found
+        .into_iter()
+        .map(|(_, executable)| executable)
+        .collect()
 }
 
 /// Directories on `PATH`, without pyenv's shims: a shim runs whatever version pyenv has
@@ -231,21 +234,18 @@ pub fn resolve(spec: &str) -> Result<Interpreter, InterpreterError> {
     if let Some((major, minor)) = wanted {
         let name = format!("python{major}.{minor}");
         let candidates = which(&name, &path_dirs()).into_iter().chain(
-            pyenv_executables()
-                .into_iter()
-                .rev()
-                .filter(|executable| {
-                    executable
-                        .ancestors()
-                        .nth(2)
-                        .and_then(Path::file_name)
-                        .and_then(|version| version.to_str())
-                        .and_then(|version| {
-                            let mut parts = version.split('.');
-                            Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
-                        })
-                        == Some((major, minor))
-                }),
+            pyenv_executables().into_iter().rev().filter(|executable| {
+                executable
+                    .ancestors()
+                    .nth(2)
+                    .and_then(Path::file_name)
+                    .and_then(|version| version.to_str())
+                    .and_then(|version| {
+                        let mut parts = version.split('.');
+                        Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+                    })
+                    == Some((major, minor))
+            }),
         );
         for candidate in candidates {
             match probe(&candidate) {
@@ -275,7 +275,10 @@ pub fn find_all() -> Vec<Interpreter> {
     let mut candidates: Vec<PathBuf> = Vec::new();
     for dir in &dirs {
         for minor in (MIN_MINOR..=MAX_MINOR).rev() {
-            candidates.extend(which(&format!("python3.{minor}"), std::slice::from_ref(dir)));
+            candidates.extend(which(
+                &format!("python3.{minor}"),
+                std::slice::from_ref(dir),
+            ));
         }
         candidates.extend(which("python3", std::slice::from_ref(dir)));
     }

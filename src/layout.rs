@@ -178,12 +178,19 @@ mod tests {
             beside_invalidation: Invalidation::CheckedHash,
             sourceless_invalidation: Invalidation::UncheckedHash,
         };
-        let files = files(&["main.py", "pkg/__init__.py", "pkg/data.json", "pkg/sub/mod.py"]);
+        let files = files(&[
+            "main.py",
+            "pkg/__init__.py",
+            "pkg/data.json",
+            "pkg/sub/mod.py",
+        ]);
         plan(&files, &options)
             .into_iter()
             .map(|entry| match entry.content {
                 Content::Copy { .. } => entry.path,
-                Content::Compiled { invalidation, .. } => format!("{} ({invalidation:?})", entry.path),
+                Content::Compiled { invalidation, .. } => {
+                    format!("{} ({invalidation:?})", entry.path)
+                }
             })
             .collect()
     }
@@ -246,7 +253,10 @@ mod tests {
 
     #[test]
     fn cache_paths() {
-        assert_eq!(cache_path("a.py", "cpython-38", 0), "__pycache__/a.cpython-38.pyc");
+        assert_eq!(
+            cache_path("a.py", "cpython-38", 0),
+            "__pycache__/a.cpython-38.pyc"
+        );
         assert_eq!(
             cache_path("p/q/a.py", "cpython-313", 2),
             "p/q/__pycache__/a.cpython-313.opt-2.pyc"

@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
-use super::memory::MemorySink;
 use super::SinkError;
+use super::memory::MemorySink;
 
 /// Options.
 pub struct ZipOptions {

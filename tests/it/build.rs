@@ -128,7 +128,10 @@ fn dir_and_zip_import_from_bytecode_on_every_python() {
         let paths = build(&project, &out, &python, &["-f", "dir", "-f", "zip"]);
         assert_eq!(paths.len(), 2, "{paths:?}");
         let tag = format!("cpython-3{}", python.minor);
-        for path in [artifact(&paths, &format!("-cp3{}", python.minor)), artifact(&paths, ".zip")] {
+        for path in [
+            artifact(&paths, &format!("-cp3{}", python.minor)),
+            artifact(&paths, ".zip"),
+        ] {
             let facts = import_facts(&python, &[], path, FLAT_MODULES);
             let files = names(path);
             for module in FLAT_MODULES {
@@ -149,19 +152,41 @@ fn dir_and_zip_import_from_bytecode_on_every_python() {
                 "True"
             );
             assert_eq!(
-                evaluate(&python, &[], path, "__import__('pkgutil').get_data('pkg', 'data.json')"),
+                evaluate(
+                    &python,
+                    &[],
+                    path,
+                    "__import__('pkgutil').get_data('pkg', 'data.json')"
+                ),
                 "b'{\"answer\": 42}\\n'"
             );
             // Carried unchanged: data, markers, stubs. Left out: gitignored and default excludes.
-            for present in ["pkg/data.json", "pkg/py.typed", "pkg/sub/typing_stub.pyi", ".gitignore"] {
-                assert!(files.iter().any(|name| name == present), "{present} missing: {files:?}");
+            for present in [
+                "pkg/data.json",
+                "pkg/py.typed",
+                "pkg/sub/typing_stub.pyi",
+                ".gitignore",
+            ] {
+                assert!(
+                    files.iter().any(|name| name == present),
+                    "{present} missing: {files:?}"
+                );
             }
             for absent in ["ignored.py", "debug.log"] {
-                assert!(!files.iter().any(|name| name.contains(absent)), "{absent} shipped");
+                assert!(
+                    !files.iter().any(|name| name.contains(absent)),
+                    "{absent} shipped"
+                );
             }
             if is_zip(path) {
-                assert!(files.iter().all(|name| !name.contains("__pycache__")), "{files:?}");
-                assert!(files.contains(&"ns/".to_owned()), "no directory entry: {files:?}");
+                assert!(
+                    files.iter().all(|name| !name.contains("__pycache__")),
+                    "{files:?}"
+                );
+                assert!(
+                    files.contains(&"ns/".to_owned()),
+                    "no directory entry: {files:?}"
+                );
                 assert!(files.contains(&"pkg/sub/mod.pyc".to_owned()), "{files:?}");
             }
         }
@@ -170,12 +195,24 @@ fn dir_and_zip_import_from_bytecode_on_every_python() {
 
 #[test]
 fn exclude_removes_files() {
-    let Some(python) = pythons().pop() else { return };
+    let Some(python) = pythons().pop() else {
+        return;
+    };
     let (temp, project) = copy_fixture("flat");
     let out = temp.path().join("out");
-    let paths = build(&project, &out, &python, &["-f", "zip", "--exclude", "tests/", "--exclude", "*.pyi"]);
+    let paths = build(
+        &project,
+        &out,
+        &python,
+        &["-f", "zip", "--exclude", "tests/", "--exclude", "*.pyi"],
+    );
     let files = names(&paths[0]);
-    assert!(files.iter().all(|name| !name.starts_with("tests") && !name.ends_with(".pyi")), "{files:?}");
+    assert!(
+        files
+            .iter()
+            .all(|name| !name.starts_with("tests") && !name.ends_with(".pyi")),
+        "{files:?}"
+    );
     assert!(files.contains(&"app.pyc".to_owned()), "{files:?}");
 }
 
@@ -223,7 +260,16 @@ fn strip_sources_ships_only_bytecode_but_kept_sources() {
             &project,
             &out,
             &python,
-            &["-f", "dir", "-f", "zip", "-OO", "--strip-sources", "--keep-source", "app.py"],
+            &[
+                "-f",
+                "dir",
+                "-f",
+                "zip",
+                "-OO",
+                "--strip-sources",
+                "--keep-source",
+                "app.py",
+            ],
         );
         for path in &paths {
             let files = names(path);
@@ -233,7 +279,12 @@ fn strip_sources_ships_only_bytecode_but_kept_sources() {
             assert!(!files.iter().any(|name| name.ends_with(".pyo")));
             // Legacy sourceless pycs carry no opt tag: plain `python` uses them.
             let facts = import_facts(&python, &[], path, &["pkg", "pkg.sub.mod", "ns.part"]);
-            assert!(facts["pkg.sub.mod"]["file"].as_str().unwrap().ends_with("mod.pyc"));
+            assert!(
+                facts["pkg.sub.mod"]["file"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with("mod.pyc")
+            );
             assert_eq!(evaluate(&python, &[], path, "pkg.sub.mod.doc()"), "None");
             assert_eq!(evaluate(&python, &[], path, "app.run()"), "42");
         }
@@ -246,16 +297,51 @@ fn builds_are_byte_identical_across_jobs_and_locations() {
         let (temp_a, project_a) = copy_fixture("flat");
         let (temp_b, project_b) = copy_fixture("flat");
         let args = ["-f", "dir", "-f", "zip", "--strip-sources"];
-        let one = build(&project_a, &temp_a.path().join("out"), &python, &[&args[..], &["-j1"]].concat());
-        let two = build(&project_b, &temp_b.path().join("out"), &python, &[&args[..], &["-j2"]].concat());
-        let beside_one = build(&project_a, &temp_a.path().join("beside"), &python, &["-f", "zip", "-j1"]);
-        let beside_two = build(&project_b, &temp_b.path().join("beside"), &python, &["-f", "zip", "-j2"]);
-        for (a, b) in one.iter().zip(&two).chain(beside_one.iter().zip(&beside_two)) {
+        let one = build(
+            &project_a,
+            &temp_a.path().join("out"),
+            &python,
+            &[&args[..], &["-j1"]].concat(),
+        );
+        let two = build(
+            &project_b,
+            &temp_b.path().join("out"),
+            &python,
+            &[&args[..], &["-j2"]].concat(),
+        );
+        let beside_one = build(
+            &project_a,
+            &temp_a.path().join("beside"),
+            &python,
+            &["-f", "zip", "-j1"],
+        );
+        let beside_two = build(
+            &project_b,
+            &temp_b.path().join("beside"),
+            &python,
+            &["-f", "zip", "-j2"],
+        );
+        for (a, b) in one
+            .iter()
+            .zip(&two)
+            .chain(beside_one.iter().zip(&beside_two))
+        {
             if is_zip(a) {
-                assert_eq!(std::fs::read(a).unwrap(), std::fs::read(b).unwrap(), "{}", a.display());
+                assert_eq!(
+                    std::fs::read(a).unwrap(),
+                    std::fs::read(b).unwrap(),
+                    "{}",
+                    a.display()
+                );
             }
             let (files_a, files_b) = (contents(a), contents(b));
-            assert_eq!(files_a, files_b, "Python {}: {}", python.version(), a.display());
+            assert_eq!(
+                files_a,
+                files_b,
+                "Python {}: {}",
+                python.version(),
+                a.display()
+            );
             for root in [temp_a.path(), temp_b.path()] {
                 let needle = root.to_str().unwrap().as_bytes();
                 for (name, bytes) in &files_a {
@@ -293,8 +379,18 @@ fn syntax_errors_are_all_reported_and_nothing_is_written() {
         assert_eq!(located.len(), 2, "{stderr}");
         let one = project.join("pkg").join("broken_one.py");
         let two = project.join("pkg").join("broken_two.py");
-        assert!(located.iter().any(|line| line.starts_with(&format!("{}:5:", one.display()))), "{stderr}");
-        assert!(located.iter().any(|line| line.starts_with(&format!("{}:2:", two.display()))), "{stderr}");
+        assert!(
+            located
+                .iter()
+                .any(|line| line.starts_with(&format!("{}:5:", one.display()))),
+            "{stderr}"
+        );
+        assert!(
+            located
+                .iter()
+                .any(|line| line.starts_with(&format!("{}:2:", two.display()))),
+            "{stderr}"
+        );
         assert!(
             !out.exists() || std::fs::read_dir(&out).unwrap().next().is_none(),
             "out-dir not empty"
@@ -308,13 +404,22 @@ fn encodings_survive_compilation() {
     for python in pythons() {
         let (temp, project) = copy_fixture("encodings");
         let out = temp.path().join("out");
-        let paths = build(&project, &out, &python, &["-f", "zip", "-f", "dir", "--strip-sources"]);
+        let paths = build(
+            &project,
+            &out,
+            &python,
+            &["-f", "zip", "-f", "dir", "--strip-sources"],
+        );
         for path in &paths {
             let code = "import sys, json; sys.path.insert(0, sys.argv[1]); \
                         import latin1_mod, bom_mod, crlf_mod; \
                         print(json.dumps([latin1_mod.value(), bom_mod.value(), crlf_mod.value(), latin1_mod.__doc__]))";
             let output = python.run(&["-B", "-I", "-c", code, path.to_str().unwrap()]);
-            assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+            assert!(
+                output.status.success(),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
             let values: Vec<String> = serde_json::from_slice(&output.stdout).unwrap();
             assert_eq!(
                 values,
@@ -350,8 +455,16 @@ fn several_targets_get_one_artifact_each() {
         .arg(&last.path)
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let paths: Vec<PathBuf> = String::from_utf8(output.stdout).unwrap().lines().map(PathBuf::from).collect();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let paths: Vec<PathBuf> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(PathBuf::from)
+        .collect();
     assert_eq!(paths.len(), 2);
     assert_ne!(paths[0], paths[1]);
     for (python, path) in [(first, &paths[0]), (last, &paths[1])] {
@@ -366,7 +479,10 @@ fn bad_interpreters_get_one_clear_line() {
     let cases: Vec<(String, &str)> = vec![
         ("3.99".to_owned(), "No Python interpreter found for `3.99`"),
         ("/bin/ls".to_owned(), "is not a Python interpreter"),
-        (temp.path().join("missing").display().to_string(), "No Python interpreter found"),
+        (
+            temp.path().join("missing").display().to_string(),
+            "No Python interpreter found",
+        ),
     ];
     for (spec, expected) in cases {
         let output = pyship()
@@ -380,14 +496,19 @@ fn bad_interpreters_get_one_clear_line() {
         assert_eq!(output.status.code(), Some(2), "{spec}");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
-        assert!(stderr.starts_with("error: ") && stderr.contains(expected), "{stderr}");
+        assert!(
+            stderr.starts_with("error: ") && stderr.contains(expected),
+            "{stderr}"
+        );
         assert!(!out.exists());
     }
 }
 
 #[test]
 fn out_dir_inside_a_file_is_an_error() {
-    let Some(python) = pythons().pop() else { return };
+    let Some(python) = pythons().pop() else {
+        return;
+    };
     let (temp, project) = copy_fixture("flat");
     let file = temp.path().join("file");
     std::fs::write(&file, "x").unwrap();
@@ -407,10 +528,17 @@ fn out_dir_inside_a_file_is_an_error() {
 
 #[test]
 fn input_tree_is_never_modified() {
-    let Some(python) = pythons().pop() else { return };
+    let Some(python) = pythons().pop() else {
+        return;
+    };
     let (temp, project) = copy_fixture("flat");
     let before = contents(&project);
-    build(&project, &temp.path().join("out"), &python, &["-f", "dir", "-f", "zip", "--strip-sources"]);
+    build(
+        &project,
+        &temp.path().join("out"),
+        &python,
+        &["-f", "dir", "-f", "zip", "--strip-sources"],
+    );
     // The default out-dir lives in the project: everything else must be as it was.
     build(&project, &project.join("dist"), &python, &["-f", "zip"]);
     let mut after = contents(&project);
