@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use filetime::FileTime;
 use tempfile::TempDir;
 
-use super::{Artifact, Sink, SinkError, parent_dirs, validate_path};
+use super::{Artifact, Sink, SinkError, parent_dirs, parent_of, validate_path};
 
 /// Mode of regular files.
 const FILE_MODE: u32 = 0o644;
@@ -54,14 +54,6 @@ pub fn create(dest: &Path, mtime: u32) -> Result<DirSink, SinkError> {
         dirs: HashSet::new(),
         bytes: 0,
     })
-}
-
-/// The directory `dest` lives in (`.` for a bare relative name).
-pub(crate) fn parent_of(dest: &Path) -> PathBuf {
-    match dest.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
 }
 
 /// Refuse a destination that exists as anything but a directory (a symlink included).
@@ -136,7 +128,7 @@ impl DirSink {
             },
         )?;
         filetime::set_file_times(target, self.mtime, self.mtime)
-            .map_err(|err| with_path(err, target))?;
+            .map_err(|err| with_path(&err, target))?;
         self.files.insert(path.to_owned());
         self.bytes += len;
         Ok(())
@@ -144,7 +136,7 @@ impl DirSink {
 }
 
 /// Attach the path to an I/O error from a crate that does not name it.
-fn with_path(err: std::io::Error, path: &Path) -> std::io::Error {
+fn with_path(err: &std::io::Error, path: &Path) -> std::io::Error {
     std::io::Error::new(
         err.kind(),
         format!("{err} when setting the times of `{}`", path.display()),
@@ -179,12 +171,12 @@ impl Sink for DirSink {
         for dir in &dirs {
             let target = staging.path().join(dir);
             filetime::set_file_times(&target, mtime, mtime)
-                .map_err(|err| with_path(err, &target))?;
+                .map_err(|err| with_path(&err, &target))?;
         }
         // The staging directory was created 0o700.
         set_mode(staging.path(), EXECUTABLE_MODE)?;
         filetime::set_file_times(staging.path(), mtime, mtime)
-            .map_err(|err| with_path(err, staging.path()))?;
+            .map_err(|err| with_path(&err, staging.path()))?;
 
         check_destination(&dest)?;
         let parent = parent_of(&dest);

@@ -109,6 +109,15 @@ pub(crate) fn parent_dirs(path: &str) -> impl Iterator<Item = &str> {
         .map(move |(index, _)| &path[..index])
 }
 
+/// The directory an artifact at `dest` lives in (`.` for a bare relative name): where its
+/// temporary file or directory is created, so the final rename stays on one filesystem.
+pub(crate) fn parent_of(dest: &Path) -> PathBuf {
+    match dest.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
