@@ -841,6 +841,20 @@ mod tests {
                 (format!("pkg{}/sub{}/mod{i}.pyc", i % 7, i % 13), bytes)
             })
             .collect();
+        let time = dos_time(MTIME);
+        for threads in [1, 2] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let start = std::time::Instant::now();
+            pool.install(|| {
+                entries.par_iter().for_each(|(name, bytes)| {
+                    assert!(compress(name, bytes, FILE_MODE, time).is_ok());
+                });
+            });
+            eprintln!("compress only, {threads} threads: {:?}", start.elapsed());
+        }
         let start = std::time::Instant::now();
         let mut sink = Box::new(create(&dest, options()).unwrap());
         for (path, bytes) in entries.iter().rev() {
