@@ -28,6 +28,127 @@ pub enum SinkError {
         /// The artifact path.
         path: String,
     },
+    /// An artifact path could escape the artifact or is not portable.
+    #[error("Refusing unsafe artifact path `{path}`: {reason}")]
+    UnsafePath {
+        /// The path as given.
+        path: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A path is used both as a file and as a parent directory of another file.
+    #[error("Path `{path}` is both a file and a directory in the artifact")]
+    FileDirectoryClash {
+        /// The path used both ways.
+        path: String,
+    },
+    /// A `__pycache__` path was sent to a zip, where zipimport never reads it.
+    #[error("Refusing `{path}` in a zip: zipimport never reads `__pycache__`")]
+    PycacheInZip {
+        /// The artifact path.
+        path: String,
+    },
+    /// The destination of a directory artifact exists and is not a directory.
+    #[error("Output `{}` exists and is not a directory", path.display())]
+    NotADirectory {
+        /// The destination.
+        path: PathBuf,
+    },
+    /// The destination of an archive exists and is a directory.
+    #[error("Output `{}` is a directory, expected an archive file", path.display())]
+    IsADirectory {
+        /// The destination.
+        path: PathBuf,
+    },
+    /// Moving the finished artifact into place failed.
+    #[error("Failed to move the finished artifact to `{}`", path.display())]
+    Persist {
+        /// The destination.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        err: std::io::Error,
+    },
+}
+
+/// Check that `path` is a relative, `/`-separated artifact path that stays inside the artifact:
+/// no leading `/`, no drive letter, no backslash, no NUL, and no empty, `.` or `..` component.
+pub(crate) fn validate_path(path: &str) -> Result<(), SinkError> {
+    let reason = if path.is_empty() {
+        Some("empty path")
+    } else if path.starts_with('/') {
+        Some("absolute path")
+    } else if path.contains('\\') {
+        Some("backslash in path")
+    } else if path.contains('\0') {
+        Some("NUL in path")
+    } else if path.split('/').next().is_some_and(|first| {
+        first.len() == 2 && first.as_bytes()[0].is_ascii_alphabetic() && first.ends_with(':')
+    }) {
+        Some("drive letter in path")
+    } else {
+        path.split('/').find_map(|component| match component {
+            "" => Some("empty path component"),
+            "." => Some("`.` path component"),
+            ".." => Some("`..` path component"),
+            _ => None,
+        })
+    };
+    match reason {
+        Some(reason) => Err(SinkError::UnsafePath {
+            path: path.to_owned(),
+            reason,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The directories above `path`, outermost first: `a/b/c` yields `a`, `a/b`.
+pub(crate) fn parent_dirs(path: &str) -> impl Iterator<Item = &str> {
+    path.match_indices('/')
+        .map(move |(index, _)| &path[..index])
+}
+
+/// The directory an artifact at `dest` lives in (`.` for a bare relative name): where its
+/// temporary file or directory is created, so the final rename stays on one filesystem.
+pub(crate) fn parent_of(dest: &Path) -> PathBuf {
+    match dest.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsafe_paths_are_refused() {
+        for path in [
+            "", "/abs", "a//b", "a/", "./a", "a/./b", "../a", "a/..", "a\\b", "C:/x", "c:", "a\0b",
+        ] {
+            assert!(
+                matches!(validate_path(path), Err(SinkError::UnsafePath { .. })),
+                "{path:?} was accepted"
+            );
+        }
+        for path in [
+            "a",
+            "pkg/mod.pyc",
+            "..a/b..",
+            ".hidden/x",
+            "a:b/c:d",
+            "pkg-1.0.dist-info/RECORD",
+        ] {
+            validate_path(path).unwrap();
+        }
+    }
+
+    #[test]
+    fn parents_outermost_first() {
+        assert_eq!(parent_dirs("a/b/c").collect::<Vec<_>>(), ["a", "a/b"]);
+        assert_eq!(parent_dirs("a").count(), 0);
+    }
 }
 
 /// A finished artifact.
