@@ -271,8 +271,7 @@ fn write_artifact(
             &dest,
             sink::zip::ZipOptions {
                 mtime: config.source_date_epoch,
-                prefix: Vec::new(),
-                executable: false,
+                ..sink::zip::ZipOptions::default()
             },
         )?),
     };

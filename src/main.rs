@@ -124,7 +124,7 @@ fn main() -> ExitCode {
                         }
                         let count = report.failures.len();
                         anstream::eprintln!(
-                            "{ERROR}: {count} module{} did not compile; nothing was written",
+                            "{ERROR}: {count} syntax error{}; nothing was written",
                             if count == 1 { "" } else { "s" }
                         );
                         return ExitCode::from(1);

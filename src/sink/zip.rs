@@ -39,6 +39,9 @@ pub struct ZipOptions {
     pub prefix: Vec<u8>,
     /// Whether the archive file itself is executable (0o755, else 0o644).
     pub executable: bool,
+    /// Entries under this directory (e.g. `name-1.0.dist-info/`) go after all others, so a
+    /// wheel's metadata and its `RECORD` come last (PEP 427). Sorted within each group.
+    pub last_prefix: Option<String>,
 }
 
 /// An entry waiting for [`Sink::finish`].
@@ -246,7 +249,11 @@ impl Sink for ZipSink {
         temp.as_file_mut().write_all(&options.prefix)?;
         let mut writer = ZipWriter::new(BufWriter::with_capacity(1 << 20, temp.as_file_mut()));
 
-        let entries: Vec<(String, Entry)> = entries.into_iter().collect();
+        let mut entries: Vec<(String, Entry)> = entries.into_iter().collect();
+        if let Some(last) = &options.last_prefix {
+            // Stable: each group keeps its sorted order.
+            entries.sort_by_key(|(name, _)| name.starts_with(last.as_str()));
+        }
         let mut rest = entries.as_slice();
         while !rest.is_empty() {
             // Take entries up to BATCH_BYTES (at least one), compress them in parallel, then
@@ -653,6 +660,7 @@ mod tests {
                     mtime: MTIME,
                     prefix: prefix.clone(),
                     executable: true,
+                    last_prefix: None,
                 },
             )
             .unwrap(),
@@ -868,6 +876,47 @@ mod tests {
             artifact.bytes,
             fs_err::metadata(&dest).unwrap().len(),
             rayon::current_num_threads()
+        );
+    }
+
+    #[test]
+    fn last_prefix_entries_come_last() {
+        let temp = tempfile::tempdir().unwrap();
+        let dest = temp.path().join("w.whl");
+        let mut sink = Box::new(
+            create(
+                &dest,
+                ZipOptions {
+                    mtime: MTIME,
+                    last_prefix: Some("a-1.0.dist-info/".to_owned()),
+                    ..ZipOptions::default()
+                },
+            )
+            .unwrap(),
+        );
+        for name in [
+            "a-1.0.dist-info/RECORD",
+            "b.py",
+            "a/x.py",
+            "a-1.0.dist-info/METADATA",
+        ] {
+            sink.add_bytes(name, b"x", false).unwrap();
+        }
+        sink.finish().unwrap();
+        let mut archive = zip::ZipArchive::new(fs_err::File::open(&dest).unwrap()).unwrap();
+        let names: Vec<String> = (0..archive.len())
+            .map(|i| archive.by_index(i).unwrap().name().to_owned())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "a/",
+                "a/x.py",
+                "b.py",
+                "a-1.0.dist-info/",
+                "a-1.0.dist-info/METADATA",
+                "a-1.0.dist-info/RECORD"
+            ]
         );
     }
 }
