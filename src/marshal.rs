@@ -135,12 +135,18 @@ enum Kind {
     Singleton(u8),
     Int(i32),
     /// An int beyond 32 bits: sign and 15-bit digits (two bytes each, little-endian).
-    Long { negative: bool, digits: Span },
+    Long {
+        negative: bool,
+        digits: Span,
+    },
     Float(u64),
     Complex(u64, u64),
     Bytes(Span),
     /// UTF-8 (surrogatepass) bytes; `ascii` when every byte is below 0x80.
-    Str { ascii: bool, data: Span },
+    Str {
+        ascii: bool,
+        data: Span,
+    },
     Tuple(Span),
     List(Span),
     /// Keys and values, alternating.
@@ -148,7 +154,10 @@ enum Kind {
     Set(Span),
     FrozenSet(Span),
     /// Int fields in `Graph::ints`, object fields in `Graph::children`.
-    Code { ints: Span, objects: Span },
+    Code {
+        ints: Span,
+        objects: Span,
+    },
     Slice(Span),
 }
 
@@ -287,7 +296,10 @@ impl<'a> Parser<'a> {
     }
 
     fn take(&mut self, n: usize) -> Result<&'a [u8], MarshalError> {
-        let end = self.pos.checked_add(n).filter(|&end| end <= self.data.len());
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&end| end <= self.data.len());
         let Some(end) = end else {
             return Err(MarshalError::Truncated {
                 offset: self.data.len(),
@@ -871,34 +883,26 @@ impl Graph {
     }
 
     /// The children (and, for code objects, the int fields between them) and any trailer.
-    fn write_body(
-        &self,
-        kind: Kind,
-        out: &mut Vec<u8>,
-        child: &mut dyn FnMut(u32, &mut Vec<u8>),
-    ) {
-        match kind {
-            Kind::Code { ints, objects } => {
-                let mut ints = self.ints[ints.range()].iter();
-                let mut objects = self.kids(objects).iter();
-                for &field in self.layout {
-                    if field == Field::Int {
-                        out.extend_from_slice(&ints.next().unwrap().to_le_bytes());
-                    } else {
-                        child(*objects.next().unwrap(), out);
-                    }
+    fn write_body(&self, kind: Kind, out: &mut Vec<u8>, child: &mut dyn FnMut(u32, &mut Vec<u8>)) {
+        if let Kind::Code { ints, objects } = kind {
+            let mut ints = self.ints[ints.range()].iter();
+            let mut objects = self.kids(objects).iter();
+            for &field in self.layout {
+                if field == Field::Int {
+                    out.extend_from_slice(&ints.next().unwrap().to_le_bytes());
+                } else {
+                    child(*objects.next().unwrap(), out);
                 }
             }
-            _ => {
-                if let Some(span) = kind.children() {
-                    for &node in self.kids(span) {
-                        child(node, out);
-                    }
-                }
-                if let Kind::Dict(_) = kind {
-                    out.push(b'0');
-                }
+            return;
+        }
+        if let Some(span) = kind.children() {
+            for &node in self.kids(span) {
+                child(node, out);
             }
+        }
+        if let Kind::Dict(_) = kind {
+            out.push(b'0');
         }
     }
 }

@@ -184,12 +184,16 @@ mod tests {
 
     #[test]
     fn timestamp_header_layout() {
-        let header = header(MAGIC_312, 12, Invalidation::Timestamp, b"x = 1\n", 0x0102_0304);
+        let header = header(
+            MAGIC_312,
+            12,
+            Invalidation::Timestamp,
+            b"x = 1\n",
+            0x0102_0304,
+        );
         assert_eq!(
             header,
-            [
-                0xcb, 0x0d, b'\r', b'\n', 0, 0, 0, 0, 4, 3, 2, 1, 6, 0, 0, 0
-            ]
+            [0xcb, 0x0d, b'\r', b'\n', 0, 0, 0, 0, 4, 3, 2, 1, 6, 0, 0, 0]
         );
     }
 

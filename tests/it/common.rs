@@ -47,7 +47,11 @@ impl Python {
 
 fn probe(path: &Path) -> Option<Python> {
     let output = Command::new(path)
-        .args(["-I", "-c", "import sys; print(sys.version_info[0], sys.version_info[1])"])
+        .args([
+            "-I",
+            "-c",
+            "import sys; print(sys.version_info[0], sys.version_info[1])",
+        ])
         .output()
         .ok()?;
     let text = String::from_utf8(output.stdout).ok()?;
@@ -101,7 +105,9 @@ pub fn pythons() -> Vec<Python> {
 
 /// The fixture directory `fixtures/<name>`.
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
 }
 
 /// Copy `fixtures/<name>` into a fresh temporary directory; returns (guard, project path).

@@ -2,3 +2,4 @@
 //! temporary directory, runs the built `pyship`, and uses the artifact with a real CPython.
 
 mod common;
+mod marshal;
