@@ -556,3 +556,120 @@ fn pythons_lists_every_interpreter() {
         assert!(stdout.contains(&tag), "{tag} missing from:\n{stdout}");
     }
 }
+
+/// Write `py_compile`'s pyc for every module of `project` into `dest`, with the dfile pyship
+/// uses (the artifact-relative path), and return dfile → bytes.
+fn py_compile_all(
+    python: &Python,
+    project: &Path,
+    dest: &Path,
+    optimize: u8,
+    mode: &str,
+) -> BTreeMap<String, Vec<u8>> {
+    let code = "import os, py_compile, sys\n\
+                root, dest, optimize, mode = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]\n\
+                mode = getattr(py_compile.PycInvalidationMode, mode)\n\
+                for base, dirs, files in os.walk(root):\n\
+                \x20   for name in files:\n\
+                \x20       if name.endswith('.py') and name != 'ignored.py':\n\
+                \x20           path = os.path.join(base, name)\n\
+                \x20           rel = os.path.relpath(path, root).replace(os.sep, '/')\n\
+                \x20           cfile = os.path.join(dest, rel + 'c')\n\
+                \x20           py_compile.compile(path, cfile=cfile, dfile=rel, doraise=True,\n\
+                \x20                              optimize=optimize, invalidation_mode=mode)\n";
+    python.script(
+        &format!(
+            "import sys; sys.argv[1:] = {:?}\n{code}",
+            [
+                project.to_str().unwrap(),
+                dest.to_str().unwrap(),
+                &optimize.to_string(),
+                mode
+            ]
+        ),
+        &[],
+    );
+    contents(dest)
+}
+
+#[test]
+fn pycs_match_py_compile_once_canonicalised() {
+    for python in pythons() {
+        for (optimize, flag) in [(0u8, "-O0"), (2, "-OO")] {
+            let (temp, project) = copy_fixture("flat");
+            std::fs::remove_file(project.join("ignored.py")).unwrap();
+            let args: Vec<&str> = if optimize == 0 {
+                vec!["-f", "zip", "--strip-sources"]
+            } else {
+                vec!["-f", "zip", "--strip-sources", flag]
+            };
+            let paths = build(&project, &temp.path().join("out"), &python, &args);
+            let ours = contents(&paths[0]);
+            let theirs = py_compile_all(
+                &python,
+                &project,
+                &temp.path().join("py_compile"),
+                optimize,
+                "UNCHECKED_HASH",
+            );
+            assert_eq!(theirs.len(), 6, "{:?}", theirs.keys());
+            for (name, reference) in &theirs {
+                let pyc = &ours[name];
+                assert_eq!(
+                    pyc[..16],
+                    reference[..16],
+                    "header of {name} on 3.{}",
+                    python.minor
+                );
+                let canonical =
+                    pyship::marshal::canonicalize(&reference[16..], python.minor).unwrap();
+                assert_eq!(
+                    pyc[16..],
+                    canonical[..],
+                    "body of {name} on 3.{}",
+                    python.minor
+                );
+                let again = pyship::marshal::canonicalize(&pyc[16..], python.minor).unwrap();
+                assert_eq!(again, &pyc[16..], "not idempotent: {name}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_import_guard_catches_a_source_compile() {
+    // A checked-hash pyc whose source changed is stale: the loader compiles the source, which
+    // the guard must catch. Without this, the "loaded from .pyc" checks could pass vacuously.
+    let Some(python) = pythons().pop() else {
+        return;
+    };
+    let (temp, project) = copy_fixture("flat");
+    let paths = build(&project, &temp.path().join("out"), &python, &["-f", "dir"]);
+    let dir = &paths[0];
+    import_facts(&python, &[], dir, FLAT_MODULES);
+    std::fs::write(dir.join("ns/part.py"), "NAME = 'changed'\n").unwrap();
+    let mut args = vec!["-B", "-I", "-c", IMPORT_CHECK, dir.to_str().unwrap()];
+    args.extend(FLAT_MODULES);
+    let output = python.run(&args);
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("compiled from source"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn timestamp_pycs_match_their_sources() {
+    // The dir sink sets every file's mtime to the header's: a timestamp pyc must be used.
+    for python in pythons() {
+        let (temp, project) = copy_fixture("flat");
+        let paths = build(
+            &project,
+            &temp.path().join("out"),
+            &python,
+            &["-f", "dir", "--invalidation-mode", "timestamp"],
+        );
+        import_facts(&python, &[], &paths[0], FLAT_MODULES);
+    }
+}

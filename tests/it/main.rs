@@ -2,7 +2,10 @@
 //! temporary directory, runs the built `pyship`, and uses the artifact with a real CPython.
 
 // Tests use std::fs freely (the library uses fs_err) and compare exact file suffixes.
-#![allow(clippy::disallowed_methods, clippy::case_sensitive_file_extension_comparisons)]
+#![allow(
+    clippy::disallowed_methods,
+    clippy::case_sensitive_file_extension_comparisons
+)]
 
 mod build;
 mod common;
