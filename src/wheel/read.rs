@@ -359,16 +359,14 @@ fn parse_wheel_file(
             "`Wheel-Version: {version}` is not supported (1.x only)"
         )));
     }
-    let root_is_purelib = match value("Root-Is-Purelib")
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
-        Some("true") => true,
-        Some("false") => false,
-        other => {
+    // pip reads a missing `Root-Is-Purelib` as false; anything else but true/false is a typo.
+    let root_is_purelib = match value("Root-Is-Purelib").map(str::to_ascii_lowercase) {
+        Some(value) if value == "true" => true,
+        None => false,
+        Some(value) if value == "false" => false,
+        Some(other) => {
             return Err(error(format!(
-                "`Root-Is-Purelib` must be `true` or `false`, not {}",
-                other.map_or_else(|| "missing".to_owned(), |other| format!("`{other}`"))
+                "`Root-Is-Purelib` must be `true` or `false`, not `{other}`"
             )));
         }
     };
@@ -987,6 +985,28 @@ mod tests {
         assert_snapshot!(
             error_of(&path, Limits::default()),
             @"Invalid `demo-1.0.dist-info/WHEEL` in `[TEMP]/demo-1.0-py3-none-any.whl`: `Wheel-Version: 2.0` is not supported (1.x only)"
+        );
+        let members = reread(
+            &bytes,
+            &[(
+                "demo-1.0.dist-info/WHEEL",
+                b"Wheel-Version: 1.0\nRoot-Is-Purelib: yes\nTag: py3-none-any\n",
+            )],
+        );
+        zip_of(temp.path(), "demo-1.0-py3-none-any.whl", &members);
+        assert_snapshot!(
+            error_of(&path, Limits::default()),
+            @"Invalid `demo-1.0.dist-info/WHEEL` in `[TEMP]/demo-1.0-py3-none-any.whl`: `Root-Is-Purelib` must be `true` or `false`, not `yes`"
+        );
+        // Like pip, a missing `Root-Is-Purelib` means false.
+        let wheel = [Member {
+            path: "d-1.dist-info/WHEEL".to_owned(),
+            bytes: b"Wheel-Version: 1.0\nTag: py3-none-any\n".to_vec(),
+            executable: false,
+        }];
+        assert_eq!(
+            parse_wheel_file(&path, "d-1.dist-info/WHEEL", &wheel).unwrap(),
+            (false, vec![Tag::new("py3", "none", "any")])
         );
         let renamed = temp.path().join("other-1.0-py3-none-any.whl");
         fs_err::rename(wheel_with(temp.path(), &[]), &renamed).unwrap();
