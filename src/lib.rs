@@ -12,9 +12,11 @@ pub mod error;
 pub mod interpreter;
 pub mod layout;
 pub mod marshal;
+pub mod project;
 pub mod pyc;
 pub mod report;
 pub mod sink;
+pub mod wheel;
 
 pub use build::run;
 pub use error::Error;

@@ -1,0 +1,1191 @@
+//! `pyproject.toml`: static PEP 621 metadata ([`load`]), the `[tool.pyship]` defaults for
+//! `pyship build` ([`load_tool_config`]) and the packages a project wheel ships
+//! ([`discover_packages`]).
+//!
+//! PEP 621: <https://packaging.python.org/en/latest/specifications/pyproject-toml/>
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+
+use serde::{Deserialize, Deserializer};
+
+use crate::config::OutputFormat;
+use crate::pyc::Invalidation;
+
+/// Why `pyproject.toml` could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    /// Reading `pyproject.toml` or a file it names failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// Not TOML, or a value of the wrong type or an unknown key where keys are checked.
+    #[error("Failed to parse `{}`", path.display())]
+    Toml {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        err: toml::de::Error,
+    },
+    /// `[project]` declares `dynamic` fields, which only the project's build backend can fill in.
+    #[error(
+        "`{}` declares dynamic metadata ({}), which only the project's own build backend can compute: build the wheel with it (e.g. `python -m build --wheel`) and pass that wheel to pyship",
+        path.display(),
+        fields.iter().map(|field| format!("`{field}`")).collect::<Vec<_>>().join(", ")
+    )]
+    Dynamic {
+        /// The file.
+        path: PathBuf,
+        /// The fields listed in `dynamic`.
+        fields: Vec<String>,
+    },
+    /// A required `[project]` field is absent.
+    #[error("`{}` has no `project.{field}`", path.display())]
+    MissingField {
+        /// The file.
+        path: PathBuf,
+        /// The field, e.g. `version`.
+        field: &'static str,
+    },
+    /// A `[project]` field is present but unusable.
+    #[error("Invalid `project.{field}` in `{}`: {reason}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The field.
+        field: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A file named by `[project]` (readme, license) could not be read.
+    #[error("Failed to read `{}`, named by `project.{field}`", path.display())]
+    ReadFile {
+        /// The file named.
+        path: PathBuf,
+        /// The field naming it.
+        field: &'static str,
+        /// Why.
+        #[source]
+        err: std::io::Error,
+    },
+    /// An entry of `[tool.pyship] packages` cannot be shipped.
+    #[error("Invalid `tool.pyship.packages` entry `{entry}`: {reason}")]
+    Package {
+        /// The entry as written.
+        entry: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Package discovery found nothing to ship.
+    #[error(
+        "No Python package or module found in `{}` (looked for a `src/` layout and top-level packages); list them in `[tool.pyship] packages`",
+        dir.display()
+    )]
+    NoPackages {
+        /// The project directory.
+        dir: PathBuf,
+    },
+}
+
+/// A person from `authors` or `maintainers`; at least one of the two is set.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Person {
+    /// The name.
+    pub name: Option<String>,
+    /// The email address.
+    pub email: Option<String>,
+}
+
+/// The long description.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Readme {
+    /// The text.
+    pub content: String,
+    /// The MIME type, e.g. `text/markdown`, for `Description-Content-Type`.
+    pub content_type: String,
+}
+
+/// `project.license`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum License {
+    /// A string (an SPDX expression, PEP 639) or `{ text = "…" }`.
+    Text(String),
+    /// `{ file = "…" }`: the file's path relative to the project and its content.
+    File {
+        /// As written in `pyproject.toml`, `/`-separated.
+        path: String,
+        /// The file's text.
+        content: String,
+    },
+}
+
+impl License {
+    /// The text for the `License` core metadata field.
+    pub fn text(&self) -> &str {
+        match self {
+            License::Text(text) => text,
+            License::File { content, .. } => content,
+        }
+    }
+}
+
+/// Static PEP 621 metadata of a project, with files (readme, license) already read.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Project {
+    /// `name`, as written (see [`crate::wheel::normalize_name`]).
+    pub name: String,
+    /// `version`, as written.
+    pub version: String,
+    /// `description`: one line.
+    pub description: Option<String>,
+    /// `readme`, read.
+    pub readme: Option<Readme>,
+    /// `requires-python`, a PEP 440 specifier set.
+    pub requires_python: Option<String>,
+    /// `license`.
+    pub license: Option<License>,
+    /// `license-files` globs (PEP 639), as written.
+    pub license_files: Vec<String>,
+    /// `authors`.
+    pub authors: Vec<Person>,
+    /// `maintainers`.
+    pub maintainers: Vec<Person>,
+    /// `keywords`.
+    pub keywords: Vec<String>,
+    /// `classifiers`.
+    pub classifiers: Vec<String>,
+    /// `urls`: label → URL.
+    pub urls: BTreeMap<String, String>,
+    /// `dependencies`: PEP 508 requirements.
+    pub dependencies: Vec<String>,
+    /// `optional-dependencies`: extra → PEP 508 requirements.
+    pub optional_dependencies: BTreeMap<String, Vec<String>>,
+    /// `scripts`: command → `module:function`.
+    pub scripts: BTreeMap<String, String>,
+    /// `gui-scripts`: command → `module:function`.
+    pub gui_scripts: BTreeMap<String, String>,
+    /// `entry-points`: group → name → object reference.
+    pub entry_points: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// `readme` as written: a path, or a table.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawReadme {
+    Path(String),
+    Table(RawReadmeTable),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawReadmeTable {
+    file: Option<String>,
+    text: Option<String>,
+    content_type: Option<String>,
+}
+
+/// `license` as written.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawLicense {
+    Expression(String),
+    Table(RawLicenseTable),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLicenseTable {
+    file: Option<String>,
+    text: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawProject {
+    name: Option<String>,
+    version: Option<String>,
+    description: Option<String>,
+    readme: Option<RawReadme>,
+    requires_python: Option<String>,
+    license: Option<RawLicense>,
+    #[serde(default)]
+    license_files: Vec<String>,
+    #[serde(default)]
+    authors: Vec<Person>,
+    #[serde(default)]
+    maintainers: Vec<Person>,
+    #[serde(default)]
+    keywords: Vec<String>,
+    #[serde(default)]
+    classifiers: Vec<String>,
+    #[serde(default)]
+    urls: BTreeMap<String, String>,
+    #[serde(default)]
+    dependencies: Vec<String>,
+    #[serde(default)]
+    optional_dependencies: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    scripts: BTreeMap<String, String>,
+    #[serde(default)]
+    gui_scripts: BTreeMap<String, String>,
+    #[serde(default)]
+    entry_points: BTreeMap<String, BTreeMap<String, String>>,
+    #[serde(default)]
+    dynamic: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ProjectFile {
+    project: Option<RawProject>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ToolFile {
+    #[serde(default)]
+    tool: Tools,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Tools {
+    #[serde(default)]
+    pyship: ToolConfig,
+}
+
+/// `[tool.pyship]`: defaults for every `pyship build` option; the command line wins. Every
+/// field is `None` when not set. Paths are resolved against the project directory.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ToolConfig {
+    /// `format`: a string or a list of `dir`, `zip`, `wheel`, `zipapp`.
+    #[serde(default, deserialize_with = "formats")]
+    pub format: Option<Vec<OutputFormat>>,
+    /// `out-dir`.
+    pub out_dir: Option<PathBuf>,
+    /// `python`: a string or a list of target interpreters.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub python: Option<Vec<String>>,
+    /// `optimize`: 0, 1 or 2.
+    #[serde(default, deserialize_with = "optimize")]
+    pub optimize: Option<u8>,
+    /// `strip-docstrings`.
+    pub strip_docstrings: Option<bool>,
+    /// `strip-sources`.
+    pub strip_sources: Option<bool>,
+    /// `keep-source`: a glob or a list of globs.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub keep_source: Option<Vec<String>>,
+    /// `exclude`: a glob or a list of globs.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub exclude: Option<Vec<String>>,
+    /// `invalidation-mode`: `timestamp`, `checked-hash` or `unchecked-hash`.
+    pub invalidation_mode: Option<Invalidation>,
+    /// `main`: `module:function` for zipapps.
+    pub main: Option<String>,
+    /// `with-deps`.
+    pub with_deps: Option<bool>,
+    /// `pip-arg`: a string or a list of extra pip arguments.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub pip_arg: Option<Vec<String>>,
+    /// `prune-from`: a module name.
+    pub prune_from: Option<String>,
+    /// `include`: a module or a list of modules kept with `prune-from`.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub include: Option<Vec<String>>,
+    /// `jobs`: at least 1.
+    #[serde(default, deserialize_with = "jobs")]
+    pub jobs: Option<usize>,
+    /// `cache-dir`.
+    pub cache_dir: Option<PathBuf>,
+    /// `no-cache`.
+    pub no_cache: Option<bool>,
+    /// `report`: where the JSON report goes.
+    pub report: Option<PathBuf>,
+    /// `dfile-prefix`.
+    pub dfile_prefix: Option<String>,
+    /// `packages`: package directories or module files, relative to the project, that a
+    /// project wheel ships (see [`discover_packages`]).
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub packages: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl From<OneOrMany> for Vec<String> {
+    fn from(value: OneOrMany) -> Self {
+        match value {
+            OneOrMany::One(one) => vec![one],
+            OneOrMany::Many(many) => many,
+        }
+    }
+}
+
+fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    use serde::de::Error;
+    let value = OneOrMany::deserialize(d)
+        .map_err(|_| D::Error::custom("expected a string or a list of strings"))?;
+    Ok(Some(value.into()))
+}
+
+fn formats<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<OutputFormat>>, D::Error> {
+    use serde::de::Error;
+    let names: Vec<String> = one_or_many(d)?.unwrap_or_default();
+    let mut formats = Vec::new();
+    for name in names {
+        let format = match name.as_str() {
+            "dir" => OutputFormat::Dir,
+            "zip" => OutputFormat::Zip,
+            "wheel" => OutputFormat::Wheel,
+            "zipapp" => OutputFormat::Zipapp,
+            _ => {
+                return Err(D::Error::custom(format!(
+                    "unknown format `{name}`, expected `dir`, `zip`, `wheel` or `zipapp`"
+                )));
+            }
+        };
+        if !formats.contains(&format) {
+            formats.push(format);
+        }
+    }
+    Ok(Some(formats))
+}
+
+fn optimize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u8>, D::Error> {
+    use serde::de::Error;
+    let level = i64::deserialize(d)?;
+    match u8::try_from(level) {
+        Ok(level @ 0..=2) => Ok(Some(level)),
+        _ => Err(D::Error::custom(format!(
+            "optimize must be 0, 1 or 2, not {level}"
+        ))),
+    }
+}
+
+fn jobs<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    use serde::de::Error;
+    let jobs = i64::deserialize(d)?;
+    match usize::try_from(jobs) {
+        Ok(jobs) if jobs > 0 => Ok(Some(jobs)),
+        _ => Err(D::Error::custom(format!(
+            "jobs must be at least 1, not {jobs}"
+        ))),
+    }
+}
+
+/// Read `dir/pyproject.toml`, or `None` when the file does not exist.
+fn read_pyproject(dir: &Path) -> Result<Option<(PathBuf, String)>, ProjectError> {
+    let path = dir.join("pyproject.toml");
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let text = fs_err::read_to_string(&path)?;
+    Ok(Some((path, text)))
+}
+
+fn parse<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T, ProjectError> {
+    toml::from_str(text).map_err(|err| ProjectError::Toml {
+        path: path.to_path_buf(),
+        err,
+    })
+}
+
+/// Load the static PEP 621 metadata of the project in `dir`: `None` when there is no
+/// `pyproject.toml` or it has no `[project]` table. The readme and license files are read.
+pub fn load(dir: &Path) -> Result<Option<Project>, ProjectError> {
+    let Some((path, text)) = read_pyproject(dir)? else {
+        return Ok(None);
+    };
+    let file: ProjectFile = parse(&path, &text)?;
+    let Some(raw) = file.project else {
+        return Ok(None);
+    };
+    if !raw.dynamic.is_empty() {
+        return Err(ProjectError::Dynamic {
+            path,
+            fields: raw.dynamic,
+        });
+    }
+    let invalid = |field: &'static str, reason: String| ProjectError::Invalid {
+        path: path.clone(),
+        field,
+        reason,
+    };
+    let name = raw.name.ok_or_else(|| ProjectError::MissingField {
+        path: path.clone(),
+        field: "name",
+    })?;
+    if !is_valid_name(&name) {
+        return Err(invalid(
+            "name",
+            format!(
+                "`{name}` is not a valid distribution name (letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit)"
+            ),
+        ));
+    }
+    let version = raw.version.ok_or_else(|| ProjectError::MissingField {
+        path: path.clone(),
+        field: "version",
+    })?;
+    if version.trim().is_empty() || version.chars().any(char::is_whitespace) {
+        return Err(invalid("version", format!("`{version}` is not a version")));
+    }
+    if let Some(description) = &raw.description {
+        if description.contains('\n') {
+            return Err(invalid("description", "must be a single line".to_owned()));
+        }
+    }
+    for (field, people) in [("authors", &raw.authors), ("maintainers", &raw.maintainers)] {
+        if people
+            .iter()
+            .any(|person| person.name.is_none() && person.email.is_none())
+        {
+            return Err(invalid(
+                field,
+                "each entry needs a `name` or an `email`".to_owned(),
+            ));
+        }
+    }
+    for group in ["console_scripts", "gui_scripts"] {
+        if raw.entry_points.contains_key(group) {
+            return Err(invalid(
+                "entry-points",
+                format!(
+                    "the `{group}` group belongs in `project.scripts` or `project.gui-scripts`"
+                ),
+            ));
+        }
+    }
+    let readme = raw
+        .readme
+        .map(|readme| load_readme(dir, &path, readme))
+        .transpose()?;
+    let license = raw
+        .license
+        .map(|license| match license {
+            RawLicense::Expression(text)
+            | RawLicense::Table(RawLicenseTable {
+                text: Some(text),
+                file: None,
+            }) => Ok(License::Text(text)),
+            RawLicense::Table(RawLicenseTable {
+                file: Some(file),
+                text: None,
+            }) => {
+                let content = read_named(dir, &file, "license")?;
+                Ok(License::File {
+                    path: file,
+                    content,
+                })
+            }
+            RawLicense::Table(_) => Err(invalid(
+                "license",
+                "needs exactly one of `file` and `text`".to_owned(),
+            )),
+        })
+        .transpose()?;
+    Ok(Some(Project {
+        name,
+        version,
+        description: raw.description,
+        readme,
+        requires_python: raw.requires_python,
+        license,
+        license_files: raw.license_files,
+        authors: raw.authors,
+        maintainers: raw.maintainers,
+        keywords: raw.keywords,
+        classifiers: raw.classifiers,
+        urls: raw.urls,
+        dependencies: raw.dependencies,
+        optional_dependencies: raw.optional_dependencies,
+        scripts: raw.scripts,
+        gui_scripts: raw.gui_scripts,
+        entry_points: raw.entry_points,
+    }))
+}
+
+/// PEP 508 names: ASCII letters and digits, with `-`, `_`, `.` inside.
+fn is_valid_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty()
+        && bytes.first().is_some_and(u8::is_ascii_alphanumeric)
+        && bytes.last().is_some_and(u8::is_ascii_alphanumeric)
+        && bytes
+            .iter()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"-_.".contains(byte))
+}
+
+fn read_named(dir: &Path, file: &str, field: &'static str) -> Result<String, ProjectError> {
+    let path = dir.join(file);
+    fs_err::read_to_string(&path).map_err(|err| ProjectError::ReadFile { path, field, err })
+}
+
+fn load_readme(dir: &Path, pyproject: &Path, readme: RawReadme) -> Result<Readme, ProjectError> {
+    let invalid = |reason: &str| ProjectError::Invalid {
+        path: pyproject.to_path_buf(),
+        field: "readme",
+        reason: reason.to_owned(),
+    };
+    match readme {
+        RawReadme::Path(file) => Ok(Readme {
+            content_type: content_type_for(&file).to_owned(),
+            content: read_named(dir, &file, "readme")?,
+        }),
+        RawReadme::Table(table) => match (table.file, table.text) {
+            (Some(file), None) => Ok(Readme {
+                content_type: table
+                    .content_type
+                    .unwrap_or_else(|| content_type_for(&file).to_owned()),
+                content: read_named(dir, &file, "readme")?,
+            }),
+            (None, Some(text)) => Ok(Readme {
+                content_type: table
+                    .content_type
+                    .ok_or_else(|| invalid("`text` needs a `content-type`"))?,
+                content: text,
+            }),
+            _ => Err(invalid("needs exactly one of `file` and `text`")),
+        },
+    }
+}
+
+/// The `Description-Content-Type` for a readme file, by extension.
+fn content_type_for(file: &str) -> &'static str {
+    let extension = Path::new(file)
+        .extension()
+        .map(|extension| extension.to_string_lossy().to_ascii_lowercase());
+    match extension.as_deref() {
+        Some("md" | "markdown") => "text/markdown",
+        Some("rst") => "text/x-rst",
+        _ => "text/plain",
+    }
+}
+
+/// Load `[tool.pyship]` from `dir/pyproject.toml`: all `None` when the file or the table is
+/// absent; an unknown key or a bad value is an error naming it. Relative paths (`out-dir`,
+/// `cache-dir`, `report`) are resolved against `dir`.
+pub fn load_tool_config(dir: &Path) -> Result<ToolConfig, ProjectError> {
+    let Some((path, text)) = read_pyproject(dir)? else {
+        return Ok(ToolConfig::default());
+    };
+    let file: ToolFile = parse(&path, &text)?;
+    let mut tool = file.tool.pyship;
+    for path in [&mut tool.out_dir, &mut tool.cache_dir, &mut tool.report]
+        .into_iter()
+        .flatten()
+    {
+        *path = dir.join(&*path);
+    }
+    Ok(tool)
+}
+
+/// What a project wheel ships: `entries` (package directories and module files, `/`-separated,
+/// sorted) relative to `root`, which becomes the wheel's top level.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageRoots {
+    /// The directory holding the packages: the project, `src/`, or the parent of the
+    /// `[tool.pyship] packages` entries.
+    pub root: PathBuf,
+    /// Top-level package directories and module files relative to `root`.
+    pub entries: Vec<String>,
+}
+
+/// Directories never shipped by the flat-layout discovery, even with an `__init__.py`.
+const FLAT_EXCLUDED_DIRS: &[&str] = &["tests", "test", "docs", "examples", "build", "dist"];
+/// Modules never shipped by the flat-layout discovery.
+const FLAT_EXCLUDED_MODULES: &[&str] = &["setup.py", "conftest.py", "noxfile.py"];
+
+/// Find the packages a wheel of the project in `dir` ships: `tool.packages` when set; else
+/// every top-level package and module in `src/`; else the top-level packages (directories with
+/// an `__init__.py`, or named like the project) and modules of `dir`, leaving out tests, docs,
+/// examples, build outputs and `setup.py`-like scripts. Finding nothing is an error.
+pub fn discover_packages(dir: &Path, tool: &ToolConfig) -> Result<PackageRoots, ProjectError> {
+    if let Some(packages) = &tool.packages {
+        return configured_packages(dir, packages);
+    }
+    let src = dir.join("src");
+    if src.is_dir() {
+        let entries = top_level(&src, |name, path, is_dir| {
+            if is_dir {
+                name != "__pycache__" && is_identifier(name) && contains_python(path)
+            } else {
+                is_module_file(name)
+            }
+        })?;
+        if !entries.is_empty() {
+            return Ok(PackageRoots { root: src, entries });
+        }
+    }
+    let project_name = project_name(dir).map(|name| crate::wheel::wheel_name_component(&name));
+    let entries = top_level(dir, |name, path, is_dir| {
+        if is_dir {
+            !FLAT_EXCLUDED_DIRS.contains(&name)
+                && is_identifier(name)
+                && (path.join("__init__.py").is_file()
+                    || project_name
+                        .as_deref()
+                        .is_some_and(|project| project == name.to_ascii_lowercase()))
+        } else {
+            is_module_file(name) && !FLAT_EXCLUDED_MODULES.contains(&name)
+        }
+    })?;
+    if entries.is_empty() {
+        return Err(ProjectError::NoPackages {
+            dir: dir.to_path_buf(),
+        });
+    }
+    Ok(PackageRoots {
+        root: dir.to_path_buf(),
+        entries,
+    })
+}
+
+/// `[project].name` if it can be read, for the flat-layout rule "a directory named like the
+/// project"; errors are left to [`load`].
+fn project_name(dir: &Path) -> Option<String> {
+    let (_, text) = read_pyproject(dir).ok()??;
+    let table: toml::Table = text.parse().ok()?;
+    table
+        .get("project")?
+        .get("name")?
+        .as_str()
+        .map(str::to_owned)
+}
+
+fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|first| first == '_' || first.is_alphabetic())
+        && chars.all(|c| c == '_' || c.is_alphanumeric())
+}
+
+fn is_module_file(name: &str) -> bool {
+    name.strip_suffix(".py").is_some_and(is_identifier)
+}
+
+/// Whether `dir` holds a `.py` file at any depth (a package, maybe a namespace package).
+fn contains_python(dir: &Path) -> bool {
+    walk_has_python(dir, 0)
+}
+
+fn walk_has_python(dir: &Path, depth: usize) -> bool {
+    if depth > 32 {
+        return false;
+    }
+    let Ok(entries) = fs_err::read_dir(dir) else {
+        return false;
+    };
+    entries.flatten().any(|entry| {
+        let path = entry.path();
+        let Ok(kind) = entry.file_type() else {
+            return false;
+        };
+        if kind.is_dir() {
+            walk_has_python(&path, depth + 1)
+        } else {
+            path.extension().is_some_and(|extension| extension == "py")
+        }
+    })
+}
+
+/// The sorted names of entries of `dir` that `keep(name, path, is_dir)` accepts.
+fn top_level(
+    dir: &Path,
+    keep: impl Fn(&str, &Path, bool) -> bool,
+) -> Result<Vec<String>, ProjectError> {
+    let mut names = Vec::new();
+    for entry in fs_err::read_dir(dir)? {
+        let entry = entry?;
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        if name.starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        let is_dir = path.is_dir();
+        if (is_dir || path.is_file()) && keep(&name, &path, is_dir) {
+            names.push(name);
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+fn configured_packages(dir: &Path, packages: &[String]) -> Result<PackageRoots, ProjectError> {
+    let error = |entry: &str, reason: &str| ProjectError::Package {
+        entry: entry.to_owned(),
+        reason: reason.to_owned(),
+    };
+    if packages.is_empty() {
+        return Err(error("", "the list is empty"));
+    }
+    let mut root: Option<PathBuf> = None;
+    let mut entries = Vec::new();
+    for package in packages {
+        let relative = Path::new(package.trim_end_matches('/'));
+        if !relative
+            .components()
+            .all(|component| matches!(component, Component::Normal(_) | Component::CurDir))
+        {
+            return Err(error(package, "must be a relative path inside the project"));
+        }
+        let path = dir.join(relative);
+        let is_package = path.is_dir();
+        let is_module = path.is_file()
+            && relative
+                .extension()
+                .is_some_and(|extension| extension.eq_ignore_ascii_case("py"));
+        if !is_package && !is_module {
+            return Err(error(
+                package,
+                "is neither a package directory nor a `.py` module",
+            ));
+        }
+        let Some(name) = relative.file_name().and_then(|name| name.to_str()) else {
+            return Err(error(package, "has no file name"));
+        };
+        let parent = relative
+            .parent()
+            .map_or_else(PathBuf::new, Path::to_path_buf);
+        match &root {
+            None => root = Some(parent),
+            Some(root) if *root == parent => {}
+            Some(root) => {
+                return Err(error(
+                    package,
+                    &format!(
+                        "all packages must share one parent directory, and {} is not {}",
+                        describe_dir(&parent),
+                        describe_dir(root)
+                    ),
+                ));
+            }
+        }
+        if !entries.iter().any(|entry| entry == name) {
+            entries.push(name.to_owned());
+        }
+    }
+    entries.sort();
+    Ok(PackageRoots {
+        root: dir.join(root.unwrap_or_default()),
+        entries,
+    })
+}
+
+fn describe_dir(relative: &Path) -> String {
+    if relative.as_os_str().is_empty() {
+        "the project directory".to_owned()
+    } else {
+        format!("`{}`", relative.display())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt::Write as _;
+
+    use super::*;
+
+    fn write(root: &Path, relative: &str, text: &str) {
+        let path = root.join(relative);
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        fs_err::write(path, text).unwrap();
+    }
+
+    /// The error and its sources, one per line, with the temp dir replaced.
+    fn chain(err: &dyn std::error::Error, temp: &Path) -> String {
+        let mut text = err.to_string();
+        let mut source = err.source();
+        while let Some(err) = source {
+            let _ = write!(text, "\n  Caused by: {err}");
+            source = err.source();
+        }
+        text.replace(&temp.display().to_string(), "[TEMP]")
+    }
+
+    const FULL: &str = r#"
+[build-system]
+requires = ["hatchling"]
+build-backend = "hatchling.build"
+
+[project]
+name = "Spam.Eggs_tool"
+version = "1.2.0rc1"
+description = "Eggs, with spam"
+readme = "README.md"
+requires-python = ">=3.9"
+license = { file = "LICENSE.txt" }
+authors = [
+  { name = "Ada Lovelace", email = "ada@example.org" },
+  { name = "Grace Hopper" },
+  { email = "team@example.org" },
+]
+maintainers = [{ name = "Alan Turing", email = "alan@example.org" }]
+keywords = ["spam", "eggs"]
+classifiers = [
+  "Programming Language :: Python :: 3",
+  "License :: OSI Approved :: MIT License",
+]
+dependencies = ["requests>=2.28", "tomli; python_version < '3.11'"]
+
+[project.optional-dependencies]
+cli = ["rich", "click>=8; sys_platform != 'win32'"]
+Dev_Tools = ["pytest"]
+
+[project.urls]
+Homepage = "https://example.org"
+"Bug Tracker" = "https://example.org/issues"
+
+[project.scripts]
+spam = "spam.cli:main"
+
+[project.gui-scripts]
+spam-gui = "spam.gui:run"
+
+[project.entry-points."spam.plugins"]
+eggs = "spam.plugins.eggs:Plugin"
+
+[tool.black]
+line-length = 100
+
+[tool.pyship]
+format = "wheel"
+python = ["3.11", "3.12"]
+optimize = 2
+strip-sources = true
+keep-source = "spam/_version.py"
+exclude = ["*.md", "tests/"]
+invalidation-mode = "unchecked-hash"
+jobs = 4
+main = "spam.cli:main"
+with-deps = false
+pip-arg = ["--no-binary", ":all:"]
+dfile-prefix = "site/"
+out-dir = "wheels"
+packages = ["src/spam"]
+"#;
+
+    fn full_project(root: &Path) {
+        write(root, "pyproject.toml", FULL);
+        write(root, "README.md", "# Spam\n\nEggs.\n");
+        write(root, "LICENSE.txt", "MIT License\n\nCopyright (c) Ada\n");
+        write(root, "src/spam/__init__.py", "");
+    }
+
+    #[test]
+    fn loads_every_field() {
+        let temp = tempfile::tempdir().unwrap();
+        full_project(temp.path());
+        let project = load(temp.path()).unwrap().unwrap();
+        assert_eq!(project.name, "Spam.Eggs_tool");
+        assert_eq!(project.version, "1.2.0rc1");
+        assert_eq!(project.description.as_deref(), Some("Eggs, with spam"));
+        assert_eq!(
+            project.readme,
+            Some(Readme {
+                content: "# Spam\n\nEggs.\n".to_owned(),
+                content_type: "text/markdown".to_owned()
+            })
+        );
+        assert_eq!(project.requires_python.as_deref(), Some(">=3.9"));
+        assert_eq!(
+            project.license,
+            Some(License::File {
+                path: "LICENSE.txt".to_owned(),
+                content: "MIT License\n\nCopyright (c) Ada\n".to_owned()
+            })
+        );
+        assert_eq!(project.authors.len(), 3);
+        assert_eq!(project.authors[1].email, None);
+        assert_eq!(project.maintainers[0].name.as_deref(), Some("Alan Turing"));
+        assert_eq!(project.keywords, ["spam", "eggs"]);
+        assert_eq!(project.classifiers.len(), 2);
+        assert_eq!(project.urls["Bug Tracker"], "https://example.org/issues");
+        assert_eq!(project.dependencies[1], "tomli; python_version < '3.11'");
+        assert_eq!(project.optional_dependencies["cli"].len(), 2);
+        assert_eq!(project.scripts["spam"], "spam.cli:main");
+        assert_eq!(project.gui_scripts["spam-gui"], "spam.gui:run");
+        assert_eq!(
+            project.entry_points["spam.plugins"]["eggs"],
+            "spam.plugins.eggs:Plugin"
+        );
+    }
+
+    #[test]
+    fn loads_tool_config_and_resolves_paths() {
+        let temp = tempfile::tempdir().unwrap();
+        full_project(temp.path());
+        let tool = load_tool_config(temp.path()).unwrap();
+        assert_eq!(
+            tool,
+            ToolConfig {
+                format: Some(vec![OutputFormat::Wheel]),
+                out_dir: Some(temp.path().join("wheels")),
+                python: Some(vec!["3.11".to_owned(), "3.12".to_owned()]),
+                optimize: Some(2),
+                strip_sources: Some(true),
+                keep_source: Some(vec!["spam/_version.py".to_owned()]),
+                exclude: Some(vec!["*.md".to_owned(), "tests/".to_owned()]),
+                invalidation_mode: Some(Invalidation::UncheckedHash),
+                jobs: Some(4),
+                main: Some("spam.cli:main".to_owned()),
+                with_deps: Some(false),
+                pip_arg: Some(vec!["--no-binary".to_owned(), ":all:".to_owned()]),
+                dfile_prefix: Some("site/".to_owned()),
+                packages: Some(vec!["src/spam".to_owned()]),
+                ..ToolConfig::default()
+            }
+        );
+    }
+
+    #[test]
+    fn no_pyproject_or_no_project_table() {
+        let temp = tempfile::tempdir().unwrap();
+        assert_eq!(load(temp.path()).unwrap(), None);
+        assert_eq!(
+            load_tool_config(temp.path()).unwrap(),
+            ToolConfig::default()
+        );
+        write(
+            temp.path(),
+            "pyproject.toml",
+            "[tool.ruff]\nline-length = 88\n",
+        );
+        assert_eq!(load(temp.path()).unwrap(), None);
+        assert_eq!(
+            load_tool_config(temp.path()).unwrap(),
+            ToolConfig::default()
+        );
+    }
+
+    #[test]
+    fn dynamic_fields_say_to_use_the_build_backend() {
+        let temp = tempfile::tempdir().unwrap();
+        write(
+            temp.path(),
+            "pyproject.toml",
+            "[project]\nname = \"spam\"\ndynamic = [\"version\", \"readme\"]\n",
+        );
+        let err = load(temp.path()).unwrap_err();
+        assert!(
+            matches!(&err, ProjectError::Dynamic { fields, .. } if fields == &["version", "readme"])
+        );
+        insta::assert_snapshot!(chain(&err, temp.path()), @"`[TEMP]/pyproject.toml` declares dynamic metadata (`version`, `readme`), which only the project's own build backend can compute: build the wheel with it (e.g. `python -m build --wheel`) and pass that wheel to pyship");
+    }
+
+    #[test]
+    fn missing_version_and_bad_toml_are_clear() {
+        let temp = tempfile::tempdir().unwrap();
+        write(
+            temp.path(),
+            "pyproject.toml",
+            "[project]\nname = \"spam\"\n",
+        );
+        let err = load(temp.path()).unwrap_err();
+        insta::assert_snapshot!(chain(&err, temp.path()), @"`[TEMP]/pyproject.toml` has no `project.version`");
+
+        write(
+            temp.path(),
+            "pyproject.toml",
+            "[project]\nname = \"spam\nversion = 1\n",
+        );
+        let err = load(temp.path()).unwrap_err();
+        let text = chain(&err, temp.path());
+        assert!(
+            text.starts_with(
+                "Failed to parse `[TEMP]/pyproject.toml`\n  Caused by: TOML parse error at line 2"
+            ),
+            "{text}"
+        );
+
+        write(
+            temp.path(),
+            "pyproject.toml",
+            "[project]\nname = \"spam\"\nversion = \"1\"\nreadme = \"README.rst\"\n",
+        );
+        let err = load(temp.path()).unwrap_err();
+        let text = chain(&err, temp.path());
+        assert!(
+            text.starts_with(
+                "Failed to read `[TEMP]/README.rst`, named by `project.readme`\n  Caused by: "
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn readme_and_license_forms() {
+        let temp = tempfile::tempdir().unwrap();
+        let root = temp.path();
+        write(root, "README.rst", "Spam\n====\n");
+        write(root, "README", "plain\n");
+        let load_with = |extra: &str| {
+            write(
+                root,
+                "pyproject.toml",
+                &format!("[project]\nname = \"spam\"\nversion = \"1\"\n{extra}\n"),
+            );
+            load(root)
+        };
+        let project = load_with("readme = \"README.rst\"\nlicense = \"MIT\"")
+            .unwrap()
+            .unwrap();
+        assert_eq!(project.readme.unwrap().content_type, "text/x-rst");
+        assert_eq!(project.license, Some(License::Text("MIT".to_owned())));
+        let project = load_with("readme = \"README\"\nlicense = { text = \"BSD\" }")
+            .unwrap()
+            .unwrap();
+        assert_eq!(project.readme.unwrap().content_type, "text/plain");
+        assert_eq!(project.license.unwrap().text(), "BSD");
+        let project = load_with("readme = { text = \"Hi\", content-type = \"text/markdown\" }")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            project.readme,
+            Some(Readme {
+                content: "Hi".to_owned(),
+                content_type: "text/markdown".to_owned()
+            })
+        );
+        let project = load_with("readme = { file = \"README.rst\" }")
+            .unwrap()
+            .unwrap();
+        assert_eq!(project.readme.unwrap().content_type, "text/x-rst");
+        let err = load_with("readme = { text = \"Hi\" }").unwrap_err();
+        insta::assert_snapshot!(chain(&err, root), @"Invalid `project.readme` in `[TEMP]/pyproject.toml`: `text` needs a `content-type`");
+        let err = load_with("license = { text = \"a\", file = \"b\" }").unwrap_err();
+        insta::assert_snapshot!(chain(&err, root), @"Invalid `project.license` in `[TEMP]/pyproject.toml`: needs exactly one of `file` and `text`");
+        let err = load_with("[project.entry-points.console_scripts]\nx = \"y:z\"").unwrap_err();
+        insta::assert_snapshot!(chain(&err, root), @"Invalid `project.entry-points` in `[TEMP]/pyproject.toml`: the `console_scripts` group belongs in `project.scripts` or `project.gui-scripts`");
+        let err = load_with("authors = [{}]").unwrap_err();
+        assert!(chain(&err, root).contains("each entry needs a `name` or an `email`"));
+    }
+
+    #[test]
+    fn tool_config_names_unknown_keys_and_bad_values() {
+        let temp = tempfile::tempdir().unwrap();
+        let check = |body: &str, expected: &str| {
+            write(
+                temp.path(),
+                "pyproject.toml",
+                &format!("[tool.pyship]\n{body}\n"),
+            );
+            let text = chain(&load_tool_config(temp.path()).unwrap_err(), temp.path());
+            assert!(text.contains(expected), "{text}");
+            assert!(
+                text.starts_with("Failed to parse `[TEMP]/pyproject.toml`"),
+                "{text}"
+            );
+        };
+        check("formatt = \"zip\"", "unknown field `formatt`");
+        check("format = \"egg\"", "unknown format `egg`");
+        check("optimize = 3", "optimize must be 0, 1 or 2, not 3");
+        check("jobs = 0", "jobs must be at least 1, not 0");
+        check("invalidation-mode = \"never\"", "unknown variant `never`");
+        check("python = 3.12", "expected a string or a list of strings");
+
+        write(
+            temp.path(),
+            "pyproject.toml",
+            "[tool.pyship]\nformat = [\"zip\", \"wheel\", \"zip\"]\npython = \"3.12\"\n",
+        );
+        let tool = load_tool_config(temp.path()).unwrap();
+        assert_eq!(
+            tool.format,
+            Some(vec![OutputFormat::Zip, OutputFormat::Wheel])
+        );
+        assert_eq!(tool.python, Some(vec!["3.12".to_owned()]));
+    }
+
+    #[test]
+    fn discovers_src_layout() {
+        let temp = tempfile::tempdir().unwrap();
+        let root = temp.path();
+        write(
+            root,
+            "pyproject.toml",
+            "[project]\nname = \"spam\"\nversion = \"1\"\n",
+        );
+        write(root, "src/spam/__init__.py", "");
+        write(root, "src/nspkg/sub/mod.py", "");
+        write(root, "src/single.py", "");
+        write(root, "src/spam.egg-info/PKG-INFO", "");
+        write(root, "src/data_only/x.txt", "");
+        write(root, "tests/test_spam.py", "");
+        write(root, "setup.py", "");
+        let found = discover_packages(root, &ToolConfig::default()).unwrap();
+        assert_eq!(found.root, root.join("src"));
+        assert_eq!(found.entries, ["nspkg", "single.py", "spam"]);
+    }
+
+    #[test]
+    fn discovers_flat_layout() {
+        let temp = tempfile::tempdir().unwrap();
+        let root = temp.path();
+        write(
+            root,
+            "pyproject.toml",
+            "[project]\nname = \"My-Tool\"\nversion = \"1\"\n",
+        );
+        write(root, "my_tool/cli.py", "");
+        write(root, "helpers/__init__.py", "");
+        write(root, "tests/__init__.py", "");
+        write(root, "docs/__init__.py", "");
+        write(root, "build/lib/x.py", "");
+        write(root, "scripts/run.py", "");
+        write(root, ".venv/lib/site.py", "");
+        write(root, "tool.py", "");
+        write(root, "setup.py", "");
+        write(root, "conftest.py", "");
+        write(root, "noxfile.py", "");
+        write(root, "not-a-module.py", "");
+        // `src/` without Python in it is not a src layout.
+        write(root, "src/README", "");
+        let found = discover_packages(root, &ToolConfig::default()).unwrap();
+        assert_eq!(found.root, root);
+        assert_eq!(found.entries, ["helpers", "my_tool", "tool.py"]);
+    }
+
+    #[test]
+    fn configured_packages_win() {
+        let temp = tempfile::tempdir().unwrap();
+        let root = temp.path();
+        write(root, "lib/spam/__init__.py", "");
+        write(root, "lib/eggs.py", "");
+        write(root, "src/other/__init__.py", "");
+        write(root, "top/__init__.py", "");
+        let tool = |packages: &[&str]| ToolConfig {
+            packages: Some(packages.iter().map(|&package| package.to_owned()).collect()),
+            ..ToolConfig::default()
+        };
+        let found = discover_packages(root, &tool(&["lib/spam/", "lib/eggs.py"])).unwrap();
+        assert_eq!(found.root, root.join("lib"));
+        assert_eq!(found.entries, ["eggs.py", "spam"]);
+        let found = discover_packages(root, &tool(&["top"])).unwrap();
+        assert_eq!(found.root, root);
+        assert_eq!(found.entries, ["top"]);
+
+        let err = discover_packages(root, &tool(&["lib/spam", "top"])).unwrap_err();
+        insta::assert_snapshot!(err, @"Invalid `tool.pyship.packages` entry `top`: all packages must share one parent directory, and the project directory is not `lib`");
+        let err = discover_packages(root, &tool(&["../outside"])).unwrap_err();
+        insta::assert_snapshot!(err, @"Invalid `tool.pyship.packages` entry `../outside`: must be a relative path inside the project");
+        let err = discover_packages(root, &tool(&["missing"])).unwrap_err();
+        insta::assert_snapshot!(err, @"Invalid `tool.pyship.packages` entry `missing`: is neither a package directory nor a `.py` module");
+    }
+
+    #[test]
+    fn nothing_to_ship_is_an_error() {
+        let temp = tempfile::tempdir().unwrap();
+        write(temp.path(), "setup.py", "");
+        write(temp.path(), "tests/__init__.py", "");
+        let err = discover_packages(temp.path(), &ToolConfig::default()).unwrap_err();
+        insta::assert_snapshot!(chain(&err, temp.path()), @"No Python package or module found in `[TEMP]` (looked for a `src/` layout and top-level packages); list them in `[tool.pyship] packages`");
+    }
+}
