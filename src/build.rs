@@ -38,8 +38,14 @@ pub fn run(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
             path: config.out_dir.clone(),
         });
     }
+    let mut stage = Instant::now();
+    let mut lap = |report: &mut Report, name: String| {
+        report.timings.push((name, stage.elapsed().as_secs_f64()));
+        stage = Instant::now();
+    };
     let root = module_root(&config.source);
     let scan = discover(&root, &config.exclude, &config.out_dir)?;
+    lap(&mut report, "scan".to_owned());
     report.warnings.extend(scan.warnings);
     let files = scan.files;
     let module_count = files
@@ -51,6 +57,7 @@ pub fn run(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
     report.source_bytes = files.iter().map(|file| file.size).sum();
 
     let sources = read_modules(&files)?;
+    lap(&mut report, "read".to_owned());
     let mut compiled = Vec::with_capacity(interpreters.len());
     for interpreter in interpreters {
         let code = compile_target(
@@ -61,6 +68,10 @@ pub fn run(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
             reporter,
             &mut report,
         )?;
+        lap(
+            &mut report,
+            format!("compile {}", interpreter.short_version()),
+        );
         compiled.push(Compiled { interpreter, code });
     }
     if !report.failures.is_empty() {
@@ -89,6 +100,7 @@ pub fn run(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
                 &sources,
                 &keep_source,
             )?;
+            lap(&mut report, format!("write {}", artifact.path.display()));
             report.artifacts.push(ArtifactReport {
                 path: artifact.path,
                 format: format.name(),

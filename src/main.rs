@@ -132,6 +132,11 @@ fn main() -> ExitCode {
                     for artifact in &report.artifacts {
                         println!("{}", artifact.path.display());
                     }
+                    if cli.verbose {
+                        for (stage, seconds) in &report.timings {
+                            anstream::eprintln!("{stage}: {seconds:.3}s");
+                        }
+                    }
                     if !cli.quiet {
                         for note in &report.notes {
                             anstream::eprintln!("{NOTE}: {note}");
