@@ -3,6 +3,7 @@
 
 pub mod dir;
 pub mod memory;
+pub mod wheel;
 pub mod zip;
 
 use std::path::{Path, PathBuf};
