@@ -13,13 +13,17 @@ use crate::compile::compile_all;
 use crate::compile::pool::WorkerPool;
 use crate::compile::{CompileOutcome, CompileRequest};
 use crate::config::{Config, OutputFormat, Placement};
-use crate::discover::{FileKind, SourceFile, discover, matcher};
+use crate::discover::{FileKind, SourceFile, matcher};
 use crate::error::Error;
+use crate::input::{self, Input, InputKind, install_path};
 use crate::interpreter::{Interpreter, resolve};
-use crate::layout::{Content, LayoutOptions, Loader, plan};
+use crate::layout::{self, Content, LayoutOptions, Loader};
 use crate::pyc;
 use crate::report::{ArtifactReport, Failure, Report, Reporter};
 use crate::sink::{self, Sink};
+use crate::wheel::metadata::{render_entry_points, render_metadata, render_wheel_file};
+use crate::wheel::tags::{Tag, WheelFilename, retag_sourceless, rewrite_wheel_file};
+use crate::wheel::{dist_info_dir, wheel_name_component, wheel_version_component};
 
 /// The compiled modules of one target: `code[i]` belongs to `files[i]` (None for data files).
 struct Compiled {
@@ -43,11 +47,10 @@ pub fn run(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
         report.timings.push((name, stage.elapsed().as_secs_f64()));
         stage = Instant::now();
     };
-    let root = module_root(&config.source);
-    let scan = discover(&root, &config.exclude, &config.out_dir)?;
+    let input = input::load(config)?;
     lap(&mut report, "scan".to_owned());
-    report.warnings.extend(scan.warnings);
-    let files = scan.files;
+    report.warnings.extend(input.warnings.iter().cloned());
+    let files = &input.files;
     let module_count = files
         .iter()
         .filter(|file| file.kind == FileKind::Module)
@@ -56,18 +59,11 @@ pub fn run(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
     report.data_files = files.len() - module_count;
     report.source_bytes = files.iter().map(|file| file.size).sum();
 
-    let sources = read_modules(&files)?;
+    let sources = read_modules(files)?;
     lap(&mut report, "read".to_owned());
     let mut compiled = Vec::with_capacity(interpreters.len());
     for interpreter in interpreters {
-        let code = compile_target(
-            config,
-            &interpreter,
-            &files,
-            &sources,
-            reporter,
-            &mut report,
-        )?;
+        let code = compile_target(config, &interpreter, files, &sources, reporter, &mut report)?;
         lap(
             &mut report,
             format!("compile {}", interpreter.short_version()),
@@ -79,8 +75,30 @@ pub fn run(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
         return Ok(report);
     }
 
+    // Name every artifact before writing any, so a clash writes nothing.
+    let formats = if config.formats.is_empty() {
+        vec![default_format(&input.kind)]
+    } else {
+        config.formats.clone()
+    };
+    let mut plans = Vec::new();
+    for (index, target) in compiled.iter().enumerate() {
+        for &format in &formats {
+            let plan = plan_artifact(config, &input, &target.interpreter, format)?;
+            if plans
+                .iter()
+                .any(|(_, other): &(usize, ArtifactPlan)| other.dest == plan.dest)
+            {
+                return Err(Error::ArtifactClash {
+                    path: plan.dest,
+                    hint: "a wheel that keeps its sources keeps its tags, so it is the same for every target: build one target at a time, or use --strip-sources",
+                });
+            }
+            plans.push((index, plan));
+        }
+    }
+
     fs_err::create_dir_all(&config.out_dir)?;
-    let name = artifact_name(&config.source);
     let keep_source = matcher(
         Path::new(""),
         &config
@@ -89,28 +107,19 @@ pub fn run(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
             .map(String::as_str)
             .collect::<Vec<_>>(),
     )?;
-    for target in &compiled {
-        for &format in &config.formats {
-            let artifact = write_artifact(
-                config,
-                format,
-                &name,
-                target,
-                &files,
-                &sources,
-                &keep_source,
-            )?;
-            lap(&mut report, format!("write {}", artifact.path.display()));
-            report.artifacts.push(ArtifactReport {
-                path: artifact.path,
-                format: format.name(),
-                python: target.interpreter.short_version(),
-                bytes: artifact.bytes,
-            });
-        }
+    for (index, plan) in &plans {
+        let target = &compiled[*index];
+        let artifact = write_artifact(config, plan, target, files, &sources, &keep_source)?;
+        lap(&mut report, format!("write {}", artifact.path.display()));
+        report.artifacts.push(ArtifactReport {
+            path: artifact.path,
+            format: plan.format.name(),
+            python: target.interpreter.short_version(),
+            bytes: artifact.bytes,
+        });
     }
     if config.optimize > 0
-        && config.formats.contains(&OutputFormat::Dir)
+        && formats.contains(&OutputFormat::Dir)
         && (config.placement == Placement::Beside || !config.keep_source.is_empty())
     {
         let flag = if config.optimize == 1 { "-O" } else { "-OO" };
@@ -164,7 +173,7 @@ fn compile_target(
             indices.push(index);
             requests.push(CompileRequest {
                 source: Arc::clone(source),
-                dfile: format!("{}{}", config.dfile_prefix, file.relative),
+                dfile: format!("{}{}", config.dfile_prefix, install_path(&file.relative)),
                 optimize: config.optimize,
             });
         }
@@ -196,40 +205,156 @@ fn compile_target(
     Ok(code)
 }
 
-/// Where the modules are: `src/` in a PEP 621 project with a src layout, else the project.
-fn module_root(source: &Path) -> PathBuf {
-    let src = source.join("src");
-    if source.join("pyproject.toml").is_file() && src.is_dir() {
-        src
-    } else {
-        source.to_path_buf()
+/// `wheel` for a PEP 621 project or a wheel, `dir` for a plain directory (SPEC §1).
+fn default_format(kind: &InputKind) -> OutputFormat {
+    match kind {
+        InputKind::Tree => OutputFormat::Dir,
+        InputKind::Project(_) | InputKind::Wheel(_) => OutputFormat::Wheel,
     }
 }
 
-/// The artifact's base name: `[project].name` from pyproject.toml, else the directory's name.
-fn artifact_name(source: &Path) -> String {
-    let from_pyproject = fs_err::read_to_string(source.join("pyproject.toml"))
-        .ok()
-        .and_then(|text| text.parse::<toml::Table>().ok())
-        .and_then(|table| {
-            table
-                .get("project")?
-                .get("name")?
-                .as_str()
-                .map(str::to_owned)
-        });
-    let name = from_pyproject.unwrap_or_else(|| {
-        fs_err::canonicalize(source)
-            .ok()
-            .and_then(|path| {
-                path.file_name()
-                    .map(|name| name.to_string_lossy().into_owned())
-            })
-            .unwrap_or_else(|| "project".to_owned())
-    });
+/// One artifact to write: where, in which format, and for wheels the metadata to add.
+#[derive(Debug)]
+struct ArtifactPlan {
+    format: OutputFormat,
+    dest: PathBuf,
+    /// For wheels: the `.dist-info` directory name.
+    dist_info: Option<String>,
+    /// Files pyship writes besides the laid-out project (wheel metadata).
+    generated: Vec<(String, Vec<u8>)>,
+}
+
+/// Name the artifact of `format` for `interpreter` and prepare its metadata.
+fn plan_artifact(
+    config: &Config,
+    input: &Input,
+    interpreter: &Interpreter,
+    format: OutputFormat,
+) -> Result<ArtifactPlan, Error> {
+    let tag = format!(
+        "cp{}{}",
+        interpreter.version.major, interpreter.version.minor
+    );
+    let base = safe_file_name(&input.name);
+    let simple = |dest: PathBuf| ArtifactPlan {
+        format,
+        dest,
+        dist_info: None,
+        generated: Vec::new(),
+    };
+    let mut plan = match format {
+        OutputFormat::Dir => simple(config.out_dir.join(format!("{base}-{tag}"))),
+        OutputFormat::Zip => simple(config.out_dir.join(format!("{base}-{tag}.zip"))),
+        OutputFormat::Zipapp => {
+            return Err(Error::UnsupportedFormat {
+                format: format.name(),
+            });
+        }
+        OutputFormat::Wheel => return plan_wheel(config, input, interpreter),
+    };
+    if let InputKind::Wheel(wheel) = &input.kind {
+        // A wheel laid out as a directory or zip keeps its metadata as it was.
+        plan.generated.push((
+            format!("{}/WHEEL", wheel.dist_info),
+            wheel.wheel_file.clone().into_bytes(),
+        ));
+    }
+    Ok(plan)
+}
+
+/// The wheel for `interpreter`: retagged when sourceless (SPEC §6), with PEP 427 metadata.
+fn plan_wheel(
+    config: &Config,
+    input: &Input,
+    interpreter: &Interpreter,
+) -> Result<ArtifactPlan, Error> {
+    let minor = interpreter.version.minor;
+    let sourceless = config.placement == Placement::Replace;
+    let target = format!("cp3{minor}");
+    let generator = concat!("pyship ", env!("CARGO_PKG_VERSION"));
+    let (filename, dist_info, generated) = match &input.kind {
+        InputKind::Tree => {
+            return Err(Error::WheelNeedsProject {
+                path: config.source.clone(),
+            });
+        }
+        InputKind::Project(project) => {
+            let tags = if sourceless {
+                vec![Tag::new(&target, "none", "any")]
+            } else {
+                vec![Tag::new("py3", "none", "any")]
+            };
+            let filename = WheelFilename {
+                name: wheel_name_component(&project.name),
+                version: wheel_version_component(&project.version),
+                build: None,
+                tags: tags.clone(),
+            };
+            let dist_info = dist_info_dir(&project.name, &project.version);
+            let mut generated = vec![
+                (
+                    format!("{dist_info}/METADATA"),
+                    render_metadata(project).into_bytes(),
+                ),
+                (
+                    format!("{dist_info}/WHEEL"),
+                    render_wheel_file(generator, true, &tags).into_bytes(),
+                ),
+            ];
+            if let Some(entry_points) = render_entry_points(project) {
+                generated.push((
+                    format!("{dist_info}/entry_points.txt"),
+                    entry_points.into_bytes(),
+                ));
+            }
+            (filename, dist_info, generated)
+        }
+        InputKind::Wheel(wheel) => {
+            let tags = if sourceless {
+                retag_sourceless(&wheel.tags, minor)
+            } else {
+                wheel.tags.clone()
+            };
+            // Binaries for another CPython cannot work next to this target's bytecode.
+            if let Some(tag) = tags
+                .iter()
+                .find(|tag| tag.abi.starts_with("cp3") && tag.abi != target)
+            {
+                return Err(Error::WheelForOtherPython {
+                    wheel: wheel.filename.to_string(),
+                    tag: tag.to_string(),
+                    target: interpreter.short_version(),
+                });
+            }
+            let wheel_file = if tags == wheel.tags {
+                wheel.wheel_file.clone()
+            } else {
+                rewrite_wheel_file(&wheel.wheel_file, &tags)
+            };
+            let generated = vec![(
+                format!("{}/WHEEL", wheel.dist_info),
+                wheel_file.into_bytes(),
+            )];
+            (
+                wheel.filename.with_tags(tags),
+                wheel.dist_info.clone(),
+                generated,
+            )
+        }
+    };
+    Ok(ArtifactPlan {
+        format: OutputFormat::Wheel,
+        dest: config.out_dir.join(filename.to_string()),
+        dist_info: Some(dist_info),
+        generated,
+    })
+}
+
+/// Keep artifact names to characters that are safe in a file name everywhere.
+fn safe_file_name(name: &str) -> String {
     name.chars()
         .map(|c| {
-            if c.is_alphanumeric() || c == '.' {
+            if c.is_alphanumeric() || c == '.' || c == '-' {
                 c
             } else {
                 '_'
@@ -238,34 +363,33 @@ fn artifact_name(source: &Path) -> String {
         .collect()
 }
 
+/// Whether a project file has an executable bit (scripts keep it in the artifact).
+fn is_executable(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs_err::metadata(path).is_ok_and(|metadata| metadata.permissions().mode() & 0o111 != 0)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        false
+    }
+}
+
 fn write_artifact(
     config: &Config,
-    format: OutputFormat,
-    name: &str,
+    plan: &ArtifactPlan,
     target: &Compiled,
     files: &[SourceFile],
     sources: &[Option<Arc<[u8]>>],
     keep_source: &ignore::gitignore::Gitignore,
 ) -> Result<sink::Artifact, Error> {
     let interpreter = &target.interpreter;
-    let tag = format!(
-        "cp{}{}",
-        interpreter.version.major, interpreter.version.minor
-    );
-    let (loader, dest): (Loader, PathBuf) = match format {
-        OutputFormat::Dir => (
-            Loader::FileSystem,
-            config.out_dir.join(format!("{name}-{tag}")),
-        ),
-        OutputFormat::Zip => (
-            Loader::Zip,
-            config.out_dir.join(format!("{name}-{tag}.zip")),
-        ),
-        OutputFormat::Wheel | OutputFormat::Zipapp => {
-            return Err(Error::UnsupportedFormat {
-                format: format.name(),
-            });
-        }
+    let dest = &plan.dest;
+    let loader = match plan.format {
+        OutputFormat::Dir | OutputFormat::Wheel => Loader::FileSystem,
+        OutputFormat::Zip | OutputFormat::Zipapp => Loader::Zip,
     };
     let options = LayoutOptions {
         placement: config.placement,
@@ -276,21 +400,33 @@ fn write_artifact(
         beside_invalidation: config.invalidation_for(Placement::Beside),
         sourceless_invalidation: config.invalidation_for(Placement::Replace),
     };
-    let entries = plan(files, &options);
-    let mut sink: Box<dyn Sink> = match format {
-        OutputFormat::Dir => Box::new(sink::dir::create(&dest, config.source_date_epoch)?),
-        _ => Box::new(sink::zip::create(
-            &dest,
+    let entries = layout::plan(files, &options);
+    let mut sink: Box<dyn Sink> = match plan.format {
+        OutputFormat::Dir => Box::new(sink::dir::create(dest, config.source_date_epoch)?),
+        OutputFormat::Wheel => Box::new(sink::wheel::create(
+            dest,
+            plan.dist_info.as_deref().unwrap_or_default(),
+            config.source_date_epoch,
+        )?),
+        OutputFormat::Zip | OutputFormat::Zipapp => Box::new(sink::zip::create(
+            dest,
             sink::zip::ZipOptions {
                 mtime: config.source_date_epoch,
                 ..sink::zip::ZipOptions::default()
             },
         )?),
     };
+    for (path, bytes) in &plan.generated {
+        sink.add_bytes(path, bytes, false)?;
+    }
     for entry in &entries {
         match entry.content {
             Content::Copy { index } => match &sources[index] {
                 Some(source) => sink.add_bytes(&entry.path, source, false)?,
+                None if is_executable(&files[index].path) => {
+                    let bytes = fs_err::read(&files[index].path)?;
+                    sink.add_bytes(&entry.path, &bytes, true)?;
+                }
                 None => sink.add_file(&entry.path, &files[index].path)?,
             },
             Content::Compiled {

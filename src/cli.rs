@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 use pyship::config::{Config, OutputFormat, Placement, source_date_epoch_from_env};
+use pyship::project::{ProjectError, ToolConfig};
 use pyship::pyc::Invalidation;
 
 /// Turn a Python project into a bytecode-only distribution, compiled by the target CPython.
@@ -52,6 +53,8 @@ pub enum FormatArg {
     Dir,
     /// A zip archive usable on `sys.path`.
     Zip,
+    /// A PEP 427 wheel (from a PEP 621 project, or converted from a wheel).
+    Wheel,
 }
 
 /// `--invalidation-mode` (PEP 552)
@@ -68,10 +71,11 @@ pub enum InvalidationArg {
 /// `pyship build`
 #[derive(Debug, Args)]
 pub struct BuildArgs {
-    /// The project directory.
+    /// The project directory, or a wheel to convert.
     #[arg(default_value = ".")]
     pub source: PathBuf,
-    /// Output format; repeat for several [default: dir]
+    /// Output format; repeat for several [default: wheel for a PEP 621 project or a wheel, dir
+    /// otherwise]
     #[arg(short, long = "format", value_enum)]
     pub formats: Vec<FormatArg>,
     /// Where artifacts are written; never scanned as input [default: SOURCE/dist]
@@ -101,52 +105,101 @@ pub struct BuildArgs {
     #[arg(long, value_enum)]
     pub invalidation_mode: Option<InvalidationArg>,
     /// Prefix for the file names recorded in code objects (tracebacks show it).
-    #[arg(long, value_name = "PREFIX", default_value = "")]
-    pub dfile_prefix: String,
+    #[arg(long, value_name = "PREFIX")]
+    pub dfile_prefix: Option<String>,
     /// Worker processes per target [default: number of CPUs]
     #[arg(short, long)]
     pub jobs: Option<usize>,
 }
 
-impl BuildArgs {
-    /// Resolve flags and defaults into a [`Config`].
-    pub fn into_config(self) -> Config {
-        let mut config = Config::new(&self.source);
-        if let Some(out_dir) = self.out_dir {
-            config.out_dir = out_dir;
+impl From<FormatArg> for OutputFormat {
+    fn from(format: FormatArg) -> OutputFormat {
+        match format {
+            FormatArg::Dir => OutputFormat::Dir,
+            FormatArg::Zip => OutputFormat::Zip,
+            FormatArg::Wheel => OutputFormat::Wheel,
         }
-        if !self.formats.is_empty() {
-            let mut formats: Vec<OutputFormat> = Vec::new();
-            for format in self.formats {
-                let format = match format {
-                    FormatArg::Dir => OutputFormat::Dir,
-                    FormatArg::Zip => OutputFormat::Zip,
-                };
-                if !formats.contains(&format) {
-                    formats.push(format);
-                }
-            }
-            config.formats = formats;
-        }
-        if !self.pythons.is_empty() {
-            config.pythons = self.pythons;
-        }
-        config.optimize = self.optimize.unwrap_or(self.optimize_flag.min(2));
-        if self.strip_sources {
-            config.placement = Placement::Replace;
-        }
-        config.keep_source = self.keep_source;
-        config.exclude = self.exclude;
-        config.invalidation = self.invalidation_mode.map(|mode| match mode {
+    }
+}
+
+impl From<InvalidationArg> for Invalidation {
+    fn from(mode: InvalidationArg) -> Invalidation {
+        match mode {
             InvalidationArg::Timestamp => Invalidation::Timestamp,
             InvalidationArg::CheckedHash => Invalidation::CheckedHash,
             InvalidationArg::UncheckedHash => Invalidation::UncheckedHash,
-        });
-        config.dfile_prefix = self.dfile_prefix;
-        if let Some(jobs) = self.jobs {
+        }
+    }
+}
+
+impl BuildArgs {
+    /// Resolve flags, `[tool.pyship]` of the project's pyproject.toml, and defaults into a
+    /// [`Config`]: the command line wins over the file, the file over the defaults.
+    pub fn into_config(self) -> Result<Config, ProjectError> {
+        let tool = if pyship::input::is_wheel(&self.source) {
+            ToolConfig::default()
+        } else {
+            pyship::project::load_tool_config(&self.source)?
+        };
+        let mut config = Config::new(&self.source);
+        config.out_dir = self
+            .out_dir
+            .or(tool.out_dir)
+            .unwrap_or_else(|| default_out_dir(&self.source));
+        let mut formats: Vec<OutputFormat> = Vec::new();
+        let chosen: Vec<OutputFormat> = if self.formats.is_empty() {
+            tool.format.unwrap_or_default()
+        } else {
+            self.formats.into_iter().map(OutputFormat::from).collect()
+        };
+        for format in chosen {
+            if !formats.contains(&format) {
+                formats.push(format);
+            }
+        }
+        config.formats = formats;
+        if let Some(pythons) = Some(self.pythons)
+            .filter(|pythons| !pythons.is_empty())
+            .or(tool.python)
+        {
+            config.pythons = pythons;
+        }
+        config.optimize = self
+            .optimize
+            .or((self.optimize_flag > 0).then_some(self.optimize_flag.min(2)))
+            .or(tool.optimize)
+            .unwrap_or(0);
+        if self.strip_sources || tool.strip_sources == Some(true) {
+            config.placement = Placement::Replace;
+        }
+        config.keep_source = if self.keep_source.is_empty() {
+            tool.keep_source.unwrap_or_default()
+        } else {
+            self.keep_source
+        };
+        config.exclude = tool.exclude.unwrap_or_default();
+        config.exclude.extend(self.exclude);
+        config.invalidation = self
+            .invalidation_mode
+            .map(Invalidation::from)
+            .or(tool.invalidation_mode);
+        config.dfile_prefix = self.dfile_prefix.or(tool.dfile_prefix).unwrap_or_default();
+        if let Some(jobs) = self.jobs.or(tool.jobs) {
             config.jobs = jobs.max(1);
         }
         config.source_date_epoch = source_date_epoch_from_env();
-        config
+        Ok(config)
+    }
+}
+
+/// `dist/` inside a project directory; beside a wheel given as SOURCE.
+fn default_out_dir(source: &std::path::Path) -> PathBuf {
+    if pyship::input::is_wheel(source) {
+        source
+            .parent()
+            .unwrap_or(std::path::Path::new(""))
+            .join("dist")
+    } else {
+        source.join("dist")
     }
 }

@@ -44,7 +44,8 @@ pub enum Placement {
 pub struct Config {
     /// The project directory.
     pub source: PathBuf,
-    /// Artifact kinds to write, in order, no duplicates.
+    /// Artifact kinds to write, in order, no duplicates; empty means the default for the input
+    /// (`wheel` for a PEP 621 project or a wheel, `dir` otherwise).
     pub formats: Vec<OutputFormat>,
     /// Where artifacts go; never scanned as input.
     pub out_dir: PathBuf,
@@ -78,7 +79,7 @@ impl Config {
         Config {
             out_dir: source.join("dist"),
             source,
-            formats: vec![OutputFormat::Dir],
+            formats: Vec::new(),
             pythons: vec!["python3".to_owned()],
             optimize: 0,
             placement: Placement::Beside,

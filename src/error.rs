@@ -11,6 +11,36 @@ pub enum Error {
     /// The project could not be scanned.
     #[error(transparent)]
     Discover(#[from] crate::discover::DiscoverError),
+    /// `pyproject.toml` could not be used.
+    #[error(transparent)]
+    Project(#[from] crate::project::ProjectError),
+    /// The input wheel is malformed or unsafe.
+    #[error(transparent)]
+    Wheel(#[from] crate::wheel::WheelError),
+    /// The input wheel holds binaries for another CPython than the target.
+    #[error("`{wheel}` is built for {tag}, but the target is CPython {target}")]
+    WheelForOtherPython {
+        /// The input wheel's file name.
+        wheel: String,
+        /// The offending tag.
+        tag: String,
+        /// The target version, e.g. `3.12`.
+        target: String,
+    },
+    /// A wheel was asked of a directory without a PEP 621 project.
+    #[error("A wheel needs a `pyproject.toml` with a `[project]` table in `{}` (or a wheel as SOURCE)", path.display())]
+    WheelNeedsProject {
+        /// The source directory.
+        path: PathBuf,
+    },
+    /// Two artifacts of this build would have the same path.
+    #[error("Two artifacts of this build would both be written to `{}`", path.display())]
+    ArtifactClash {
+        /// The path.
+        path: PathBuf,
+        /// Why it happens.
+        hint: &'static str,
+    },
     /// Compiling failed for a reason other than the source.
     #[error(transparent)]
     Compile(#[from] crate::compile::CompileError),

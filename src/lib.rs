@@ -9,6 +9,7 @@ pub mod compile;
 pub mod config;
 pub mod discover;
 pub mod error;
+pub mod input;
 pub mod interpreter;
 pub mod layout;
 pub mod marshal;

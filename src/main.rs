@@ -97,7 +97,13 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Build(args) => {
-            let config = args.into_config();
+            let config = match args.into_config() {
+                Ok(config) => config,
+                Err(err) => {
+                    print_error(&err);
+                    return ExitCode::from(2);
+                }
+            };
             let reporter = TerminalReporter {
                 bar: Mutex::new(None),
                 show_bar: !cli.quiet && !cli.verbose && std::io::stderr().is_terminal(),

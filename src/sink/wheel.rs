@@ -23,6 +23,8 @@ pub fn create(dest: &Path, dist_info: &str, mtime: u32) -> Result<WheelSink, Sin
         ZipOptions {
             mtime,
             last_prefix: Some(format!("{dist_info}/")),
+            last_entry: Some(format!("{dist_info}/RECORD")),
+            allow_pycache: true,
             ..ZipOptions::default()
         },
     )?;
@@ -63,7 +65,7 @@ impl Sink for WheelSink {
             dist_info,
             mut record,
         } = *self;
-        // RECORD in archive order: the payload, then the metadata, each sorted.
+        // RECORD in archive order: the payload, then the metadata, each sorted; RECORD last.
         let prefix = format!("{dist_info}/");
         record.sort_by(|a, b| {
             (a.path.starts_with(&prefix), &a.path).cmp(&(b.path.starts_with(&prefix), &b.path))

@@ -42,6 +42,11 @@ pub struct ZipOptions {
     /// Entries under this directory (e.g. `name-1.0.dist-info/`) go after all others, so a
     /// wheel's metadata and its `RECORD` come last (PEP 427). Sorted within each group.
     pub last_prefix: Option<String>,
+    /// This entry, if present, is written after everything else (a wheel's `RECORD`).
+    pub last_entry: Option<String>,
+    /// Accept `__pycache__/` entries. Only for wheels, which are unpacked to disk where the
+    /// loader reads `__pycache__`; zipimport never does, so plain zips refuse them.
+    pub allow_pycache: bool,
 }
 
 /// An entry waiting for [`Sink::finish`].
@@ -142,7 +147,9 @@ impl ZipSink {
     /// Validate `path` and check it against what was added; register its parent directories.
     fn insert(&mut self, path: &str, entry: Entry) -> Result<(), SinkError> {
         validate_path(path)?;
-        if path.split('/').any(|component| component == "__pycache__") {
+        if !self.options.allow_pycache
+            && path.split('/').any(|component| component == "__pycache__")
+        {
             return Err(SinkError::PycacheInZip {
                 path: path.to_owned(),
             });
@@ -250,10 +257,16 @@ impl Sink for ZipSink {
         let mut writer = ZipWriter::new(BufWriter::with_capacity(1 << 20, temp.as_file_mut()));
 
         let mut entries: Vec<(String, Entry)> = entries.into_iter().collect();
-        if let Some(last) = &options.last_prefix {
-            // Stable: each group keeps its sorted order.
-            entries.sort_by_key(|(name, _)| name.starts_with(last.as_str()));
-        }
+        // Stable: each group keeps its sorted order.
+        entries.sort_by_key(|(name, _)| {
+            (
+                options
+                    .last_prefix
+                    .as_ref()
+                    .is_some_and(|last| name.starts_with(last.as_str())),
+                options.last_entry.as_ref() == Some(name),
+            )
+        });
         let mut rest = entries.as_slice();
         while !rest.is_empty() {
             // Take entries up to BATCH_BYTES (at least one), compress them in parallel, then
@@ -661,6 +674,8 @@ mod tests {
                     prefix: prefix.clone(),
                     executable: true,
                     last_prefix: None,
+                    last_entry: None,
+                    allow_pycache: false,
                 },
             )
             .unwrap(),
@@ -889,6 +904,7 @@ mod tests {
                 ZipOptions {
                     mtime: MTIME,
                     last_prefix: Some("a-1.0.dist-info/".to_owned()),
+                    last_entry: Some("a-1.0.dist-info/METADATA".to_owned()),
                     ..ZipOptions::default()
                 },
             )
@@ -914,8 +930,8 @@ mod tests {
                 "a/x.py",
                 "b.py",
                 "a-1.0.dist-info/",
-                "a-1.0.dist-info/METADATA",
-                "a-1.0.dist-info/RECORD"
+                "a-1.0.dist-info/RECORD",
+                "a-1.0.dist-info/METADATA"
             ]
         );
     }

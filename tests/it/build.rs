@@ -5,11 +5,11 @@ use std::path::{Path, PathBuf};
 
 use crate::common::{Python, copy_fixture, pyship, pythons};
 
-const IMPORT_CHECK: &str = include_str!("import_check.py");
+pub(crate) const IMPORT_CHECK: &str = include_str!("import_check.py");
 const FLAT_MODULES: &[&str] = &["app", "pkg", "pkg.sub", "pkg.sub.mod", "ns.part"];
 
 /// Import `modules` from `path` with source compilation forbidden; returns the JSON facts.
-fn import_facts(
+pub(crate) fn import_facts(
     python: &Python,
     flags: &[&str],
     path: &Path,
@@ -47,7 +47,7 @@ fn evaluate(python: &Python, flags: &[&str], path: &Path, expression: &str) -> S
 }
 
 /// Run `pyship build` and return the artifact paths it printed.
-fn build(project: &Path, out: &Path, python: &Python, extra: &[&str]) -> Vec<PathBuf> {
+pub(crate) fn build(project: &Path, out: &Path, python: &Python, extra: &[&str]) -> Vec<PathBuf> {
     let output = pyship()
         .arg("build")
         .arg(project)
@@ -79,11 +79,12 @@ fn artifact<'a>(paths: &'a [PathBuf], suffix: &str) -> &'a Path {
 }
 
 fn is_zip(path: &Path) -> bool {
-    path.extension().is_some_and(|extension| extension == "zip")
+    path.extension()
+        .is_some_and(|extension| extension == "zip" || extension == "whl" || extension == "pyz")
 }
 
 /// Every file in a dir artifact or zip, relative and `/`-separated, with its bytes.
-fn contents(path: &Path) -> BTreeMap<String, Vec<u8>> {
+pub(crate) fn contents(path: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut files = BTreeMap::new();
     if is_zip(path) {
         let mut archive = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
@@ -116,7 +117,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-fn names(path: &Path) -> Vec<String> {
+pub(crate) fn names(path: &Path) -> Vec<String> {
     contents(path).into_keys().collect()
 }
 

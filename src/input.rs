@@ -1,0 +1,201 @@
+//! What `pyship build` reads (SPEC §1 `SOURCE`): a directory of modules, a PEP 621 project
+//! (its packages, found by [`project::discover_packages`]), or a wheel from any build backend,
+//! verified and unpacked into a private temporary directory.
+
+use std::path::Path;
+
+use crate::config::Config;
+use crate::discover::{self, FileKind, SourceFile};
+use crate::error::Error;
+use crate::project::{self, Project};
+use crate::wheel::read::{Limits, extract_to, open_wheel};
+use crate::wheel::tags::{Tag, WheelFilename};
+
+/// A wheel given as `SOURCE`.
+#[derive(Debug)]
+pub struct WheelInput {
+    /// Its parsed file name.
+    pub filename: WheelFilename,
+    /// `name-1.0.dist-info`.
+    pub dist_info: String,
+    /// The original `WHEEL` file's text (rewritten with new tags when retagged).
+    pub wheel_file: String,
+    /// Its `Tag:` lines.
+    pub tags: Vec<Tag>,
+    /// Where its members were unpacked; deleted when the build ends.
+    _unpacked: tempfile::TempDir,
+}
+
+/// The kinds of `SOURCE`.
+#[derive(Debug)]
+pub enum InputKind {
+    /// A directory of modules and packages.
+    Tree,
+    /// A directory with a static PEP 621 `[project]` table.
+    Project(Box<Project>),
+    /// A wheel file.
+    Wheel(Box<WheelInput>),
+}
+
+/// A loaded `SOURCE`: its files and what kind of thing it was.
+#[derive(Debug)]
+pub struct Input {
+    /// Base name for artifacts: the project name, or the directory's name.
+    pub name: String,
+    /// Files to ship, sorted by relative path.
+    pub files: Vec<SourceFile>,
+    /// Skipped symlinks and the like.
+    pub warnings: Vec<String>,
+    /// What `SOURCE` was.
+    pub kind: InputKind,
+}
+
+/// Whether `source` names a wheel rather than a directory.
+pub fn is_wheel(source: &Path) -> bool {
+    source
+        .extension()
+        .is_some_and(|extension| extension.eq_ignore_ascii_case("whl"))
+        && !source.is_dir()
+}
+
+/// Read `config.source`.
+pub fn load(config: &Config) -> Result<Input, Error> {
+    if is_wheel(&config.source) {
+        return load_wheel(&config.source);
+    }
+    if let Some(project) = project::load(&config.source)? {
+        let tool = project::load_tool_config(&config.source)?;
+        let roots = project::discover_packages(&config.source, &tool)?;
+        let mut scan = discover::discover(&roots.root, &config.exclude, &config.out_dir)?;
+        scan.files.retain(|file| {
+            roots.entries.iter().any(|entry| {
+                file.relative == *entry
+                    || file
+                        .relative
+                        .strip_prefix(entry.as_str())
+                        .is_some_and(|rest| rest.starts_with('/'))
+            })
+        });
+        return Ok(Input {
+            name: project.name.clone(),
+            files: scan.files,
+            warnings: scan.warnings,
+            kind: InputKind::Project(Box::new(project)),
+        });
+    }
+    let scan = discover::discover(&config.source, &config.exclude, &config.out_dir)?;
+    let name = fs_err::canonicalize(&config.source)
+        .ok()
+        .and_then(|path| {
+            path.file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "project".to_owned());
+    Ok(Input {
+        name,
+        files: scan.files,
+        warnings: scan.warnings,
+        kind: InputKind::Tree,
+    })
+}
+
+/// The path a module of a wheel is installed at, relative to site-packages: members of
+/// `NAME.data/purelib/` and `NAME.data/platlib/` move to the top level on install.
+pub fn install_path(relative: &str) -> &str {
+    if let Some((first, rest)) = relative.split_once('/') {
+        if is_data_dir(first) {
+            for scheme in ["purelib/", "platlib/"] {
+                if let Some(path) = rest.strip_prefix(scheme) {
+                    return path;
+                }
+            }
+        }
+    }
+    relative
+}
+
+/// `NAME-VERSION.data`: PEP 427 spells it exactly so; it is a directory, not an extension.
+#[allow(clippy::case_sensitive_file_extension_comparisons)]
+fn is_data_dir(name: &str) -> bool {
+    name.ends_with(".data")
+}
+
+fn load_wheel(path: &Path) -> Result<Input, Error> {
+    let contents = open_wheel(path, Limits::default())?;
+    let unpacked = tempfile::Builder::new().prefix("pyship-wheel-").tempdir()?;
+    extract_to(&contents, unpacked.path())?;
+    let dist_info = contents.dist_info.clone();
+    let regenerated = [format!("{dist_info}/RECORD"), format!("{dist_info}/WHEEL")];
+    let wheel_file = contents
+        .member(&regenerated[1])
+        .map(|member| String::from_utf8_lossy(&member.bytes).into_owned())
+        .unwrap_or_default();
+    let mut warnings = Vec::new();
+    let mut files: Vec<SourceFile> = Vec::new();
+    for member in &contents.members {
+        let relative = member.path.as_str();
+        if regenerated.iter().any(|path| path == relative) {
+            continue;
+        }
+        if relative.split('/').any(|part| part == "__pycache__") {
+            warnings.push(format!(
+                "Dropped `{relative}` from the wheel: stale bytecode is replaced by pyship's"
+            ));
+            continue;
+        }
+        // Modules are what lands in site-packages; scripts, headers, data and metadata are
+        // carried untouched.
+        let in_metadata = relative.starts_with(&format!("{dist_info}/"));
+        let in_data = relative
+            .split_once('/')
+            .is_some_and(|(first, _)| is_data_dir(first))
+            && install_path(relative) == relative;
+        let is_module = Path::new(relative)
+            .extension()
+            .is_some_and(|extension| extension == "py")
+            && !in_metadata
+            && !in_data;
+        files.push(SourceFile {
+            path: unpacked.path().join(relative),
+            relative: relative.to_owned(),
+            kind: if is_module {
+                FileKind::Module
+            } else {
+                FileKind::Data
+            },
+            size: member.bytes.len() as u64,
+        });
+    }
+    files.sort_by(|a, b| a.relative.cmp(&b.relative));
+    Ok(Input {
+        name: contents.filename.name.clone(),
+        files,
+        warnings,
+        kind: InputKind::Wheel(Box::new(WheelInput {
+            filename: contents.filename.clone(),
+            dist_info,
+            wheel_file,
+            tags: contents.tags.clone(),
+            _unpacked: unpacked,
+        })),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn install_paths() {
+        assert_eq!(install_path("pkg/mod.py"), "pkg/mod.py");
+        assert_eq!(
+            install_path("demo-1.0.data/purelib/pkg/mod.py"),
+            "pkg/mod.py"
+        );
+        assert_eq!(install_path("demo-1.0.data/platlib/ext.py"), "ext.py");
+        assert_eq!(
+            install_path("demo-1.0.data/scripts/tool.py"),
+            "demo-1.0.data/scripts/tool.py"
+        );
+    }
+}

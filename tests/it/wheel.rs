@@ -1,0 +1,568 @@
+//! Wheels: PEP 621 projects built into bytecode wheels, wheels from another backend converted,
+//! and every wheel installed with the target's own pip into a fresh venv and run.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::build::{build, contents, names};
+use crate::common::{Python, copy_fixture, pyship, pythons};
+
+const MAKE_WHEEL: &str = include_str!("make_wheel.py");
+
+/// A fresh venv of `python` in `dir`; returns its interpreter.
+fn venv(python: &Python, dir: &Path) -> PathBuf {
+    let output = python.run(&["-m", "venv", "--without-pip", dir.to_str().unwrap()]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    dir.join("bin").join("python")
+}
+
+/// `python -m pip install --no-index WHEEL` into the venv `target` (pip of `python`).
+fn pip_install(python: &Python, target: &Path, wheel: &Path) -> std::process::Output {
+    Command::new(&python.path)
+        .args(["-m", "pip", "--disable-pip-version-check", "--python"])
+        .arg(target)
+        .args(["install", "--no-index", "--no-deps"])
+        .arg(wheel)
+        .output()
+        .unwrap()
+}
+
+/// pip's `--python` option appeared in pip 22.3; older pips install from inside the venv.
+fn install(python: &Python, venv_dir: &Path, wheel: &Path) -> std::process::Output {
+    let target = venv_dir.join("bin").join("python");
+    let output = pip_install(python, &target, wheel);
+    if output.status.success()
+        || !String::from_utf8_lossy(&output.stderr).contains("no such option")
+    {
+        return output;
+    }
+    Command::new(&python.path)
+        .args([
+            "-m",
+            "pip",
+            "--disable-pip-version-check",
+            "install",
+            "--no-index",
+            "--no-deps",
+            "--target",
+        ])
+        .arg(site_packages(venv_dir))
+        .arg(wheel)
+        .output()
+        .unwrap()
+}
+
+fn site_packages(venv_dir: &Path) -> PathBuf {
+    let lib = venv_dir.join("lib");
+    let version = std::fs::read_dir(&lib)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .file_name();
+    lib.join(version).join("site-packages")
+}
+
+/// Run the venv's interpreter with the compile guard installed: importing `module` must not
+/// compile any source. Returns the module's `__file__`.
+fn guarded_import(venv_python: &Path, module: &str) -> String {
+    let code = format!(
+        "import builtins\n\
+         def guard(*args, **kwargs):\n    raise RuntimeError('compiled from source: %r' % (args[1],))\n\
+         builtins.compile = guard\n\
+         import {module}\n\
+         print({module}.__file__)"
+    );
+    let output = Command::new(venv_python)
+        .args(["-B", "-I", "-c", &code])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+/// Check RECORD with Python's hashlib: every member listed once with its digest and size.
+fn verify_record(python: &Python, wheel: &Path) {
+    let code = "import base64, csv, hashlib, io, sys, zipfile\n\
+                z = zipfile.ZipFile(sys.argv[1])\n\
+                names = [n for n in z.namelist() if not n.endswith('/')]\n\
+                record = [n for n in names if n.endswith('.dist-info/RECORD')]\n\
+                assert len(record) == 1, record\n\
+                assert names[-1] == record[0], 'RECORD is not last'\n\
+                rows = list(csv.reader(io.TextIOWrapper(z.open(record[0]), 'utf-8')))\n\
+                seen = set()\n\
+                for path, digest, size in rows:\n\
+                \x20   seen.add(path)\n\
+                \x20   if path == record[0]:\n\
+                \x20       assert digest == '' and size == ''\n\
+                \x20       continue\n\
+                \x20   data = z.read(path)\n\
+                \x20   ours = 'sha256=' + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()\n\
+                \x20   assert digest == ours, (path, digest, ours)\n\
+                \x20   assert int(size) == len(data), path\n\
+                assert seen == set(names), set(names) ^ seen\n";
+    let output = python.run(&["-I", "-c", code, wheel.to_str().unwrap()]);
+    assert!(
+        output.status.success(),
+        "RECORD of {}: {}",
+        wheel.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn wheel_tags(wheel: &Path) -> Vec<String> {
+    let files = contents(wheel);
+    let (_, text) = files
+        .iter()
+        .find(|(name, _)| name.ends_with(".dist-info/WHEEL"))
+        .unwrap();
+    String::from_utf8_lossy(text)
+        .lines()
+        .filter_map(|line| line.strip_prefix("Tag: ").map(str::to_owned))
+        .collect()
+}
+
+/// Build a `greet` wheel the way another backend would: sources, a console script, a module
+/// under `.data/purelib` and a script under `.data/scripts`.
+fn foreign_wheel(python: &Python, dir: &Path, tag: &str) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let init = write("init.py", "\"\"\"greet package.\"\"\"\n");
+    let cli = write(
+        "cli.py",
+        "import sys\n\ndef main():\n    \"\"\"Say hello.\"\"\"\n    import extra\n    print('greet says', extra.WORD, sys.argv[1:])\n",
+    );
+    let extra = write("extra.py", "WORD = 'hi'\n");
+    let script = write("tool.py", "#!python\nprint('tool script')\n");
+    let args = [
+        dir.to_str().unwrap(),
+        "greet",
+        "1.0",
+        tag,
+        "--member",
+        &format!("greet/__init__.py={init}"),
+        "--member",
+        &format!("greet/cli.py={cli}"),
+        "--purelib",
+        &format!("extra.py={extra}"),
+        "--data-script",
+        &format!("tool.py={script}"),
+        "--script",
+        "greet=greet.cli:main",
+    ];
+    let stdout = python.script(
+        &format!("import sys; sys.argv[1:] = {args:?}\n{MAKE_WHEEL}"),
+        &[],
+    );
+    PathBuf::from(stdout.trim())
+}
+
+fn convert(wheel: &Path, out: &Path, python: &Python, extra: &[&str]) -> PathBuf {
+    let paths = build(wheel, out, python, extra);
+    assert_eq!(paths.len(), 1, "{paths:?}");
+    paths[0].clone()
+}
+
+#[test]
+fn project_wheels_install_and_run_from_bytecode_on_every_python() {
+    let all = pythons();
+    for python in &all {
+        let (temp, project) = copy_fixture("hello");
+        let out = temp.path().join("out");
+        let wheel = convert(&project, &out, python, &["--strip-sources", "-OO"]);
+        let name = wheel.file_name().unwrap().to_str().unwrap().to_owned();
+        assert_eq!(
+            name,
+            format!("hello-0.1.0-cp3{}-none-any.whl", python.minor)
+        );
+        assert_eq!(
+            wheel_tags(&wheel),
+            [format!("cp3{}-none-any", python.minor)]
+        );
+        verify_record(python, &wheel);
+
+        let env = temp.path().join("venv");
+        let env_python = venv(python, &env);
+        let output = install(python, &env, &wheel);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let installed: Vec<String> = std::fs::read_dir(site_packages(&env).join("hello"))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            installed.iter().all(|name| !name.ends_with(".py")),
+            "{installed:?}"
+        );
+        let output = Command::new(env.join("bin").join("hello"))
+            .arg("wheel")
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            "Hello, wheel! (from bytecode)\n"
+        );
+        assert!(guarded_import(&env_python, "hello.cli").ends_with("cli.pyc"));
+        let check = Command::new(&python.path)
+            .args(["-m", "pip", "--disable-pip-version-check", "check"])
+            .env("PYTHONPATH", site_packages(&env))
+            .output()
+            .unwrap();
+        assert!(
+            check.status.success(),
+            "{}",
+            String::from_utf8_lossy(&check.stdout)
+        );
+
+        // pip of another CPython must refuse the sourceless wheel.
+        if let Some(other) = all.iter().find(|other| other.minor != python.minor) {
+            let other_env = temp.path().join("other");
+            venv(other, &other_env);
+            let output = install(other, &other_env, &wheel);
+            assert!(!output.status.success());
+            assert!(
+                String::from_utf8_lossy(&output.stderr).contains("is not a supported wheel"),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    }
+}
+
+#[test]
+fn converted_wheels_keep_every_member_and_run() {
+    for python in pythons() {
+        let temp = tempfile::tempdir().unwrap();
+        let input = foreign_wheel(&python, &temp.path().join("in"), "py2.py3-none-any");
+        let before = contents(&input);
+
+        // Sourceless: retagged, `.py` replaced, scripts untouched.
+        let wheel = convert(
+            &input,
+            &temp.path().join("out"),
+            &python,
+            &["--strip-sources"],
+        );
+        assert_eq!(
+            wheel.file_name().unwrap().to_str().unwrap(),
+            format!("greet-1.0-cp3{}-none-any.whl", python.minor)
+        );
+        assert_eq!(
+            wheel_tags(&wheel),
+            [format!("cp3{}-none-any", python.minor)]
+        );
+        verify_record(&python, &wheel);
+        let after = contents(&wheel);
+        let listed: Vec<&String> = after.keys().collect();
+        for expected in [
+            "greet/__init__.pyc",
+            "greet/cli.pyc",
+            "greet-1.0.data/purelib/extra.pyc",
+        ] {
+            assert!(
+                after.contains_key(expected),
+                "{expected} missing: {listed:?}"
+            );
+        }
+        assert!(
+            !after
+                .keys()
+                .any(|name| name.ends_with(".py") && !name.contains("/scripts/")),
+            "{listed:?}"
+        );
+        let script = "greet-1.0.data/scripts/tool.py";
+        assert_eq!(after[script], before[script], "scripts must stay untouched");
+        for (name, bytes) in &before {
+            if !name.ends_with(".py") && !name.ends_with("RECORD") && !name.ends_with("WHEEL") {
+                assert_eq!(&after[name], bytes, "{name} changed");
+            }
+        }
+
+        let env = temp.path().join("venv");
+        let env_python = venv(&python, &env);
+        let output = install(&python, &env, &wheel);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let output = Command::new(env.join("bin").join("greet"))
+            .arg("x")
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            "greet says hi ['x']\n"
+        );
+        assert!(guarded_import(&env_python, "extra").ends_with("extra.pyc"));
+        assert!(guarded_import(&env_python, "greet.cli").ends_with("cli.pyc"));
+
+        // Beside sources: tags kept, `__pycache__` pycs added and recorded.
+        let beside = convert(&input, &temp.path().join("beside"), &python, &[]);
+        assert_eq!(
+            beside.file_name().unwrap().to_str().unwrap(),
+            "greet-1.0-py2.py3-none-any.whl"
+        );
+        assert_eq!(wheel_tags(&beside), ["py2-none-any", "py3-none-any"]);
+        verify_record(&python, &beside);
+        let files = names(&beside);
+        let cached = format!("greet/__pycache__/cli.cpython-3{}.pyc", python.minor);
+        assert!(files.contains(&cached), "{files:?}");
+        assert!(files.contains(&"greet/cli.py".to_owned()));
+    }
+}
+
+#[test]
+fn wheels_are_byte_identical_across_runs_and_jobs() {
+    let Some(python) = pythons().pop() else {
+        return;
+    };
+    let temp = tempfile::tempdir().unwrap();
+    let input = foreign_wheel(&python, &temp.path().join("in"), "py3-none-any");
+    let one = convert(
+        &input,
+        &temp.path().join("one"),
+        &python,
+        &["--strip-sources", "-j1"],
+    );
+    let two = convert(
+        &input,
+        &temp.path().join("two"),
+        &python,
+        &["--strip-sources", "-j2"],
+    );
+    assert_eq!(std::fs::read(one).unwrap(), std::fs::read(two).unwrap());
+    let (project_temp, project) = copy_fixture("hello");
+    let a = convert(&project, &project_temp.path().join("a"), &python, &["-j1"]);
+    let b = convert(&project, &project_temp.path().join("b"), &python, &["-j2"]);
+    assert_eq!(std::fs::read(a).unwrap(), std::fs::read(b).unwrap());
+}
+
+/// Run `pyship build` expecting a fatal error; returns stderr and checks nothing was written.
+fn refused(source: &Path, out: &Path, python: &Python, extra: &[&str]) -> String {
+    let output = pyship()
+        .arg("build")
+        .arg(source)
+        .arg("-o")
+        .arg(out)
+        .arg("-p")
+        .arg(&python.path)
+        .args(extra)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr
+            .lines()
+            .filter(|line| line.starts_with("error:"))
+            .count(),
+        1,
+        "{stderr}"
+    );
+    assert!(
+        !out.exists() || std::fs::read_dir(out).unwrap().next().is_none(),
+        "out-dir not empty"
+    );
+    stderr
+}
+
+#[test]
+fn malformed_and_unsafe_wheels_are_refused() {
+    let Some(python) = pythons().pop() else {
+        return;
+    };
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path();
+    let make = |name: &str, members: &str| -> PathBuf {
+        // members: a Python list literal of (name, data, unix mode) tuples.
+        let path = dir.join(name);
+        let code = format!(
+            "import zipfile, sys\n\
+             z = zipfile.ZipFile(sys.argv[1], 'w')\n\
+             for name, data, mode in {members}:\n\
+             \x20   info = zipfile.ZipInfo(name)\n\
+             \x20   info.external_attr = mode << 16\n\
+             \x20   z.writestr(info, data)\n\
+             z.close()\n"
+        );
+        let output = python.run(&["-I", "-W", "ignore", "-c", &code, path.to_str().unwrap()]);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        path
+    };
+    let meta = "('evil-1.0.dist-info/METADATA', 'Name: evil\\n', 0o644), \
+                ('evil-1.0.dist-info/WHEEL', 'Wheel-Version: 1.0\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n', 0o644)";
+    let cases = [
+        (
+            "evil-1.0-py3-none-any.whl",
+            format!("[('../evil.py', 'x', 0o644), {meta}]"),
+            "evil.py",
+        ),
+        (
+            "abs-1.0-py3-none-any.whl",
+            format!("[('/etc/evil.py', 'x', 0o644), {meta}]"),
+            "evil.py",
+        ),
+        (
+            "bs-1.0-py3-none-any.whl",
+            format!("[('pkg\\\\evil.py', 'x', 0o644), {meta}]"),
+            "evil.py",
+        ),
+        (
+            "link-1.0-py3-none-any.whl",
+            format!("[('pkg/link', '/etc/passwd', 0o120777), {meta}]"),
+            "link",
+        ),
+        (
+            "dup-1.0-py3-none-any.whl",
+            format!("[('pkg/a.py', 'x', 0o644), ('pkg/a.py', 'y', 0o644), {meta}]"),
+            "a.py",
+        ),
+        (
+            "norecord-1.0-py3-none-any.whl",
+            format!("[('pkg/a.py', 'x', 0o644), {meta}]"),
+            "RECORD",
+        ),
+    ];
+    for (name, members, mention) in cases {
+        let wheel = make(name, &members);
+        let stderr = refused(&wheel, &dir.join(format!("out-{name}")), &python, &[]);
+        assert!(
+            stderr.contains(mention) || stderr.contains("dist-info"),
+            "{name}: {stderr}"
+        );
+    }
+
+    // A RECORD that does not match its contents.
+    let input = foreign_wheel(&python, &dir.join("in"), "py3-none-any");
+    let tampered = dir.join("greet-1.0-py3-none-any.whl");
+    let code = "import zipfile, sys\n\
+                src = zipfile.ZipFile(sys.argv[1])\n\
+                out = zipfile.ZipFile(sys.argv[2], 'w')\n\
+                for info in src.infolist():\n\
+                \x20   data = src.read(info)\n\
+                \x20   if info.filename == 'greet/cli.py':\n\
+                \x20       data += b'# tampered\\n'\n\
+                \x20   out.writestr(info, data)\n\
+                out.close()\n";
+    let output = python.run(&[
+        "-I",
+        "-c",
+        code,
+        input.to_str().unwrap(),
+        tampered.to_str().unwrap(),
+    ]);
+    assert!(output.status.success());
+    let stderr = refused(&tampered, &dir.join("out-tampered"), &python, &[]);
+    assert!(stderr.contains("greet/cli.py"), "{stderr}");
+
+    // Not a zip at all.
+    let fake = dir.join("fake-1.0-py3-none-any.whl");
+    std::fs::write(&fake, "not a zip").unwrap();
+    refused(&fake, &dir.join("out-fake"), &python, &[]);
+}
+
+#[test]
+fn binary_wheels_for_another_python_are_refused() {
+    let Some(python) = pythons().pop() else {
+        return;
+    };
+    let temp = tempfile::tempdir().unwrap();
+    let other = if python.minor == 8 {
+        9
+    } else {
+        python.minor - 1
+    };
+    let input = foreign_wheel(
+        &python,
+        &temp.path().join("in"),
+        &format!("cp3{other}-cp3{other}-linux_x86_64"),
+    );
+    let stderr = refused(
+        &input,
+        &temp.path().join("out"),
+        &python,
+        &["--strip-sources"],
+    );
+    assert!(
+        stderr.contains(&format!("cp3{other}-cp3{other}-linux_x86_64")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn dynamic_metadata_asks_for_the_projects_own_backend() {
+    let Some(python) = pythons().pop() else {
+        return;
+    };
+    let (temp, project) = copy_fixture("hello");
+    let pyproject = project.join("pyproject.toml");
+    let text = std::fs::read_to_string(&pyproject).unwrap();
+    std::fs::write(
+        &pyproject,
+        text.replace("version = \"0.1.0\"", "dynamic = [\"version\"]"),
+    )
+    .unwrap();
+    let stderr = refused(&project, &temp.path().join("out"), &python, &[]);
+    assert!(
+        stderr.contains("dynamic") && stderr.contains("build backend"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn tool_pyship_supplies_defaults_and_the_command_line_wins() {
+    let Some(python) = pythons().pop() else {
+        return;
+    };
+    let (temp, project) = copy_fixture("hello");
+    let pyproject = project.join("pyproject.toml");
+    let mut text = std::fs::read_to_string(&pyproject).unwrap();
+    text.push_str("\n[tool.pyship]\nformat = \"zip\"\nstrip-sources = true\noptimize = 2\n");
+    std::fs::write(&pyproject, text).unwrap();
+    let zip = build(&project, &temp.path().join("a"), &python, &[]);
+    assert!(zip[0].to_str().unwrap().ends_with(".zip"), "{zip:?}");
+    let files = names(&zip[0]);
+    assert!(
+        files.contains(&"hello/cli.pyc".to_owned()) && !files.contains(&"hello/cli.py".to_owned()),
+        "{files:?}"
+    );
+    let output = python.run(&[
+        "-I",
+        "-c",
+        "import sys; sys.path.insert(0, sys.argv[1]); import hello.cli; print(hello.cli.greeting.__doc__)",
+        zip[0].to_str().unwrap(),
+    ]);
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "None");
+    let dir = build(&project, &temp.path().join("b"), &python, &["-f", "dir"]);
+    assert!(dir[0].is_dir(), "{dir:?}");
+}
