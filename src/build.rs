@@ -151,9 +151,10 @@ fn resolve_all(specs: &[String]) -> Result<Vec<Interpreter>, Error> {
 fn read_modules(files: &[SourceFile]) -> Result<Vec<Option<Arc<[u8]>>>, Error> {
     files
         .par_iter()
-        .map(|file| match file.kind {
-            FileKind::Module => Ok(Some(Arc::from(fs_err::read(&file.path)?))),
-            FileKind::Data => Ok(None),
+        .map(|file| match (file.kind, &file.contents) {
+            (FileKind::Module, Some(contents)) => Ok(Some(Arc::clone(contents))),
+            (FileKind::Module, None) => Ok(Some(Arc::from(fs_err::read(&file.path)?))),
+            (FileKind::Data, _) => Ok(None),
         })
         .collect()
 }
@@ -363,20 +364,6 @@ fn safe_file_name(name: &str) -> String {
         .collect()
 }
 
-/// Whether a project file has an executable bit (scripts keep it in the artifact).
-fn is_executable(path: &Path) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs_err::metadata(path).is_ok_and(|metadata| metadata.permissions().mode() & 0o111 != 0)
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = path;
-        false
-    }
-}
-
 fn write_artifact(
     config: &Config,
     plan: &ArtifactPlan,
@@ -421,13 +408,15 @@ fn write_artifact(
     }
     for entry in &entries {
         match entry.content {
-            Content::Copy { index } => match &sources[index] {
-                Some(source) => sink.add_bytes(&entry.path, source, false)?,
-                None if is_executable(&files[index].path) => {
+            Content::Copy { index } => match (&sources[index], &files[index].contents) {
+                (Some(bytes), _) | (None, Some(bytes)) => {
+                    sink.add_bytes(&entry.path, bytes, files[index].executable)?;
+                }
+                (None, None) if files[index].executable => {
                     let bytes = fs_err::read(&files[index].path)?;
                     sink.add_bytes(&entry.path, &bytes, true)?;
                 }
-                None => sink.add_file(&entry.path, &files[index].path)?,
+                (None, None) => sink.add_file(&entry.path, &files[index].path)?,
             },
             Content::Compiled {
                 index,

@@ -49,6 +49,11 @@ pub struct SourceFile {
     pub kind: FileKind,
     /// Size in bytes.
     pub size: u64,
+    /// Whether it has an executable bit (scripts keep it in the artifact).
+    pub executable: bool,
+    /// The bytes, when they are already in memory (members of an input wheel); else they are
+    /// read from [`SourceFile::path`].
+    pub contents: Option<std::sync::Arc<[u8]>>,
 }
 
 /// Why the project could not be scanned.
@@ -215,17 +220,32 @@ pub fn discover(root: &Path, excludes: &[String], out_dir: &Path) -> Result<Scan
         } else {
             FileKind::Data
         };
-        let size = entry.metadata().map_or(0, |metadata| metadata.len());
+        let metadata = entry.metadata().ok();
+        let size = metadata.as_ref().map_or(0, std::fs::Metadata::len);
+        let executable = metadata.as_ref().is_some_and(is_executable);
         scan.files.push(SourceFile {
             path: path.to_path_buf(),
             relative,
             kind,
             size,
+            executable,
+            contents: None,
         });
     }
     scan.files.sort_by(|a, b| a.relative.cmp(&b.relative));
     scan.warnings.append(&mut escapes.lock().unwrap());
     Ok(scan)
+}
+
+#[cfg(unix)]
+fn is_executable(metadata: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    metadata.permissions().mode() & 0o111 != 0
+}
+
+#[cfg(not(unix))]
+fn is_executable(_: &std::fs::Metadata) -> bool {
+    false
 }
 
 fn is_loop(err: &ignore::Error) -> bool {

@@ -1,14 +1,15 @@
 //! What `pyship build` reads (SPEC §1 `SOURCE`): a directory of modules, a PEP 621 project
 //! (its packages, found by [`project::discover_packages`]), or a wheel from any build backend,
-//! verified and unpacked into a private temporary directory.
+//! verified and held in memory (its members' paths then only name them inside the wheel).
 
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::config::Config;
 use crate::discover::{self, FileKind, SourceFile};
 use crate::error::Error;
 use crate::project::{self, Project};
-use crate::wheel::read::{Limits, extract_to, open_wheel};
+use crate::wheel::read::{Limits, open_wheel};
 use crate::wheel::tags::{Tag, WheelFilename};
 
 /// A wheel given as `SOURCE`.
@@ -22,8 +23,6 @@ pub struct WheelInput {
     pub wheel_file: String,
     /// Its `Tag:` lines.
     pub tags: Vec<Tag>,
-    /// Where its members were unpacked; deleted when the build ends.
-    _unpacked: tempfile::TempDir,
 }
 
 /// The kinds of `SOURCE`.
@@ -122,8 +121,6 @@ fn is_data_dir(name: &str) -> bool {
 
 fn load_wheel(path: &Path) -> Result<Input, Error> {
     let contents = open_wheel(path, Limits::default())?;
-    let unpacked = tempfile::Builder::new().prefix("pyship-wheel-").tempdir()?;
-    extract_to(&contents, unpacked.path())?;
     let dist_info = contents.dist_info.clone();
     let regenerated = [format!("{dist_info}/RECORD"), format!("{dist_info}/WHEEL")];
     let wheel_file = contents
@@ -156,7 +153,7 @@ fn load_wheel(path: &Path) -> Result<Input, Error> {
             && !in_metadata
             && !in_data;
         files.push(SourceFile {
-            path: unpacked.path().join(relative),
+            path: path.join(relative),
             relative: relative.to_owned(),
             kind: if is_module {
                 FileKind::Module
@@ -164,6 +161,8 @@ fn load_wheel(path: &Path) -> Result<Input, Error> {
                 FileKind::Data
             },
             size: member.bytes.len() as u64,
+            executable: member.executable,
+            contents: Some(Arc::from(member.bytes.as_slice())),
         });
     }
     files.sort_by(|a, b| a.relative.cmp(&b.relative));
@@ -176,7 +175,6 @@ fn load_wheel(path: &Path) -> Result<Input, Error> {
             dist_info,
             wheel_file,
             tags: contents.tags.clone(),
-            _unpacked: unpacked,
         })),
     })
 }

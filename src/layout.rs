@@ -163,6 +163,8 @@ mod tests {
                     FileKind::Data
                 },
                 size: 0,
+                executable: false,
+                contents: None,
             })
             .collect()
     }
