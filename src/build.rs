@@ -12,7 +12,9 @@ use rayon::prelude::*;
 use crate::compile::compile_all;
 use crate::compile::pool::WorkerPool;
 use crate::compile::{CompileOutcome, CompileRequest};
+use crate::bundle;
 use crate::config::{Config, OutputFormat, Placement};
+use crate::deps;
 use crate::discover::{FileKind, SourceFile, discover, matcher};
 use crate::error::Error;
 use crate::interpreter::{Interpreter, resolve};
@@ -22,9 +24,14 @@ use crate::report::{ArtifactReport, Failure, Report, Reporter};
 use crate::sink::{self, Sink};
 
 /// The compiled modules of one target: `code[i]` belongs to `files[i]` (None for data files).
+/// `files` starts with the project's files; `--with-deps` appends the dependencies'.
 struct Compiled {
     interpreter: Interpreter,
     code: Vec<Option<Vec<u8>>>,
+    files: Vec<SourceFile>,
+    sources: Vec<Option<Arc<[u8]>>>,
+    /// Keeps the installed dependencies on disk until their data files are written.
+    _deps: Option<deps::Installed>,
 }
 
 /// Build every artifact `config` asks for.
@@ -44,7 +51,7 @@ pub fn run(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
         stage = Instant::now();
     };
     let root = module_root(&config.source);
-    let scan = discover(&root, &config.exclude, &config.out_dir)?;
+    let scan = discover(&root, &bundle::project_excludes(config), &config.out_dir)?;
     lap(&mut report, "scan".to_owned());
     report.warnings.extend(scan.warnings);
     let files = scan.files;
@@ -56,15 +63,43 @@ pub fn run(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
     report.data_files = files.len() - module_count;
     report.source_bytes = files.iter().map(|file| file.size).sum();
 
+    if config.formats.contains(&OutputFormat::Zipapp) {
+        bundle::entry_point(config, &files)?;
+    }
     let sources = read_modules(&files)?;
     lap(&mut report, "read".to_owned());
+    let dependencies = if config.bundle.with_deps {
+        dependencies(config, &mut report)?
+    } else {
+        Vec::new()
+    };
     let mut compiled = Vec::with_capacity(interpreters.len());
     for interpreter in interpreters {
+        let (mut target_files, mut target_sources) = (files.clone(), sources.clone());
+        let installed = if dependencies.is_empty() {
+            None
+        } else {
+            let installed = deps::install(
+                &interpreter,
+                &dependencies,
+                &config.bundle.pip_args,
+                &bundle::slim_excludes(config),
+            )
+            .map_err(bundle::BundleError::from)?;
+            target_sources.extend(read_modules(&installed.scan.files)?);
+            target_files.extend(installed.scan.files.iter().cloned());
+            report.warnings.extend(installed.scan.warnings.iter().cloned());
+            lap(
+                &mut report,
+                format!("install dependencies {}", interpreter.short_version()),
+            );
+            Some(installed)
+        };
         let code = compile_target(
             config,
             &interpreter,
-            &files,
-            &sources,
+            &target_files,
+            &target_sources,
             reporter,
             &mut report,
         )?;
@@ -72,7 +107,13 @@ pub fn run(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
             &mut report,
             format!("compile {}", interpreter.short_version()),
         );
-        compiled.push(Compiled { interpreter, code });
+        compiled.push(Compiled {
+            interpreter,
+            code,
+            files: target_files,
+            sources: target_sources,
+            _deps: installed,
+        });
     }
     if !report.failures.is_empty() {
         report.duration = start.elapsed();
@@ -91,15 +132,26 @@ pub fn run(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
     )?;
     for target in &compiled {
         for &format in &config.formats {
-            let artifact = write_artifact(
-                config,
-                format,
-                &name,
-                target,
-                &files,
-                &sources,
-                &keep_source,
-            )?;
+            bundle::check_native(format, config.bundle.extract, &target.files)?;
+        }
+    }
+    for target in &compiled {
+        for &format in &config.formats {
+            // A wheel declares its dependencies instead of carrying them: the project's files
+            // come first in `target.files`, so their indices are the same.
+            let (files, sources) = if format == OutputFormat::Wheel {
+                (&files[..], &sources[..])
+            } else {
+                (&target.files[..], &target.sources[..])
+            };
+            let artifact =
+                write_artifact(config, format, &name, target, files, sources, &keep_source)?;
+            report.bundles.push(bundle::measure(
+                &artifact.path,
+                files,
+                &target.interpreter.short_version(),
+                config.optimize,
+            )?);
             lap(&mut report, format!("write {}", artifact.path.display()));
             report.artifacts.push(ArtifactReport {
                 path: artifact.path,
@@ -121,6 +173,23 @@ pub fn run(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
     }
     report.duration = start.elapsed();
     Ok(report)
+}
+
+/// `[project.dependencies]` for `--with-deps`; a warning when there are none.
+fn dependencies(config: &Config, report: &mut Report) -> Result<Vec<String>, Error> {
+    let info = bundle::project_info(&config.source)?;
+    if info.dynamic_dependencies {
+        return Err(bundle::BundleError::DynamicDependencies {
+            path: config.source.join("pyproject.toml"),
+        }
+        .into());
+    }
+    if info.dependencies.is_empty() {
+        report
+            .warnings
+            .push("`--with-deps`: the project declares no `[project.dependencies]`".to_owned());
+    }
+    Ok(info.dependencies)
 }
 
 fn resolve_all(specs: &[String]) -> Result<Vec<Interpreter>, Error> {
@@ -261,7 +330,11 @@ fn write_artifact(
             Loader::Zip,
             config.out_dir.join(format!("{name}-{tag}.zip")),
         ),
-        OutputFormat::Wheel | OutputFormat::Zipapp => {
+        OutputFormat::Zipapp => (
+            Loader::Zip,
+            config.out_dir.join(format!("{name}-{tag}.pyz")),
+        ),
+        OutputFormat::Wheel => {
             return Err(Error::UnsupportedFormat {
                 format: format.name(),
             });
@@ -276,9 +349,31 @@ fn write_artifact(
         beside_invalidation: config.invalidation_for(Placement::Beside),
         sourceless_invalidation: config.invalidation_for(Placement::Replace),
     };
+    let renamed;
+    let files = if format == OutputFormat::Zipapp {
+        renamed = bundle::rename_main(files);
+        &renamed[..]
+    } else {
+        files
+    };
     let entries = plan(files, &options);
     let mut sink: Box<dyn Sink> = match format {
         OutputFormat::Dir => Box::new(sink::dir::create(&dest, config.source_date_epoch)?),
+        OutputFormat::Zipapp => Box::new(sink::zipapp::create(
+            &dest,
+            sink::zipapp::ZipappOptions {
+                mtime: config.source_date_epoch,
+                shebang: config.bundle.shebang.clone().unwrap_or_else(|| {
+                    sink::zipapp::default_shebang(
+                        interpreter.version.major,
+                        interpreter.version.minor,
+                    )
+                }),
+                built_for: (interpreter.version.major, interpreter.version.minor),
+                entry: bundle::entry_point(config, files)?,
+                extract: config.bundle.extract,
+            },
+        )?),
         _ => Box::new(sink::zip::create(
             &dest,
             sink::zip::ZipOptions {

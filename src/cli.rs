@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
-use pyship::config::{Config, OutputFormat, Placement, source_date_epoch_from_env};
+use pyship::config::{
+    BundleOptions, Config, OutputFormat, Placement, source_date_epoch_from_env,
+};
 use pyship::pyc::Invalidation;
 
 /// Turn a Python project into a bytecode-only distribution, compiled by the target CPython.
@@ -39,7 +41,7 @@ pub enum ColorChoice {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Compile a project and write it as a directory or zip.
+    /// Compile a project and write it as a directory, zip or zipapp.
     Build(BuildArgs),
     /// List the interpreters pyship can target.
     Pythons,
@@ -52,6 +54,8 @@ pub enum FormatArg {
     Dir,
     /// A zip archive usable on `sys.path`.
     Zip,
+    /// An executable zipapp (`NAME-cp3X.pyz`, PEP 441) that checks the Python version first.
+    Zipapp,
 }
 
 /// `--invalidation-mode` (PEP 552)
@@ -106,6 +110,32 @@ pub struct BuildArgs {
     /// Worker processes per target [default: number of CPUs]
     #[arg(short, long)]
     pub jobs: Option<usize>,
+    /// Zipapp entry point, `module:function` (or `module`, run as `__main__`) [default: the
+    /// single `[project.scripts]` entry, else a top-level `__main__.py`]
+    #[arg(long, value_name = "MODULE:FUNC")]
+    pub main: Option<String>,
+    /// Zipapp interpreter line, without `#!` [default: `/usr/bin/env python3.X` for the target]
+    #[arg(long, value_name = "COMMAND")]
+    pub shebang: Option<String>,
+    /// Install `[project.dependencies]` with the target's pip and ship them compiled (dir, zip,
+    /// zipapp).
+    #[arg(long)]
+    pub with_deps: bool,
+    /// Extra argument for `pip install` with `--with-deps` (repeatable), e.g.
+    /// `--pip-arg=--no-index --pip-arg=--find-links=wheels/`.
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
+    pub pip_arg: Vec<String>,
+    /// The zipapp unpacks itself once into `~/.cache/pyship/apps/<hash>/` (XDG_CACHE_HOME) and
+    /// runs from there: needed for native extensions (`.so`, `.pyd`).
+    #[arg(long)]
+    pub extract: bool,
+    /// Leave out what embedded bundles do not need: `tests/`, `test/`, `test_*.py`,
+    /// `*_test.py`, `conftest.py`, `docs/`, `*.pyi`, `py.typed` (and `__pycache__/`, always).
+    #[arg(long)]
+    pub slim: bool,
+    /// Write the build report (artifacts, per-package sizes, timings, warnings) as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 impl BuildArgs {
@@ -121,6 +151,7 @@ impl BuildArgs {
                 let format = match format {
                     FormatArg::Dir => OutputFormat::Dir,
                     FormatArg::Zip => OutputFormat::Zip,
+                    FormatArg::Zipapp => OutputFormat::Zipapp,
                 };
                 if !formats.contains(&format) {
                     formats.push(format);
@@ -147,6 +178,15 @@ impl BuildArgs {
             config.jobs = jobs.max(1);
         }
         config.source_date_epoch = source_date_epoch_from_env();
+        config.bundle = BundleOptions {
+            main: self.main,
+            shebang: self.shebang,
+            with_deps: self.with_deps,
+            pip_args: self.pip_arg,
+            extract: self.extract,
+            slim: self.slim,
+            report: self.report,
+        };
         config
     }
 }

@@ -4,6 +4,7 @@
 pub mod dir;
 pub mod memory;
 pub mod zip;
+pub mod zipapp;
 
 use std::path::{Path, PathBuf};
 
