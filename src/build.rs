@@ -9,10 +9,10 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
+use crate::bundle;
 use crate::compile::compile_all;
 use crate::compile::pool::WorkerPool;
 use crate::compile::{CompileOutcome, CompileRequest};
-use crate::bundle;
 use crate::config::{Config, OutputFormat, Placement};
 use crate::deps;
 use crate::discover::{FileKind, SourceFile, discover, matcher};
@@ -88,7 +88,9 @@ pub fn run(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
             .map_err(bundle::BundleError::from)?;
             target_sources.extend(read_modules(&installed.scan.files)?);
             target_files.extend(installed.scan.files.iter().cloned());
-            report.warnings.extend(installed.scan.warnings.iter().cloned());
+            report
+                .warnings
+                .extend(installed.scan.warnings.iter().cloned());
             lap(
                 &mut report,
                 format!("install dependencies {}", interpreter.short_version()),

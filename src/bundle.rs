@@ -131,9 +131,9 @@ pub fn entry_point(config: &Config, files: &[SourceFile]) -> Result<EntryPoint, 
         project_info(&config.source)?.scripts
     };
     // Before or after [`rename_main`].
-    let has_main = files
-        .iter()
-        .any(|file| file.relative == "__main__.py" || file.relative == format!("{PROJECT_MAIN}.py"));
+    let has_main = files.iter().any(|file| {
+        file.relative == "__main__.py" || file.relative == format!("{PROJECT_MAIN}.py")
+    });
     Ok(choose_entry_point(
         config.bundle.main.as_deref(),
         &scripts,
@@ -152,7 +152,10 @@ pub fn project_excludes(config: &Config) -> Vec<String> {
 /// written against the project).
 pub fn slim_excludes(config: &Config) -> Vec<String> {
     if config.bundle.slim {
-        SLIM_EXCLUDES.iter().map(|&pattern| pattern.to_owned()).collect()
+        SLIM_EXCLUDES
+            .iter()
+            .map(|&pattern| pattern.to_owned())
+            .collect()
     } else {
         Vec::new()
     }
@@ -250,6 +253,13 @@ pub struct BundleSizes {
     pub archive_bytes: Option<u64>,
 }
 
+fn package(packages: &mut BTreeMap<String, PackageSize>, name: String) -> &mut PackageSize {
+    packages.entry(name.clone()).or_insert(PackageSize {
+        name,
+        ..PackageSize::default()
+    })
+}
+
 /// Measure the finished `artifact` against its input `files`.
 pub fn measure(
     artifact: &Path,
@@ -262,12 +272,6 @@ pub fn measure(
         err,
     })?;
     let mut packages: BTreeMap<String, PackageSize> = BTreeMap::new();
-    fn package(packages: &mut BTreeMap<String, PackageSize>, name: String) -> &mut PackageSize {
-        packages.entry(name.clone()).or_insert(PackageSize {
-            name,
-            ..PackageSize::default()
-        })
-    }
     let names: BTreeSet<&str> = shipped.keys().map(String::as_str).collect();
     for file in files {
         let sizes = package(&mut packages, top_level(&file.relative));
@@ -315,8 +319,8 @@ fn shipped_files(artifact: &Path) -> std::io::Result<BTreeMap<String, u64>> {
             }
         }
     } else {
-        let mut archive = zip::ZipArchive::new(fs_err::File::open(artifact)?)
-            .map_err(std::io::Error::other)?;
+        let mut archive =
+            zip::ZipArchive::new(fs_err::File::open(artifact)?).map_err(std::io::Error::other)?;
         for index in 0..archive.len() {
             let entry = archive.by_index_raw(index).map_err(std::io::Error::other)?;
             if !entry.is_dir() {
@@ -386,7 +390,7 @@ mod tests {
         SourceFile {
             path: PathBuf::from(relative),
             relative: relative.to_owned(),
-            kind: if relative.ends_with(".py") {
+            kind: if Path::new(relative).extension().is_some_and(|e| e == "py") {
                 FileKind::Module
             } else {
                 FileKind::Data
@@ -401,7 +405,10 @@ mod tests {
         assert_eq!(top_level("mod.pyc"), "mod");
         assert_eq!(top_level("__pycache__/mod.cpython-312.pyc"), "mod");
         assert_eq!(top_level("dep-1.0.dist-info/METADATA"), "dep-1.0.dist-info");
-        assert_eq!(top_level("_native.cpython-312-x86_64-linux-gnu.so"), "_native");
+        assert_eq!(
+            top_level("_native.cpython-312-x86_64-linux-gnu.so"),
+            "_native"
+        );
     }
 
     #[test]

@@ -4,9 +4,7 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
-use pyship::config::{
-    BundleOptions, Config, OutputFormat, Placement, source_date_epoch_from_env,
-};
+use pyship::config::{BundleOptions, Config, OutputFormat, Placement, source_date_epoch_from_env};
 use pyship::pyc::Invalidation;
 
 /// Turn a Python project into a bytecode-only distribution, compiled by the target CPython.
@@ -42,7 +40,7 @@ pub enum ColorChoice {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Compile a project and write it as a directory, zip or zipapp.
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
     /// List the interpreters pyship can target.
     Pythons,
 }

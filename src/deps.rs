@@ -111,7 +111,11 @@ pub fn install(
     let mut excludes = excludes.to_vec();
     excludes.push("/bin/".to_owned());
     // No out-dir lives in the temp dir: name one that does not exist.
-    let scan = discover(dir.path(), &excludes, &dir.path().join(".pyship-no-out-dir"))?;
+    let scan = discover(
+        dir.path(),
+        &excludes,
+        &dir.path().join(".pyship-no-out-dir"),
+    )?;
     Ok(Installed { dir, scan })
 }
 

@@ -9,6 +9,7 @@
 //! a per-user cache directory named by [`ZipappSink`]'s content hash of every other entry.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
@@ -80,9 +81,7 @@ fn is_dotted_name(value: &str) -> bool {
     !value.is_empty()
         && value.split('.').all(|part| {
             let mut chars = part.chars();
-            chars
-                .next()
-                .is_some_and(|c| c == '_' || c.is_alphabetic())
+            chars.next().is_some_and(|c| c == '_' || c.is_alphabetic())
                 && chars.all(|c| c == '_' || c.is_alphanumeric())
         })
 }
@@ -192,15 +191,18 @@ impl ZipappSink {
             .finalize()
             .iter()
             .take(16)
-            .map(|byte| format!("{byte:02x}"))
-            .collect()
+            .fold(String::with_capacity(32), |mut hex, byte| {
+                let _ = write!(hex, "{byte:02x}");
+                hex
+            })
     }
 }
 
 impl Sink for ZipappSink {
     fn add_bytes(&mut self, path: &str, bytes: &[u8], executable: bool) -> Result<(), SinkError> {
         self.inner.add_bytes(path, bytes, executable)?;
-        self.digests.insert(path.to_owned(), Sha256::digest(bytes).into());
+        self.digests
+            .insert(path.to_owned(), Sha256::digest(bytes).into());
         Ok(())
     }
 
@@ -218,7 +220,8 @@ impl Sink for ZipappSink {
 
     fn finish(mut self: Box<Self>) -> Result<Artifact, SinkError> {
         let stub = render_main(&self.options, &self.bundle_hash());
-        self.inner.add_bytes("__main__.py", stub.as_bytes(), false)?;
+        self.inner
+            .add_bytes("__main__.py", stub.as_bytes(), false)?;
         Box::new(self.inner).finish()
     }
 }
@@ -261,7 +264,15 @@ mod tests {
             choose_entry_point(None, &scripts(&[]), false),
             Err(EntryPointError::Missing)
         ));
-        for bad in ["", "pkg:", ":main", "pkg-x:main", "pkg:main:x", "1pkg", "a..b"] {
+        for bad in [
+            "",
+            "pkg:",
+            ":main",
+            "pkg-x:main",
+            "pkg:main:x",
+            "1pkg",
+            "a..b",
+        ] {
             assert!(parse_entry_point(bad).is_err(), "{bad:?} was accepted");
         }
         assert_eq!(

@@ -11,3 +11,4 @@ mod build;
 mod common;
 mod marshal;
 mod pool;
+mod zipapp;
