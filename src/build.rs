@@ -9,10 +9,12 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
+use crate::bundle;
 use crate::compile::compile_all;
 use crate::compile::pool::WorkerPool;
 use crate::compile::{CompileOutcome, CompileRequest};
 use crate::config::{Config, OutputFormat, Placement};
+use crate::deps;
 use crate::discover::{FileKind, SourceFile, matcher};
 use crate::error::Error;
 use crate::input::{self, Input, InputKind, install_path};
@@ -26,9 +28,14 @@ use crate::wheel::tags::{Tag, WheelFilename, retag_sourceless, rewrite_wheel_fil
 use crate::wheel::{dist_info_dir, wheel_name_component, wheel_version_component};
 
 /// The compiled modules of one target: `code[i]` belongs to `files[i]` (None for data files).
+/// `files` starts with the project's files; `--with-deps` appends the dependencies'.
 struct Compiled {
     interpreter: Interpreter,
     code: Vec<Option<Vec<u8>>>,
+    files: Vec<SourceFile>,
+    sources: Vec<Option<Arc<[u8]>>>,
+    /// Keeps the installed dependencies on disk until their data files are written.
+    _deps: Option<deps::Installed>,
 }
 
 /// Build every artifact `config` asks for.
@@ -47,7 +54,7 @@ pub fn run(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
         report.timings.push((name, stage.elapsed().as_secs_f64()));
         stage = Instant::now();
     };
-    let input = input::load(config)?;
+    let input = input::load(config, &bundle::project_excludes(config))?;
     lap(&mut report, "scan".to_owned());
     report.warnings.extend(input.warnings.iter().cloned());
     let files = &input.files;
@@ -59,16 +66,64 @@ pub fn run(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
     report.data_files = files.len() - module_count;
     report.source_bytes = files.iter().map(|file| file.size).sum();
 
+    let formats = if config.formats.is_empty() {
+        vec![default_format(&input.kind)]
+    } else {
+        config.formats.clone()
+    };
+    if formats.contains(&OutputFormat::Zipapp) {
+        bundle::entry_point(config, files)?;
+    }
     let sources = read_modules(files)?;
     lap(&mut report, "read".to_owned());
+    let dependencies = if config.bundle.with_deps {
+        dependencies(config, &mut report)?
+    } else {
+        Vec::new()
+    };
     let mut compiled = Vec::with_capacity(interpreters.len());
     for interpreter in interpreters {
-        let code = compile_target(config, &interpreter, files, &sources, reporter, &mut report)?;
+        let (mut target_files, mut target_sources) = (files.clone(), sources.clone());
+        let installed = if dependencies.is_empty() {
+            None
+        } else {
+            let installed = deps::install(
+                &interpreter,
+                &dependencies,
+                &config.bundle.pip_args,
+                &bundle::slim_excludes(config),
+            )
+            .map_err(bundle::BundleError::from)?;
+            target_sources.extend(read_modules(&installed.scan.files)?);
+            target_files.extend(installed.scan.files.iter().cloned());
+            report
+                .warnings
+                .extend(installed.scan.warnings.iter().cloned());
+            lap(
+                &mut report,
+                format!("install dependencies {}", interpreter.short_version()),
+            );
+            Some(installed)
+        };
+        let code = compile_target(
+            config,
+            &interpreter,
+            &target_files,
+            &target_sources,
+            reporter,
+            &mut report,
+        )?;
         lap(
             &mut report,
             format!("compile {}", interpreter.short_version()),
         );
-        compiled.push(Compiled { interpreter, code });
+        compiled.push(Compiled {
+            interpreter,
+            code,
+            files: target_files,
+            sources: target_sources,
+            _deps: installed,
+        });
     }
     if !report.failures.is_empty() {
         report.duration = start.elapsed();
@@ -76,11 +131,6 @@ pub fn run(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
     }
 
     // Name every artifact before writing any, so a clash writes nothing.
-    let formats = if config.formats.is_empty() {
-        vec![default_format(&input.kind)]
-    } else {
-        config.formats.clone()
-    };
     let mut plans = Vec::new();
     for (index, target) in compiled.iter().enumerate() {
         for &format in &formats {
@@ -107,9 +157,27 @@ pub fn run(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
             .map(String::as_str)
             .collect::<Vec<_>>(),
     )?;
+    for target in &compiled {
+        for &format in &formats {
+            bundle::check_native(format, config.bundle.extract, &target.files)?;
+        }
+    }
     for (index, plan) in &plans {
         let target = &compiled[*index];
-        let artifact = write_artifact(config, plan, target, files, &sources, &keep_source)?;
+        // A wheel declares its dependencies instead of carrying them: the project's files
+        // come first in `target.files`, so their indices are the same.
+        let (files, sources) = if plan.format == OutputFormat::Wheel {
+            (&files[..], &sources[..])
+        } else {
+            (&target.files[..], &target.sources[..])
+        };
+        let artifact = write_artifact(config, plan, target, files, sources, &keep_source)?;
+        report.bundles.push(bundle::measure(
+            &artifact.path,
+            files,
+            &target.interpreter.short_version(),
+            config.optimize,
+        )?);
         lap(&mut report, format!("write {}", artifact.path.display()));
         report.artifacts.push(ArtifactReport {
             path: artifact.path,
@@ -130,6 +198,23 @@ pub fn run(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
     }
     report.duration = start.elapsed();
     Ok(report)
+}
+
+/// `[project.dependencies]` for `--with-deps`; a warning when there are none.
+fn dependencies(config: &Config, report: &mut Report) -> Result<Vec<String>, Error> {
+    let info = bundle::project_info(&config.source)?;
+    if info.dynamic_dependencies {
+        return Err(bundle::BundleError::DynamicDependencies {
+            path: config.source.join("pyproject.toml"),
+        }
+        .into());
+    }
+    if info.dependencies.is_empty() {
+        report
+            .warnings
+            .push("`--with-deps`: the project declares no `[project.dependencies]`".to_owned());
+    }
+    Ok(info.dependencies)
 }
 
 fn resolve_all(specs: &[String]) -> Result<Vec<Interpreter>, Error> {
@@ -246,11 +331,7 @@ fn plan_artifact(
     let mut plan = match format {
         OutputFormat::Dir => simple(config.out_dir.join(format!("{base}-{tag}"))),
         OutputFormat::Zip => simple(config.out_dir.join(format!("{base}-{tag}.zip"))),
-        OutputFormat::Zipapp => {
-            return Err(Error::UnsupportedFormat {
-                format: format.name(),
-            });
-        }
+        OutputFormat::Zipapp => simple(config.out_dir.join(format!("{base}-{tag}.pyz"))),
         OutputFormat::Wheel => return plan_wheel(config, input, interpreter),
     };
     if let InputKind::Wheel(wheel) = &input.kind {
@@ -387,6 +468,13 @@ fn write_artifact(
         beside_invalidation: config.invalidation_for(Placement::Beside),
         sourceless_invalidation: config.invalidation_for(Placement::Replace),
     };
+    let renamed;
+    let files = if plan.format == OutputFormat::Zipapp {
+        renamed = bundle::rename_main(files);
+        &renamed[..]
+    } else {
+        files
+    };
     let entries = layout::plan(files, &options);
     let mut sink: Box<dyn Sink> = match plan.format {
         OutputFormat::Dir => Box::new(sink::dir::create(dest, config.source_date_epoch)?),
@@ -395,7 +483,22 @@ fn write_artifact(
             plan.dist_info.as_deref().unwrap_or_default(),
             config.source_date_epoch,
         )?),
-        OutputFormat::Zip | OutputFormat::Zipapp => Box::new(sink::zip::create(
+        OutputFormat::Zipapp => Box::new(sink::zipapp::create(
+            dest,
+            sink::zipapp::ZipappOptions {
+                mtime: config.source_date_epoch,
+                shebang: config.bundle.shebang.clone().unwrap_or_else(|| {
+                    sink::zipapp::default_shebang(
+                        interpreter.version.major,
+                        interpreter.version.minor,
+                    )
+                }),
+                built_for: (interpreter.version.major, interpreter.version.minor),
+                entry: bundle::entry_point(config, files)?,
+                extract: config.bundle.extract,
+            },
+        )?),
+        OutputFormat::Zip => Box::new(sink::zip::create(
             dest,
             sink::zip::ZipOptions {
                 mtime: config.source_date_epoch,

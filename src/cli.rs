@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
-use pyship::config::{Config, OutputFormat, Placement, source_date_epoch_from_env};
+use pyship::config::{BundleOptions, Config, OutputFormat, Placement, source_date_epoch_from_env};
 use pyship::project::{ProjectError, ToolConfig};
 use pyship::pyc::Invalidation;
 
@@ -41,7 +41,7 @@ pub enum ColorChoice {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Compile a project and write it as a directory or zip.
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
     /// List the interpreters pyship can target.
     Pythons,
 }
@@ -55,6 +55,8 @@ pub enum FormatArg {
     Zip,
     /// A PEP 427 wheel (from a PEP 621 project, or converted from a wheel).
     Wheel,
+    /// An executable zipapp (`NAME-cp3X.pyz`, PEP 441) that checks the Python version first.
+    Zipapp,
 }
 
 /// `--invalidation-mode` (PEP 552)
@@ -110,6 +112,32 @@ pub struct BuildArgs {
     /// Worker processes per target [default: number of CPUs]
     #[arg(short, long)]
     pub jobs: Option<usize>,
+    /// Zipapp entry point, `module:function` (or `module`, run as `__main__`) [default: the
+    /// single `[project.scripts]` entry, else a top-level `__main__.py`]
+    #[arg(long, value_name = "MODULE:FUNC")]
+    pub main: Option<String>,
+    /// Zipapp interpreter line, without `#!` [default: `/usr/bin/env python3.X` for the target]
+    #[arg(long, value_name = "COMMAND")]
+    pub shebang: Option<String>,
+    /// Install `[project.dependencies]` with the target's pip and ship them compiled (dir, zip,
+    /// zipapp).
+    #[arg(long)]
+    pub with_deps: bool,
+    /// Extra argument for `pip install` with `--with-deps` (repeatable), e.g.
+    /// `--pip-arg=--no-index --pip-arg=--find-links=wheels/`.
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
+    pub pip_arg: Vec<String>,
+    /// The zipapp unpacks itself once into `~/.cache/pyship/apps/<hash>/` (XDG_CACHE_HOME) and
+    /// runs from there: needed for native extensions (`.so`, `.pyd`).
+    #[arg(long)]
+    pub extract: bool,
+    /// Leave out what embedded bundles do not need: `tests/`, `test/`, `test_*.py`,
+    /// `*_test.py`, `conftest.py`, `docs/`, `*.pyi`, `py.typed` (and `__pycache__/`, always).
+    #[arg(long)]
+    pub slim: bool,
+    /// Write the build report (artifacts, per-package sizes, timings, warnings) as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 impl From<FormatArg> for OutputFormat {
@@ -118,6 +146,7 @@ impl From<FormatArg> for OutputFormat {
             FormatArg::Dir => OutputFormat::Dir,
             FormatArg::Zip => OutputFormat::Zip,
             FormatArg::Wheel => OutputFormat::Wheel,
+            FormatArg::Zipapp => OutputFormat::Zipapp,
         }
     }
 }
@@ -188,6 +217,19 @@ impl BuildArgs {
             config.jobs = jobs.max(1);
         }
         config.source_date_epoch = source_date_epoch_from_env();
+        config.bundle = BundleOptions {
+            main: self.main.or(tool.main),
+            shebang: self.shebang,
+            with_deps: self.with_deps || tool.with_deps == Some(true),
+            pip_args: if self.pip_arg.is_empty() {
+                tool.pip_arg.unwrap_or_default()
+            } else {
+                self.pip_arg
+            },
+            extract: self.extract,
+            slim: self.slim,
+            report: self.report.or(tool.report),
+        };
         Ok(config)
     }
 }

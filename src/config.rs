@@ -67,6 +67,29 @@ pub struct Config {
     pub jobs: usize,
     /// Timestamp for archive entries, file mtimes and timestamp pycs (unix seconds).
     pub source_date_epoch: u32,
+    /// Zipapp options, dependency bundling and the size report: see [`BundleOptions`].
+    pub bundle: BundleOptions,
+}
+
+/// Options for deployment bundles: zipapp entry point, vendored dependencies, slimming and the
+/// JSON report.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BundleOptions {
+    /// Zipapp entry point, `module:function` or `module`; `None` picks the project's single
+    /// `[project.scripts]` entry or its top-level `__main__.py`.
+    pub main: Option<String>,
+    /// Zipapp interpreter line without `#!`; `None` is `/usr/bin/env python3.X` for the target.
+    pub shebang: Option<String>,
+    /// Install `[project.dependencies]` with the target's pip and ship them compiled.
+    pub with_deps: bool,
+    /// Extra arguments for `pip install`.
+    pub pip_args: Vec<String>,
+    /// The zipapp unpacks itself into a per-user cache on first run (native extensions).
+    pub extract: bool,
+    /// Leave out tests, docs, stubs and `py.typed` ([`crate::bundle::SLIM_EXCLUDES`]).
+    pub slim: bool,
+    /// Where the JSON report goes.
+    pub report: Option<PathBuf>,
 }
 
 /// 1980-01-01T00:00:00Z: the earliest time a zip can record.
@@ -89,6 +112,7 @@ impl Config {
             dfile_prefix: String::new(),
             jobs: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
             source_date_epoch: ZIP_EPOCH,
+            bundle: BundleOptions::default(),
         }
     }
 

@@ -44,6 +44,9 @@ pub enum Error {
     /// Compiling failed for a reason other than the source.
     #[error(transparent)]
     Compile(#[from] crate::compile::CompileError),
+    /// A deployment bundle (zipapp, `--with-deps`) could not be built.
+    #[error(transparent)]
+    Bundle(#[from] crate::bundle::BundleError),
     /// Writing the artifact failed.
     #[error(transparent)]
     Sink(#[from] crate::sink::SinkError),

@@ -57,15 +57,16 @@ pub fn is_wheel(source: &Path) -> bool {
         && !source.is_dir()
 }
 
-/// Read `config.source`.
-pub fn load(config: &Config) -> Result<Input, Error> {
+/// Read `config.source`, leaving out `excludes` (gitignore-style, on top of the defaults) from
+/// directories; a wheel's members are all kept.
+pub fn load(config: &Config, excludes: &[String]) -> Result<Input, Error> {
     if is_wheel(&config.source) {
         return load_wheel(&config.source);
     }
     if let Some(project) = project::load(&config.source)? {
         let tool = project::load_tool_config(&config.source)?;
         let roots = project::discover_packages(&config.source, &tool)?;
-        let mut scan = discover::discover(&roots.root, &config.exclude, &config.out_dir)?;
+        let mut scan = discover::discover(&roots.root, excludes, &config.out_dir)?;
         scan.files.retain(|file| {
             roots.entries.iter().any(|entry| {
                 file.relative == *entry
@@ -82,7 +83,7 @@ pub fn load(config: &Config) -> Result<Input, Error> {
             kind: InputKind::Project(Box::new(project)),
         });
     }
-    let scan = discover::discover(&config.source, &config.exclude, &config.out_dir)?;
+    let scan = discover::discover(&config.source, excludes, &config.out_dir)?;
     let name = fs_err::canonicalize(&config.source)
         .ok()
         .and_then(|path| {

@@ -5,8 +5,10 @@
 //! [`report::Report`]. The library never prints; progress goes through [`report::Reporter`].
 
 pub mod build;
+pub mod bundle;
 pub mod compile;
 pub mod config;
+pub mod deps;
 pub mod discover;
 pub mod error;
 pub mod input;

@@ -64,6 +64,12 @@ fn print_error(err: &dyn std::error::Error) {
     }
 }
 
+/// `--report FILE`: the whole [`pyship::report::Report`] as JSON.
+fn write_report(path: &std::path::Path, report: &pyship::report::Report) -> std::io::Result<()> {
+    let json = serde_json::to_vec_pretty(report).map_err(std::io::Error::other)?;
+    fs_err::write(path, json)
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -109,8 +115,15 @@ fn main() -> ExitCode {
                 show_bar: !cli.quiet && !cli.verbose && std::io::stderr().is_terminal(),
                 verbose: cli.verbose,
             };
+            let report_path = config.bundle.report.clone();
             match pyship::run(&config, &reporter) {
                 Ok(report) => {
+                    if let Some(path) = &report_path {
+                        if let Err(err) = write_report(path, &report) {
+                            print_error(&err);
+                            return ExitCode::from(2);
+                        }
+                    }
                     if cli.verbose || !report.failures.is_empty() {
                         for warning in &report.warnings {
                             anstream::eprintln!("{WARNING}: {warning}");
@@ -144,6 +157,9 @@ fn main() -> ExitCode {
                         }
                     }
                     if !cli.quiet {
+                        for sizes in &report.bundles {
+                            anstream::eprintln!("{}", pyship::bundle::render_sizes(sizes));
+                        }
                         for note in &report.notes {
                             anstream::eprintln!("{NOTE}: {note}");
                         }

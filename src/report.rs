@@ -85,6 +85,8 @@ pub struct Report {
     pub warnings: Vec<String>,
     /// Facts about how the artifact behaves, e.g. which interpreter flags use its pycs.
     pub notes: Vec<String>,
+    /// Per-package sizes of each artifact (see [`crate::bundle::measure`]).
+    pub bundles: Vec<crate::bundle::BundleSizes>,
     /// Wall time of each stage, in order: `scan`, `read`, `compile 3.12`, `write NAME.zip`.
     pub timings: Vec<(String, f64)>,
     /// Wall time.

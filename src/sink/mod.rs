@@ -5,6 +5,7 @@ pub mod dir;
 pub mod memory;
 pub mod wheel;
 pub mod zip;
+pub mod zipapp;
 
 use std::path::{Path, PathBuf};
 

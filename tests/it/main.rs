@@ -12,3 +12,4 @@ mod common;
 mod marshal;
 mod pool;
 mod wheel;
+mod zipapp;

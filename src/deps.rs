@@ -1,0 +1,138 @@
+//! `--with-deps`: install the project's `[project.dependencies]` with the *target*
+//! interpreter's own pip into a temporary directory, then scan it like the project.
+//!
+//! pip picks the wheels for the target's version and platform, so this runs once per target.
+//! `--no-compile` because pyship compiles; pip's `bin/` scripts are dropped (they point at an
+//! interpreter path that means nothing inside a bundle); `*.dist-info` stays so that
+//! `importlib.metadata` works inside the bundle.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use tempfile::TempDir;
+
+use crate::discover::{DiscoverError, Scan, discover};
+use crate::interpreter::Interpreter;
+
+/// Lines of pip's stderr quoted in an error.
+const STDERR_TAIL_LINES: usize = 15;
+
+/// Why the dependencies could not be installed.
+#[derive(Debug, thiserror::Error)]
+pub enum DepsError {
+    /// pip could not be started.
+    #[error("Failed to run pip with `{}`", python.display())]
+    Spawn {
+        /// The interpreter.
+        python: PathBuf,
+        /// Why.
+        #[source]
+        err: std::io::Error,
+    },
+    /// pip exited with an error.
+    #[error("`{} -m pip install` failed ({status}):\n{stderr}", python.display())]
+    Pip {
+        /// The interpreter.
+        python: PathBuf,
+        /// Its exit status.
+        status: std::process::ExitStatus,
+        /// The last lines pip wrote to stderr.
+        stderr: String,
+    },
+    /// The temporary install directory could not be created.
+    #[error("Failed to create a temporary directory for the dependencies")]
+    TempDir(#[source] std::io::Error),
+    /// The installed files could not be scanned.
+    #[error(transparent)]
+    Discover(#[from] DiscoverError),
+}
+
+/// Dependencies installed for one target; the directory is deleted on drop.
+#[derive(Debug)]
+pub struct Installed {
+    /// Where pip put them.
+    pub dir: TempDir,
+    /// What to ship, relative to [`Installed::dir`].
+    pub scan: Scan,
+}
+
+/// The arguments after `python`.
+pub fn pip_command(target: &Path, requirements: &[String], pip_args: &[String]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "-m",
+        "pip",
+        "install",
+        "--target",
+        &target.to_string_lossy(),
+        "--no-compile",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--quiet",
+    ]
+    .iter()
+    .map(|arg| (*arg).to_owned())
+    .collect();
+    args.extend(pip_args.iter().cloned());
+    args.extend(requirements.iter().cloned());
+    args
+}
+
+/// Install `requirements` for `interpreter` and scan the result, skipping `excludes` (on top of
+/// the default excludes and pip's `bin/`).
+pub fn install(
+    interpreter: &Interpreter,
+    requirements: &[String],
+    pip_args: &[String],
+    excludes: &[String],
+) -> Result<Installed, DepsError> {
+    let dir = tempfile::Builder::new()
+        .prefix("pyship-deps-")
+        .tempdir()
+        .map_err(DepsError::TempDir)?;
+    let output = Command::new(&interpreter.executable)
+        .args(pip_command(dir.path(), requirements, pip_args))
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env_remove("PIP_REQUIRE_VIRTUALENV")
+        .output()
+        .map_err(|err| DepsError::Spawn {
+            python: interpreter.executable.clone(),
+            err,
+        })?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let lines: Vec<&str> = stderr.trim_end().lines().collect();
+        let tail = lines[lines.len().saturating_sub(STDERR_TAIL_LINES)..].join("\n");
+        return Err(DepsError::Pip {
+            python: interpreter.executable.clone(),
+            status: output.status,
+            stderr: tail,
+        });
+    }
+    let mut excludes = excludes.to_vec();
+    excludes.push("/bin/".to_owned());
+    // No out-dir lives in the temp dir: name one that does not exist.
+    let scan = discover(
+        dir.path(),
+        &excludes,
+        &dir.path().join(".pyship-no-out-dir"),
+    )?;
+    Ok(Installed { dir, scan })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pip_arguments_come_before_requirements() {
+        let args = pip_command(
+            Path::new("/tmp/x"),
+            &["dep_pkg>=1".to_owned()],
+            &["--no-index".to_owned(), "--find-links=w".to_owned()],
+        );
+        assert_eq!(
+            args.join(" "),
+            "-m pip install --target /tmp/x --no-compile --disable-pip-version-check --no-input --quiet --no-index --find-links=w dep_pkg>=1"
+        );
+    }
+}
