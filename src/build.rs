@@ -457,6 +457,9 @@ fn write_artifact(
     let dest = &plan.dest;
     let loader = match plan.format {
         OutputFormat::Dir | OutputFormat::Wheel => Loader::FileSystem,
+        // `--extract` bundles are unpacked before anything is imported: beside a source, only
+        // a `__pycache__` pyc is used there.
+        OutputFormat::Zipapp if config.bundle.extract => Loader::FileSystem,
         OutputFormat::Zip | OutputFormat::Zipapp => Loader::Zip,
     };
     let options = LayoutOptions {

@@ -219,15 +219,15 @@ impl BuildArgs {
         config.source_date_epoch = source_date_epoch_from_env();
         config.bundle = BundleOptions {
             main: self.main.or(tool.main),
-            shebang: self.shebang,
+            shebang: self.shebang.or(tool.shebang),
             with_deps: self.with_deps || tool.with_deps == Some(true),
             pip_args: if self.pip_arg.is_empty() {
                 tool.pip_arg.unwrap_or_default()
             } else {
                 self.pip_arg
             },
-            extract: self.extract,
-            slim: self.slim,
+            extract: self.extract || tool.extract == Some(true),
+            slim: self.slim || tool.slim == Some(true),
             report: self.report.or(tool.report),
         };
         Ok(config)

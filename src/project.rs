@@ -284,6 +284,12 @@ pub struct ToolConfig {
     pub main: Option<String>,
     /// `with-deps`.
     pub with_deps: Option<bool>,
+    /// `shebang`: the zipapp's interpreter line, without `#!`.
+    pub shebang: Option<String>,
+    /// `extract`: the zipapp unpacks itself before running.
+    pub extract: Option<bool>,
+    /// `slim`: leave out tests, docs, stubs and markers.
+    pub slim: Option<bool>,
     /// `pip-arg`: a string or a list of extra pip arguments.
     #[serde(default, deserialize_with = "one_or_many")]
     pub pip_arg: Option<Vec<String>>,
@@ -866,6 +872,9 @@ invalidation-mode = "unchecked-hash"
 jobs = 4
 main = "spam.cli:main"
 with-deps = false
+shebang = "/usr/bin/python3"
+extract = true
+slim = true
 pip-arg = ["--no-binary", ":all:"]
 dfile-prefix = "site/"
 out-dir = "wheels"
@@ -937,6 +946,9 @@ packages = ["src/spam"]
                 jobs: Some(4),
                 main: Some("spam.cli:main".to_owned()),
                 with_deps: Some(false),
+                shebang: Some("/usr/bin/python3".to_owned()),
+                extract: Some(true),
+                slim: Some(true),
                 pip_arg: Some(vec!["--no-binary".to_owned(), ":all:".to_owned()]),
                 dfile_prefix: Some("site/".to_owned()),
                 packages: Some(vec!["src/spam".to_owned()]),

@@ -167,6 +167,8 @@ pub fn create(dest: &Path, options: ZipappOptions) -> Result<ZipappSink, SinkErr
             mtime: options.mtime,
             prefix: format!("#!{}\n", options.shebang).into_bytes(),
             executable: true,
+            // An extracting zipapp is only ever imported from disk, where `__pycache__` works.
+            allow_pycache: options.extract,
             ..ZipOptions::default()
         },
     )?;

@@ -432,6 +432,39 @@ fn extract_runs_a_native_extension_and_zips_refuse_one() {
                 .join("native_cli.pyc")
                 .is_file()
         );
+        // Keeping sources, the unpacked tree must still run from the shipped bytecode: run the
+        // zipapp with source compilation forbidden for everything but the stub itself.
+        let beside = build(
+            &project,
+            &temp.path().join("beside"),
+            &python,
+            &[
+                "-f",
+                "zipapp",
+                "--extract",
+                "--main",
+                "app_with_dep.native_cli:main",
+            ],
+        );
+        let guard = "import builtins, runpy, sys\n\
+                     real = builtins.compile\n\
+                     def guard(source, filename, *args, **kwargs):\n\
+                     \x20   if not str(filename).endswith('__main__.py'):\n\
+                     \x20       raise RuntimeError('compiled from source: %s' % filename)\n\
+                     \x20   return real(source, filename, *args, **kwargs)\n\
+                     builtins.compile = guard\n\
+                     sys.argv = [sys.argv[1]]\n\
+                     runpy.run_path(sys.argv[0], run_name='__main__')\n";
+        let output = run(
+            &python,
+            &["-B", "-c", guard, beside.to_str().unwrap()],
+            &[("XDG_CACHE_HOME", &temp.path().join("beside-cache"))],
+        );
+        assert!(
+            stdout_of(&output, "running an extracting zipapp with sources")
+                .starts_with("native says 42\n")
+        );
+
         // Cached: a later run uses the unpacked copy.
         let output = run(
             &python,
