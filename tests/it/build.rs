@@ -674,3 +674,72 @@ fn timestamp_pycs_match_their_sources() {
         import_facts(&python, &[], &paths[0], FLAT_MODULES);
     }
 }
+
+#[test]
+fn a_crashing_worker_is_retried_once_then_reported() {
+    let Some(python) = pythons().pop() else {
+        return;
+    };
+    let (temp, project) = copy_fixture("flat");
+    let reference = build(
+        &project,
+        &temp.path().join("reference"),
+        &python,
+        &["-f", "zip"],
+    );
+
+    // Crashes once: the file is retried on a fresh worker and the artifact is as usual.
+    let marker = temp.path().join("crashed-once");
+    let out = temp.path().join("once");
+    let output = pyship()
+        .arg("build")
+        .arg(&project)
+        .args(["-f", "zip", "-o"])
+        .arg(&out)
+        .arg("-p")
+        .arg(&python.path)
+        .env("PYSHIP_TEST_CRASH_DFILE", "pkg/sub/mod.py")
+        .env("PYSHIP_TEST_CRASH_ONCE", &marker)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        marker.exists(),
+        "the worker never crashed: the test proves nothing"
+    );
+    let paths: Vec<PathBuf> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(PathBuf::from)
+        .collect();
+    assert_eq!(
+        std::fs::read(&paths[0]).unwrap(),
+        std::fs::read(&reference[0]).unwrap()
+    );
+
+    // Crashes every time: one clear error naming the module and the worker's stderr, nothing
+    // written.
+    let out = temp.path().join("always");
+    let output = pyship()
+        .arg("build")
+        .arg(&project)
+        .args(["-f", "zip", "-o"])
+        .arg(&out)
+        .arg("-p")
+        .arg(&python.path)
+        .env("PYSHIP_TEST_CRASH_DFILE", "pkg/sub/mod.py")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with("error: Compile worker for `pkg/sub/mod.py` failed"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("simulated crash"), "{stderr}");
+    assert!(!out.exists() || std::fs::read_dir(&out).unwrap().next().is_none());
+}
