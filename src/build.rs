@@ -9,8 +9,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-use crate::compile::compile_all;
-use crate::compile::pool::WorkerPool;
+use crate::cache::{Cache, CacheOptions, CachedOutcomes, SourceDigest, compile_cached};
 use crate::compile::{CompileOutcome, CompileRequest};
 use crate::config::{Config, OutputFormat, Placement};
 use crate::discover::{FileKind, SourceFile, discover, matcher};
@@ -57,6 +56,7 @@ pub fn run(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
     report.source_bytes = files.iter().map(|file| file.size).sum();
 
     let sources = read_modules(&files)?;
+    let digests = config.cache_dir.as_ref().map(|_| digest_modules(&sources));
     lap(&mut report, "read".to_owned());
     let mut compiled = Vec::with_capacity(interpreters.len());
     for interpreter in interpreters {
@@ -65,6 +65,7 @@ pub fn run(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
             &interpreter,
             &files,
             &sources,
+            digests.as_deref(),
             reporter,
             &mut report,
         )?;
@@ -149,11 +150,20 @@ fn read_modules(files: &[SourceFile]) -> Result<Vec<Option<Arc<[u8]>>>, Error> {
         .collect()
 }
 
+/// The cache's digest of every module, computed once for all targets.
+fn digest_modules(sources: &[Option<Arc<[u8]>>]) -> Vec<Option<SourceDigest>> {
+    sources
+        .par_iter()
+        .map(|source| source.as_deref().map(SourceDigest::of))
+        .collect()
+}
+
 fn compile_target(
     config: &Config,
     interpreter: &Interpreter,
     files: &[SourceFile],
     sources: &[Option<Arc<[u8]>>],
+    digests: Option<&[Option<SourceDigest>]>,
     reporter: &dyn Reporter,
     report: &mut Report,
 ) -> Result<Vec<Option<Vec<u8>>>, Error> {
@@ -170,17 +180,33 @@ fn compile_target(
         }
     }
     let mut code = vec![None; files.len()];
-    if requests.is_empty() {
-        return Ok(code);
-    }
-    let workers = config.jobs.clamp(1, requests.len());
-    let pool = WorkerPool::start(interpreter, workers)?;
-    reporter.on_compile_start(&interpreter.short_version(), requests.len());
-    let outcomes = compile_all(&pool, requests.clone(), workers, |i| {
-        reporter.on_compiled(&requests[i].dfile);
+    let cache = config.cache_dir.as_ref().map(Cache::new);
+    // Hashed once in `run` for every target.
+    let digests: Option<Vec<SourceDigest>> = digests.map(|digests| {
+        indices
+            .iter()
+            .map(|&index| digests[index].expect("every module is hashed"))
+            .collect()
     });
-    reporter.on_compile_finish();
-    drop(pool);
+    let CachedOutcomes {
+        outcomes,
+        stats,
+        write_error,
+    } = compile_cached(
+        interpreter,
+        requests,
+        digests.as_deref(),
+        CacheOptions {
+            cache: cache.as_ref(),
+            jobs: config.jobs,
+            strip_docstrings: false,
+        },
+        reporter,
+    )?;
+    report.cache += stats;
+    if let Some(err) = write_error {
+        report.warnings.push(err.warning(stats.write_errors));
+    }
     for (index, outcome) in indices.into_iter().zip(outcomes) {
         match outcome? {
             CompileOutcome::Code(bytes) => code[index] = Some(bytes),

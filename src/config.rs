@@ -66,6 +66,8 @@ pub struct Config {
     pub jobs: usize,
     /// Timestamp for archive entries, file mtimes and timestamp pycs (unix seconds).
     pub source_date_epoch: u32,
+    /// The compile cache directory (SPEC §5); `None` compiles everything (`--no-cache`).
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// 1980-01-01T00:00:00Z: the earliest time a zip can record.
@@ -88,6 +90,7 @@ impl Config {
             dfile_prefix: String::new(),
             jobs: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
             source_date_epoch: ZIP_EPOCH,
+            cache_dir: None,
         }
     }
 

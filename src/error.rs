@@ -14,6 +14,12 @@ pub enum Error {
     /// Compiling failed for a reason other than the source.
     #[error(transparent)]
     Compile(#[from] crate::compile::CompileError),
+    /// `pyship compile` could not walk, read or write.
+    #[error(transparent)]
+    Inplace(#[from] crate::inplace::InplaceError),
+    /// The compile cache could not be cleaned.
+    #[error(transparent)]
+    Cache(#[from] crate::cache::CacheError),
     /// Writing the artifact failed.
     #[error(transparent)]
     Sink(#[from] crate::sink::SinkError),

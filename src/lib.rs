@@ -5,10 +5,12 @@
 //! [`report::Report`]. The library never prints; progress goes through [`report::Reporter`].
 
 pub mod build;
+pub mod cache;
 pub mod compile;
 pub mod config;
 pub mod discover;
 pub mod error;
+pub mod inplace;
 pub mod interpreter;
 pub mod layout;
 pub mod marshal;

@@ -85,6 +85,9 @@ pub struct Report {
     pub warnings: Vec<String>,
     /// Facts about how the artifact behaves, e.g. which interpreter flags use its pycs.
     pub notes: Vec<String>,
+    /// Modules compiled by workers, answered from the compile cache, and workers started,
+    /// summed over targets.
+    pub cache: crate::cache::CacheStats,
     /// Wall time of each stage, in order: `scan`, `read`, `compile 3.12`, `write NAME.zip`.
     pub timings: Vec<(String, f64)>,
     /// Wall time.
