@@ -168,8 +168,8 @@ pub struct CacheArgs {
     /// ~/.cache/pyship]
     #[arg(long, value_name = "DIR", env = pyship::cache::CACHE_DIR_ENV)]
     pub cache_dir: Option<PathBuf>,
-    /// Compile every module, neither reading nor writing the cache.
-    #[arg(long, conflicts_with = "cache_dir")]
+    /// Compile every module, neither reading nor writing the cache (wins over `--cache-dir`).
+    #[arg(long)]
     pub no_cache: bool,
 }
 

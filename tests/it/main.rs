@@ -8,6 +8,8 @@
 )]
 
 mod build;
+mod cache;
 mod common;
+mod compile;
 mod marshal;
 mod pool;
