@@ -224,15 +224,15 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut temp = tempfile::Builder::new()
         .prefix(".tmp-pyship-")
         .tempfile_in(parent)
-        .map_err(|err| with_path(err, parent))?;
+        .map_err(|err| with_path(&err, parent))?;
     temp.write_all(bytes)
-        .map_err(|err| with_path(err, temp.path()))?;
+        .map_err(|err| with_path(&err, temp.path()))?;
     temp.persist(path)
-        .map_err(|err| with_path(err.error, path))?;
+        .map_err(|err| with_path(&err.error, path))?;
     Ok(())
 }
 
-fn with_path(err: std::io::Error, path: &Path) -> std::io::Error {
+fn with_path(err: &std::io::Error, path: &Path) -> std::io::Error {
     std::io::Error::new(err.kind(), format!("{err} (at `{}`)", path.display()))
 }
 

@@ -357,11 +357,11 @@ fn pyc_path(source: &Path, interpreter: &Interpreter, optimize: u8, legacy: bool
         Some((stem, _)) => stem,
         None => &name,
     };
-    let mut file = format!("{stem}.{}", interpreter.cache_tag);
-    if optimize > 0 {
-        file.push_str(&format!(".opt-{optimize}"));
-    }
-    file.push_str(".pyc");
+    let file = if optimize > 0 {
+        format!("{stem}.{}.opt-{optimize}.pyc", interpreter.cache_tag)
+    } else {
+        format!("{stem}.{}.pyc", interpreter.cache_tag)
+    };
     source
         .parent()
         .unwrap_or(Path::new(""))

@@ -96,7 +96,7 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Compile(args) => compile(args.into_config(), cli.quiet, cli.verbose),
+        Command::Compile(args) => compile(&args.into_config(), cli.quiet, cli.verbose),
         Command::Cache(command) => cache(&command),
         Command::Build(args) => {
             let config = args.into_config();
@@ -167,13 +167,13 @@ fn cache_line(stats: &pyship::cache::CacheStats) -> String {
 
 /// `pyship compile`: exit 0, 1 when some modules did not compile (the rest were written), 2 on
 /// a fatal error.
-fn compile(config: pyship::inplace::InplaceConfig, quiet: bool, verbose: bool) -> ExitCode {
+fn compile(config: &pyship::inplace::InplaceConfig, quiet: bool, verbose: bool) -> ExitCode {
     let reporter = TerminalReporter {
         bar: Mutex::new(None),
         show_bar: !quiet && !verbose && std::io::stderr().is_terminal(),
         verbose,
     };
-    let report = match pyship::inplace::run(&config, &reporter) {
+    let report = match pyship::inplace::run(config, &reporter) {
         Ok(report) => report,
         Err(err) => {
             print_error(&err);

@@ -94,7 +94,7 @@ struct Reference {
     /// Where the import system (or compileall -b) expects the pyc: pyship's file.
     cfile: String,
     /// `py_compile.compile(source, cfile=ref)`'s output.
-    reference: String,
+    py_compile: String,
 }
 
 /// For each source (relative to `cwd`), where its pyc belongs, and py_compile's own pyc for it
@@ -121,7 +121,7 @@ fn py_compile_references(
                 \x20   ref = os.path.join(dest, source + 'c')\n\
                 \x20   os.makedirs(os.path.dirname(ref), exist_ok=True)\n\
                 \x20   py_compile.compile(source, cfile=ref, doraise=True, optimize=optimize, invalidation_mode=mode)\n\
-                \x20   out.append({'source': source, 'cfile': os.path.abspath(cfile), 'reference': ref})\n\
+                \x20   out.append({'source': source, 'cfile': os.path.abspath(cfile), 'py_compile': ref})\n\
                 print(json.dumps(out))\n";
     let mut args = vec![
         cwd.to_str().unwrap().to_owned(),
@@ -143,7 +143,7 @@ fn assert_matches_references(python: &Python, project: &Path, references: &[Refe
         let ours = std::fs::read(&reference.cfile).unwrap_or_else(|err| {
             panic!("no pyc at {} for {what}: {err}", reference.cfile);
         });
-        let theirs = std::fs::read(&reference.reference).unwrap();
+        let theirs = std::fs::read(&reference.py_compile).unwrap();
         assert_eq!(ours[..16], theirs[..16], "header of {what}");
         let canonical = pyship::marshal::canonicalize(&theirs[16..], python.minor).unwrap();
         assert_eq!(ours[16..], canonical[..], "body of {what}");
@@ -153,7 +153,7 @@ fn assert_matches_references(python: &Python, project: &Path, references: &[Refe
             let mode = |path: &str| std::fs::metadata(path).unwrap().permissions().mode() & 0o7777;
             assert_eq!(
                 format!("{:o}", mode(&reference.cfile)),
-                format!("{:o}", mode(&reference.reference)),
+                format!("{:o}", mode(&reference.py_compile)),
                 "mode of {what}"
             );
         }
@@ -354,7 +354,7 @@ fn only_stale_pycs_are_written_again() {
     assert_eq!(wrote(&fourth), 1, "{fourth}");
     let resized = stamps(&project);
     let tag = format!("part.cpython-3{}.pyc", python.minor);
-    assert_eq!(changed(&touched, &resized), [tag.clone()]);
+    assert_eq!(changed(&touched, &resized), std::slice::from_ref(&tag));
     let pyc = std::fs::read(project.join("ns/__pycache__").join(&tag)).unwrap();
     assert_eq!(
         u32::from_le_bytes(pyc[12..16].try_into().unwrap()) as usize,
