@@ -384,7 +384,9 @@ pub fn compile_cached(
         let workers = jobs.min(miss_requests.len());
         let dfiles: Vec<String> = miss_requests.iter().map(|r| r.dfile.clone()).collect();
         reporter.on_compile_start(&interpreter.short_version(), miss_requests.len());
-        let compiled = compile_all(&pool, miss_requests, workers, |i| {
+        // Two threads per worker: while one canonicalizes an answer, the other has already
+        // handed the worker its next module.
+        let compiled = compile_all(&pool, miss_requests, workers * 2, |i| {
             reporter.on_compiled(&dfiles[i]);
         });
         reporter.on_compile_finish();
