@@ -1,18 +1,33 @@
-"""Time pyship against `python -m compileall -j0` on the target's standard library.
+"""pyship benchmark: pyship against the incumbents on the target's standard library, in one run.
 
 Prepares the corpus (the stdlib copied out of the interpreter's install, without site-packages,
-caches, or the files CPython's own test suite keeps deliberately broken), then runs each tool
-ROUNDS times on fresh copies (copy time excluded) and prints medians and ratios.
+caches, or the files CPython's own test suite keeps deliberately broken), then, ROUNDS times
+each, prints medians and ratios for:
+
+- `pyship compile --no-cache` vs `python -m compileall -q -j0`, in place on fresh copies (copy
+  time excluded), and `pyship compile` with a warm cache;
+- `pyship build -f zip`: full build (empty cache) and no-change rebuild (same cache, same out);
+- peak RSS of pyship (its largest process: os.wait4 reports the max over the process and the
+  workers it reaped);
+- the physical limit: CPU time of compile() + marshal.dumps() over the corpus in one process,
+  divided by the number of CPUs; no CPython-based tool can beat it;
+- wheel conversion vs pyc_wheel (placeholder: runs only with --wheel and when `pyship build X.whl`
+  works and pyc_wheel is installed for the target).
+
+Usage: bench/run.sh [PYTHON] [ROUNDS]  (builds pyship in release mode, then runs this script).
 """
 
 import argparse
 import os
+import re
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+
+CPUS = os.cpu_count() or 1
 
 
 def prepare_stdlib(python, dest):
@@ -26,7 +41,7 @@ def prepare_stdlib(python, dest):
         ignore=shutil.ignore_patterns("site-packages", "__pycache__", "*.pyc"),
     )
     # Drop what the target cannot compile (lib2to3 test data, badsyntax_* tests), so both tools
-    # do the same work and pyship (which writes nothing when a module is broken) completes.
+    # do the same work and pyship builds (which write nothing when a module is broken) complete.
     bad = subprocess.run(
         [
             python,
@@ -48,16 +63,52 @@ def prepare_stdlib(python, dest):
     ).stdout.split()
     for path in bad:
         os.remove(path)
-    modules = sum(
-        name.endswith(".py") for _, _, files in os.walk(dest) for name in files
-    )
+    modules = sum(name.endswith(".py") for _, _, files in os.walk(dest) for name in files)
     return modules, len(bad)
 
 
-def timed(command, **kwargs):
+PHYSICAL_LIMIT = """
+import marshal, os, sys, time
+total = 0.0
+for base, dirs, files in os.walk(sys.argv[1]):
+    dirs[:] = sorted(d for d in dirs if d != '__pycache__')
+    for name in sorted(files):
+        if name.endswith('.py'):
+            path = os.path.join(base, name)
+            with open(path, 'rb') as f:
+                data = f.read()
+            start = time.process_time()
+            marshal.dumps(compile(data, path, 'exec', dont_inherit=True))
+            total += time.process_time() - start
+print(total)
+"""
+
+
+def run(command, **kwargs):
+    """Run `command`; returns (wall seconds, peak RSS in bytes of its largest process, stderr)."""
     start = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, **kwargs)
-    return time.perf_counter() - start
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kwargs
+    )
+    # Read stderr before reaping, so a chatty -v cannot fill the pipe and block.
+    stderr = process.stderr.read().decode("utf-8", "replace")
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        sys.exit(f"{command} failed with {process.returncode}:\n{stderr[-3000:]}")
+    # ru_maxrss is in KiB on Linux.
+    return seconds, usage.ru_maxrss * 1024, stderr
+
+
+def stages(stderr):
+    """The `stage: 0.123s` and cache lines of a `-v` run, on one line."""
+    parts = [
+        line.strip()
+        for line in stderr.splitlines()
+        if re.match(r"^[\w .\-/]+: \d+\.\d+s$", line.strip()) or line.startswith("compiled ")
+    ]
+    return "; ".join(part.replace(os.path.dirname(part.split(":")[0]) + "/", "") for part in parts)
 
 
 def main():
@@ -65,6 +116,7 @@ def main():
     parser.add_argument("--pyship", required=True)
     parser.add_argument("--python", default="python3.11")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--wheel", help="a large wheel (sympy) for the pyc_wheel comparison")
     args = parser.parse_args()
     python = shutil.which(args.python) or args.python
     pyship = os.path.abspath(args.pyship)
@@ -75,38 +127,141 @@ def main():
     with tempfile.TemporaryDirectory(prefix="pyship-bench-") as work:
         corpus = os.path.join(work, "stdlib")
         modules, dropped = prepare_stdlib(python, corpus)
+        size = sum(
+            os.path.getsize(os.path.join(base, name))
+            for base, _, files in os.walk(corpus)
+            for name in files
+        )
         print(
-            f"corpus: CPython {version} stdlib, {modules} modules "
-            f"({dropped} deliberately broken files dropped), {os.cpu_count()} CPUs"
+            f"corpus: CPython {version} stdlib, {modules} modules, {size / 2**20:.0f} MiB "
+            f"({dropped} deliberately broken files dropped); {CPUS} CPUs; {args.rounds} rounds"
         )
         results = {}
+        rss = {}
+        last_stages = {}
 
-        def record(name, seconds):
+        def record(name, measured):
+            seconds, peak, stderr = measured
             results.setdefault(name, []).append(seconds)
+            rss[name] = max(rss.get(name, 0), peak)
+            if stderr:
+                last_stages[name] = stages(stderr)
+
+        copy = os.path.join(work, "copy")
+        warm_cache = os.path.join(work, "cache-compile")
+
+        def fresh_copy():
+            if os.path.exists(copy):
+                shutil.rmtree(copy)
+            shutil.copytree(corpus, copy, symlinks=True)
+
+        # The warm-cache figure needs the cache filled for this path (the dfile is in the key).
+        fresh_copy()
+        run([pyship, "compile", copy, "-p", python, "-q", "--cache-dir", warm_cache])
 
         for round_ in range(args.rounds):
-            copy = os.path.join(work, f"compileall-{round_}")
-            shutil.copytree(corpus, copy, symlinks=True)
+            fresh_copy()
+            record("compileall -q -j0", run([python, "-m", "compileall", "-q", "-j0", copy]))
+            fresh_copy()
             record(
-                "compileall -q -j0 (in place)",
-                timed([python, "-m", "compileall", "-q", "-j0", copy]),
+                "pyship compile --no-cache",
+                run([pyship, "compile", copy, "-p", python, "-v", "--no-cache"]),
             )
-            shutil.rmtree(copy)
-            for fmt in ("dir", "zip"):
-                out = os.path.join(work, f"out-{fmt}-{round_}")
-                record(
-                    f"pyship build -f {fmt}",
-                    timed([pyship, "build", corpus, "-f", fmt, "-o", out, "-p", python, "-q"]),
-                )
-                shutil.rmtree(out)
+            fresh_copy()
+            record(
+                "pyship compile (warm cache)",
+                run([pyship, "compile", copy, "-p", python, "-v", "--cache-dir", warm_cache]),
+            )
+            out = os.path.join(work, f"out-{round_}")
+            cache = os.path.join(work, f"cache-build-{round_}")
+            build = [pyship, "build", corpus, "-f", "zip", "-o", out, "-p", python, "-v"]
+            record("pyship build -f zip (full)", run(build + ["--cache-dir", cache]))
+            record("pyship build -f zip (no change)", run(build + ["--cache-dir", cache]))
+            shutil.rmtree(out)
+            shutil.rmtree(cache)
 
-        baseline = statistics.median(results["compileall -q -j0 (in place)"])
-        print(f"{'command':40} {'median':>9} {'min':>9} {'vs compileall':>14}")
-        for name, samples in results.items():
-            median = statistics.median(samples)
-            print(
-                f"{name:40} {median:8.3f}s {min(samples):8.3f}s {median / baseline:13.2f}x"
+        limits = []
+        for _ in range(min(args.rounds, 3)):
+            cpu = float(
+                subprocess.check_output([python, "-I", "-W", "ignore", "-c", PHYSICAL_LIMIT, corpus], text=True)
             )
+            limits.append(cpu / CPUS)
+        limit = statistics.median(limits)
+
+        median = {name: statistics.median(samples) for name, samples in results.items()}
+        compileall = median["compileall -q -j0"]
+        print()
+        print(f"{'command':34} {'median':>8} {'min':>8} {'/compileall':>11} {'/limit':>7} {'peak RSS':>9}")
+        print(
+            f"{'physical limit (CPU / ' + str(CPUS) + ')':34} {limit:7.3f}s {min(limits):7.3f}s "
+            f"{limit / compileall:11.2f} {1:7.2f} {'':>9}"
+        )
+        for name, samples in results.items():
+            peak = f"{rss[name] / 2**20:7.0f} MB" if name.startswith("pyship") else ""
+            print(
+                f"{name:34} {median[name]:7.3f}s {min(samples):7.3f}s "
+                f"{median[name] / compileall:11.2f} {median[name] / limit:7.2f} {peak:>9}"
+            )
+
+        print()
+        print("stages of the last run (pyship -v):")
+        for name, line in last_stages.items():
+            print(f"  {name}: {line}")
+
+        compile_cold = median["pyship compile --no-cache"]
+        full = median["pyship build -f zip (full)"]
+        rebuild = median["pyship build -f zip (no change)"]
+        peak = max(value for name, value in rss.items() if name.startswith("pyship"))
+        print()
+        print("targets:")
+        for label, value, goal, ok in [
+            ("pyship compile / physical limit", compile_cold / limit, "<= 1.10", compile_cold / limit <= 1.10),
+            ("pyship compile / compileall -j0", compile_cold / compileall, "< 0.90", compile_cold / compileall < 0.90),
+            ("no-change rebuild / full build", rebuild / full, "<= 0.05", rebuild / full <= 0.05),
+            ("peak RSS of pyship (MB)", peak / 2**20, "<= 200", peak / 2**20 <= 200),
+        ]:
+            print(f"  {label:34} {value:8.3f}  target {goal:8} {'met' if ok else 'MISSED'}")
+
+        # ---- Wheel conversion vs pyc_wheel (placeholder until wheel input lands) ------------
+        print()
+        wheel_benchmark(args, python, pyship, work)
+
+
+def wheel_benchmark(args, python, pyship, work):
+    """Wheel conversion of a large wheel (sympy) vs pyc_wheel; skipped with a reason unless
+    --wheel is given, pyc_wheel is installed for the target, and pyship converts wheels."""
+    if not args.wheel:
+        print("wheel conversion vs pyc_wheel: skipped (pass --wheel PATH/TO/sympy-*.whl)")
+        return
+    if subprocess.run([python, "-c", "import pyc_wheel"], capture_output=True).returncode:
+        print(f"wheel conversion vs pyc_wheel: skipped (pyc_wheel is not installed for {python})")
+        return
+    probe = subprocess.run(
+        [pyship, "build", args.wheel, "-f", "wheel", "-o", os.path.join(work, "probe"),
+         "-p", python, "-q", "--no-cache"],
+        capture_output=True,
+        text=True,
+    )
+    if probe.returncode:
+        reason = (probe.stderr.strip().splitlines() or ["?"])[-1]
+        print(f"wheel conversion vs pyc_wheel: skipped (pyship cannot convert wheels yet: {reason})")
+        return
+    times = {"pyc_wheel": [], "pyship build WHEEL -f wheel": []}
+    for round_ in range(args.rounds):
+        copy = os.path.join(work, f"wheel-{round_}", os.path.basename(args.wheel))
+        os.makedirs(os.path.dirname(copy))
+        shutil.copy(args.wheel, copy)
+        times["pyc_wheel"].append(run([python, "-m", "pyc_wheel", "--quiet", copy])[0])
+        out = os.path.join(work, f"wheel-out-{round_}")
+        times["pyship build WHEEL -f wheel"].append(
+            run([pyship, "build", args.wheel, "-f", "wheel", "-o", out, "-p", python, "-q",
+                 "--no-cache"])[0]
+        )
+    base = statistics.median(times["pyc_wheel"])
+    print(f"wheel conversion of {os.path.basename(args.wheel)}:")
+    for name, samples in times.items():
+        median = statistics.median(samples)
+        print(f"  {name:32} {median:7.3f}s  {median / base:5.2f}x pyc_wheel  (target <= 0.35)")
 
 
 if __name__ == "__main__":

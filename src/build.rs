@@ -10,8 +10,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use crate::bundle;
-use crate::compile::compile_all;
-use crate::compile::pool::WorkerPool;
+use crate::cache::{Cache, CacheOptions, CachedOutcomes, SourceDigest, compile_cached};
 use crate::compile::{CompileOutcome, CompileRequest};
 use crate::config::{Config, OutputFormat, Placement};
 use crate::deps;
@@ -75,6 +74,8 @@ pub fn run(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
         bundle::entry_point(config, files)?;
     }
     let sources = read_modules(files)?;
+    // Each source is hashed once, for every target's cache lookups.
+    let digests = config.cache_dir.as_ref().map(|_| digest_modules(&sources));
     lap(&mut report, "read".to_owned());
     let dependencies = if config.bundle.with_deps {
         dependencies(config, &mut report)?
@@ -84,6 +85,7 @@ pub fn run(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
     let mut compiled = Vec::with_capacity(interpreters.len());
     for interpreter in interpreters {
         let (mut target_files, mut target_sources) = (files.clone(), sources.clone());
+        let mut target_digests = digests.clone();
         let installed = if dependencies.is_empty() {
             None
         } else {
@@ -94,7 +96,11 @@ pub fn run(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
                 &bundle::slim_excludes(config),
             )
             .map_err(bundle::BundleError::from)?;
-            target_sources.extend(read_modules(&installed.scan.files)?);
+            let dependency_sources = read_modules(&installed.scan.files)?;
+            if let Some(digests) = &mut target_digests {
+                digests.extend(digest_modules(&dependency_sources));
+            }
+            target_sources.extend(dependency_sources);
             target_files.extend(installed.scan.files.iter().cloned());
             report
                 .warnings
@@ -110,6 +116,7 @@ pub fn run(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
             &interpreter,
             &target_files,
             &target_sources,
+            target_digests.as_deref(),
             reporter,
             &mut report,
         )?;
@@ -244,11 +251,20 @@ fn read_modules(files: &[SourceFile]) -> Result<Vec<Option<Arc<[u8]>>>, Error> {
         .collect()
 }
 
+/// The cache's digest of every module, computed once for all targets.
+fn digest_modules(sources: &[Option<Arc<[u8]>>]) -> Vec<Option<SourceDigest>> {
+    sources
+        .par_iter()
+        .map(|source| source.as_deref().map(SourceDigest::of))
+        .collect()
+}
+
 fn compile_target(
     config: &Config,
     interpreter: &Interpreter,
     files: &[SourceFile],
     sources: &[Option<Arc<[u8]>>],
+    digests: Option<&[Option<SourceDigest>]>,
     reporter: &dyn Reporter,
     report: &mut Report,
 ) -> Result<Vec<Option<Vec<u8>>>, Error> {
@@ -265,17 +281,33 @@ fn compile_target(
         }
     }
     let mut code = vec![None; files.len()];
-    if requests.is_empty() {
-        return Ok(code);
-    }
-    let workers = config.jobs.clamp(1, requests.len());
-    let pool = WorkerPool::start(interpreter, workers)?;
-    reporter.on_compile_start(&interpreter.short_version(), requests.len());
-    let outcomes = compile_all(&pool, requests.clone(), workers, |i| {
-        reporter.on_compiled(&requests[i].dfile);
+    let cache = config.cache_dir.as_ref().map(Cache::new);
+    // Hashed once in `run` for every target.
+    let digests: Option<Vec<SourceDigest>> = digests.map(|digests| {
+        indices
+            .iter()
+            .map(|&index| digests[index].expect("every module is hashed"))
+            .collect()
     });
-    reporter.on_compile_finish();
-    drop(pool);
+    let CachedOutcomes {
+        outcomes,
+        stats,
+        write_error,
+    } = compile_cached(
+        interpreter,
+        requests,
+        digests.as_deref(),
+        CacheOptions {
+            cache: cache.as_ref(),
+            jobs: config.jobs,
+            strip_docstrings: false,
+        },
+        reporter,
+    )?;
+    report.cache += stats;
+    if let Some(err) = write_error {
+        report.warnings.push(err.warning(stats.write_errors));
+    }
     for (index, outcome) in indices.into_iter().zip(outcomes) {
         match outcome? {
             CompileOutcome::Code(bytes) => code[index] = Some(bytes),

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 use pyship::config::{BundleOptions, Config, OutputFormat, Placement, source_date_epoch_from_env};
+use pyship::inplace::{InplaceConfig, default_invalidation};
 use pyship::project::{ProjectError, ToolConfig};
 use pyship::pyc::Invalidation;
 
@@ -42,6 +43,11 @@ pub enum ColorChoice {
 pub enum Command {
     /// Compile a project and write it as a directory or zip.
     Build(Box<BuildArgs>),
+    /// Compile sources in place, like `python -m compileall` but faster.
+    Compile(CompileArgs),
+    /// Show or empty the compile cache.
+    #[command(subcommand)]
+    Cache(CacheCommand),
     /// List the interpreters pyship can target.
     Pythons,
 }
@@ -138,6 +144,9 @@ pub struct BuildArgs {
     /// Write the build report (artifacts, per-package sizes, timings, warnings) as JSON.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+    /// The compile cache.
+    #[command(flatten)]
+    pub cache: CacheArgs,
 }
 
 impl From<FormatArg> for OutputFormat {
@@ -230,6 +239,14 @@ impl BuildArgs {
             slim: self.slim || tool.slim == Some(true),
             report: self.report.or(tool.report),
         };
+        config.cache_dir = if self.cache.no_cache || tool.no_cache == Some(true) {
+            None
+        } else {
+            self.cache
+                .cache_dir
+                .or(tool.cache_dir)
+                .or_else(pyship::cache::default_dir)
+        };
         Ok(config)
     }
 }
@@ -243,5 +260,107 @@ fn default_out_dir(source: &std::path::Path) -> PathBuf {
             .join("dist")
     } else {
         source.join("dist")
+    }
+}
+
+/// `--cache-dir`, `--no-cache`
+#[derive(Debug, Args)]
+pub struct CacheArgs {
+    /// The content-addressed compile cache [default: $XDG_CACHE_HOME/pyship or
+    /// ~/.cache/pyship]
+    #[arg(long, value_name = "DIR", env = pyship::cache::CACHE_DIR_ENV)]
+    pub cache_dir: Option<PathBuf>,
+    /// Compile every module, neither reading nor writing the cache (wins over `--cache-dir`).
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+impl CacheArgs {
+    /// The cache directory to use, `None` for no cache.
+    pub fn dir(self) -> Option<PathBuf> {
+        if self.no_cache {
+            None
+        } else {
+            self.cache_dir.or_else(pyship::cache::default_dir)
+        }
+    }
+}
+
+/// `pyship cache`
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Print the cache directory.
+    Dir {
+        /// The cache directory [default: $XDG_CACHE_HOME/pyship or ~/.cache/pyship]
+        #[arg(long, value_name = "DIR", env = pyship::cache::CACHE_DIR_ENV)]
+        cache_dir: Option<PathBuf>,
+    },
+    /// Remove every cache entry.
+    Clean {
+        /// The cache directory [default: $XDG_CACHE_HOME/pyship or ~/.cache/pyship]
+        #[arg(long, value_name = "DIR", env = pyship::cache::CACHE_DIR_ENV)]
+        cache_dir: Option<PathBuf>,
+    },
+}
+
+impl CacheCommand {
+    /// The cache directory the command is about.
+    pub fn dir(&self) -> Option<PathBuf> {
+        match self {
+            CacheCommand::Dir { cache_dir } | CacheCommand::Clean { cache_dir } => {
+                cache_dir.clone().or_else(pyship::cache::default_dir)
+            }
+        }
+    }
+}
+
+/// `pyship compile`
+#[derive(Debug, Args)]
+pub struct CompileArgs {
+    /// Directories to walk (skipping `__pycache__`, not following symlinked directories) and
+    /// `.py` files to compile.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Target interpreter: a path, a command (`python3.12`) or a version (`3.12`)
+    #[arg(short, long = "python", value_name = "PY", default_value = "python3")]
+    pub python: String,
+    /// Optimize as `python -O` (drop asserts); `-OO` also drops docstrings.
+    #[arg(short = 'O', action = ArgAction::Count, conflicts_with = "optimize")]
+    pub optimize_flag: u8,
+    /// Optimization level, as CPython's: 0, 1 or 2.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=2))]
+    pub optimize: Option<u8>,
+    /// How the loader decides a pyc is stale [default: timestamp, or checked-hash when
+    /// SOURCE_DATE_EPOCH is set, as py_compile]
+    #[arg(long, value_enum)]
+    pub invalidation_mode: Option<InvalidationArg>,
+    /// Write `X.pyc` beside `X.py` instead of `__pycache__/X.<tag>.pyc` (`compileall -b`).
+    #[arg(short = 'b', long)]
+    pub legacy: bool,
+    /// Worker processes [default: number of CPUs]
+    #[arg(short, long)]
+    pub jobs: Option<usize>,
+    /// The compile cache.
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+impl CompileArgs {
+    /// Resolve flags and defaults into an [`InplaceConfig`].
+    pub fn into_config(self) -> InplaceConfig {
+        InplaceConfig {
+            paths: self.paths,
+            python: self.python,
+            optimize: self.optimize.unwrap_or(self.optimize_flag.min(2)),
+            invalidation: self
+                .invalidation_mode
+                .map_or_else(default_invalidation, Invalidation::from),
+            legacy: self.legacy,
+            jobs: self.jobs.map_or_else(
+                || std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+                |jobs| jobs.max(1),
+            ),
+            cache_dir: self.cache.dir(),
+        }
     }
 }

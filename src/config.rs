@@ -69,6 +69,8 @@ pub struct Config {
     pub source_date_epoch: u32,
     /// Zipapp options, dependency bundling and the size report: see [`BundleOptions`].
     pub bundle: BundleOptions,
+    /// The compile cache directory (SPEC §5); `None` compiles everything (`--no-cache`).
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// Options for deployment bundles: zipapp entry point, vendored dependencies, slimming and the
@@ -113,6 +115,7 @@ impl Config {
             jobs: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
             source_date_epoch: ZIP_EPOCH,
             bundle: BundleOptions::default(),
+            cache_dir: None,
         }
     }
 

@@ -47,6 +47,12 @@ pub enum Error {
     /// A deployment bundle (zipapp, `--with-deps`) could not be built.
     #[error(transparent)]
     Bundle(#[from] crate::bundle::BundleError),
+    /// `pyship compile` could not walk, read or write.
+    #[error(transparent)]
+    Inplace(#[from] crate::inplace::InplaceError),
+    /// The compile cache could not be cleaned.
+    #[error(transparent)]
+    Cache(#[from] crate::cache::CacheError),
     /// Writing the artifact failed.
     #[error(transparent)]
     Sink(#[from] crate::sink::SinkError),

@@ -6,11 +6,13 @@
 
 pub mod build;
 pub mod bundle;
+pub mod cache;
 pub mod compile;
 pub mod config;
 pub mod deps;
 pub mod discover;
 pub mod error;
+pub mod inplace;
 pub mod input;
 pub mod interpreter;
 pub mod layout;

@@ -102,6 +102,8 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Command::Compile(args) => compile(&args.into_config(), cli.quiet, cli.verbose),
+        Command::Cache(command) => cache(&command),
         Command::Build(args) => {
             let config = match args.into_config() {
                 Ok(config) => config,
@@ -155,6 +157,7 @@ fn main() -> ExitCode {
                         for (stage, seconds) in &report.timings {
                             anstream::eprintln!("{stage}: {seconds:.3}s");
                         }
+                        anstream::eprintln!("{}", cache_line(&report.cache));
                     }
                     if !cli.quiet {
                         for sizes in &report.bundles {
@@ -173,5 +176,88 @@ fn main() -> ExitCode {
                 }
             }
         }
+    }
+}
+
+/// The `-v` line about the compile cache and workers.
+fn cache_line(stats: &pyship::cache::CacheStats) -> String {
+    format!(
+        "compiled {}, from cache {}, workers started {}",
+        stats.compiled, stats.cached, stats.workers
+    )
+}
+
+/// `pyship compile`: exit 0, 1 when some modules did not compile (the rest were written), 2 on
+/// a fatal error.
+fn compile(config: &pyship::inplace::InplaceConfig, quiet: bool, verbose: bool) -> ExitCode {
+    let reporter = TerminalReporter {
+        bar: Mutex::new(None),
+        show_bar: !quiet && !verbose && std::io::stderr().is_terminal(),
+        verbose,
+    };
+    let report = match pyship::inplace::run(config, &reporter) {
+        Ok(report) => report,
+        Err(err) => {
+            print_error(&err);
+            return ExitCode::from(2);
+        }
+    };
+    if verbose || !report.failures.is_empty() {
+        for warning in &report.warnings {
+            anstream::eprintln!("{WARNING}: {warning}");
+        }
+    }
+    for failure in &report.failures {
+        anstream::eprintln!("{failure}");
+    }
+    if verbose {
+        for (stage, seconds) in &report.timings {
+            anstream::eprintln!("{stage}: {seconds:.3}s");
+        }
+        anstream::eprintln!("{}", cache_line(&report.cache));
+    }
+    if !quiet {
+        anstream::eprintln!("{}", report.summary());
+    }
+    if report.failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        let count = report.failures.len();
+        anstream::eprintln!(
+            "{ERROR}: {count} module{} did not compile; every other pyc was written",
+            if count == 1 { "" } else { "s" }
+        );
+        ExitCode::from(1)
+    }
+}
+
+/// `pyship cache dir|clean`
+fn cache(command: &cli::CacheCommand) -> ExitCode {
+    let Some(dir) = command.dir() else {
+        anstream::eprintln!(
+            "{ERROR}: No cache directory: set --cache-dir, {} or HOME",
+            pyship::cache::CACHE_DIR_ENV
+        );
+        return ExitCode::from(2);
+    };
+    match command {
+        cli::CacheCommand::Dir { .. } => {
+            println!("{}", dir.display());
+            ExitCode::SUCCESS
+        }
+        cli::CacheCommand::Clean { .. } => match pyship::cache::Cache::new(&dir).clean() {
+            Ok(count) => {
+                anstream::eprintln!(
+                    "Removed {count} cache entr{} from {}",
+                    if count == 1 { "y" } else { "ies" },
+                    dir.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                print_error(&err);
+                ExitCode::from(2)
+            }
+        },
     }
 }

@@ -55,23 +55,29 @@ pub fn header(
     source: &[u8],
     mtime: u32,
 ) -> [u8; 16] {
-    let mut out = [0u8; 16];
-    out[..4].copy_from_slice(&magic);
     let (flags, rest) = match invalidation {
-        Invalidation::Timestamp => {
-            let mut rest = [0u8; 8];
-            rest[..4].copy_from_slice(&mtime.to_le_bytes());
-            rest[4..].copy_from_slice(&(source.len() as u32).to_le_bytes());
-            (0, rest)
-        }
+        Invalidation::Timestamp => return timestamp_header(magic, mtime, source.len() as u64),
         Invalidation::CheckedHash => (
             FLAG_HASH_BASED | FLAG_CHECK_SOURCE,
             source_hash(magic, minor, source),
         ),
         Invalidation::UncheckedHash => (FLAG_HASH_BASED, source_hash(magic, minor, source)),
     };
+    let mut out = [0u8; 16];
+    out[..4].copy_from_slice(&magic);
     out[4..8].copy_from_slice(&flags.to_le_bytes());
     out[8..].copy_from_slice(&rest);
+    out
+}
+
+/// The header of a timestamp pyc for a source whose `os.stat()` gives `mtime` (whole seconds,
+/// modulo 2**32, as `int(st_mtime) & 0xFFFFFFFF`) and `size` bytes (stored modulo 2**32): what
+/// `py_compile` writes, computed without reading the source.
+pub fn timestamp_header(magic: [u8; 4], mtime: u32, size: u64) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    out[..4].copy_from_slice(&magic);
+    out[8..12].copy_from_slice(&mtime.to_le_bytes());
+    out[12..].copy_from_slice(&(size as u32).to_le_bytes());
     out
 }
 

@@ -60,8 +60,24 @@ impl WorkerPool {
         workers: usize,
         env: Vec<(OsString, OsString)>,
     ) -> Result<WorkerPool, CompileError> {
+        let pool = Self::idle_with_env(interpreter, workers, env);
+        pool.warm(workers.max(1))?;
+        Ok(pool)
+    }
+
+    /// A pool of up to `workers` (at least one) compile workers for `interpreter` that starts
+    /// none yet: each starts on [`WorkerPool::warm`], or when a request finds none idle.
+    pub fn idle(interpreter: &Interpreter, workers: usize) -> WorkerPool {
+        Self::idle_with_env(interpreter, workers, Vec::new())
+    }
+
+    fn idle_with_env(
+        interpreter: &Interpreter,
+        workers: usize,
+        env: Vec<(OsString, OsString)>,
+    ) -> WorkerPool {
         let size = workers.max(1);
-        let pool = WorkerPool {
+        WorkerPool {
             interpreter: interpreter.clone(),
             env,
             timeout: DEFAULT_TIMEOUT,
@@ -73,14 +89,22 @@ impl WorkerPool {
             }),
             idle_changed: Condvar::new(),
             spawned: AtomicUsize::new(0),
-        };
-        for _ in 0..size {
-            let worker = pool.spawn()?;
-            let mut state = pool.lock();
-            state.idle.push(worker);
-            state.live += 1;
         }
-        Ok(pool)
+    }
+
+    /// Start workers, without waiting for them to be ready, until `count` (at most the pool's
+    /// size) exist: so they boot while the caller is still finding work for them.
+    pub fn warm(&self, count: usize) -> Result<(), CompileError> {
+        loop {
+            let mut state = self.lock();
+            if state.live >= count.min(state.size) {
+                return Ok(());
+            }
+            state.live += 1;
+            drop(state);
+            let worker = self.spawn().inspect_err(|_| self.discard())?;
+            self.checkin(worker);
+        }
     }
 
     /// Give up on a file after `timeout` (default [`DEFAULT_TIMEOUT`]); the worker is killed.

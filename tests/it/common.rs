@@ -132,9 +132,21 @@ pub fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
-/// A `pyship` command for the binary under test.
+/// A `pyship` command for the binary under test. Each command gets its own empty compile cache
+/// under the target directory, so no test writes to the real `~/.cache` or sees another run's
+/// entries; a test about the cache sets `PYSHIP_CACHE_DIR` (or `--cache-dir`) itself.
 pub fn pyship() -> assert_cmd::Command {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "cache-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
     let mut command = assert_cmd::Command::cargo_bin("pyship").unwrap();
-    command.env_remove("SOURCE_DATE_EPOCH").env("NO_COLOR", "1");
+    command
+        .env_remove("SOURCE_DATE_EPOCH")
+        .env_remove("XDG_CACHE_HOME")
+        .env("PYSHIP_CACHE_DIR", cache)
+        .env("NO_COLOR", "1");
     command
 }

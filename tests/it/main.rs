@@ -8,7 +8,9 @@
 )]
 
 mod build;
+mod cache;
 mod common;
+mod compile;
 mod marshal;
 mod pool;
 mod wheel;

@@ -1,0 +1,342 @@
+//! The compile cache: a rebuild with nothing changed starts no worker, corrupt entries are
+//! compiled again, concurrent builds share it safely, `pyship cache dir|clean`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::common::{Python, copy_fixture, copy_tree, fixture, pyship, pythons};
+
+/// (compiled, from cache, workers started) from the `-v` output.
+fn counts(stderr: &str) -> (usize, usize, usize) {
+    let line = stderr
+        .lines()
+        .find(|line| line.starts_with("compiled "))
+        .unwrap_or_else(|| panic!("no cache line in:\n{stderr}"));
+    let numbers: Vec<usize> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|part| !part.is_empty())
+        .map(|part| part.parse().unwrap())
+        .collect();
+    assert_eq!(numbers.len(), 3, "{line}");
+    (numbers[0], numbers[1], numbers[2])
+}
+
+/// `pyship build PROJECT -f zip -o OUT -v` with the cache in `cache`; returns (zip bytes, stderr).
+fn build(
+    project: &Path,
+    out: &Path,
+    cache: &Path,
+    python: &Python,
+    extra: &[&str],
+) -> (Vec<u8>, String) {
+    let output = pyship()
+        .env("PYSHIP_CACHE_DIR", cache)
+        .arg("build")
+        .arg(project)
+        .args(["-f", "zip", "-v", "-o"])
+        .arg(out)
+        .arg("-p")
+        .arg(&python.path)
+        .args(extra)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{stderr}");
+    let path = String::from_utf8(output.stdout).unwrap();
+    (std::fs::read(path.trim()).unwrap(), stderr)
+}
+
+fn entries(cache: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(shards) = std::fs::read_dir(cache.join("v1")) else {
+        return out;
+    };
+    for shard in shards {
+        for entry in std::fs::read_dir(shard.unwrap().path()).unwrap() {
+            out.push(entry.unwrap().path());
+        }
+    }
+    out
+}
+
+#[test]
+fn a_rebuild_with_nothing_changed_starts_no_worker() {
+    for python in pythons() {
+        let (temp, project) = copy_fixture("flat");
+        let cache = temp.path().join("cache");
+        let (first, stderr) = build(&project, &temp.path().join("a"), &cache, &python, &[]);
+        let (compiled, cached, workers) = counts(&stderr);
+        assert!(compiled >= 5, "{stderr}");
+        assert_eq!(cached, 0, "{stderr}");
+        assert!((1..=2).contains(&workers), "{stderr}");
+        assert_eq!(entries(&cache).len(), compiled);
+
+        let (second, stderr) = build(&project, &temp.path().join("b"), &cache, &python, &[]);
+        assert_eq!(counts(&stderr), (0, compiled, 0), "{stderr}");
+        assert!(
+            second == first,
+            "a cached build differs on 3.{}",
+            python.minor
+        );
+
+        // One module changed: one miss, one worker, though two were allowed.
+        std::fs::write(project.join("ns/part.py"), "NAME = 'changed'\n").unwrap();
+        let (_, stderr) = build(
+            &project,
+            &temp.path().join("c"),
+            &cache,
+            &python,
+            &["-j", "2"],
+        );
+        assert_eq!(counts(&stderr), (1, compiled - 1, 1), "{stderr}");
+
+        // Another optimize level is another key.
+        let (_, stderr) = build(&project, &temp.path().join("d"), &cache, &python, &["-O"]);
+        assert_eq!(counts(&stderr).1, 0, "{stderr}");
+    }
+}
+
+#[test]
+fn corrupt_entries_are_compiled_again() {
+    let Some(python) = pythons().pop() else {
+        return;
+    };
+    let (temp, project) = copy_fixture("flat");
+    let cache = temp.path().join("cache");
+    let (first, stderr) = build(&project, &temp.path().join("a"), &cache, &python, &[]);
+    let (compiled, _, _) = counts(&stderr);
+    let entries = entries(&cache);
+    assert_eq!(entries.len(), compiled);
+    for (i, entry) in entries.iter().enumerate() {
+        let mut bytes = std::fs::read(entry).unwrap();
+        match i % 3 {
+            0 => bytes.truncate(bytes.len() / 2),
+            1 => *bytes.last_mut().unwrap() ^= 0x40,
+            _ => bytes.clear(),
+        }
+        std::fs::write(entry, bytes).unwrap();
+    }
+    let (second, stderr) = build(&project, &temp.path().join("b"), &cache, &python, &[]);
+    let (recompiled, cached, workers) = counts(&stderr);
+    assert_eq!((recompiled, cached), (compiled, 0), "{stderr}");
+    assert!(workers >= 1);
+    assert!(second == first, "the rebuilt artifact differs");
+    // Repaired.
+    let (_, stderr) = build(&project, &temp.path().join("c"), &cache, &python, &[]);
+    assert_eq!(counts(&stderr), (0, compiled, 0), "{stderr}");
+}
+
+#[test]
+fn concurrent_builds_share_one_cache() {
+    let Some(python) = pythons().pop() else {
+        return;
+    };
+    let temp = tempfile::tempdir().unwrap();
+    let project = temp.path().join("many");
+    copy_tree(&fixture("flat"), &project);
+    for i in 0..150 {
+        std::fs::write(
+            project.join(format!("mod_{i}.py")),
+            format!(
+                "\"\"\"Module {i}.\"\"\"\n\ndef f(x):\n    return x * {i} + len({{'a{i}', 'b'}})\n"
+            ),
+        )
+        .unwrap();
+    }
+    // Three builds at once into one empty cache.
+    let spawned: Vec<_> = (0..3)
+        .map(|i| {
+            Command::new(assert_cmd::cargo::cargo_bin("pyship"))
+                .env("PYSHIP_CACHE_DIR", temp.path().join("cache2"))
+                .env_remove("SOURCE_DATE_EPOCH")
+                .arg("build")
+                .arg(&project)
+                .args(["-f", "zip", "-q", "-o"])
+                .arg(temp.path().join(format!("par-{i}")))
+                .arg("-p")
+                .arg(&python.path)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut artifacts = Vec::new();
+    for child in spawned {
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let path = String::from_utf8(output.stdout).unwrap();
+        artifacts.push(std::fs::read(path.trim()).unwrap());
+    }
+    assert!(artifacts.iter().all(|artifact| *artifact == artifacts[0]));
+    let (again, stderr) = build(
+        &project,
+        &temp.path().join("after"),
+        &temp.path().join("cache2"),
+        &python,
+        &[],
+    );
+    let (compiled, cached, workers) = counts(&stderr);
+    assert_eq!((compiled, workers), (0, 0), "{stderr}");
+    assert!(cached > 150);
+    assert!(again == artifacts[0]);
+    // No temporary files left behind.
+    for entry in entries(&temp.path().join("cache2")) {
+        let name = entry.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.len() == 62 && !name.starts_with('.'), "{name}");
+    }
+}
+
+#[test]
+fn no_cache_neither_reads_nor_writes() {
+    let Some(python) = pythons().pop() else {
+        return;
+    };
+    let (temp, project) = copy_fixture("flat");
+    let cache = temp.path().join("cache");
+    let (_, stderr) = build(
+        &project,
+        &temp.path().join("a"),
+        &cache,
+        &python,
+        &["--no-cache"],
+    );
+    let (compiled, cached, _) = counts(&stderr);
+    assert!(compiled >= 5 && cached == 0, "{stderr}");
+    assert!(!cache.exists());
+    build(&project, &temp.path().join("b"), &cache, &python, &[]);
+    let (_, stderr) = build(
+        &project,
+        &temp.path().join("c"),
+        &cache,
+        &python,
+        &["--no-cache"],
+    );
+    assert_eq!(counts(&stderr), (compiled, 0, 2.min(compiled)), "{stderr}");
+}
+
+#[test]
+fn compile_in_place_uses_the_cache() {
+    let Some(python) = pythons().pop() else {
+        return;
+    };
+    let temp = tempfile::tempdir().unwrap();
+    copy_tree(&fixture("flat"), &temp.path().join("flat"));
+    let cache = temp.path().join("cache");
+    let run = || {
+        let output = pyship()
+            .current_dir(temp.path())
+            .env("PYSHIP_CACHE_DIR", &cache)
+            .args(["compile", "flat", "-v", "-p"])
+            .arg(&python.path)
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+        String::from_utf8(output.stderr).unwrap()
+    };
+    let pyc = temp.path().join(format!(
+        "flat/pkg/sub/__pycache__/mod.cpython-3{}.pyc",
+        python.minor
+    ));
+    let (compiled, _, _) = counts(&run());
+    let first = std::fs::read(&pyc).unwrap();
+    for dir in ["", "ns", "pkg", "pkg/sub", "tests"] {
+        let pycache = temp.path().join("flat").join(dir).join("__pycache__");
+        std::fs::remove_dir_all(pycache).unwrap();
+    }
+    assert_eq!(counts(&run()), (0, compiled, 0));
+    assert_eq!(std::fs::read(&pyc).unwrap(), first);
+}
+
+#[test]
+fn cache_dir_and_clean() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = |envs: &[(&str, &Path)], args: &[&str]| {
+        let mut command = pyship();
+        command
+            .env_remove("PYSHIP_CACHE_DIR")
+            .env_remove("XDG_CACHE_HOME");
+        for (key, value) in envs {
+            command.env(key, value);
+        }
+        let output = command.args(["cache", "dir"]).args(args).output().unwrap();
+        assert!(output.status.success());
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    };
+    let home = temp.path().join("home");
+    let xdg = temp.path().join("xdg");
+    let own = temp.path().join("own");
+    assert_eq!(
+        dir(&[("HOME", &home)], &[]),
+        home.join(".cache/pyship").to_str().unwrap()
+    );
+    assert_eq!(
+        dir(&[("HOME", &home), ("XDG_CACHE_HOME", &xdg)], &[]),
+        xdg.join("pyship").to_str().unwrap()
+    );
+    assert_eq!(
+        dir(
+            &[
+                ("HOME", &home),
+                ("XDG_CACHE_HOME", &xdg),
+                ("PYSHIP_CACHE_DIR", &own)
+            ],
+            &[]
+        ),
+        own.to_str().unwrap()
+    );
+    assert_eq!(
+        dir(
+            &[("PYSHIP_CACHE_DIR", &own)],
+            &["--cache-dir", "/elsewhere"]
+        ),
+        "/elsewhere"
+    );
+
+    let Some(python) = pythons().pop() else {
+        return;
+    };
+    let (project_temp, project) = copy_fixture("flat");
+    let cache = temp.path().join("cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    std::fs::write(cache.join("unrelated.txt"), "mine").unwrap();
+    let (_, stderr) = build(
+        &project,
+        &project_temp.path().join("a"),
+        &cache,
+        &python,
+        &[],
+    );
+    let (compiled, _, _) = counts(&stderr);
+    assert_eq!(entries(&cache).len(), compiled);
+    let output = pyship()
+        .env("PYSHIP_CACHE_DIR", &cache)
+        .args(["cache", "clean"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        format!(
+            "Removed {compiled} cache entries from {}\n",
+            cache.display()
+        )
+    );
+    assert!(entries(&cache).is_empty());
+    assert!(
+        cache.join("unrelated.txt").is_file(),
+        "clean removes only pyship's entries"
+    );
+    let (_, stderr) = build(
+        &project,
+        &project_temp.path().join("b"),
+        &cache,
+        &python,
+        &[],
+    );
+    assert_eq!(counts(&stderr).0, compiled);
+}
