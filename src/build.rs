@@ -32,7 +32,9 @@ struct Compiled {
     interpreter: Interpreter,
     code: Vec<Option<Vec<u8>>>,
     files: Vec<SourceFile>,
-    sources: Vec<Option<Arc<[u8]>>>,
+    /// `(source hash for this target's magic number, size)` of each module, for pyc headers:
+    /// sources are not kept in memory once compiled.
+    stamps: Vec<Option<([u8; 8], u64)>>,
     /// Keeps the installed dependencies on disk until their data files are written.
     _deps: Option<deps::Installed>,
 }
@@ -124,14 +126,18 @@ pub fn run(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
             &mut report,
             format!("compile {}", interpreter.short_version()),
         );
+        let stamps = stamp_modules(&interpreter, &target_sources);
         compiled.push(Compiled {
             interpreter,
             code,
             files: target_files,
-            sources: target_sources,
+            stamps,
             _deps: installed,
         });
     }
+    // From here on, module sources are read again from disk only where they are shipped.
+    drop(sources);
+    drop(digests);
     if !report.failures.is_empty() {
         report.duration = start.elapsed();
         return Ok(report);
@@ -173,12 +179,12 @@ pub fn run(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
         let target = &compiled[*index];
         // A wheel declares its dependencies instead of carrying them: the project's files
         // come first in `target.files`, so their indices are the same.
-        let (files, sources) = if plan.format == OutputFormat::Wheel {
-            (&files[..], &sources[..])
+        let files = if plan.format == OutputFormat::Wheel {
+            &files[..]
         } else {
-            (&target.files[..], &target.sources[..])
+            &target.files[..]
         };
-        let artifact = write_artifact(config, plan, target, files, sources, &keep_source)?;
+        let artifact = write_artifact(config, plan, target, files, &keep_source)?;
         report.bundles.push(bundle::measure(
             &artifact.path,
             files,
@@ -252,6 +258,22 @@ fn read_modules(files: &[SourceFile]) -> Result<Vec<Option<Arc<[u8]>>>, Error> {
 }
 
 /// The cache's digest of every module, computed once for all targets.
+/// What pyc headers need of each module for `interpreter`: its source hash and size.
+fn stamp_modules(
+    interpreter: &Interpreter,
+    sources: &[Option<Arc<[u8]>>],
+) -> Vec<Option<([u8; 8], u64)>> {
+    sources
+        .par_iter()
+        .map(|source| {
+            source.as_deref().map(|source| {
+                let hash = pyc::source_hash(interpreter.magic, interpreter.version.minor, source);
+                (hash, source.len() as u64)
+            })
+        })
+        .collect()
+}
+
 fn digest_modules(sources: &[Option<Arc<[u8]>>]) -> Vec<Option<SourceDigest>> {
     sources
         .par_iter()
@@ -482,7 +504,6 @@ fn write_artifact(
     plan: &ArtifactPlan,
     target: &Compiled,
     files: &[SourceFile],
-    sources: &[Option<Arc<[u8]>>],
     keep_source: &ignore::gitignore::Gitignore,
 ) -> Result<sink::Artifact, Error> {
     let interpreter = &target.interpreter;
@@ -546,27 +567,28 @@ fn write_artifact(
     }
     for entry in &entries {
         match entry.content {
-            Content::Copy { index } => match (&sources[index], &files[index].contents) {
-                (Some(bytes), _) | (None, Some(bytes)) => {
-                    sink.add_bytes(&entry.path, bytes, files[index].executable)?;
+            Content::Copy { index } => {
+                let file = &files[index];
+                match &file.contents {
+                    Some(bytes) => sink.add_bytes(&entry.path, bytes, file.executable)?,
+                    None if file.executable => {
+                        let bytes = fs_err::read(&file.path)?;
+                        sink.add_bytes(&entry.path, &bytes, true)?;
+                    }
+                    None => sink.add_file(&entry.path, &file.path)?,
                 }
-                (None, None) if files[index].executable => {
-                    let bytes = fs_err::read(&files[index].path)?;
-                    sink.add_bytes(&entry.path, &bytes, true)?;
-                }
-                (None, None) => sink.add_file(&entry.path, &files[index].path)?,
-            },
+            }
             Content::Compiled {
                 index,
                 invalidation,
             } => {
-                let source = sources[index].as_deref().unwrap_or_default();
+                let (hash, size) = target.stamps[index].unwrap_or_default();
                 let code = target.code[index].as_deref().unwrap_or_default();
-                let header = pyc::header(
+                let header = pyc::header_for(
                     interpreter.magic,
-                    interpreter.version.minor,
                     invalidation,
-                    source,
+                    hash,
+                    size,
                     config.source_date_epoch,
                 );
                 let mut bytes = Vec::with_capacity(header.len() + code.len());

@@ -55,13 +55,28 @@ pub fn header(
     source: &[u8],
     mtime: u32,
 ) -> [u8; 16] {
+    let hash = match invalidation {
+        Invalidation::Timestamp => [0; 8],
+        Invalidation::CheckedHash | Invalidation::UncheckedHash => {
+            source_hash(magic, minor, source)
+        }
+    };
+    header_for(magic, invalidation, hash, source.len() as u64, mtime)
+}
+
+/// [`header`] from what it needs of the source: its [`source_hash`] and its size, so a
+/// pipeline can let go of the source once it is compiled.
+pub fn header_for(
+    magic: [u8; 4],
+    invalidation: Invalidation,
+    hash: [u8; 8],
+    size: u64,
+    mtime: u32,
+) -> [u8; 16] {
     let (flags, rest) = match invalidation {
-        Invalidation::Timestamp => return timestamp_header(magic, mtime, source.len() as u64),
-        Invalidation::CheckedHash => (
-            FLAG_HASH_BASED | FLAG_CHECK_SOURCE,
-            source_hash(magic, minor, source),
-        ),
-        Invalidation::UncheckedHash => (FLAG_HASH_BASED, source_hash(magic, minor, source)),
+        Invalidation::Timestamp => return timestamp_header(magic, mtime, size),
+        Invalidation::CheckedHash => (FLAG_HASH_BASED | FLAG_CHECK_SOURCE, hash),
+        Invalidation::UncheckedHash => (FLAG_HASH_BASED, hash),
     };
     let mut out = [0u8; 16];
     out[..4].copy_from_slice(&magic);

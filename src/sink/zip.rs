@@ -28,6 +28,8 @@ const EXECUTABLE_MODE: u32 = 0o755;
 const DOS_EPOCH: u32 = 315_532_800;
 /// Uncompressed bytes compressed per parallel batch, bounding memory for large inputs.
 const BATCH_BYTES: u64 = 64 << 20;
+/// Uncompressed bytes added with `add_bytes` that are deflated (in parallel) before more come.
+const COMPRESS_AHEAD_BYTES: u64 = 16 << 20;
 
 /// How to write a zip artifact.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -58,13 +60,15 @@ enum Entry {
     Bytes { bytes: Vec<u8>, executable: bool },
     /// A project file, read when the archive is written.
     File { source: PathBuf, len: u64 },
+    /// Bytes already deflated into a one-entry zip, with their uncompressed length.
+    Compressed { one: Vec<u8>, len: u64 },
 }
 
 impl Entry {
     /// Bytes to read and compress, for batching.
     fn len(&self) -> u64 {
         match self {
-            Entry::Directory => 0,
+            Entry::Directory | Entry::Compressed { .. } => 0,
             Entry::Bytes { bytes, .. } => bytes.len() as u64,
             Entry::File { len, .. } => *len,
         }
@@ -82,6 +86,9 @@ pub struct ZipSink {
     temp: NamedTempFile,
     /// Entry name (directories with a trailing `/`) → entry, in archive order.
     entries: BTreeMap<String, Entry>,
+    /// Uncompressed bytes held in [`Entry::Bytes`], deflated once they pass
+    /// [`COMPRESS_AHEAD_BYTES`] so memory holds compressed data, not a copy of the artifact.
+    pending: u64,
 }
 
 /// Start a zip artifact at `dest`. Missing parents of `dest` are created; fails early if `dest`
@@ -98,6 +105,7 @@ pub fn create(dest: &Path, options: ZipOptions) -> Result<ZipSink, SinkError> {
         options,
         temp,
         entries: BTreeMap::new(),
+        pending: 0,
     })
 }
 
@@ -214,6 +222,43 @@ enum ZipErrorAt {
     Zip(zip::result::ZipError),
 }
 
+impl ZipSink {
+    /// Deflate every [`Entry::Bytes`] in parallel, keeping only the compressed form.
+    fn compress_pending(&mut self) -> Result<(), SinkError> {
+        let time = dos_time(self.options.mtime);
+        let compressed: Vec<(String, Vec<u8>, u64)> = self
+            .entries
+            .par_iter()
+            .filter_map(|(name, entry)| match entry {
+                Entry::Bytes { bytes, executable } => {
+                    let mode = if *executable {
+                        EXECUTABLE_MODE
+                    } else {
+                        FILE_MODE
+                    };
+                    Some(
+                        compress(name, bytes, mode, time)
+                            .map(|one| (name.clone(), one, bytes.len() as u64)),
+                    )
+                }
+                _ => None,
+            })
+            .collect::<Result<_, ZipErrorAt>>()
+            .map_err(|err| match err {
+                ZipErrorAt::Io(err) => SinkError::Io(err),
+                ZipErrorAt::Zip(err) => SinkError::Zip {
+                    path: self.dest.clone(),
+                    err,
+                },
+            })?;
+        for (name, one, len) in compressed {
+            self.entries.insert(name, Entry::Compressed { one, len });
+        }
+        self.pending = 0;
+        Ok(())
+    }
+}
+
 impl Sink for ZipSink {
     fn add_bytes(&mut self, path: &str, bytes: &[u8], executable: bool) -> Result<(), SinkError> {
         self.insert(
@@ -222,7 +267,12 @@ impl Sink for ZipSink {
                 bytes: bytes.to_vec(),
                 executable,
             },
-        )
+        )?;
+        self.pending += bytes.len() as u64;
+        if self.pending > COMPRESS_AHEAD_BYTES {
+            self.compress_pending()?;
+        }
+        Ok(())
     }
 
     fn add_file(&mut self, path: &str, source: &Path) -> Result<(), SinkError> {
@@ -243,6 +293,7 @@ impl Sink for ZipSink {
             options,
             mut temp,
             entries,
+            ..
         } = *self;
         let zip_error = |err| SinkError::Zip {
             path: dest.clone(),
@@ -287,6 +338,9 @@ impl Sink for ZipSink {
                 .map(|(name, entry)| {
                     let (data, executable) = match entry {
                         Entry::Directory => return Ok(None),
+                        Entry::Compressed { one, len } => {
+                            return Ok(Some((Cow::Borrowed(one.as_slice()), *len)));
+                        }
                         Entry::Bytes { bytes, executable } => {
                             (Cow::Borrowed(bytes.as_slice()), *executable)
                         }
@@ -301,7 +355,7 @@ impl Sink for ZipSink {
                         FILE_MODE
                     };
                     let one = compress(name, &data, mode, time)?;
-                    Ok(Some((one, data.len() as u64)))
+                    Ok(Some((Cow::Owned(one), data.len() as u64)))
                 })
                 .collect::<Result<Vec<_>, ZipErrorAt>>()
                 .map_err(|err| match err {
