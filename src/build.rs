@@ -184,7 +184,34 @@ pub fn run(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
         } else {
             &target.files[..]
         };
-        let artifact = write_artifact(config, plan, target, files, &keep_source)?;
+        // Archives are rewritten only when something that goes into them changed (make-style,
+        // recorded in the cache): a no-change rebuild compiles nothing and writes nothing.
+        let cache = config
+            .cache_dir
+            .as_ref()
+            .filter(|_| plan.format != OutputFormat::Dir)
+            .map(Cache::new);
+        let fingerprint = cache
+            .as_ref()
+            .map(|_| fingerprint(config, plan, target, files));
+        let unchanged = cache
+            .as_ref()
+            .zip(fingerprint.as_ref())
+            .and_then(|(cache, fingerprint)| cache.artifact_up_to_date(&plan.dest, fingerprint));
+        let artifact = if let Some(bytes) = unchanged {
+            report.up_to_date.push(plan.dest.clone());
+            sink::Artifact {
+                path: plan.dest.clone(),
+                bytes,
+            }
+        } else {
+            let artifact = write_artifact(config, plan, target, files, &keep_source)?;
+            if let (Some(cache), Some(fingerprint)) = (&cache, &fingerprint) {
+                // Best effort: without a record the next build just writes again.
+                let _ = cache.remember_artifact(&artifact.path, fingerprint, artifact.bytes);
+            }
+            artifact
+        };
         report.bundles.push(bundle::measure(
             &artifact.path,
             files,
@@ -258,6 +285,53 @@ fn read_modules(files: &[SourceFile]) -> Result<Vec<Option<Arc<[u8]>>>, Error> {
 }
 
 /// The cache's digest of every module, computed once for all targets.
+/// A digest of everything that decides the bytes of `plan`'s artifact: pyship's version, the
+/// resolved options (all of them but `--jobs`, which never changes output), the target, the
+/// generated metadata, and each file's path, kind and identity — a module by its source hash
+/// and size, a data file on disk by its size and modification time (as make does), one in
+/// memory by its content.
+fn fingerprint(
+    config: &Config,
+    plan: &ArtifactPlan,
+    target: &Compiled,
+    files: &[SourceFile],
+) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    let mut options = config.clone();
+    options.jobs = 0;
+    hasher.update(env!("CARGO_PKG_VERSION"));
+    hasher.update(format!(
+        "{options:?}\n{:?}\n{:?}\n",
+        target.interpreter, plan.format
+    ));
+    hasher.update(format!("{:?}\n", plan.dist_info));
+    for (path, bytes) in &plan.generated {
+        hasher.update(format!("{path}:{}:", bytes.len()));
+        hasher.update(bytes);
+    }
+    for (index, file) in files.iter().enumerate() {
+        hasher.update(format!(
+            "\n{}:{:?}:{}:",
+            file.relative, file.kind, file.executable
+        ));
+        if let Some(Some((hash, size))) = target.stamps.get(index) {
+            hasher.update(hash);
+            hasher.update(size.to_le_bytes());
+        } else if let Some(contents) = &file.contents {
+            hasher.update(Sha256::digest(contents));
+        } else if let Ok(metadata) = fs_err::metadata(&file.path) {
+            let modified = metadata
+                .modified()
+                .ok()
+                .and_then(|time| time.duration_since(std::time::UNIX_EPOCH).ok())
+                .unwrap_or_default();
+            hasher.update(format!("{}:{}", metadata.len(), modified.as_nanos()));
+        }
+    }
+    hasher.finalize().into()
+}
+
 /// What pyc headers need of each module for `interpreter`: its source hash and size.
 fn stamp_modules(
     interpreter: &Interpreter,

@@ -100,14 +100,19 @@ impl CacheKey {
     }
 
     fn hex(&self) -> String {
-        use std::fmt::Write as _;
-        self.0
-            .iter()
-            .fold(String::with_capacity(64), |mut out, byte| {
-                let _ = write!(out, "{byte:02x}");
-                out
-            })
+        hex(&self.0)
     }
+}
+
+/// Lowercase hexadecimal.
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(2 * bytes.len()), |mut out, byte| {
+            let _ = write!(out, "{byte:02x}");
+            out
+        })
 }
 
 /// The cache could not be written or cleaned.
@@ -190,6 +195,46 @@ impl Cache {
         write_atomic(&path, &encode_entry(code)).map_err(io)
     }
 
+    fn artifact_record_path(&self, dest: &Path) -> PathBuf {
+        let dest = fs_err::canonicalize(dest).unwrap_or_else(|_| dest.to_path_buf());
+        let key = Sha256::digest(dest.as_os_str().as_encoded_bytes());
+        self.dir.join(ARTIFACTS_DIR).join(hex(&key))
+    }
+
+    /// Whether the archive at `dest` is the one a build with `fingerprint` would write: it was
+    /// written by pyship from the same inputs and has not been touched since (same size and
+    /// modification time). Returns the bytes of file contents it holds.
+    pub fn artifact_up_to_date(&self, dest: &Path, fingerprint: &[u8; 32]) -> Option<u64> {
+        let record = fs_err::read(self.artifact_record_path(dest)).ok()?;
+        let (recorded, stamp) = record.split_at_checked(32)?;
+        if recorded != fingerprint || stamp.get(..28)? != artifact_stamp(dest)?.as_slice() {
+            return None;
+        }
+        Some(u64::from_le_bytes(stamp.get(28..36)?.try_into().ok()?))
+    }
+
+    /// Record that `dest`, holding `bytes` of file contents, was just written for `fingerprint`.
+    pub fn remember_artifact(
+        &self,
+        dest: &Path,
+        fingerprint: &[u8; 32],
+        bytes: u64,
+    ) -> Result<(), CacheError> {
+        let io = |err: std::io::Error| CacheError::Io {
+            dir: self.dir.clone(),
+            err,
+        };
+        let Some(stamp) = artifact_stamp(dest) else {
+            return Ok(());
+        };
+        let path = self.artifact_record_path(dest);
+        fs_err::create_dir_all(path.parent().expect("records are in a directory")).map_err(io)?;
+        let mut record = fingerprint.to_vec();
+        record.extend_from_slice(&stamp);
+        record.extend_from_slice(&bytes.to_le_bytes());
+        write_atomic(&path, &record).map_err(io)
+    }
+
     /// Remove every entry (and pyship's temporary files); returns how many entries there were.
     /// Only what pyship wrote is removed, so a cache directory pointed at a shared place stays
     /// otherwise untouched.
@@ -210,12 +255,43 @@ impl Cache {
             }
         }
         fs_err::remove_dir_all(&entries).map_err(io)?;
+        let records = self.dir.join(ARTIFACTS_DIR);
+        if records.exists() {
+            fs_err::remove_dir_all(&records).map_err(io)?;
+        }
         let tag = self.dir.join("CACHEDIR.TAG");
         if tag.exists() {
             fs_err::remove_file(&tag).map_err(io)?;
         }
         Ok(count)
     }
+}
+
+/// Where artifact records live, beside the entries.
+const ARTIFACTS_DIR: &str = "artifacts-v1";
+
+/// Size, modification time (seconds, nanoseconds) and inode of a file: what changes when anyone
+/// rewrites it.
+fn artifact_stamp(path: &Path) -> Option<[u8; 28]> {
+    let metadata = fs_err::metadata(path).ok()?;
+    if !metadata.is_file() {
+        return None;
+    }
+    let modified = metadata
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(&metadata);
+    #[cfg(not(unix))]
+    let inode = 0u64;
+    let mut stamp = [0u8; 28];
+    stamp[..8].copy_from_slice(&metadata.len().to_le_bytes());
+    stamp[8..16].copy_from_slice(&modified.as_secs().to_le_bytes());
+    stamp[16..20].copy_from_slice(&modified.subsec_nanos().to_le_bytes());
+    stamp[20..].copy_from_slice(&inode.to_le_bytes());
+    Some(stamp)
 }
 
 /// Write `bytes` to `path` through a temporary file in the same directory.

@@ -158,6 +158,12 @@ fn main() -> ExitCode {
                             anstream::eprintln!("{stage}: {seconds:.3}s");
                         }
                         anstream::eprintln!("{}", cache_line(&report.cache));
+                        for path in &report.up_to_date {
+                            anstream::eprintln!(
+                                "up to date, not written again: {}",
+                                path.display()
+                            );
+                        }
                     }
                     if !cli.quiet {
                         for sizes in &report.bundles {

@@ -73,6 +73,8 @@ impl std::fmt::Display for Failure {
 pub struct Report {
     /// Artifacts written (none when any module failed).
     pub artifacts: Vec<ArtifactReport>,
+    /// Artifacts that were already up to date, so not written again.
+    pub up_to_date: Vec<PathBuf>,
     /// Modules compiled per target.
     pub modules: usize,
     /// Non-module files carried.

@@ -340,3 +340,91 @@ fn cache_dir_and_clean() {
     );
     assert_eq!(counts(&stderr).0, compiled);
 }
+
+/// (inode, mtime) of a file: what changes when it is written again.
+fn identity(path: &Path) -> (u64, std::time::SystemTime) {
+    let metadata = std::fs::metadata(path).unwrap();
+    (
+        std::os::unix::fs::MetadataExt::ino(&metadata),
+        metadata.modified().unwrap(),
+    )
+}
+
+#[test]
+fn unchanged_archives_are_not_written_again() {
+    let Some(python) = pythons().pop() else {
+        return;
+    };
+    let (temp, project) = copy_fixture("flat");
+    let cache = temp.path().join("cache");
+    let out = temp.path().join("out");
+    let zip = out.join("flat-cp3".to_owned() + &python.minor.to_string() + ".zip");
+    let up_to_date = |stderr: &str| stderr.contains("up to date, not written again");
+
+    let (first, stderr) = build(&project, &out, &cache, &python, &[]);
+    assert!(!up_to_date(&stderr), "{stderr}");
+    let before = identity(&zip);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+
+    // Nothing changed, or only a module's mtime: not written again.
+    let (again, stderr) = build(&project, &out, &cache, &python, &[]);
+    assert!(up_to_date(&stderr), "{stderr}");
+    assert_eq!((again, identity(&zip)), (first.clone(), before));
+    let module = project.join("pkg/sub/mod.py");
+    std::fs::write(&module, std::fs::read(&module).unwrap()).unwrap();
+    let (_, stderr) = build(&project, &out, &cache, &python, &[]);
+    assert!(up_to_date(&stderr), "{stderr}");
+
+    // Each of these changes what the archive holds, so it is written again.
+    let changes: Vec<(&str, Box<dyn Fn()>)> = vec![
+        (
+            "a module's content",
+            Box::new(|| std::fs::write(project.join("ns/part.py"), "NAME = 'changed'\n").unwrap()),
+        ),
+        (
+            "a data file",
+            Box::new(|| {
+                std::fs::write(project.join("pkg/data.json"), "{\"answer\": 43}\n").unwrap()
+            }),
+        ),
+        (
+            "a new file",
+            Box::new(|| std::fs::write(project.join("pkg/extra.txt"), "extra\n").unwrap()),
+        ),
+        (
+            "the artifact itself",
+            Box::new(|| std::fs::write(&zip, "tampered").unwrap()),
+        ),
+        (
+            "the artifact's absence",
+            Box::new(|| std::fs::remove_file(&zip).unwrap()),
+        ),
+    ];
+    for (what, change) in changes {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        change();
+        let (bytes, stderr) = build(&project, &out, &cache, &python, &[]);
+        assert!(!up_to_date(&stderr), "after changing {what}: {stderr}");
+        assert_eq!(&bytes[..2], b"PK", "after changing {what}");
+        let (_, stderr) = build(&project, &out, &cache, &python, &[]);
+        assert!(
+            up_to_date(&stderr),
+            "second build after changing {what}: {stderr}"
+        );
+    }
+    // An option that changes the bytes: written again, and the result is what a cold build
+    // without any cache writes.
+    let (optimized, stderr) = build(&project, &out, &cache, &python, &["-O"]);
+    assert!(!up_to_date(&stderr), "{stderr}");
+    let cold = pyship()
+        .arg("build")
+        .arg(&project)
+        .args(["-f", "zip", "-O", "--no-cache", "-o"])
+        .arg(temp.path().join("cold"))
+        .arg("-p")
+        .arg(&python.path)
+        .output()
+        .unwrap();
+    let cold_path = String::from_utf8(cold.stdout).unwrap();
+    assert_eq!(optimized, std::fs::read(cold_path.trim()).unwrap());
+}
