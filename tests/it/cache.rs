@@ -376,33 +376,22 @@ fn unchanged_archives_are_not_written_again() {
     assert!(up_to_date(&stderr), "{stderr}");
 
     // Each of these changes what the archive holds, so it is written again.
-    let changes: Vec<(&str, Box<dyn Fn()>)> = vec![
-        (
-            "a module's content",
-            Box::new(|| std::fs::write(project.join("ns/part.py"), "NAME = 'changed'\n").unwrap()),
-        ),
-        (
-            "a data file",
-            Box::new(|| {
-                std::fs::write(project.join("pkg/data.json"), "{\"answer\": 43}\n").unwrap()
-            }),
-        ),
-        (
-            "a new file",
-            Box::new(|| std::fs::write(project.join("pkg/extra.txt"), "extra\n").unwrap()),
-        ),
-        (
-            "the artifact itself",
-            Box::new(|| std::fs::write(&zip, "tampered").unwrap()),
-        ),
-        (
-            "the artifact's absence",
-            Box::new(|| std::fs::remove_file(&zip).unwrap()),
-        ),
-    ];
-    for (what, change) in changes {
+    for what in [
+        "a module's content",
+        "a data file",
+        "a new file",
+        "the artifact itself",
+        "the artifact's absence",
+    ] {
         std::thread::sleep(std::time::Duration::from_millis(20));
-        change();
+        match what {
+            "a module's content" => std::fs::write(project.join("ns/part.py"), "NAME = 'x'\n"),
+            "a data file" => std::fs::write(project.join("pkg/data.json"), "{\"answer\": 43}\n"),
+            "a new file" => std::fs::write(project.join("pkg/extra.txt"), "extra\n"),
+            "the artifact itself" => std::fs::write(&zip, "tampered"),
+            _ => std::fs::remove_file(&zip),
+        }
+        .unwrap();
         let (bytes, stderr) = build(&project, &out, &cache, &python, &[]);
         assert!(!up_to_date(&stderr), "after changing {what}: {stderr}");
         assert_eq!(&bytes[..2], b"PK", "after changing {what}");
