@@ -26,7 +26,7 @@ use rayon::prelude::*;
 use sha2::{Digest as _, Sha256};
 
 use crate::compile::pool::WorkerPool;
-use crate::compile::{CompileError, CompileOutcome, CompileRequest, compile_all};
+use crate::compile::{CompileError, CompileOutcome, CompileRequest, compile_all_with};
 use crate::interpreter::Interpreter;
 use crate::report::Reporter;
 
@@ -389,6 +389,29 @@ pub fn compile_cached(
     options: CacheOptions<'_>,
     reporter: &dyn Reporter,
 ) -> Result<CachedOutcomes, CompileError> {
+    compile_cached_with(
+        interpreter,
+        requests,
+        digests,
+        options,
+        reporter,
+        &|_, _| {},
+    )
+}
+
+/// Called with a request's index and its outcome as soon as it is known (from the cache or a
+/// worker), on whichever thread learned it.
+pub type OnOutcome<'a> = dyn Fn(usize, &Result<CompileOutcome, CompileError>) + Sync + 'a;
+
+/// [`compile_cached`], handing each outcome to `on_outcome` as soon as it is known.
+pub fn compile_cached_with(
+    interpreter: &Interpreter,
+    requests: Vec<CompileRequest>,
+    digests: Option<&[SourceDigest]>,
+    options: CacheOptions<'_>,
+    reporter: &dyn Reporter,
+    on_outcome: &OnOutcome<'_>,
+) -> Result<CachedOutcomes, CompileError> {
     let total = requests.len();
     let jobs = options.jobs.max(1);
     let pool = WorkerPool::idle(interpreter, jobs);
@@ -433,23 +456,34 @@ pub fn compile_cached(
         None => (0..total).map(|_| None).collect(),
         Some(cache) => keys
             .par_iter()
-            .map(|key| {
+            .enumerate()
+            .map(|(index, key)| {
                 let code = cache.get(key.as_ref().expect("keyed"));
                 if code.is_none() {
                     on_miss();
                 }
-                code.map(|code| Ok(CompileOutcome::Code(code)))
+                code.map(|code| {
+                    let outcome = Ok(CompileOutcome::Code(code));
+                    on_outcome(index, &outcome);
+                    outcome
+                })
             })
             .collect(),
     };
     if let Some(err) = spawn_error.into_inner().unwrap() {
         return Err(err);
     }
-    let (miss_indices, miss_requests): (Vec<usize>, Vec<CompileRequest>) = requests
+    let mut misses: Vec<(usize, CompileRequest)> = requests
         .into_iter()
         .enumerate()
         .filter(|(index, _)| outcomes[*index].is_none())
-        .unzip();
+        .collect();
+    // Largest sources first: the workers finish together instead of one compiling a big module
+    // at the end while the others wait (longest-processing-time-first scheduling). Stable, so
+    // the order is a pure function of the input.
+    misses.sort_by_key(|(_, request)| std::cmp::Reverse(request.source.len()));
+    let (miss_indices, miss_requests): (Vec<usize>, Vec<CompileRequest>) =
+        misses.into_iter().unzip();
     let mut stats = CacheStats {
         compiled: miss_indices.len(),
         cached: total - miss_indices.len(),
@@ -462,7 +496,8 @@ pub fn compile_cached(
         reporter.on_compile_start(&interpreter.short_version(), miss_requests.len());
         // Two threads per worker: while one canonicalizes an answer, the other has already
         // handed the worker its next module.
-        let compiled = compile_all(&pool, miss_requests, workers * 2, |i| {
+        let compiled = compile_all_with(&pool, miss_requests, workers * 2, |i, outcome| {
+            on_outcome(miss_indices[i], outcome);
             reporter.on_compiled(&dfiles[i]);
         });
         reporter.on_compile_finish();

@@ -27,12 +27,13 @@
 use std::collections::BTreeSet;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use rayon::prelude::*;
 
-use crate::cache::{Cache, CacheOptions, CacheStats, CachedOutcomes, compile_cached};
+use crate::cache::{Cache, CacheOptions, CacheStats, CachedOutcomes, compile_cached_with};
 use crate::compile::{CompileError, CompileOutcome, CompileRequest};
 use crate::error::Error;
 use crate::interpreter::{Interpreter, resolve};
@@ -210,12 +211,41 @@ pub fn run(config: &InplaceConfig, reporter: &dyn Reporter) -> Result<InplaceRep
             optimize: config.optimize,
         })
         .collect();
+    // `__pycache__` directories first, once each; then every pyc is written from the compiling
+    // thread as soon as its code is known, while other modules still compile.
+    let directories: BTreeSet<&Path> = pending
+        .iter()
+        .filter_map(|item| sources[item.index].pyc.parent())
+        .collect();
+    for directory in directories {
+        if !directory.as_os_str().is_empty() {
+            fs_err::create_dir_all(directory).map_err(|err| InplaceError::Write {
+                path: directory.to_path_buf(),
+                err,
+            })?;
+        }
+    }
+    let written = AtomicUsize::new(0);
+    let write_failure: Mutex<Option<InplaceError>> = Mutex::new(None);
+    let write = |index: usize, outcome: &Result<CompileOutcome, CompileError>| {
+        if let Ok(CompileOutcome::Code(code)) = outcome {
+            let item = &pending[index];
+            match write_pyc(&sources[item.index].pyc, item, code) {
+                Ok(()) => {
+                    written.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(err) => {
+                    write_failure.lock().unwrap().get_or_insert(err);
+                }
+            }
+        }
+    };
     let cache = config.cache_dir.as_ref().map(Cache::new);
     let CachedOutcomes {
         outcomes,
         stats,
         write_error,
-    } = compile_cached(
+    } = compile_cached_with(
         &interpreter,
         requests,
         None,
@@ -225,6 +255,7 @@ pub fn run(config: &InplaceConfig, reporter: &dyn Reporter) -> Result<InplaceRep
             strip_docstrings: false,
         },
         reporter,
+        &write,
     )?;
     report.cache = stats;
     if let Some(err) = write_error {
@@ -232,14 +263,16 @@ pub fn run(config: &InplaceConfig, reporter: &dyn Reporter) -> Result<InplaceRep
     }
     lap(
         &mut report,
-        &format!("compile {}", interpreter.short_version()),
+        &format!("compile and write {}", interpreter.short_version()),
     );
+    if let Some(err) = write_failure.into_inner().unwrap() {
+        return Err(err.into());
+    }
 
     let mut fatal: Option<CompileError> = None;
-    let mut writes = Vec::with_capacity(pending.len());
     for (item, outcome) in pending.iter().zip(outcomes) {
         match outcome {
-            Ok(CompileOutcome::Code(code)) => writes.push((item, code)),
+            Ok(CompileOutcome::Code(_)) => {}
             Ok(CompileOutcome::SyntaxError(error)) => report.failures.push(Failure {
                 path: sources[item.index].path.clone(),
                 line: error.line,
@@ -252,25 +285,8 @@ pub fn run(config: &InplaceConfig, reporter: &dyn Reporter) -> Result<InplaceRep
             }
         }
     }
-    // `__pycache__` directories first, once each, then the pycs in parallel.
-    let directories: BTreeSet<&Path> = writes
-        .iter()
-        .filter_map(|(item, _)| sources[item.index].pyc.parent())
-        .collect();
-    for directory in directories {
-        if !directory.as_os_str().is_empty() {
-            fs_err::create_dir_all(directory).map_err(|err| InplaceError::Write {
-                path: directory.to_path_buf(),
-                err,
-            })?;
-        }
-    }
-    writes
-        .par_iter()
-        .map(|(item, code)| write_pyc(&sources[item.index].pyc, item, code))
-        .collect::<Result<(), _>>()?;
-    report.written = writes.len();
-    lap(&mut report, "write");
+    report.written = written.into_inner();
+
     if let Some(err) = fatal {
         return Err(err.into());
     }

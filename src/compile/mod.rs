@@ -104,6 +104,17 @@ pub fn compile_all<B: Backend + ?Sized>(
     threads: usize,
     on_done: impl Fn(usize) + Sync,
 ) -> Vec<Result<CompileOutcome, CompileError>> {
+    compile_all_with(backend, requests, threads, |index, _| on_done(index))
+}
+
+/// [`compile_all`], handing each answer to `on_answer(i, &answer)` on the compiling thread as
+/// soon as it arrives, so a caller can write it while other modules still compile.
+pub fn compile_all_with<B: Backend + ?Sized>(
+    backend: &B,
+    requests: Vec<CompileRequest>,
+    threads: usize,
+    on_answer: impl Fn(usize, &Result<CompileOutcome, CompileError>) + Sync,
+) -> Vec<Result<CompileOutcome, CompileError>> {
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -129,9 +140,10 @@ pub fn compile_all<B: Backend + ?Sized>(
                                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                                 .take()
                                 .expect("each index is taken once");
-                            answered.push((index, backend.compile(&request)));
+                            let answer = backend.compile(&request);
                             drop(request);
-                            on_done(index);
+                            on_answer(index, &answer);
+                            answered.push((index, answer));
                         }
                         answered
                     })
