@@ -11,8 +11,8 @@ each, prints medians and ratios for:
   workers it reaped);
 - the physical limit: CPU time of compile() + marshal.dumps() over the corpus in one process,
   divided by the number of CPUs; no CPython-based tool can beat it;
-- wheel conversion vs pyc_wheel (placeholder: runs only with --wheel and when `pyship build X.whl`
-  works and pyc_wheel is installed for the target).
+- sourceless conversion of a large real wheel (sympy from `pip download`, or --wheel PATH) vs
+  pyc_wheel (installed into a private venv of the target).
 
 Usage: bench/run.sh [PYTHON] [ROUNDS]  (builds pyship in release mode, then runs this script).
 """
@@ -38,7 +38,7 @@ def prepare_stdlib(python, dest):
         stdlib,
         dest,
         symlinks=True,
-        ignore=shutil.ignore_patterns("site-packages", "__pycache__", "*.pyc"),
+        ignore=shutil.ignore_patterns("site-packages", "lib-dynload", "__pycache__", "*.pyc"),
     )
     # Drop what the target cannot compile (lib2to3 test data, badsyntax_* tests), so both tools
     # do the same work and pyship builds (which write nothing when a module is broken) complete.
@@ -116,7 +116,8 @@ def main():
     parser.add_argument("--pyship", required=True)
     parser.add_argument("--python", default="python3.11")
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--wheel", help="a large wheel (sympy) for the pyc_wheel comparison")
+    parser.add_argument("--wheel", help="a large wheel for the pyc_wheel comparison "
+                        "[default: sympy, fetched with pip download]")
     args = parser.parse_args()
     python = shutil.which(args.python) or args.python
     pyship = os.path.abspath(args.pyship)
@@ -222,46 +223,57 @@ def main():
         ]:
             print(f"  {label:34} {value:8.3f}  target {goal:8} {'met' if ok else 'MISSED'}")
 
-        # ---- Wheel conversion vs pyc_wheel (placeholder until wheel input lands) ------------
+        # ---- Wheel conversion vs pyc_wheel ---------------------------------------------------
         print()
         wheel_benchmark(args, python, pyship, work)
 
 
 def wheel_benchmark(args, python, pyship, work):
-    """Wheel conversion of a large wheel (sympy) vs pyc_wheel; skipped with a reason unless
-    --wheel is given, pyc_wheel is installed for the target, and pyship converts wheels."""
-    if not args.wheel:
-        print("wheel conversion vs pyc_wheel: skipped (pass --wheel PATH/TO/sympy-*.whl)")
+    """Sourceless conversion of a large real wheel (sympy, fetched with `pip download` unless
+    --wheel names one) by pyship and by pyc_wheel (installed into a private venv of the
+    target), fresh copies each round; skipped with the reason when a download fails."""
+    wheel = args.wheel
+    if not wheel:
+        download = subprocess.run(
+            [python, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "-q",
+             "-d", os.path.join(work, "wheels"), "sympy"],
+            capture_output=True,
+            text=True,
+        )
+        found = [f for f in os.listdir(os.path.join(work, "wheels"))] if not download.returncode else []
+        if not found:
+            print(f"wheel conversion vs pyc_wheel: skipped (pip download sympy failed: "
+                  f"{download.stderr.strip()[-200:]})")
+            return
+        wheel = os.path.join(work, "wheels", found[0])
+    venv = os.path.join(work, "pyc_wheel-venv")
+    venv_python = os.path.join(venv, "bin", "python")
+    setup = subprocess.run([python, "-m", "venv", venv], capture_output=True, text=True)
+    if not setup.returncode:
+        setup = subprocess.run(
+            [venv_python, "-m", "pip", "install", "-q", "pyc-wheel"], capture_output=True, text=True
+        )
+    if setup.returncode:
+        print(f"wheel conversion vs pyc_wheel: skipped (installing pyc-wheel failed: "
+              f"{setup.stderr.strip()[-200:]})")
         return
-    if subprocess.run([python, "-c", "import pyc_wheel"], capture_output=True).returncode:
-        print(f"wheel conversion vs pyc_wheel: skipped (pyc_wheel is not installed for {python})")
-        return
-    probe = subprocess.run(
-        [pyship, "build", args.wheel, "-f", "wheel", "-o", os.path.join(work, "probe"),
-         "-p", python, "-q", "--no-cache"],
-        capture_output=True,
-        text=True,
-    )
-    if probe.returncode:
-        reason = (probe.stderr.strip().splitlines() or ["?"])[-1]
-        print(f"wheel conversion vs pyc_wheel: skipped (pyship cannot convert wheels yet: {reason})")
-        return
-    times = {"pyc_wheel": [], "pyship build WHEEL -f wheel": []}
+    times = {"pyc_wheel": [], "pyship build WHEEL --strip-sources": []}
     for round_ in range(args.rounds):
-        copy = os.path.join(work, f"wheel-{round_}", os.path.basename(args.wheel))
+        copy = os.path.join(work, f"wheel-{round_}", os.path.basename(wheel))
         os.makedirs(os.path.dirname(copy))
-        shutil.copy(args.wheel, copy)
-        times["pyc_wheel"].append(run([python, "-m", "pyc_wheel", "--quiet", copy])[0])
+        shutil.copy(wheel, copy)
+        times["pyc_wheel"].append(run([venv_python, "-m", "pyc_wheel", "--quiet", copy])[0])
         out = os.path.join(work, f"wheel-out-{round_}")
-        times["pyship build WHEEL -f wheel"].append(
-            run([pyship, "build", args.wheel, "-f", "wheel", "-o", out, "-p", python, "-q",
+        times["pyship build WHEEL --strip-sources"].append(
+            run([pyship, "build", wheel, "--strip-sources", "-o", out, "-p", python, "-q",
                  "--no-cache"])[0]
         )
     base = statistics.median(times["pyc_wheel"])
-    print(f"wheel conversion of {os.path.basename(args.wheel)}:")
+    print(f"sourceless conversion of {os.path.basename(wheel)} ({args.rounds} rounds, no cache):")
     for name, samples in times.items():
         median = statistics.median(samples)
-        print(f"  {name:32} {median:7.3f}s  {median / base:5.2f}x pyc_wheel  (target <= 0.35)")
+        print(f"  {name:36} median {median:7.3f}s  min {min(samples):7.3f}s  "
+              f"{median / base:5.2f}x pyc_wheel  (target <= 0.35)")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 //! One CPython compile worker process and its framed pipe protocol.
 //!
-//! A [`Worker`] runs `templates/compile_worker.py` as `python -I -B -u -c <script>` and talks to
+//! A [`Worker`] runs `templates/compile_worker.py` as `python -I -S -B -u -c <script>` (no `site`: the worker needs only builtins) and talks to
 //! it over its stdin and stdout. Every frame, both ways, is a little-endian `u32` length and
 //! that many bytes:
 //!
@@ -149,7 +149,7 @@ impl Worker {
         env: &[(OsString, OsString)],
     ) -> Result<Worker, CompileError> {
         let mut child = Command::new(&interpreter.executable)
-            .args(["-I", "-B", "-u", "-c", SCRIPT])
+            .args(["-I", "-S", "-B", "-u", "-c", SCRIPT])
             .env("PYTHONUNBUFFERED", "1")
             .env("PYTHONDONTWRITEBYTECODE", "1")
             .envs(env.iter().map(|(key, value)| (key, value)))
