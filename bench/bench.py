@@ -178,7 +178,14 @@ def main():
             build = [pyship, "build", corpus, "-f", "zip", "-o", out, "-p", python, "-v"]
             record("pyship build -f zip (full)", run(build + ["--cache-dir", cache]))
             record("pyship build -f zip (no change)", run(build + ["--cache-dir", cache]))
+            dir_out = os.path.join(work, f"out-dir-{round_}")
+            record(
+                "pyship build -f dir (full)",
+                run([pyship, "build", corpus, "-f", "dir", "-o", dir_out, "-p", python, "-v",
+                     "--no-cache"]),
+            )
             shutil.rmtree(out)
+            shutil.rmtree(dir_out)
             shutil.rmtree(cache)
 
         limits = []
