@@ -155,6 +155,9 @@ def main():
             if os.path.exists(copy):
                 shutil.rmtree(copy)
             shutil.copytree(corpus, copy, symlinks=True)
+            # Flush the copy (and the removal) to disk now: its writeback is copy time, and it
+            # would otherwise land in whichever command runs next.
+            os.sync()
 
         # The warm-cache figure needs the cache filled for this path (the dfile is in the key).
         fresh_copy()
@@ -173,6 +176,7 @@ def main():
                 "pyship compile (warm cache)",
                 run([pyship, "compile", copy, "-p", python, "-v", "--cache-dir", warm_cache]),
             )
+            os.sync()
             out = os.path.join(work, f"out-{round_}")
             cache = os.path.join(work, f"cache-build-{round_}")
             build = [pyship, "build", corpus, "-f", "zip", "-o", out, "-p", python, "-v"]
