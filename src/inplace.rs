@@ -227,36 +227,47 @@ pub fn run(config: &InplaceConfig, reporter: &dyn Reporter) -> Result<InplaceRep
     }
     let written = AtomicUsize::new(0);
     let write_failure: Mutex<Option<InplaceError>> = Mutex::new(None);
-    let write = |index: usize, outcome: &Result<CompileOutcome, CompileError>| {
-        if let Ok(CompileOutcome::Code(code)) = outcome {
-            let item = &pending[index];
-            match write_pyc(&sources[item.index].pyc, item, code) {
-                Ok(()) => {
-                    written.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(err) => {
-                    write_failure.lock().unwrap().get_or_insert(err);
-                }
-            }
-        }
-    };
     let cache = config.cache_dir.as_ref().map(Cache::new);
+    // One writer thread takes each pyc as its code arrives, so the compiling threads go straight
+    // back to feeding the workers instead of waiting on file creation and renames.
     let CachedOutcomes {
         outcomes,
         stats,
         write_error,
-    } = compile_cached_with(
-        &interpreter,
-        requests,
-        None,
-        CacheOptions {
-            cache: cache.as_ref(),
-            jobs: config.jobs,
-            strip_docstrings: false,
-        },
-        reporter,
-        &write,
-    )?;
+    } = std::thread::scope(|scope| {
+        let (sender, receiver) = crossbeam_channel::unbounded::<(usize, Vec<u8>)>();
+        scope.spawn(|| {
+            for (index, code) in receiver {
+                let item = &pending[index];
+                match write_pyc(&sources[item.index].pyc, item, &code) {
+                    Ok(()) => {
+                        written.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(err) => {
+                        write_failure.lock().unwrap().get_or_insert(err);
+                    }
+                }
+            }
+        });
+        let write = move |index: usize, outcome: &Result<CompileOutcome, CompileError>| {
+            if let Ok(CompileOutcome::Code(code)) = outcome {
+                // The receiver lives until every sender is gone.
+                let _ = sender.send((index, code.clone()));
+            }
+        };
+        compile_cached_with(
+            &interpreter,
+            requests,
+            None,
+            CacheOptions {
+                cache: cache.as_ref(),
+                jobs: config.jobs,
+                strip_docstrings: false,
+            },
+            reporter,
+            &write,
+        )
+    })?;
     report.cache = stats;
     if let Some(err) = write_error {
         report.warnings.push(err.warning(stats.write_errors));
