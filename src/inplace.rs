@@ -228,27 +228,33 @@ pub fn run(config: &InplaceConfig, reporter: &dyn Reporter) -> Result<InplaceRep
     let written = AtomicUsize::new(0);
     let write_failure: Mutex<Option<InplaceError>> = Mutex::new(None);
     let cache = config.cache_dir.as_ref().map(Cache::new);
-    // One writer thread takes each pyc as its code arrives, so the compiling threads go straight
-    // back to feeding the workers instead of waiting on file creation and renames.
+    // Writer threads (one per job) take each pyc as its code arrives, so the compiling threads go
+    // straight back to feeding the workers instead of waiting on file creation and renames.
     let CachedOutcomes {
         outcomes,
         stats,
         write_error,
     } = std::thread::scope(|scope| {
         let (sender, receiver) = crossbeam_channel::unbounded::<(usize, Vec<u8>)>();
-        scope.spawn(|| {
-            for (index, code) in receiver {
-                let item = &pending[index];
-                match write_pyc(&sources[item.index].pyc, item, &code) {
-                    Ok(()) => {
-                        written.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(err) => {
-                        write_failure.lock().unwrap().get_or_insert(err);
+        for _ in 0..config.jobs.max(1) {
+            let receiver = receiver.clone();
+            let (written, write_failure, pending, sources) =
+                (&written, &write_failure, &pending, &sources);
+            scope.spawn(move || {
+                for (index, code) in receiver {
+                    let item = &pending[index];
+                    match write_pyc(&sources[item.index].pyc, item, &code) {
+                        Ok(()) => {
+                            written.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(err) => {
+                            write_failure.lock().unwrap().get_or_insert(err);
+                        }
                     }
                 }
-            }
-        });
+            });
+        }
+        drop(receiver);
         let write = move |index: usize, outcome: &Result<CompileOutcome, CompileError>| {
             if let Ok(CompileOutcome::Code(code)) = outcome {
                 // The receiver lives until every sender is gone.
