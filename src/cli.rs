@@ -180,10 +180,9 @@ impl BuildArgs {
             pyship::project::load_tool_config(&self.source)?
         };
         let mut config = Config::new(&self.source);
-        config.out_dir = self
-            .out_dir
-            .or(tool.out_dir)
-            .unwrap_or_else(|| default_out_dir(&self.source));
+        if let Some(out_dir) = self.out_dir.or(tool.out_dir) {
+            config.out_dir = out_dir;
+        }
         let mut formats: Vec<OutputFormat> = Vec::new();
         let chosen: Vec<OutputFormat> = if self.formats.is_empty() {
             tool.format.unwrap_or_default()
@@ -248,18 +247,6 @@ impl BuildArgs {
                 .or_else(pyship::cache::default_dir)
         };
         Ok(config)
-    }
-}
-
-/// `dist/` inside a project directory; beside a wheel given as SOURCE.
-fn default_out_dir(source: &std::path::Path) -> PathBuf {
-    if pyship::input::is_wheel(source) {
-        source
-            .parent()
-            .unwrap_or(std::path::Path::new(""))
-            .join("dist")
-    } else {
-        source.join("dist")
     }
 }
 

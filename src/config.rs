@@ -1,6 +1,6 @@
 //! Resolved build options: command-line flags merged with defaults. Plain data.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::pyc::Invalidation;
 
@@ -98,11 +98,17 @@ pub struct BundleOptions {
 pub const ZIP_EPOCH: u32 = 315_532_800;
 
 impl Config {
-    /// A config with pyship's defaults for `source`.
+    /// A config with pyship's defaults for `source`: artifacts go to `dist/` inside a project
+    /// directory, or beside a wheel given as `source`.
     pub fn new(source: impl Into<PathBuf>) -> Config {
         let source = source.into();
+        let out_dir = if crate::input::is_wheel(&source) {
+            source.parent().unwrap_or(Path::new("")).join("dist")
+        } else {
+            source.join("dist")
+        };
         Config {
-            out_dir: source.join("dist"),
+            out_dir,
             source,
             formats: Vec::new(),
             pythons: vec!["python3".to_owned()],

@@ -65,10 +65,4 @@ pub enum Error {
         /// The path given.
         path: PathBuf,
     },
-    /// A format this build cannot write yet.
-    #[error("The `{format}` format is not supported yet")]
-    UnsupportedFormat {
-        /// Its name.
-        format: &'static str,
-    },
 }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::common::{Python, copy_fixture, pyship, pythons};
+use crate::common::{Python, assert_stderr_contains, copy_fixture, pyship, pythons};
 
 pub(crate) const IMPORT_CHECK: &str = include_str!("import_check.py");
 const FLAT_MODULES: &[&str] = &["app", "pkg", "pkg.sub", "pkg.sub.mod", "ns.part"];
@@ -653,11 +653,7 @@ fn the_import_guard_catches_a_source_compile() {
     args.extend(FLAT_MODULES);
     let output = python.run(&args);
     assert!(!output.status.success());
-    assert!(
-        String::from_utf8_lossy(&output.stderr).contains("compiled from source"),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_stderr_contains(&output, "compiled from source");
 }
 
 #[test]

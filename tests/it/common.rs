@@ -150,3 +150,12 @@ pub fn pyship() -> assert_cmd::Command {
         .env("NO_COLOR", "1");
     command
 }
+
+/// Assert that `output`'s stderr contains `needle`, showing the whole stderr when it does not.
+pub fn assert_stderr_contains(output: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(needle),
+        "expected {needle:?} in stderr:\n{stderr}"
+    );
+}

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::build::{build, contents, names};
-use crate::common::{Python, copy_fixture, pyship, pythons};
+use crate::common::{Python, assert_stderr_contains, copy_fixture, pyship, pythons};
 
 const MAKE_WHEEL: &str = include_str!("make_wheel.py");
 
@@ -240,11 +240,7 @@ fn project_wheels_install_and_run_from_bytecode_on_every_python() {
             venv(other, &other_env);
             let output = install(other, &other_env, &wheel);
             assert!(!output.status.success());
-            assert!(
-                String::from_utf8_lossy(&output.stderr).contains("is not a supported wheel"),
-                "{}",
-                String::from_utf8_lossy(&output.stderr)
-            );
+            assert_stderr_contains(&output, "is not a supported wheel");
         }
     }
 }

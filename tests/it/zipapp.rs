@@ -11,7 +11,7 @@ use std::process::{Command, Output};
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-use crate::common::{Python, copy_fixture, fixture, pyship, pythons};
+use crate::common::{Python, assert_stderr_contains, copy_fixture, fixture, pyship, pythons};
 
 /// Write `fixtures/dep_pkg` as `dep_pkg-1.0-py3-none-any.whl` into `dir` (PEP 427).
 fn build_dep_wheel(dir: &Path) -> PathBuf {
@@ -554,11 +554,7 @@ fn entry_point_from_project_main_and_clear_errors() {
         &["-f", "zipapp"],
     );
     assert_eq!(output.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&output.stderr).contains("pass `--main module:function`"),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_stderr_contains(&output, "pass `--main module:function`");
 
     // Several scripts are ambiguous.
     std::fs::write(
@@ -573,11 +569,7 @@ fn entry_point_from_project_main_and_clear_errors() {
         &["-f", "zipapp"],
     );
     assert_eq!(output.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&output.stderr).contains("several `[project.scripts]` (a, b)"),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_stderr_contains(&output, "several `[project.scripts]` (a, b)");
 }
 
 #[test]
