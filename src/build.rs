@@ -1,16 +1,20 @@
 //! `pyship build`: resolve targets, scan, compile with each target, and write every artifact.
 //!
-//! Compile in parallel, write sequentially: every module is compiled for every target before
-//! any artifact is written, so a syntax error anywhere leaves the out-dir untouched.
+//! Every artifact that is not already up to date is opened (in a temporary place beside its
+//! destination) before its target compiles, and each module goes into it as soon as it is
+//! compiled: archives deflate in the background while the next modules compile. Artifacts are
+//! moved into place only once every module compiled for every target, so a syntax error
+//! anywhere leaves the out-dir untouched. When every artifact of a target is up to date, that
+//! target compiles nothing.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use rayon::prelude::*;
 
 use crate::bundle;
-use crate::cache::{Cache, CacheOptions, CachedOutcomes, SourceDigest, compile_cached};
+use crate::cache::{Cache, CacheOptions, CachedOutcomes, SourceDigest, compile_cached_with};
 use crate::compile::{CompileOutcome, CompileRequest};
 use crate::config::{Config, OutputFormat, Placement};
 use crate::deps;
@@ -19,24 +23,41 @@ use crate::error::Error;
 use crate::input::{self, Input, InputKind, install_path};
 use crate::interpreter::{Interpreter, resolve};
 use crate::layout::{self, Content, LayoutOptions, Loader};
-use crate::pyc;
+use crate::pyc::{self, Invalidation};
 use crate::report::{ArtifactReport, Failure, Report, Reporter};
-use crate::sink::{self, Sink};
+use crate::sink::{self, Sink, SinkError};
 use crate::wheel::metadata::{render_entry_points, render_metadata, render_wheel_file};
 use crate::wheel::tags::{Tag, WheelFilename, retag_sourceless, rewrite_wheel_file};
 use crate::wheel::{dist_info_dir, wheel_name_component, wheel_version_component};
 
-/// The compiled modules of one target: `code[i]` belongs to `files[i]` (None for data files).
-/// `files` starts with the project's files; `--with-deps` appends the dependencies'.
-struct Compiled {
+/// One target's files: the project's, then with `--with-deps` the dependencies'.
+struct Target {
     interpreter: Interpreter,
-    code: Vec<Option<Vec<u8>>>,
     files: Vec<SourceFile>,
-    /// `(source hash for this target's magic number, size)` of each module, for pyc headers:
-    /// sources are not kept in memory once compiled.
+    /// `(source hash for this target's magic number, size)` of each module, for pyc headers
+    /// and fingerprints: sources are not kept in memory once compiled.
     stamps: Vec<Option<([u8; 8], u64)>>,
     /// Keeps the installed dependencies on disk until their data files are written.
     _deps: Option<deps::Installed>,
+}
+
+/// What becomes of one planned artifact.
+enum Artifact {
+    /// Already up to date: nothing to write.
+    UpToDate { plan: ArtifactPlan, bytes: u64 },
+    /// Being written; compiled modules go in as they arrive.
+    Open(OpenArtifact),
+}
+
+/// An artifact being written while its target compiles.
+struct OpenArtifact {
+    plan: ArtifactPlan,
+    sink: Mutex<Box<dyn Sink>>,
+    /// `pycs[i]`: where the compiled form of file `i` goes in the artifact, and its header's
+    /// invalidation mode (empty for data files and for files the artifact does not carry).
+    pycs: Vec<Vec<(String, Invalidation)>>,
+    /// With a cache: what to record once written, for the next build's up-to-date check.
+    record: Option<(Cache, [u8; 32])>,
 }
 
 /// Build every artifact `config` asks for.
@@ -75,19 +96,28 @@ pub fn run(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
     if formats.contains(&OutputFormat::Zipapp) {
         bundle::entry_point(config, files)?;
     }
+    let keep_source = matcher(
+        Path::new(""),
+        &config
+            .keep_source
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    )?;
     let sources = read_modules(files)?;
-    // Each source is hashed once, for every target's cache lookups.
-    let digests = config.cache_dir.as_ref().map(|_| digest_modules(&sources));
     lap(&mut report, "read".to_owned());
     let dependencies = if config.bundle.with_deps {
         dependencies(config, &mut report)?
     } else {
         Vec::new()
     };
-    let mut compiled = Vec::with_capacity(interpreters.len());
+    // Each source is hashed once, for every target's cache lookups, and only if one compiles.
+    let mut digests: Option<Vec<Option<SourceDigest>>> = None;
+    let mut targets: Vec<Target> = Vec::with_capacity(interpreters.len());
+    // (target index, artifact), in the order of the targets and formats asked for.
+    let mut artifacts: Vec<(usize, Artifact)> = Vec::new();
     for interpreter in interpreters {
         let (mut target_files, mut target_sources) = (files.clone(), sources.clone());
-        let mut target_digests = digests.clone();
         let installed = if dependencies.is_empty() {
             None
         } else {
@@ -98,11 +128,7 @@ pub fn run(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
                 &bundle::slim_excludes(config),
             )
             .map_err(bundle::BundleError::from)?;
-            let dependency_sources = read_modules(&installed.scan.files)?;
-            if let Some(digests) = &mut target_digests {
-                digests.extend(digest_modules(&dependency_sources));
-            }
-            target_sources.extend(dependency_sources);
+            target_sources.extend(read_modules(&installed.scan.files)?);
             target_files.extend(installed.scan.files.iter().cloned());
             report
                 .warnings
@@ -113,117 +139,111 @@ pub fn run(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
             );
             Some(installed)
         };
-        let code = compile_target(
-            config,
-            &interpreter,
-            &target_files,
-            &target_sources,
-            target_digests.as_deref(),
-            reporter,
-            &mut report,
-        )?;
-        lap(
-            &mut report,
-            format!("compile {}", interpreter.short_version()),
-        );
         let stamps = stamp_modules(&interpreter, &target_sources);
-        compiled.push(Compiled {
+        let target = Target {
             interpreter,
-            code,
             files: target_files,
             stamps,
             _deps: installed,
-        });
-    }
-    // From here on, module sources are read again from disk only where they are shipped.
-    drop(sources);
-    drop(digests);
-    if !report.failures.is_empty() {
-        report.duration = start.elapsed();
-        return Ok(report);
-    }
-
-    // Name every artifact before writing any, so a clash writes nothing.
-    let mut plans = Vec::new();
-    for (index, target) in compiled.iter().enumerate() {
+        };
+        let first = artifacts.len();
         for &format in &formats {
+            bundle::check_native(format, config.bundle.extract, &target.files)?;
             let plan = plan_artifact(config, &input, &target.interpreter, format)?;
-            if plans
+            // Name every artifact before writing any, so a clash writes nothing.
+            if artifacts
                 .iter()
-                .any(|(_, other): &(usize, ArtifactPlan)| other.dest == plan.dest)
+                .any(|(_, other)| other.plan().dest == plan.dest)
             {
                 return Err(Error::ArtifactClash {
                     path: plan.dest,
                     hint: "a wheel that keeps its sources keeps its tags, so it is the same for every target: build one target at a time, or use --strip-sources",
                 });
             }
-            plans.push((index, plan));
+            let artifact = start_artifact(config, plan, &target, files, &keep_source)?;
+            artifacts.push((targets.len(), artifact));
         }
+        let open: Vec<&OpenArtifact> = artifacts[first..]
+            .iter()
+            .filter_map(|(_, artifact)| match artifact {
+                Artifact::Open(open) => Some(open),
+                Artifact::UpToDate { .. } => None,
+            })
+            .collect();
+        if !open.is_empty() {
+            let digests = config.cache_dir.as_ref().map(|_| {
+                let digests = digests.get_or_insert_with(|| digest_modules(&sources));
+                let mut all = digests.clone();
+                all.extend(digest_modules(&target_sources[sources.len()..]));
+                all
+            });
+            let feed_error: Mutex<Option<SinkError>> = Mutex::new(None);
+            let on_code = |index: usize, code: &[u8]| {
+                if let Err(err) = feed(config, &target, &open, index, code) {
+                    feed_error.lock().unwrap().get_or_insert(err);
+                }
+            };
+            compile_target(
+                config,
+                &target,
+                &target_sources,
+                digests.as_deref(),
+                reporter,
+                &mut report,
+                &on_code,
+            )?;
+            if let Some(err) = feed_error.into_inner().unwrap() {
+                return Err(err.into());
+            }
+            lap(
+                &mut report,
+                format!("compile {}", target.interpreter.short_version()),
+            );
+        }
+        targets.push(target);
+    }
+    // From here on, module sources are read again from disk only where they are shipped.
+    drop(sources);
+    drop(digests);
+    if !report.failures.is_empty() {
+        // The open artifacts are dropped unfinished: nothing is written.
+        report.duration = start.elapsed();
+        return Ok(report);
     }
 
     fs_err::create_dir_all(&config.out_dir)?;
-    let keep_source = matcher(
-        Path::new(""),
-        &config
-            .keep_source
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-    )?;
-    for target in &compiled {
-        for &format in &formats {
-            bundle::check_native(format, config.bundle.extract, &target.files)?;
-        }
-    }
-    for (index, plan) in &plans {
-        let target = &compiled[*index];
-        // A wheel declares its dependencies instead of carrying them: the project's files
-        // come first in `target.files`, so their indices are the same.
-        let files = if plan.format == OutputFormat::Wheel {
-            &files[..]
-        } else {
-            &target.files[..]
-        };
-        // Archives are rewritten only when something that goes into them changed (make-style,
-        // recorded in the cache): a no-change rebuild compiles nothing and writes nothing.
-        let cache = config
-            .cache_dir
-            .as_ref()
-            .filter(|_| plan.format != OutputFormat::Dir)
-            .map(Cache::new);
-        let fingerprint = cache
-            .as_ref()
-            .map(|_| fingerprint(config, plan, target, files));
-        let unchanged = cache
-            .as_ref()
-            .zip(fingerprint.as_ref())
-            .and_then(|(cache, fingerprint)| cache.artifact_up_to_date(&plan.dest, fingerprint));
-        let artifact = if let Some(bytes) = unchanged {
-            report.up_to_date.push(plan.dest.clone());
-            sink::Artifact {
-                path: plan.dest.clone(),
-                bytes,
+    for (index, artifact) in artifacts {
+        let target = &targets[index];
+        let (plan, written) = match artifact {
+            Artifact::UpToDate { plan, bytes } => {
+                report.up_to_date.push(plan.dest.clone());
+                let written = sink::Artifact {
+                    path: plan.dest.clone(),
+                    bytes,
+                };
+                (plan, written)
             }
-        } else {
-            let artifact = write_artifact(config, plan, target, files, &keep_source)?;
-            if let (Some(cache), Some(fingerprint)) = (&cache, &fingerprint) {
-                // Best effort: without a record the next build just writes again.
-                let _ = cache.remember_artifact(&artifact.path, fingerprint, artifact.bytes);
+            Artifact::Open(open) => {
+                let written = open.sink.into_inner().unwrap().finish()?;
+                if let Some((cache, fingerprint)) = &open.record {
+                    // Best effort: without a record the next build just writes again.
+                    let _ = cache.remember_artifact(&written.path, fingerprint, written.bytes);
+                }
+                (open.plan, written)
             }
-            artifact
         };
         report.bundles.push(bundle::measure(
-            &artifact.path,
-            files,
+            &written.path,
+            artifact_files(&plan, files, target),
             &target.interpreter.short_version(),
             config.optimize,
         )?);
-        lap(&mut report, format!("write {}", artifact.path.display()));
+        lap(&mut report, format!("write {}", written.path.display()));
         report.artifacts.push(ArtifactReport {
-            path: artifact.path,
+            path: written.path,
             format: plan.format.name(),
             python: target.interpreter.short_version(),
-            bytes: artifact.bytes,
+            bytes: written.bytes,
         });
     }
     if config.optimize > 0
@@ -238,6 +258,61 @@ pub fn run(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
     }
     report.duration = start.elapsed();
     Ok(report)
+}
+
+impl Artifact {
+    fn plan(&self) -> &ArtifactPlan {
+        match self {
+            Artifact::UpToDate { plan, .. } => plan,
+            Artifact::Open(open) => &open.plan,
+        }
+    }
+}
+
+/// The files `plan`'s artifact carries: a wheel declares its dependencies instead of carrying
+/// them, so it has the project's files only (they come first in `target.files`, so their
+/// indices are the same).
+fn artifact_files<'a>(
+    plan: &ArtifactPlan,
+    project: &'a [SourceFile],
+    target: &'a Target,
+) -> &'a [SourceFile] {
+    if plan.format == OutputFormat::Wheel {
+        project
+    } else {
+        &target.files
+    }
+}
+
+/// Put the compiled `code` of file `index` into every artifact of `open` that carries it.
+fn feed(
+    config: &Config,
+    target: &Target,
+    open: &[&OpenArtifact],
+    index: usize,
+    code: &[u8],
+) -> Result<(), SinkError> {
+    let (hash, size) = target.stamps[index].unwrap_or_default();
+    for artifact in open {
+        for (path, invalidation) in artifact.pycs.get(index).into_iter().flatten() {
+            let header = pyc::header_for(
+                target.interpreter.magic,
+                *invalidation,
+                hash,
+                size,
+                config.source_date_epoch,
+            );
+            let mut bytes = Vec::with_capacity(header.len() + code.len());
+            bytes.extend_from_slice(&header);
+            bytes.extend_from_slice(code);
+            artifact
+                .sink
+                .lock()
+                .unwrap()
+                .add_bytes(path, &bytes, false)?;
+        }
+    }
+    Ok(())
 }
 
 /// `[project.dependencies]` for `--with-deps`; a warning when there are none.
@@ -284,7 +359,6 @@ fn read_modules(files: &[SourceFile]) -> Result<Vec<Option<Arc<[u8]>>>, Error> {
         .collect()
 }
 
-/// The cache's digest of every module, computed once for all targets.
 /// A digest of everything that decides the bytes of `plan`'s artifact: pyship's version, the
 /// resolved options (all of them but `--jobs`, which never changes output), the target, the
 /// generated metadata, and each file's path, kind and identity — a module by its source hash
@@ -293,7 +367,7 @@ fn read_modules(files: &[SourceFile]) -> Result<Vec<Option<Arc<[u8]>>>, Error> {
 fn fingerprint(
     config: &Config,
     plan: &ArtifactPlan,
-    target: &Compiled,
+    target: &Target,
     files: &[SourceFile],
 ) -> [u8; 32] {
     use sha2::{Digest, Sha256};
@@ -348,6 +422,7 @@ fn stamp_modules(
         .collect()
 }
 
+/// The cache's digest of every module, computed once for all targets.
 fn digest_modules(sources: &[Option<Arc<[u8]>>]) -> Vec<Option<SourceDigest>> {
     sources
         .par_iter()
@@ -355,18 +430,21 @@ fn digest_modules(sources: &[Option<Arc<[u8]>>]) -> Vec<Option<SourceDigest>> {
         .collect()
 }
 
+/// Compile every module of `target`, handing each one's code to `on_code(file index, code)` as
+/// soon as it is known; syntax errors go to `report.failures`.
 fn compile_target(
     config: &Config,
-    interpreter: &Interpreter,
-    files: &[SourceFile],
+    target: &Target,
     sources: &[Option<Arc<[u8]>>],
     digests: Option<&[Option<SourceDigest>]>,
     reporter: &dyn Reporter,
     report: &mut Report,
-) -> Result<Vec<Option<Vec<u8>>>, Error> {
+    on_code: &(dyn Fn(usize, &[u8]) + Sync),
+) -> Result<(), Error> {
+    let interpreter = &target.interpreter;
     let mut indices = Vec::new();
     let mut requests = Vec::new();
-    for (index, (file, source)) in files.iter().zip(sources).enumerate() {
+    for (index, (file, source)) in target.files.iter().zip(sources).enumerate() {
         if let Some(source) = source {
             indices.push(index);
             requests.push(CompileRequest {
@@ -376,7 +454,6 @@ fn compile_target(
             });
         }
     }
-    let mut code = vec![None; files.len()];
     let cache = config.cache_dir.as_ref().map(Cache::new);
     // Hashed once in `run` for every target.
     let digests: Option<Vec<SourceDigest>> = digests.map(|digests| {
@@ -389,7 +466,7 @@ fn compile_target(
         outcomes,
         stats,
         write_error,
-    } = compile_cached(
+    } = compile_cached_with(
         interpreter,
         requests,
         digests.as_deref(),
@@ -399,24 +476,28 @@ fn compile_target(
             strip_docstrings: false,
         },
         reporter,
+        &|request, outcome| {
+            if let Ok(CompileOutcome::Code(code)) = outcome {
+                on_code(indices[request], code);
+            }
+        },
     )?;
     report.cache += stats;
     if let Some(err) = write_error {
         report.warnings.push(err.warning(stats.write_errors));
     }
     for (index, outcome) in indices.into_iter().zip(outcomes) {
-        match outcome? {
-            CompileOutcome::Code(bytes) => code[index] = Some(bytes),
-            CompileOutcome::SyntaxError(error) => report.failures.push(Failure {
-                path: files[index].path.clone(),
+        if let CompileOutcome::SyntaxError(error) = outcome? {
+            report.failures.push(Failure {
+                path: target.files[index].path.clone(),
                 line: error.line,
                 column: error.column,
                 message: error.message,
                 python: interpreter.short_version(),
-            }),
+            });
         }
     }
-    Ok(code)
+    Ok(())
 }
 
 /// `wheel` for a PEP 621 project or a wheel, `dir` for a plain directory (SPEC §1).
@@ -573,13 +654,29 @@ fn safe_file_name(name: &str) -> String {
         .collect()
 }
 
-fn write_artifact(
+/// Check whether `plan`'s artifact is up to date; if not, open its sink and add everything
+/// but the compiled modules, which [`feed`] adds as they arrive.
+fn start_artifact(
     config: &Config,
-    plan: &ArtifactPlan,
-    target: &Compiled,
-    files: &[SourceFile],
+    plan: ArtifactPlan,
+    target: &Target,
+    project: &[SourceFile],
     keep_source: &ignore::gitignore::Gitignore,
-) -> Result<sink::Artifact, Error> {
+) -> Result<Artifact, Error> {
+    let files = artifact_files(&plan, project, target);
+    // Archives are rewritten only when something that goes into them changed (make-style,
+    // recorded in the cache): a no-change rebuild compiles nothing and writes nothing.
+    let record = config
+        .cache_dir
+        .as_ref()
+        .filter(|_| plan.format != OutputFormat::Dir)
+        .map(|dir| (Cache::new(dir), fingerprint(config, &plan, target, files)));
+    if let Some((cache, fingerprint)) = &record
+        && let Some(bytes) = cache.artifact_up_to_date(&plan.dest, fingerprint)
+    {
+        return Ok(Artifact::UpToDate { plan, bytes });
+    }
+
     let interpreter = &target.interpreter;
     let dest = &plan.dest;
     let loader = match plan.format {
@@ -605,7 +702,6 @@ fn write_artifact(
     } else {
         files
     };
-    let entries = layout::plan(files, &options);
     let mut sink: Box<dyn Sink> = match plan.format {
         OutputFormat::Dir => Box::new(sink::dir::create(dest, config.source_date_epoch)?),
         OutputFormat::Wheel => Box::new(sink::wheel::create(
@@ -639,7 +735,8 @@ fn write_artifact(
     for (path, bytes) in &plan.generated {
         sink.add_bytes(path, bytes, false)?;
     }
-    for entry in &entries {
+    let mut pycs = vec![Vec::new(); files.len()];
+    for entry in layout::plan(files, &options) {
         match entry.content {
             Content::Copy { index } => {
                 let file = &files[index];
@@ -655,22 +752,13 @@ fn write_artifact(
             Content::Compiled {
                 index,
                 invalidation,
-            } => {
-                let (hash, size) = target.stamps[index].unwrap_or_default();
-                let code = target.code[index].as_deref().unwrap_or_default();
-                let header = pyc::header_for(
-                    interpreter.magic,
-                    invalidation,
-                    hash,
-                    size,
-                    config.source_date_epoch,
-                );
-                let mut bytes = Vec::with_capacity(header.len() + code.len());
-                bytes.extend_from_slice(&header);
-                bytes.extend_from_slice(code);
-                sink.add_bytes(&entry.path, &bytes, false)?;
-            }
+            } => pycs[index].push((entry.path, invalidation)),
         }
     }
-    Ok(sink.finish()?)
+    Ok(Artifact::Open(OpenArtifact {
+        plan,
+        sink: Mutex::new(sink),
+        pycs,
+        record,
+    }))
 }

@@ -165,7 +165,7 @@ pub struct Artifact {
 /// Destination for laid-out files: directory, zip, wheel, zipapp or an in-memory listing.
 /// Paths are `/`-separated and relative on every platform; only [`Sink::finish`] yields a valid
 /// artifact, and dropping an unfinished sink leaves nothing behind.
-pub trait Sink {
+pub trait Sink: Send {
     /// Add bytes pyship produced (a `.pyc`, `METADATA`, `__main__.py`).
     fn add_bytes(&mut self, path: &str, bytes: &[u8], executable: bool) -> Result<(), SinkError>;
     /// Copy a project file unchanged (data files, `py.typed`, licenses, kept sources).

@@ -1,19 +1,21 @@
 //! The `zip` format: a reproducible, deflated archive usable on `sys.path`; with a shebang
 //! prefix it is also the container of a zipapp (PEP 441).
 //!
-//! Entries are buffered and written at [`Sink::finish`]: sorted by name, with a directory entry
-//! for every parent (namespace packages in zips need them before Python 3.13), one fixed
+//! Entries may be added in any order, from any thread that holds the sink: each is deflated in
+//! the background on rayon's pool as soon as it is added (a project file is read there too), so
+//! compression overlaps whatever the caller does meanwhile — compiling the next modules. Each
+//! entry becomes a one-entry in-memory zip; [`Sink::finish`] waits for the last of them and
+//! appends them with the `zip` crate's raw copy, sorted by name, with a directory entry for
+//! every parent (namespace packages in zips need them before Python 3.13), one fixed
 //! timestamp, fixed modes and no varying extra fields, so the same files give the same bytes in
-//! whatever order they were added. Entries are compressed in parallel (each into a one-entry
-//! in-memory zip) and appended in order with the `zip` crate's raw copy. The archive goes to a
-//! temporary file beside `dest` that is renamed into place only when complete.
+//! whatever order they were added. The archive goes to a temporary file beside `dest` that is
+//! renamed into place only when complete.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::{BufWriter, Cursor, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 
-use rayon::prelude::*;
 use tempfile::NamedTempFile;
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipArchive, ZipWriter};
@@ -26,10 +28,6 @@ const FILE_MODE: u32 = 0o644;
 const EXECUTABLE_MODE: u32 = 0o755;
 /// 1980-01-01 00:00:00 UTC, the earliest time a zip can store.
 const DOS_EPOCH: u32 = 315_532_800;
-/// Uncompressed bytes compressed per parallel batch, bounding memory for large inputs.
-const BATCH_BYTES: u64 = 64 << 20;
-/// Uncompressed bytes added with `add_bytes` that are deflated (in parallel) before more come.
-const COMPRESS_AHEAD_BYTES: u64 = 16 << 20;
 
 /// How to write a zip artifact.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -51,29 +49,19 @@ pub struct ZipOptions {
     pub allow_pycache: bool,
 }
 
-/// An entry waiting for [`Sink::finish`].
+/// An entry of the archive to be.
 #[derive(Debug)]
 enum Entry {
     /// A directory; its name ends with `/`.
     Directory,
-    /// Bytes pyship produced.
-    Bytes { bytes: Vec<u8>, executable: bool },
-    /// A project file, read when the archive is written.
-    File { source: PathBuf, len: u64 },
-    /// Bytes already deflated into a one-entry zip, with their uncompressed length.
+    /// A file being deflated in the background; it arrives as [`Entry::Compressed`].
+    Compressing,
+    /// A file deflated into a one-entry zip, with its uncompressed length.
     Compressed { one: Vec<u8>, len: u64 },
 }
 
-impl Entry {
-    /// Bytes to read and compress, for batching.
-    fn len(&self) -> u64 {
-        match self {
-            Entry::Directory | Entry::Compressed { .. } => 0,
-            Entry::Bytes { bytes, .. } => bytes.len() as u64,
-            Entry::File { len, .. } => *len,
-        }
-    }
-}
+/// A background job's answer: the entry's name and its one-entry zip and length.
+type Done = (String, Result<(Vec<u8>, u64), ZipErrorAt>);
 
 /// Writes a zip archive to `dest`; see the [module docs](self).
 #[derive(Debug)]
@@ -86,9 +74,11 @@ pub struct ZipSink {
     temp: NamedTempFile,
     /// Entry name (directories with a trailing `/`) → entry, in archive order.
     entries: BTreeMap<String, Entry>,
-    /// Uncompressed bytes held in [`Entry::Bytes`], deflated once they pass
-    /// [`COMPRESS_AHEAD_BYTES`] so memory holds compressed data, not a copy of the artifact.
-    pending: u64,
+    /// Handed to every background job; its answers come back on `done`.
+    send: mpsc::Sender<Done>,
+    done: mpsc::Receiver<Done>,
+    /// Jobs whose answer has not been received yet.
+    outstanding: usize,
 }
 
 /// Start a zip artifact at `dest`. Missing parents of `dest` are created; fails early if `dest`
@@ -100,12 +90,15 @@ pub fn create(dest: &Path, options: ZipOptions) -> Result<ZipSink, SinkError> {
     let temp = tempfile::Builder::new()
         .prefix(".pyship-zip-")
         .tempfile_in(&parent)?;
+    let (send, done) = mpsc::channel();
     Ok(ZipSink {
         dest: dest.to_path_buf(),
         options,
         temp,
         entries: BTreeMap::new(),
-        pending: 0,
+        send,
+        done,
+        outstanding: 0,
     })
 }
 
@@ -214,7 +207,8 @@ fn compress(name: &str, data: &[u8], mode: u32, time: DateTime) -> Result<Vec<u8
     Ok(deflated)
 }
 
-/// Errors from the parallel stage, before the destination is known to them.
+/// Errors from a background job, before the destination is known to them.
+#[derive(Debug)]
 enum ZipErrorAt {
     /// Reading a project file failed.
     Io(std::io::Error),
@@ -223,71 +217,86 @@ enum ZipErrorAt {
 }
 
 impl ZipSink {
-    /// Deflate every [`Entry::Bytes`] in parallel, keeping only the compressed form.
-    fn compress_pending(&mut self) -> Result<(), SinkError> {
-        let time = dos_time(self.options.mtime);
-        let compressed: Vec<(String, Vec<u8>, u64)> = self
-            .entries
-            .par_iter()
-            .filter_map(|(name, entry)| match entry {
-                Entry::Bytes { bytes, executable } => {
-                    let mode = if *executable {
-                        EXECUTABLE_MODE
-                    } else {
-                        FILE_MODE
-                    };
-                    Some(
-                        compress(name, bytes, mode, time)
-                            .map(|one| (name.clone(), one, bytes.len() as u64)),
-                    )
-                }
-                _ => None,
-            })
-            .collect::<Result<_, ZipErrorAt>>()
-            .map_err(|err| match err {
+    /// Deflate `path` in the background: `read` gives its bytes (on the pool's thread).
+    fn spawn(
+        &mut self,
+        path: &str,
+        executable: bool,
+        read: impl FnOnce() -> std::io::Result<Vec<u8>> + Send + 'static,
+    ) -> Result<(), SinkError> {
+        self.insert(path, Entry::Compressing)?;
+        let (name, send) = (path.to_owned(), self.send.clone());
+        let (mode, time) = (
+            if executable {
+                EXECUTABLE_MODE
+            } else {
+                FILE_MODE
+            },
+            dos_time(self.options.mtime),
+        );
+        rayon::spawn(move || {
+            let one = read().map_err(ZipErrorAt::Io).and_then(|data| {
+                compress(&name, &data, mode, time).map(|one| (one, data.len() as u64))
+            });
+            // The receiver is gone only when the sink was dropped: the answer is not wanted.
+            let _ = send.send((name, one));
+        });
+        self.outstanding += 1;
+        Ok(())
+    }
+
+    /// Wait for every background job and keep its one-entry zip.
+    fn collect(&mut self) -> Result<(), SinkError> {
+        while self.outstanding > 0 {
+            let (name, one) = receive(&self.done);
+            self.outstanding -= 1;
+            let (one, len) = one.map_err(|err| match err {
                 ZipErrorAt::Io(err) => SinkError::Io(err),
                 ZipErrorAt::Zip(err) => SinkError::Zip {
                     path: self.dest.clone(),
                     err,
                 },
             })?;
-        for (name, one, len) in compressed {
             self.entries.insert(name, Entry::Compressed { one, len });
         }
-        self.pending = 0;
         Ok(())
+    }
+}
+
+/// The next answer from a background job. On one of rayon's own threads, run other jobs while
+/// waiting, so a pool with a single thread cannot wait on itself.
+fn receive(done: &mpsc::Receiver<Done>) -> Done {
+    loop {
+        match done.try_recv() {
+            Ok(answer) => return answer,
+            Err(mpsc::TryRecvError::Disconnected) => unreachable!("the sink holds a sender"),
+            Err(mpsc::TryRecvError::Empty) => {
+                match rayon::yield_now() {
+                    // Not a pool thread: just block.
+                    None => return done.recv().expect("the sink holds a sender"),
+                    Some(rayon::Yield::Idle) => std::thread::yield_now(),
+                    Some(rayon::Yield::Executed) => {}
+                }
+            }
+        }
     }
 }
 
 impl Sink for ZipSink {
     fn add_bytes(&mut self, path: &str, bytes: &[u8], executable: bool) -> Result<(), SinkError> {
-        self.insert(
-            path,
-            Entry::Bytes {
-                bytes: bytes.to_vec(),
-                executable,
-            },
-        )?;
-        self.pending += bytes.len() as u64;
-        if self.pending > COMPRESS_AHEAD_BYTES {
-            self.compress_pending()?;
-        }
-        Ok(())
+        let bytes = bytes.to_vec();
+        self.spawn(path, executable, move || Ok(bytes))
     }
 
     fn add_file(&mut self, path: &str, source: &Path) -> Result<(), SinkError> {
-        // Fail here on a missing file; the contents are read in parallel at `finish`.
-        let len = fs_err::metadata(source)?.len();
-        self.insert(
-            path,
-            Entry::File {
-                source: source.to_path_buf(),
-                len,
-            },
-        )
+        // Fail here on a missing file; the contents are read in the background.
+        fs_err::metadata(source)?;
+        let source = source.to_path_buf();
+        self.spawn(path, false, move || fs_err::read(source))
     }
 
-    fn finish(self: Box<Self>) -> Result<Artifact, SinkError> {
+    fn finish(mut self: Box<Self>) -> Result<Artifact, SinkError> {
+        self.collect()?;
         let ZipSink {
             dest,
             options,
@@ -318,67 +327,22 @@ impl Sink for ZipSink {
                 options.last_entry.as_ref() == Some(name),
             )
         });
-        let mut rest = entries.as_slice();
-        while !rest.is_empty() {
-            // Take entries up to BATCH_BYTES (at least one), compress them in parallel, then
-            // append them in order.
-            let mut batch_bytes = 0;
-            let split = rest
-                .iter()
-                .position(|(_, entry)| {
-                    batch_bytes += entry.len();
-                    batch_bytes > BATCH_BYTES
-                })
-                .map_or(rest.len(), |index| index.max(1));
-            let (batch, tail) = rest.split_at(split);
-            rest = tail;
-
-            let compressed = batch
-                .par_iter()
-                .map(|(name, entry)| {
-                    let (data, executable) = match entry {
-                        Entry::Directory => return Ok(None),
-                        Entry::Compressed { one, len } => {
-                            return Ok(Some((Cow::Borrowed(one.as_slice()), *len)));
-                        }
-                        Entry::Bytes { bytes, executable } => {
-                            (Cow::Borrowed(bytes.as_slice()), *executable)
-                        }
-                        Entry::File { source, .. } => (
-                            Cow::Owned(fs_err::read(source).map_err(ZipErrorAt::Io)?),
-                            false,
-                        ),
-                    };
-                    let mode = if executable {
-                        EXECUTABLE_MODE
-                    } else {
-                        FILE_MODE
-                    };
-                    let one = compress(name, &data, mode, time)?;
-                    Ok(Some((Cow::Owned(one), data.len() as u64)))
-                })
-                .collect::<Result<Vec<_>, ZipErrorAt>>()
-                .map_err(|err| match err {
-                    ZipErrorAt::Io(err) => SinkError::Io(err),
-                    ZipErrorAt::Zip(err) => zip_error(err),
-                })?;
-
-            for ((name, _), one) in batch.iter().zip(compressed) {
-                match one {
-                    None => writer
-                        .add_directory(
-                            name.as_str(),
-                            SimpleFileOptions::default()
-                                .last_modified_time(time)
-                                .unix_permissions(EXECUTABLE_MODE),
-                        )
-                        .map_err(zip_error)?,
-                    Some((one, len)) => {
-                        let mut archive = ZipArchive::new(Cursor::new(one)).map_err(zip_error)?;
-                        let file = archive.by_index_raw(0).map_err(zip_error)?;
-                        writer.raw_copy_file(file).map_err(zip_error)?;
-                        bytes += len;
-                    }
+        for (name, entry) in entries {
+            match entry {
+                Entry::Directory => writer
+                    .add_directory(
+                        name.as_str(),
+                        SimpleFileOptions::default()
+                            .last_modified_time(time)
+                            .unix_permissions(EXECUTABLE_MODE),
+                    )
+                    .map_err(zip_error)?,
+                Entry::Compressing => unreachable!("every job was collected"),
+                Entry::Compressed { one, len } => {
+                    let mut archive = ZipArchive::new(Cursor::new(one)).map_err(zip_error)?;
+                    let file = archive.by_index_raw(0).map_err(zip_error)?;
+                    writer.raw_copy_file(file).map_err(zip_error)?;
+                    bytes += len;
                 }
             }
         }
@@ -893,6 +857,7 @@ mod tests {
     #[test]
     #[ignore = "a measurement, not a check"]
     fn timing() {
+        use rayon::prelude::*;
         let temp = tempfile::tempdir().unwrap();
         let dest = std::env::var_os("PYSHIP_TIMING_OUT")
             .map_or_else(|| temp.path().join("big.zip"), PathBuf::from);
