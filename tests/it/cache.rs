@@ -369,6 +369,8 @@ fn unchanged_archives_are_not_written_again() {
     // Nothing changed, or only a module's mtime: not written again.
     let (again, stderr) = build(&project, &out, &cache, &python, &[]);
     assert!(up_to_date(&stderr), "{stderr}");
+    // An up-to-date archive needs no code: not even the cache is asked.
+    assert_eq!(counts(&stderr), (0, 0, 0), "{stderr}");
     assert_eq!((again, identity(&zip)), (first.clone(), before));
     let module = project.join("pkg/sub/mod.py");
     std::fs::write(&module, std::fs::read(&module).unwrap()).unwrap();
