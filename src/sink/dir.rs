@@ -2,7 +2,8 @@
 //!
 //! Files are written into a fresh temporary directory beside the destination, so a dropped or
 //! failed sink leaves nothing behind; [`Sink::finish`] renames it into place, replacing an
-//! existing directory. Every file gets a fixed mode and the same mtime: timestamp-based pycs are
+//! existing directory. Directories are created as entries are added; the files themselves are
+//! written in the background on rayon's pool, and `finish` waits for the last of them. Every file gets a fixed mode and the same mtime: timestamp-based pycs are
 //! only used when the source's mtime matches the one in their header (PEP 552).
 
 use std::collections::HashSet;
@@ -12,6 +13,7 @@ use std::path::{Path, PathBuf};
 use filetime::FileTime;
 use tempfile::TempDir;
 
+use super::jobs::Jobs;
 use super::{Artifact, Sink, SinkError, parent_dirs, parent_of, validate_path};
 
 /// Mode of regular files.
@@ -24,6 +26,9 @@ const EXECUTABLE_MODE: u32 = 0o755;
 pub struct DirSink {
     /// Final location of the tree.
     dest: PathBuf,
+    /// Files being written. Declared before `staging`: fields drop in order, and a dropped
+    /// sink waits for its writes before the staging directory is removed.
+    jobs: Jobs<Result<(), SinkError>>,
     /// Where files go until `finish`; removed on drop.
     staging: TempDir,
     /// Modification time given to every file and directory.
@@ -53,6 +58,7 @@ pub fn create(dest: &Path, mtime: u32) -> Result<DirSink, SinkError> {
         files: HashSet::new(),
         dirs: HashSet::new(),
         bytes: 0,
+        jobs: Jobs::new(),
     })
 }
 
@@ -111,27 +117,33 @@ impl DirSink {
         Ok(self.staging.path().join(path))
     }
 
-    /// Give a written file its mode and mtime, and account for it.
-    fn written(
+    /// Account for `path` and write it in the background: `write` creates `target`, then the
+    /// file gets its mode and mtime.
+    fn spawn(
         &mut self,
         path: &str,
-        target: &Path,
+        target: PathBuf,
         executable: bool,
         len: u64,
-    ) -> Result<(), SinkError> {
-        set_mode(
-            target,
-            if executable {
-                EXECUTABLE_MODE
-            } else {
-                FILE_MODE
-            },
-        )?;
-        filetime::set_file_times(target, self.mtime, self.mtime)
-            .map_err(|err| with_path(&err, target))?;
+        write: impl FnOnce(&Path) -> std::io::Result<()> + Send + 'static,
+    ) {
         self.files.insert(path.to_owned());
         self.bytes += len;
-        Ok(())
+        let mtime = self.mtime;
+        self.jobs.spawn(move || {
+            write(&target)?;
+            set_mode(
+                &target,
+                if executable {
+                    EXECUTABLE_MODE
+                } else {
+                    FILE_MODE
+                },
+            )?;
+            filetime::set_file_times(&target, mtime, mtime)
+                .map_err(|err| with_path(&err, &target))?;
+            Ok(())
+        });
     }
 }
 
@@ -146,19 +158,32 @@ fn with_path(err: &std::io::Error, path: &Path) -> std::io::Error {
 impl Sink for DirSink {
     fn add_bytes(&mut self, path: &str, bytes: &[u8], executable: bool) -> Result<(), SinkError> {
         let target = self.prepare(path)?;
-        let mut file = fs_err::File::create_new(&target)?;
-        file.write_all(bytes)?;
-        drop(file);
-        self.written(path, &target, executable, bytes.len() as u64)
+        let bytes = bytes.to_vec();
+        self.spawn(
+            path,
+            target,
+            executable,
+            bytes.len() as u64,
+            move |target| fs_err::File::create_new(target)?.write_all(&bytes),
+        );
+        Ok(())
     }
 
     fn add_file(&mut self, path: &str, source: &Path) -> Result<(), SinkError> {
         let target = self.prepare(path)?;
-        let len = fs_err::copy(source, &target)?;
-        self.written(path, &target, false, len)
+        // Fail here on a missing file; it is copied in the background.
+        let len = fs_err::metadata(source)?.len();
+        let source = source.to_path_buf();
+        self.spawn(path, target, false, len, move |target| {
+            fs_err::copy(&source, target).map(drop)
+        });
+        Ok(())
     }
 
-    fn finish(self: Box<Self>) -> Result<Artifact, SinkError> {
+    fn finish(mut self: Box<Self>) -> Result<Artifact, SinkError> {
+        while let Some(written) = self.jobs.next() {
+            written?;
+        }
         let DirSink {
             dest,
             staging,
@@ -323,7 +348,11 @@ mod tests {
         fs_err::write(temp.path().join("keep.txt"), "x").unwrap();
         let before = listing(temp.path());
         let mut sink = create(&temp.path().join("dist"), MTIME).unwrap();
-        sink.add_bytes("pkg/a.pyc", b"a", false).unwrap();
+        // Many writes still running in the background when the sink is dropped.
+        for i in 0..500 {
+            sink.add_bytes(&format!("pkg{}/m{i}.pyc", i % 7), &[7; 4096], false)
+                .unwrap();
+        }
         assert_eq!(
             listing(temp.path()).len(),
             before.len() + 1,

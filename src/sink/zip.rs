@@ -14,12 +14,12 @@
 use std::collections::BTreeMap;
 use std::io::{BufWriter, Cursor, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 
 use tempfile::NamedTempFile;
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipArchive, ZipWriter};
 
+use super::jobs::Jobs;
 use super::{Artifact, Sink, SinkError, parent_dirs, parent_of, validate_path};
 
 /// Mode of regular entries.
@@ -74,11 +74,8 @@ pub struct ZipSink {
     temp: NamedTempFile,
     /// Entry name (directories with a trailing `/`) → entry, in archive order.
     entries: BTreeMap<String, Entry>,
-    /// Handed to every background job; its answers come back on `done`.
-    send: mpsc::Sender<Done>,
-    done: mpsc::Receiver<Done>,
-    /// Jobs whose answer has not been received yet.
-    outstanding: usize,
+    /// Entries being deflated.
+    jobs: Jobs<Done>,
 }
 
 /// Start a zip artifact at `dest`. Missing parents of `dest` are created; fails early if `dest`
@@ -90,15 +87,12 @@ pub fn create(dest: &Path, options: ZipOptions) -> Result<ZipSink, SinkError> {
     let temp = tempfile::Builder::new()
         .prefix(".pyship-zip-")
         .tempfile_in(&parent)?;
-    let (send, done) = mpsc::channel();
     Ok(ZipSink {
         dest: dest.to_path_buf(),
         options,
         temp,
         entries: BTreeMap::new(),
-        send,
-        done,
-        outstanding: 0,
+        jobs: Jobs::new(),
     })
 }
 
@@ -225,7 +219,7 @@ impl ZipSink {
         read: impl FnOnce() -> std::io::Result<Vec<u8>> + Send + 'static,
     ) -> Result<(), SinkError> {
         self.insert(path, Entry::Compressing)?;
-        let (name, send) = (path.to_owned(), self.send.clone());
+        let name = path.to_owned();
         let (mode, time) = (
             if executable {
                 EXECUTABLE_MODE
@@ -234,22 +228,18 @@ impl ZipSink {
             },
             dos_time(self.options.mtime),
         );
-        rayon::spawn(move || {
+        self.jobs.spawn(move || {
             let one = read().map_err(ZipErrorAt::Io).and_then(|data| {
                 compress(&name, &data, mode, time).map(|one| (one, data.len() as u64))
             });
-            // The receiver is gone only when the sink was dropped: the answer is not wanted.
-            let _ = send.send((name, one));
+            (name, one)
         });
-        self.outstanding += 1;
         Ok(())
     }
 
     /// Wait for every background job and keep its one-entry zip.
     fn collect(&mut self) -> Result<(), SinkError> {
-        while self.outstanding > 0 {
-            let (name, one) = receive(&self.done);
-            self.outstanding -= 1;
+        while let Some((name, one)) = self.jobs.next() {
             let (one, len) = one.map_err(|err| match err {
                 ZipErrorAt::Io(err) => SinkError::Io(err),
                 ZipErrorAt::Zip(err) => SinkError::Zip {
@@ -260,25 +250,6 @@ impl ZipSink {
             self.entries.insert(name, Entry::Compressed { one, len });
         }
         Ok(())
-    }
-}
-
-/// The next answer from a background job. On one of rayon's own threads, run other jobs while
-/// waiting, so a pool with a single thread cannot wait on itself.
-fn receive(done: &mpsc::Receiver<Done>) -> Done {
-    loop {
-        match done.try_recv() {
-            Ok(answer) => return answer,
-            Err(mpsc::TryRecvError::Disconnected) => unreachable!("the sink holds a sender"),
-            Err(mpsc::TryRecvError::Empty) => {
-                match rayon::yield_now() {
-                    // Not a pool thread: just block.
-                    None => return done.recv().expect("the sink holds a sender"),
-                    Some(rayon::Yield::Idle) => std::thread::yield_now(),
-                    Some(rayon::Yield::Executed) => {}
-                }
-            }
-        }
     }
 }
 
