@@ -28,6 +28,7 @@ use sha2::{Digest as _, Sha256};
 use crate::compile::pool::WorkerPool;
 use crate::compile::{CompileError, CompileOutcome, CompileRequest, compile_all_with};
 use crate::interpreter::Interpreter;
+use crate::jobs::Jobs;
 use crate::report::Reporter;
 
 /// The environment variable naming the cache directory (`--cache-dir` wins over it).
@@ -494,29 +495,27 @@ pub fn compile_cached_with(
         let workers = jobs.min(miss_requests.len());
         let dfiles: Vec<String> = miss_requests.iter().map(|r| r.dfile.clone()).collect();
         reporter.on_compile_start(&interpreter.short_version(), miss_requests.len());
+        // Cache entries are written in the background as the answers arrive.
+        let puts: Mutex<Jobs<Result<(), CacheError>>> = Mutex::new(Jobs::new());
         // Two threads per worker: while one canonicalizes an answer, the other has already
         // handed the worker its next module.
         let compiled = compile_all_with(&pool, miss_requests, workers * 2, |i, outcome| {
             on_outcome(miss_indices[i], outcome);
             reporter.on_compiled(&dfiles[i]);
+            if let (Some(cache), Ok(CompileOutcome::Code(code))) = (options.cache, outcome) {
+                let (cache, key) = (cache.clone(), keys[miss_indices[i]].expect("keyed"));
+                let code = code.clone();
+                puts.lock().unwrap().spawn(move || cache.put(&key, &code));
+            }
         });
         reporter.on_compile_finish();
-        let write_errors = Mutex::new((0, None));
-        if let Some(cache) = options.cache {
-            miss_indices
-                .par_iter()
-                .zip(&compiled)
-                .for_each(|(&index, outcome)| {
-                    if let Ok(CompileOutcome::Code(code)) = outcome
-                        && let Err(err) = cache.put(keys[index].as_ref().expect("keyed"), code)
-                    {
-                        let mut errors = write_errors.lock().unwrap();
-                        errors.0 += 1;
-                        errors.1.get_or_insert(err);
-                    }
-                });
+        let mut puts = puts.into_inner().unwrap();
+        while let Some(put) = puts.next() {
+            if let Err(err) = put {
+                stats.write_errors += 1;
+                write_error.get_or_insert(err);
+            }
         }
-        (stats.write_errors, write_error) = write_errors.into_inner().unwrap();
         for (index, outcome) in miss_indices.into_iter().zip(compiled) {
             outcomes[index] = Some(outcome);
         }

@@ -15,6 +15,7 @@ pub mod error;
 pub mod inplace;
 pub mod input;
 pub mod interpreter;
+mod jobs;
 pub mod layout;
 pub mod marshal;
 pub mod project;

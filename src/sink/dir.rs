@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use filetime::FileTime;
 use tempfile::TempDir;
 
-use super::jobs::Jobs;
 use super::{Artifact, Sink, SinkError, parent_dirs, parent_of, validate_path};
+use crate::jobs::Jobs;
 
 /// Mode of regular files.
 const FILE_MODE: u32 = 0o644;

@@ -2,7 +2,6 @@
 //! and calls [`Sink::finish`]; nothing is visible at the destination until then.
 
 pub mod dir;
-mod jobs;
 pub mod memory;
 pub mod wheel;
 pub mod zip;

@@ -19,8 +19,8 @@ use tempfile::NamedTempFile;
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipArchive, ZipWriter};
 
-use super::jobs::Jobs;
 use super::{Artifact, Sink, SinkError, parent_dirs, parent_of, validate_path};
+use crate::jobs::Jobs;
 
 /// Mode of regular entries.
 const FILE_MODE: u32 = 0o644;

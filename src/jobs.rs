@@ -1,5 +1,5 @@
-//! Work a sink hands to rayon's pool as entries arrive, collected before it finishes: deflating
-//! an archive entry, writing a file. The caller (a compile thread) goes straight back to its
+//! Work handed to rayon's pool as it arrives and collected later: deflating an archive entry,
+//! writing a file or a cache entry. The caller (a compile thread) goes straight back to its
 //! worker instead of waiting for the disk or the compressor.
 
 use std::sync::mpsc;
