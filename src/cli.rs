@@ -100,8 +100,11 @@ pub struct BuildArgs {
     #[arg(long, value_parser = clap::value_parser!(u8).range(0..=2))]
     pub optimize: Option<u8>,
     /// Ship bytecode only: each `X.py` is replaced by `X.pyc`.
-    #[arg(long)]
+    #[arg(long, overrides_with = "no_strip_sources")]
     pub strip_sources: bool,
+    /// Keep the sources, whatever `[tool.pyship]` says.
+    #[arg(long, overrides_with = "strip_sources")]
+    pub no_strip_sources: bool,
     /// Modules that stay `.py` with `--strip-sources` (gitignore-style pattern; repeatable).
     #[arg(long, value_name = "GLOB")]
     pub keep_source: Vec<String>,
@@ -127,20 +130,29 @@ pub struct BuildArgs {
     pub shebang: Option<String>,
     /// Install `[project.dependencies]` with the target's pip and ship them compiled (dir, zip,
     /// zipapp).
-    #[arg(long)]
+    #[arg(long, overrides_with = "no_with_deps")]
     pub with_deps: bool,
+    /// Ship the project alone, whatever `[tool.pyship]` says.
+    #[arg(long, overrides_with = "with_deps")]
+    pub no_with_deps: bool,
     /// Extra argument for `pip install` with `--with-deps` (repeatable), e.g.
     /// `--pip-arg=--no-index --pip-arg=--find-links=wheels/`.
     #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
     pub pip_arg: Vec<String>,
     /// The zipapp unpacks itself once into `~/.cache/pyship/apps/<hash>/` (XDG_CACHE_HOME) and
     /// runs from there: needed for native extensions (`.so`, `.pyd`).
-    #[arg(long)]
+    #[arg(long, overrides_with = "no_extract")]
     pub extract: bool,
+    /// Run the zipapp from the archive, whatever `[tool.pyship]` says.
+    #[arg(long, overrides_with = "extract")]
+    pub no_extract: bool,
     /// Leave out what embedded bundles do not need: `tests/`, `test/`, `test_*.py`,
     /// `*_test.py`, `conftest.py`, `docs/`, `*.pyi`, `py.typed` (and `__pycache__/`, always).
-    #[arg(long)]
+    #[arg(long, overrides_with = "no_slim")]
     pub slim: bool,
+    /// Ship tests, docs and stubs too, whatever `[tool.pyship]` says.
+    #[arg(long, overrides_with = "slim")]
+    pub no_slim: bool,
     /// Write the build report (artifacts, per-package sizes, timings, warnings) as JSON.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
@@ -168,6 +180,12 @@ impl From<InvalidationArg> for Invalidation {
             InvalidationArg::UncheckedHash => Invalidation::UncheckedHash,
         }
     }
+}
+
+/// A boolean option: `--X` or `--no-X` on the command line (the last one given), else
+/// `[tool.pyship]`, else off.
+fn switch(on: bool, off: bool, tool: Option<bool>) -> bool {
+    on || (!off && tool == Some(true))
 }
 
 impl BuildArgs {
@@ -206,7 +224,11 @@ impl BuildArgs {
             .or((self.optimize_flag > 0).then_some(self.optimize_flag.min(2)))
             .or(tool.optimize)
             .unwrap_or(0);
-        if self.strip_sources || tool.strip_sources == Some(true) {
+        if switch(
+            self.strip_sources,
+            self.no_strip_sources,
+            tool.strip_sources,
+        ) {
             config.placement = Placement::Replace;
         }
         config.keep_source = if self.keep_source.is_empty() {
@@ -228,14 +250,14 @@ impl BuildArgs {
         config.bundle = BundleOptions {
             main: self.main.or(tool.main),
             shebang: self.shebang.or(tool.shebang),
-            with_deps: self.with_deps || tool.with_deps == Some(true),
+            with_deps: switch(self.with_deps, self.no_with_deps, tool.with_deps),
             pip_args: if self.pip_arg.is_empty() {
                 tool.pip_arg.unwrap_or_default()
             } else {
                 self.pip_arg
             },
-            extract: self.extract || tool.extract == Some(true),
-            slim: self.slim || tool.slim == Some(true),
+            extract: switch(self.extract, self.no_extract, tool.extract),
+            slim: switch(self.slim, self.no_slim, tool.slim),
             report: self.report.or(tool.report),
         };
         config.cache_dir = if self.cache.no_cache || tool.no_cache == Some(true) {
@@ -348,6 +370,44 @@ impl CompileArgs {
                 |jobs| jobs.max(1),
             ),
             cache_dir: self.cache.dir(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn build_args(args: &[&str]) -> BuildArgs {
+        let cli = Cli::try_parse_from(["pyship", "build", "project"].iter().chain(args)).unwrap();
+        match cli.command {
+            Command::Build(args) => *args,
+            _ => unreachable!("parsed a build"),
+        }
+    }
+
+    #[test]
+    fn the_last_of_a_switch_and_its_no_form_wins_over_the_tool_table() {
+        for (args, tool, expected) in [
+            (&[][..], None, false),
+            (&[][..], Some(true), true),
+            (&["--strip-sources"][..], Some(false), true),
+            (&["--no-strip-sources"][..], Some(true), false),
+            (&["--strip-sources", "--no-strip-sources"][..], None, false),
+            (
+                &["--no-strip-sources", "--strip-sources"][..],
+                Some(false),
+                true,
+            ),
+        ] {
+            let parsed = build_args(args);
+            assert_eq!(
+                switch(parsed.strip_sources, parsed.no_strip_sources, tool),
+                expected,
+                "{args:?} with {tool:?}"
+            );
         }
     }
 }

@@ -561,4 +561,15 @@ fn tool_pyship_supplies_defaults_and_the_command_line_wins() {
     assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "None");
     let dir = build(&project, &temp.path().join("b"), &python, &["-f", "dir"]);
     assert!(dir[0].is_dir(), "{dir:?}");
+    // A boolean from the table is switched off by its `--no-` form.
+    let kept = build(
+        &project,
+        &temp.path().join("c"),
+        &python,
+        &["--no-strip-sources"],
+    );
+    assert!(
+        names(&kept[0]).contains(&"hello/cli.py".to_owned()),
+        "{kept:?}"
+    );
 }
