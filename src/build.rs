@@ -598,6 +598,12 @@ fn plan_wheel(
                     entry_points.into_bytes(),
                 ));
             }
+            for file in &project.license_files {
+                generated.push((
+                    format!("{dist_info}/licenses/{}", file.path),
+                    file.content.clone(),
+                ));
+            }
             (filename, dist_info, generated)
         }
         InputKind::Wheel(wheel) => {

@@ -135,7 +135,7 @@ impl License {
 pub struct Project {
     /// `name`, as written (see [`crate::wheel::normalize_name`]).
     pub name: String,
-    /// `version`, as written.
+    /// `version`, normalized (PEP 440).
     pub version: String,
     /// `description`: one line.
     pub description: Option<String>,
@@ -145,8 +145,8 @@ pub struct Project {
     pub requires_python: Option<String>,
     /// `license`.
     pub license: Option<License>,
-    /// `license-files` globs (PEP 639), as written.
-    pub license_files: Vec<String>,
+    /// The files `license-files` (PEP 639) matched, sorted by path.
+    pub license_files: Vec<LicenseFile>,
     /// `authors`.
     pub authors: Vec<Person>,
     /// `maintainers`.
@@ -437,9 +437,12 @@ pub fn load(dir: &Path) -> Result<Option<Project>, ProjectError> {
         path: path.clone(),
         field: "version",
     })?;
-    if version.trim().is_empty() || version.chars().any(char::is_whitespace) {
-        return Err(invalid("version", format!("`{version}` is not a version")));
-    }
+    // Wheel and dist-info names carry the normalized form (`1.0-Beta` is `1.0b0`), and so
+    // does METADATA, as pip and the build backends write it.
+    let version = version
+        .parse::<pep440_rs::Version>()
+        .map_err(|_| invalid("version", format!("`{version}` is not a PEP 440 version")))?
+        .to_string();
     if let Some(description) = &raw.description {
         if description.contains('\n') {
             return Err(invalid("description", "must be a single line".to_owned()));
@@ -501,7 +504,8 @@ pub fn load(dir: &Path) -> Result<Option<Project>, ProjectError> {
         readme,
         requires_python: raw.requires_python,
         license,
-        license_files: raw.license_files,
+        license_files: resolve_license_files(dir, &raw.license_files)
+            .map_err(|reason| invalid("license-files", reason))?,
         authors: raw.authors,
         maintainers: raw.maintainers,
         keywords: raw.keywords,
@@ -524,6 +528,82 @@ fn is_valid_name(name: &str) -> bool {
         && bytes
             .iter()
             .all(|byte| byte.is_ascii_alphanumeric() || b"-_.".contains(byte))
+}
+
+/// A file that `license-files` matched: it goes into the wheel as
+/// `.dist-info/licenses/<path>` and is named by a `License-File` line of METADATA.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LicenseFile {
+    /// `/`-separated, relative to the project directory.
+    pub path: String,
+    /// Its bytes.
+    pub content: Vec<u8>,
+}
+
+/// The files under `dir` matching the PEP 639 `patterns` (`*` stays within a directory, `**`
+/// crosses them), sorted by path. A pattern that is absolute, climbs out with `..` or matches
+/// no file is an error, as PEP 639 asks.
+fn resolve_license_files(dir: &Path, patterns: &[String]) -> Result<Vec<LicenseFile>, String> {
+    if patterns.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut globs = Vec::with_capacity(patterns.len());
+    for pattern in patterns {
+        if pattern.starts_with('/')
+            || pattern.contains('\\')
+            || pattern.split('/').any(|part| part == "..")
+        {
+            return Err(format!(
+                "`{pattern}` must be a relative `/`-separated pattern that stays in the project"
+            ));
+        }
+        let glob = globset::GlobBuilder::new(pattern)
+            .literal_separator(true)
+            .build()
+            .map_err(|err| format!("`{pattern}` is not a valid pattern: {}", err.kind()))?;
+        globs.push(glob.compile_matcher());
+    }
+    let mut matched = vec![false; globs.len()];
+    let mut files = Vec::new();
+    let walk = ignore::WalkBuilder::new(dir)
+        .standard_filters(false)
+        .filter_entry(|entry| entry.file_name() != ".git")
+        .sort_by_file_name(std::cmp::Ord::cmp)
+        .build();
+    for entry in walk {
+        let entry = entry.map_err(|err| err.to_string())?;
+        if !entry.file_type().is_some_and(|kind| kind.is_file()) {
+            continue;
+        }
+        let Some(relative) = entry
+            .path()
+            .strip_prefix(dir)
+            .ok()
+            .and_then(Path::to_str)
+            .map(|path| path.replace('\\', "/"))
+        else {
+            continue;
+        };
+        let mut any = false;
+        for (glob, hit) in globs.iter().zip(&mut matched) {
+            if glob.is_match(&relative) {
+                *hit = true;
+                any = true;
+            }
+        }
+        if any {
+            let content = fs_err::read(entry.path()).map_err(|err| err.to_string())?;
+            files.push(LicenseFile {
+                path: relative,
+                content,
+            });
+        }
+    }
+    if let Some(index) = matched.iter().position(|hit| !hit) {
+        return Err(format!("`{}` matches no file", patterns[index]));
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(files)
 }
 
 fn read_named(dir: &Path, file: &str, field: &'static str) -> Result<String, ProjectError> {
@@ -805,6 +885,40 @@ mod tests {
         fs_err::write(path, text).unwrap();
     }
 
+    #[test]
+    fn license_files_are_globbed_sorted_and_every_pattern_must_match() {
+        let temp = tempfile::tempdir().unwrap();
+        for file in [
+            "LICENSE",
+            "NOTICE.txt",
+            "licenses/a/MIT.txt",
+            "licenses/B.txt",
+            "src/LICENSE",
+        ] {
+            write(temp.path(), file, file);
+        }
+        write(temp.path(), ".git/LICENSE", "not this one");
+        let patterns = |list: &[&str]| list.iter().map(|p| (*p).to_owned()).collect::<Vec<_>>();
+        let found =
+            resolve_license_files(temp.path(), &patterns(&["LICEN[CS]E*", "licenses/**"])).unwrap();
+        let paths: Vec<&str> = found.iter().map(|file| file.path.as_str()).collect();
+        // `*` stays in its directory: src/LICENSE is not matched.
+        assert_eq!(paths, ["LICENSE", "licenses/B.txt", "licenses/a/MIT.txt"]);
+        assert_eq!(found[1].content, b"licenses/B.txt");
+        assert!(resolve_license_files(temp.path(), &[]).unwrap().is_empty());
+
+        for (pattern, reason) in [
+            ("COPYING", "`COPYING` matches no file"),
+            ("../LICENSE", "stays in the project"),
+            ("/LICENSE", "stays in the project"),
+            ("LICENSE[", "is not a valid pattern"),
+        ] {
+            let err =
+                resolve_license_files(temp.path(), &patterns(&["LICENSE", pattern])).unwrap_err();
+            assert!(err.contains(reason), "{pattern}: {err}");
+        }
+    }
+
     /// The error and its sources, one per line, with the temp dir replaced.
     fn chain(err: &dyn std::error::Error, temp: &Path) -> String {
         let mut text = err.to_string();
@@ -1002,6 +1116,21 @@ packages = ["src/spam"]
         );
         let err = load(temp.path()).unwrap_err();
         insta::assert_snapshot!(chain(&err, temp.path()), @"`[TEMP]/pyproject.toml` has no `project.version`");
+
+        write(
+            temp.path(),
+            "pyproject.toml",
+            "[project]\nname = \"spam\"\nversion = \"1.0-Beta.2\"\n",
+        );
+        assert_eq!(load(temp.path()).unwrap().unwrap().version, "1.0b2");
+        write(
+            temp.path(),
+            "pyproject.toml",
+            "[project]\nname = \"spam\"\nversion = \"one\"\n",
+        );
+        let err = load(temp.path()).unwrap_err();
+        let text = chain(&err, temp.path());
+        assert!(text.contains("`one` is not a PEP 440 version"), "{text}");
 
         write(
             temp.path(),

@@ -43,6 +43,10 @@ pub fn render_metadata(project: &Project) -> String {
     if let Some(license) = &project.license {
         field("License", license.text().trim_end());
     }
+    // Copied to `.dist-info/licenses/` by the wheel build (PEP 639).
+    for file in &project.license_files {
+        field("License-File", &file.path);
+    }
     for classifier in &project.classifiers {
         field("Classifier", classifier);
     }

@@ -223,6 +223,24 @@ fn project_wheels_install_and_run_from_bytecode_on_every_python() {
             "Hello, wheel! (from bytecode)\n"
         );
         assert!(guarded_import(&env_python, "hello.cli").ends_with("cli.pyc"));
+        // PEP 639: the license file is installed with the metadata and named in it.
+        let output = Command::new(&env_python)
+            .args([
+                "-c",
+                "import importlib.metadata as m; d = m.distribution('hello'); \
+                 print(d.metadata.get_all('License-File')); print(d.read_text('licenses/LICENSE'))",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            format!(
+                "['LICENSE']\n{}\n",
+                std::fs::read_to_string(project.join("LICENSE")).unwrap()
+            ),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         let check = Command::new(&python.path)
             .args(["-m", "pip", "--disable-pip-version-check", "check"])
             .env("PYTHONPATH", site_packages(&env))
