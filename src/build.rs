@@ -23,6 +23,7 @@ use crate::error::Error;
 use crate::input::{self, Input, InputKind, install_path};
 use crate::interpreter::{Interpreter, resolve};
 use crate::layout::{self, Content, LayoutOptions, Loader};
+use crate::project::{Project, ProjectError};
 use crate::pyc::{self, Invalidation};
 use crate::report::{ArtifactReport, Failure, Report, Reporter};
 use crate::sink::{self, Sink, SinkError};
@@ -60,8 +61,22 @@ struct OpenArtifact {
     record: Option<(Cache, [u8; 32])>,
 }
 
-/// Build every artifact `config` asks for.
+/// Build every artifact `config` asks for. A build that fails leaves no out-dir behind that it
+/// created itself (its unfinished artifacts are gone by then).
 pub fn run(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
+    let out_dir_existed = config.out_dir.exists();
+    let result = build(config, reporter);
+    let failed = result
+        .as_ref()
+        .map_or(true, |report| !report.failures.is_empty());
+    if failed && !out_dir_existed {
+        // Only if empty: never anything but pyship's own leftovers.
+        let _ = std::fs::remove_dir(&config.out_dir);
+    }
+    result
+}
+
+fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
     let start = Instant::now();
     let mut report = Report::default();
 
@@ -94,7 +109,7 @@ pub fn run(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
         config.formats.clone()
     };
     if formats.contains(&OutputFormat::Zipapp) {
-        bundle::entry_point(config, files)?;
+        bundle::entry_point(config, input.project(), files)?;
     }
     let keep_source = matcher(
         Path::new(""),
@@ -107,7 +122,7 @@ pub fn run(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
     let sources = read_modules(files)?;
     lap(&mut report, "read".to_owned());
     let dependencies = if config.bundle.with_deps {
-        dependencies(config, &mut report)?
+        dependencies(config, input.project(), &mut report)?
     } else {
         Vec::new()
     };
@@ -160,7 +175,7 @@ pub fn run(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
                     hint: "a wheel that keeps its sources keeps its tags, so it is the same for every target: build one target at a time, or use --strip-sources",
                 });
             }
-            let artifact = start_artifact(config, plan, &target, files, &keep_source)?;
+            let artifact = start_artifact(config, plan, &target, &input, &keep_source)?;
             artifacts.push((targets.len(), artifact));
         }
         let open: Vec<&OpenArtifact> = artifacts[first..]
@@ -316,20 +331,26 @@ fn feed(
 }
 
 /// `[project.dependencies]` for `--with-deps`; a warning when there are none.
-fn dependencies(config: &Config, report: &mut Report) -> Result<Vec<String>, Error> {
-    let info = bundle::project_info(&config.source)?;
-    if info.dynamic_dependencies {
+fn dependencies(
+    config: &Config,
+    project: Option<&Project>,
+    report: &mut Report,
+) -> Result<Vec<String>, Error> {
+    if project.is_some_and(|project| project.is_dynamic("dependencies")) {
         return Err(bundle::BundleError::DynamicDependencies {
             path: config.source.join("pyproject.toml"),
         }
         .into());
     }
-    if info.dependencies.is_empty() {
+    let dependencies = project
+        .map(|project| project.dependencies.clone())
+        .unwrap_or_default();
+    if dependencies.is_empty() {
         report
             .warnings
             .push("`--with-deps`: the project declares no `[project.dependencies]`".to_owned());
     }
-    Ok(info.dependencies)
+    Ok(dependencies)
 }
 
 fn resolve_all(specs: &[String]) -> Result<Vec<Interpreter>, Error> {
@@ -570,6 +591,13 @@ fn plan_wheel(
             });
         }
         InputKind::Project(project) => {
+            if !project.dynamic.is_empty() {
+                return Err(ProjectError::Dynamic {
+                    path: config.source.join("pyproject.toml"),
+                    fields: project.dynamic.clone(),
+                }
+                .into());
+            }
             let tags = if sourceless {
                 vec![Tag::new(&target, "none", "any")]
             } else {
@@ -666,10 +694,10 @@ fn start_artifact(
     config: &Config,
     plan: ArtifactPlan,
     target: &Target,
-    project: &[SourceFile],
+    input: &Input,
     keep_source: &ignore::gitignore::Gitignore,
 ) -> Result<Artifact, Error> {
-    let files = artifact_files(&plan, project, target);
+    let files = artifact_files(&plan, &input.files, target);
     // Archives are rewritten only when something that goes into them changed (make-style,
     // recorded in the cache): a no-change rebuild compiles nothing and writes nothing.
     let record = config
@@ -726,7 +754,7 @@ fn start_artifact(
                     )
                 }),
                 built_for: (interpreter.version.major, interpreter.version.minor),
-                entry: bundle::entry_point(config, files)?,
+                entry: bundle::entry_point(config, input.project(), files)?,
                 extract: config.bundle.extract,
             },
         )?),

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::config::{Config, OutputFormat};
 use crate::deps::DepsError;
 use crate::discover::{FileKind, SourceFile};
+use crate::project::Project;
 use crate::sink::zipapp::{EntryPoint, EntryPointError, PROJECT_MAIN, choose_entry_point};
 
 /// `--slim`: what embedded bundles do not need, in `.gitignore` syntax.
@@ -31,15 +32,6 @@ pub enum BundleError {
     /// Installing the dependencies failed.
     #[error(transparent)]
     Deps(#[from] DepsError),
-    /// pyproject.toml is not valid TOML.
-    #[error("Failed to parse `{}`", path.display())]
-    Pyproject {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        err: toml::de::Error,
-    },
     /// `--with-deps` cannot know dynamic dependencies.
     #[error(
         "`--with-deps` needs static `[project.dependencies]`, but `{}` declares them dynamic",
@@ -70,65 +62,17 @@ pub enum BundleError {
     },
 }
 
-/// The parts of `[project]` bundles need, read without judging the rest of the table.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct ProjectInfo {
-    /// `[project.scripts]`: name → `module:function`.
-    pub scripts: BTreeMap<String, String>,
-    /// `[project.dependencies]`.
-    pub dependencies: Vec<String>,
-    /// Whether `dependencies` is listed in `dynamic`.
-    pub dynamic_dependencies: bool,
-}
-
-/// Read `[project]` scripts and dependencies from `source/pyproject.toml`, if any.
-pub fn project_info(source: &Path) -> Result<ProjectInfo, BundleError> {
-    let path = source.join("pyproject.toml");
-    let Ok(text) = fs_err::read_to_string(&path) else {
-        return Ok(ProjectInfo::default());
-    };
-    let table: toml::Table = text
-        .parse()
-        .map_err(|err| BundleError::Pyproject { path, err })?;
-    let Some(project) = table.get("project") else {
-        return Ok(ProjectInfo::default());
-    };
-    let strings = |value: Option<&toml::Value>| -> Vec<String> {
-        value
-            .and_then(toml::Value::as_array)
-            .map(|items| {
-                items
-                    .iter()
-                    .filter_map(|item| item.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let scripts = project
-        .get("scripts")
-        .and_then(toml::Value::as_table)
-        .map(|scripts| {
-            scripts
-                .iter()
-                .filter_map(|(name, value)| Some((name.clone(), value.as_str()?.to_owned())))
-                .collect()
-        })
-        .unwrap_or_default();
-    Ok(ProjectInfo {
-        scripts,
-        dependencies: strings(project.get("dependencies")),
-        dynamic_dependencies: strings(project.get("dynamic"))
-            .iter()
-            .any(|field| field == "dependencies"),
-    })
-}
-
-/// The zipapp entry point for `config` and the scanned project `files`.
-pub fn entry_point(config: &Config, files: &[SourceFile]) -> Result<EntryPoint, BundleError> {
-    let scripts = if config.bundle.main.is_some() {
-        BTreeMap::new()
-    } else {
-        project_info(&config.source)?.scripts
+/// The zipapp entry point for `config`, the project (if SOURCE is one) and the scanned
+/// `files`.
+pub fn entry_point(
+    config: &Config,
+    project: Option<&Project>,
+    files: &[SourceFile],
+) -> Result<EntryPoint, BundleError> {
+    let none = BTreeMap::new();
+    let scripts = match project {
+        Some(project) if config.bundle.main.is_none() => &project.scripts,
+        _ => &none,
     };
     // Before or after [`rename_main`].
     let has_main = files.iter().any(|file| {
@@ -136,7 +80,7 @@ pub fn entry_point(config: &Config, files: &[SourceFile]) -> Result<EntryPoint, 
     });
     Ok(choose_entry_point(
         config.bundle.main.as_deref(),
-        &scripts,
+        scripts,
         has_main,
     )?)
 }

@@ -57,6 +57,16 @@ pub fn is_wheel(source: &Path) -> bool {
         && !source.is_dir()
 }
 
+impl Input {
+    /// The PEP 621 project, when SOURCE is one.
+    pub fn project(&self) -> Option<&Project> {
+        match &self.kind {
+            InputKind::Project(project) => Some(project),
+            InputKind::Tree | InputKind::Wheel(_) => None,
+        }
+    }
+}
+
 /// Read `config.source`, leaving out `excludes` (gitignore-style, on top of the defaults) from
 /// directories; a wheel's members are all kept.
 pub fn load(config: &Config, excludes: &[String]) -> Result<Input, Error> {

@@ -27,7 +27,8 @@ pub enum ProjectError {
         #[source]
         err: toml::de::Error,
     },
-    /// `[project]` declares `dynamic` fields, which only the project's build backend can fill in.
+    /// A wheel needs `[project]` fields that are `dynamic`: only the project's build backend can
+    /// fill them in.
     #[error(
         "`{}` declares dynamic metadata ({}), which only the project's own build backend can compute: build the wheel with it (e.g. `python -m build --wheel`) and pass that wheel to pyship",
         path.display(),
@@ -135,7 +136,7 @@ impl License {
 pub struct Project {
     /// `name`, as written (see [`crate::wheel::normalize_name`]).
     pub name: String,
-    /// `version`, normalized (PEP 440).
+    /// `version`, normalized (PEP 440); empty when it is `dynamic`.
     pub version: String,
     /// `description`: one line.
     pub description: Option<String>,
@@ -167,6 +168,16 @@ pub struct Project {
     pub gui_scripts: BTreeMap<String, String>,
     /// `entry-points`: group → name → object reference.
     pub entry_points: BTreeMap<String, BTreeMap<String, String>>,
+    /// `dynamic`: fields only the project's build backend can compute. A wheel needs them all;
+    /// a directory, zip or zipapp needs none (`--with-deps` needs `dependencies`).
+    pub dynamic: Vec<String>,
+}
+
+impl Project {
+    /// Whether `field` (`version`, `dependencies`, ...) is listed in `dynamic`.
+    pub fn is_dynamic(&self, field: &str) -> bool {
+        self.dynamic.iter().any(|dynamic| dynamic == field)
+    }
 }
 
 /// `readme` as written: a path, or a table.
@@ -402,6 +413,7 @@ fn parse<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T, P
 
 /// Load the static PEP 621 metadata of the project in `dir`: `None` when there is no
 /// `pyproject.toml` or it has no `[project]` table. The readme and license files are read.
+/// Fields listed in `dynamic` are left empty (see [`Project::dynamic`]).
 pub fn load(dir: &Path) -> Result<Option<Project>, ProjectError> {
     let Some((path, text)) = read_pyproject(dir)? else {
         return Ok(None);
@@ -410,12 +422,6 @@ pub fn load(dir: &Path) -> Result<Option<Project>, ProjectError> {
     let Some(raw) = file.project else {
         return Ok(None);
     };
-    if !raw.dynamic.is_empty() {
-        return Err(ProjectError::Dynamic {
-            path,
-            fields: raw.dynamic,
-        });
-    }
     let invalid = |field: &'static str, reason: String| ProjectError::Invalid {
         path: path.clone(),
         field,
@@ -433,16 +439,55 @@ pub fn load(dir: &Path) -> Result<Option<Project>, ProjectError> {
             ),
         ));
     }
-    let version = raw.version.ok_or_else(|| ProjectError::MissingField {
-        path: path.clone(),
-        field: "version",
-    })?;
+    for field in &raw.dynamic {
+        // PEP 621: `name` is never dynamic, and a field is either given or dynamic.
+        let given = match field.as_str() {
+            "name" => true,
+            "version" => raw.version.is_some(),
+            "description" => raw.description.is_some(),
+            "readme" => raw.readme.is_some(),
+            "requires-python" => raw.requires_python.is_some(),
+            "license" => raw.license.is_some(),
+            "license-files" => !raw.license_files.is_empty(),
+            "authors" => !raw.authors.is_empty(),
+            "maintainers" => !raw.maintainers.is_empty(),
+            "keywords" => !raw.keywords.is_empty(),
+            "classifiers" => !raw.classifiers.is_empty(),
+            "urls" => !raw.urls.is_empty(),
+            "dependencies" => !raw.dependencies.is_empty(),
+            "optional-dependencies" => !raw.optional_dependencies.is_empty(),
+            "scripts" => !raw.scripts.is_empty(),
+            "gui-scripts" => !raw.gui_scripts.is_empty(),
+            "entry-points" => !raw.entry_points.is_empty(),
+            _ => {
+                return Err(invalid(
+                    "dynamic",
+                    format!("`{field}` is not a `[project]` field"),
+                ));
+            }
+        };
+        if given {
+            return Err(invalid(
+                "dynamic",
+                format!("`{field}` cannot be both given and listed in `dynamic`"),
+            ));
+        }
+    }
     // Wheel and dist-info names carry the normalized form (`1.0-Beta` is `1.0b0`), and so
     // does METADATA, as pip and the build backends write it.
-    let version = version
-        .parse::<pep440_rs::Version>()
-        .map_err(|_| invalid("version", format!("`{version}` is not a PEP 440 version")))?
-        .to_string();
+    let version = match raw.version {
+        Some(version) => version
+            .parse::<pep440_rs::Version>()
+            .map_err(|_| invalid("version", format!("`{version}` is not a PEP 440 version")))?
+            .to_string(),
+        None if raw.dynamic.iter().any(|field| field == "version") => String::new(),
+        None => {
+            return Err(ProjectError::MissingField {
+                path: path.clone(),
+                field: "version",
+            });
+        }
+    };
     if let Some(description) = &raw.description {
         if description.contains('\n') {
             return Err(invalid("description", "must be a single line".to_owned()));
@@ -516,6 +561,7 @@ pub fn load(dir: &Path) -> Result<Option<Project>, ProjectError> {
         scripts: raw.scripts,
         gui_scripts: raw.gui_scripts,
         entry_points: raw.entry_points,
+        dynamic: raw.dynamic,
     }))
 }
 
@@ -1092,18 +1138,38 @@ packages = ["src/spam"]
     }
 
     #[test]
-    fn dynamic_fields_say_to_use_the_build_backend() {
+    fn dynamic_fields_are_recorded_and_checked() {
         let temp = tempfile::tempdir().unwrap();
         write(
             temp.path(),
             "pyproject.toml",
-            "[project]\nname = \"spam\"\ndynamic = [\"version\", \"readme\"]\n",
+            "[project]\nname = \"spam\"\ndynamic = [\"version\", \"dependencies\"]\n",
         );
-        let err = load(temp.path()).unwrap_err();
-        assert!(
-            matches!(&err, ProjectError::Dynamic { fields, .. } if fields == &["version", "readme"])
-        );
-        insta::assert_snapshot!(chain(&err, temp.path()), @"`[TEMP]/pyproject.toml` declares dynamic metadata (`version`, `readme`), which only the project's own build backend can compute: build the wheel with it (e.g. `python -m build --wheel`) and pass that wheel to pyship");
+        let project = load(temp.path()).unwrap().unwrap();
+        assert_eq!(project.dynamic, ["version", "dependencies"]);
+        assert!(project.is_dynamic("dependencies") && !project.is_dynamic("readme"));
+        assert_eq!(project.version, "");
+
+        for (dynamic, reason) in [
+            (
+                "\"name\"",
+                "`name` cannot be both given and listed in `dynamic`",
+            ),
+            (
+                "\"version\"",
+                "`version` cannot be both given and listed in `dynamic`",
+            ),
+            ("\"colour\"", "`colour` is not a `[project]` field"),
+        ] {
+            write(
+                temp.path(),
+                "pyproject.toml",
+                &format!("[project]\nname = \"spam\"\nversion = \"1\"\ndynamic = [{dynamic}]\n"),
+            );
+            let err = load(temp.path()).unwrap_err();
+            let text = chain(&err, temp.path());
+            assert!(text.contains(reason), "{text}");
+        }
     }
 
     #[test]

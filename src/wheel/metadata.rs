@@ -221,7 +221,10 @@ mod tests {
                 path: "LICENSE".to_owned(),
                 content: "MIT License\n\nCopyright (c) Ada\n".to_owned(),
             }),
-            license_files: Vec::new(),
+            license_files: vec![crate::project::LicenseFile {
+                path: "LICENSES/MIT.txt".to_owned(),
+                content: b"MIT".to_vec(),
+            }],
             authors: vec![
                 person(Some("Ada Lovelace"), Some("ada@example.org")),
                 person(Some("Grace Hopper"), None),
@@ -268,6 +271,7 @@ mod tests {
             ]
             .into_iter()
             .collect(),
+            dynamic: Vec::new(),
         }
     }
 
@@ -285,6 +289,7 @@ mod tests {
         License: MIT License
                 
                 Copyright (c) Ada
+        License-File: LICENSES/MIT.txt
         Classifier: Programming Language :: Python :: 3
         Classifier: License :: OSI Approved :: MIT License
         Requires-Python: >=3.9

@@ -551,6 +551,18 @@ fn dynamic_metadata_asks_for_the_projects_own_backend() {
         stderr.contains("dynamic") && stderr.contains("build backend"),
         "{stderr}"
     );
+    // A zipapp needs no version: it is built, its entry point still from [project.scripts].
+    let app = build(
+        &project,
+        &temp.path().join("app"),
+        &python,
+        &["-f", "zipapp"],
+    );
+    let output = python.run(&[app[0].to_str().unwrap(), "dynamic"]);
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "Hello, dynamic! (from bytecode)\n"
+    );
 }
 
 #[test]

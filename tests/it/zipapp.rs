@@ -595,4 +595,28 @@ fn pip_failure_is_one_clear_error() {
         "pip's own message is quoted: {stderr}"
     );
     assert!(!temp.path().join("out").exists());
+
+    // Dynamic dependencies cannot be installed: one line, before pip runs.
+    let pyproject = project.join("pyproject.toml");
+    let text = std::fs::read_to_string(&pyproject).unwrap();
+    let start = text.find("dependencies").unwrap();
+    let end = start + text[start..].find(']').unwrap() + 1;
+    let text = format!(
+        "{}dynamic = [\"dependencies\"]{}",
+        &text[..start],
+        &text[end..]
+    );
+    std::fs::write(&pyproject, text).unwrap();
+    let output = build_output(
+        &project,
+        &temp.path().join("out"),
+        &python,
+        &["-f", "zipapp", "--with-deps"],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert_stderr_contains(
+        &output,
+        "`--with-deps` needs static `[project.dependencies]`",
+    );
+    assert!(!temp.path().join("out").exists());
 }
