@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex};
 
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
-/// Patterns excluded from every scan, in `.gitignore` syntax.
+/// Patterns excluded from every scan, in `.gitignore` syntax. A directory named `venv` is
+/// skipped too unless it is a package (has an `__init__.py`), as the standard library's
+/// `venv` is: see [`is_virtualenv_dir`].
 pub const DEFAULT_EXCLUDES: &[&str] = &[
     ".git/",
     ".hg/",
@@ -18,7 +20,6 @@ pub const DEFAULT_EXCLUDES: &[&str] = &[
     "*.pyc",
     "*.pyo",
     ".venv/",
-    "venv/",
     ".tox/",
     ".nox/",
     "*_cache/",
@@ -117,6 +118,13 @@ pub fn matcher(root: &Path, patterns: &[&str]) -> Result<Gitignore, DiscoverErro
     })
 }
 
+/// A directory named `venv` that is not a package: a virtual environment by the name
+/// `python -m venv venv` gives it (SPEC §3 skips `.venv`/`venv`), not the standard library's
+/// `venv` package, which is kept.
+fn is_virtualenv_dir(path: &Path) -> bool {
+    path.file_name().is_some_and(|name| name == "venv") && !path.join("__init__.py").is_file()
+}
+
 /// List the project's files under `root`, skipping `excludes` (on top of
 /// [`DEFAULT_EXCLUDES`]) and anything inside `out_dir`.
 pub fn discover(root: &Path, excludes: &[String], out_dir: &Path) -> Result<Scan, DiscoverError> {
@@ -157,7 +165,9 @@ pub fn discover(root: &Path, excludes: &[String], out_dir: &Path) -> Result<Scan
                 if relative.as_os_str().is_empty() {
                     return true;
                 }
-                if excluded.matched(relative, is_dir).is_ignore() {
+                if excluded.matched(relative, is_dir).is_ignore()
+                    || (is_dir && is_virtualenv_dir(entry.path()))
+                {
                     return false;
                 }
                 // Followed links must stay inside the project: no shipping of `/etc` by accident.
@@ -288,6 +298,9 @@ mod tests {
             "pkg/tests/test_x.py",
             ".git/config",
             ".venv/lib/site.py",
+            "venv/pyvenv.cfg",
+            "venv/lib/site.py",
+            "lib/venv/__init__.py",
             ".mypy_cache/x.json",
             "build/lib/pkg/x.py",
             "dist/old.whl",
@@ -304,13 +317,14 @@ mod tests {
             relatives(&scan),
             [
                 ".gitignore",
+                "lib/venv/__init__.py",
                 "pkg/__init__.py",
                 "pkg/build/keep.py",
                 "pkg/data.txt"
             ]
         );
-        assert_eq!(scan.files[1].kind, FileKind::Module);
-        assert_eq!(scan.files[3].kind, FileKind::Data);
+        assert_eq!(scan.files[2].kind, FileKind::Module);
+        assert_eq!(scan.files[4].kind, FileKind::Data);
     }
 
     #[cfg(unix)]
