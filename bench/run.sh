@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# pyship benchmark: builds pyship in release mode, prepares the corpus, and prints medians and
-# ratios against compileall (and pyc_wheel with --wheel) in one run.
-# Usage: bench/run.sh [PYTHON] [ROUNDS] [--wheel PATH]
+# pyship benchmark: builds pyship in release mode, prepares the corpora, and prints medians and
+# ratios against compileall and pyc_wheel in one run.
+# Usage: bench/run.sh [PYTHON] [ROUNDS] [--wheel PATH] [--corpus stdlib|packages|all] [--skip-wheel]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
-python="${1:-python3.11}"
-rounds="${2:-5}"
-shift $(( $# < 2 ? $# : 2 ))
+python=python3.11
+rounds=5
+if [[ $# -gt 0 && $1 != -* ]]; then python=$1; shift; fi
+if [[ $# -gt 0 && $1 != -* ]]; then rounds=$1; shift; fi
 exec python3 bench/bench.py --pyship target/release/pyship --python "$python" --rounds "$rounds" "$@"
