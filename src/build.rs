@@ -45,7 +45,10 @@ struct Target {
 /// What becomes of one planned artifact.
 enum Artifact {
     /// Already up to date: nothing to write.
-    UpToDate { plan: ArtifactPlan, bytes: u64 },
+    UpToDate {
+        plan: ArtifactPlan,
+        recorded: sink::Artifact,
+    },
     /// Being written; compiled modules go in as they arrive.
     Open(OpenArtifact),
 }
@@ -230,25 +233,21 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
     for (index, artifact) in artifacts {
         let target = &targets[index];
         let (plan, written) = match artifact {
-            Artifact::UpToDate { plan, bytes } => {
+            Artifact::UpToDate { plan, recorded } => {
                 report.up_to_date.push(plan.dest.clone());
-                let written = sink::Artifact {
-                    path: plan.dest.clone(),
-                    bytes,
-                };
-                (plan, written)
+                (plan, recorded)
             }
             Artifact::Open(open) => {
                 let written = open.sink.into_inner().unwrap().finish()?;
                 if let Some((cache, fingerprint)) = &open.record {
                     // Best effort: without a record the next build just writes again.
-                    let _ = cache.remember_artifact(&written.path, fingerprint, written.bytes);
+                    let _ = cache.remember_artifact(&written, fingerprint);
                 }
                 (open.plan, written)
             }
         };
         report.bundles.push(bundle::measure(
-            &written.path,
+            &written,
             artifact_files(&plan, files, target),
             &target.interpreter.short_version(),
             config.optimize,
@@ -706,9 +705,9 @@ fn start_artifact(
         .filter(|_| plan.format != OutputFormat::Dir)
         .map(|dir| (Cache::new(dir), fingerprint(config, &plan, target, files)));
     if let Some((cache, fingerprint)) = &record
-        && let Some(bytes) = cache.artifact_up_to_date(&plan.dest, fingerprint)
+        && let Some(recorded) = cache.artifact_up_to_date(&plan.dest, fingerprint)
     {
-        return Ok(Artifact::UpToDate { plan, bytes });
+        return Ok(Artifact::UpToDate { plan, recorded });
     }
 
     let interpreter = &target.interpreter;

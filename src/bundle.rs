@@ -1,7 +1,7 @@
 //! Deployment bundles: what `--slim` leaves out, the zipapp entry point and dependencies from
 //! pyproject.toml, the native-extension check for zips, and the per-package size report.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::config::{Config, OutputFormat};
@@ -206,73 +206,44 @@ fn package(packages: &mut BTreeMap<String, PackageSize>, name: String) -> &mut P
 
 /// Measure the finished `artifact` against its input `files`.
 pub fn measure(
-    artifact: &Path,
+    artifact: &crate::sink::Artifact,
     files: &[SourceFile],
     python: &str,
     optimize: u8,
 ) -> Result<BundleSizes, BundleError> {
-    let shipped = shipped_files(artifact).map_err(|err| BundleError::Measure {
-        path: artifact.to_path_buf(),
-        err,
-    })?;
+    let shipped = &artifact.files;
     let mut packages: BTreeMap<String, PackageSize> = BTreeMap::new();
-    let names: BTreeSet<&str> = shipped.keys().map(String::as_str).collect();
     for file in files {
         let sizes = package(&mut packages, top_level(&file.relative));
         sizes.files += 1;
         sizes.source_bytes += file.size;
-        if file.kind == FileKind::Module && !names.contains(file.relative.as_str()) {
+        if file.kind == FileKind::Module && !shipped.contains_key(&file.relative) {
             sizes.stripped_source_bytes += file.size;
         }
     }
-    for (path, bytes) in &shipped {
+    for (path, bytes) in shipped {
         package(&mut packages, top_level(path)).shipped_bytes += bytes;
     }
     let packages: Vec<PackageSize> = packages.into_values().collect();
+    let archive_bytes = if artifact.path.is_file() {
+        let metadata = fs_err::metadata(&artifact.path).map_err(|err| BundleError::Measure {
+            path: artifact.path.clone(),
+            err,
+        })?;
+        Some(metadata.len())
+    } else {
+        None
+    };
     Ok(BundleSizes {
-        artifact: artifact.to_path_buf(),
+        artifact: artifact.path.clone(),
         python: python.to_owned(),
         optimize,
         source_bytes: packages.iter().map(|p| p.source_bytes).sum(),
         shipped_bytes: packages.iter().map(|p| p.shipped_bytes).sum(),
         stripped_source_bytes: packages.iter().map(|p| p.stripped_source_bytes).sum(),
-        archive_bytes: artifact
-            .is_file()
-            .then(|| fs_err::metadata(artifact).map(|meta| meta.len()).ok())
-            .flatten(),
+        archive_bytes,
         packages,
     })
-}
-
-/// Every file of a directory or archive artifact → its size.
-fn shipped_files(artifact: &Path) -> std::io::Result<BTreeMap<String, u64>> {
-    let mut files = BTreeMap::new();
-    if artifact.is_dir() {
-        let mut stack = vec![artifact.to_path_buf()];
-        while let Some(dir) = stack.pop() {
-            for entry in fs_err::read_dir(&dir)? {
-                let entry = entry?;
-                let path = entry.path();
-                if entry.file_type()?.is_dir() {
-                    stack.push(path);
-                } else {
-                    let relative = path.strip_prefix(artifact).unwrap_or(&path);
-                    let name = relative.to_string_lossy().replace('\\', "/");
-                    files.insert(name, entry.metadata()?.len());
-                }
-            }
-        }
-    } else {
-        let mut archive =
-            zip::ZipArchive::new(fs_err::File::open(artifact)?).map_err(std::io::Error::other)?;
-        for index in 0..archive.len() {
-            let entry = archive.by_index_raw(index).map_err(std::io::Error::other)?;
-            if !entry.is_dir() {
-                files.insert(entry.name().to_owned(), entry.size());
-            }
-        }
-    }
-    Ok(files)
 }
 
 /// The human size report: one line per package, then what was saved.
@@ -380,14 +351,15 @@ mod tests {
 
     #[test]
     fn sizes_per_package() {
-        let temp = tempfile::tempdir().unwrap();
-        let out = temp.path().join("out");
-        fs_err::create_dir_all(out.join("pkg")).unwrap();
-        fs_err::write(out.join("pkg/__init__.pyc"), [0; 30]).unwrap();
-        fs_err::write(out.join("mod.py"), [0; 7]).unwrap();
-        fs_err::write(out.join("mod.pyc"), [0; 20]).unwrap();
+        let artifact = crate::sink::Artifact::new(
+            PathBuf::from("out"),
+            [("pkg/__init__.pyc", 30), ("mod.py", 7), ("mod.pyc", 20)]
+                .into_iter()
+                .map(|(path, size)| (path.to_owned(), size))
+                .collect(),
+        );
         let files = [file("pkg/__init__.py", 100), file("mod.py", 7)];
-        let sizes = measure(&out, &files, "3.12", 0).unwrap();
+        let sizes = measure(&artifact, &files, "3.12", 0).unwrap();
         assert_eq!(
             sizes
                 .packages

@@ -30,6 +30,7 @@ use crate::compile::{CompileError, CompileOutcome, CompileRequest, compile_all_w
 use crate::interpreter::Interpreter;
 use crate::jobs::Jobs;
 use crate::report::Reporter;
+use crate::sink::Artifact;
 
 /// The environment variable naming the cache directory (`--cache-dir` wins over it).
 pub const CACHE_DIR_ENV: &str = "PYSHIP_CACHE_DIR";
@@ -204,35 +205,39 @@ impl Cache {
 
     /// Whether the archive at `dest` is the one a build with `fingerprint` would write: it was
     /// written by pyship from the same inputs and has not been touched since (same size and
-    /// modification time). Returns the bytes of file contents it holds.
-    pub fn artifact_up_to_date(&self, dest: &Path, fingerprint: &[u8; 32]) -> Option<u64> {
+    /// modification time). Returns it as it was recorded, with the files it holds.
+    pub fn artifact_up_to_date(&self, dest: &Path, fingerprint: &[u8; 32]) -> Option<Artifact> {
         let record = fs_err::read(self.artifact_record_path(dest)).ok()?;
-        let (recorded, stamp) = record.split_at_checked(32)?;
-        if recorded != fingerprint || stamp.get(..28)? != artifact_stamp(dest)?.as_slice() {
+        let (recorded, rest) = record.split_at_checked(32)?;
+        let (stamp, files) = rest.split_at_checked(28)?;
+        if recorded != fingerprint || stamp != artifact_stamp(dest)?.as_slice() {
             return None;
         }
-        Some(u64::from_le_bytes(stamp.get(28..36)?.try_into().ok()?))
+        Some(Artifact::new(
+            dest.to_path_buf(),
+            serde_json::from_slice(files).ok()?,
+        ))
     }
 
-    /// Record that `dest`, holding `bytes` of file contents, was just written for `fingerprint`.
+    /// Record that `artifact` was just written for `fingerprint`: the fingerprint, the file's
+    /// size and modification time, and the files it holds (JSON).
     pub fn remember_artifact(
         &self,
-        dest: &Path,
+        artifact: &Artifact,
         fingerprint: &[u8; 32],
-        bytes: u64,
     ) -> Result<(), CacheError> {
         let io = |err: std::io::Error| CacheError::Io {
             dir: self.dir.clone(),
             err,
         };
-        let Some(stamp) = artifact_stamp(dest) else {
+        let Some(stamp) = artifact_stamp(&artifact.path) else {
             return Ok(());
         };
-        let path = self.artifact_record_path(dest);
+        let path = self.artifact_record_path(&artifact.path);
         fs_err::create_dir_all(path.parent().expect("records are in a directory")).map_err(io)?;
         let mut record = fingerprint.to_vec();
         record.extend_from_slice(&stamp);
-        record.extend_from_slice(&bytes.to_le_bytes());
+        serde_json::to_writer(&mut record, &artifact.files).map_err(|err| io(err.into()))?;
         write_atomic(&path, &record).map_err(io)
     }
 

@@ -159,6 +159,7 @@ pub fn discover(root: &Path, excludes: &[String], out_dir: &Path) -> Result<Scan
             let excluded = excluded.clone();
             let root = root.to_path_buf();
             let escapes = Arc::clone(&escapes);
+            let canonical_out = canonical_out.clone();
             move |entry| {
                 let is_dir = entry.file_type().is_some_and(|kind| kind.is_dir());
                 let relative = entry.path().strip_prefix(&root).unwrap_or(entry.path());
@@ -167,6 +168,14 @@ pub fn discover(root: &Path, excludes: &[String], out_dir: &Path) -> Result<Scan
                 }
                 if excluded.matched(relative, is_dir).is_ignore()
                     || (is_dir && is_virtualenv_dir(entry.path()))
+                {
+                    return false;
+                }
+                // The out-dir is pruned as a directory (a file inside it is reached only through
+                // it or through a symlink): one canonicalization per directory, not per file.
+                if (is_dir || entry.path_is_symlink())
+                    && let Some(out) = &canonical_out
+                    && fs_err::canonicalize(entry.path()).is_ok_and(|real| real.starts_with(out))
                 {
                     return false;
                 }
@@ -209,11 +218,6 @@ pub fn discover(root: &Path, excludes: &[String], out_dir: &Path) -> Result<Scan
         }
         if !kind.is_file() {
             continue;
-        }
-        if let Some(out) = &canonical_out {
-            if fs_err::canonicalize(path).is_ok_and(|real| real.starts_with(out)) {
-                continue;
-            }
         }
         let relative = path.strip_prefix(root).unwrap_or(path);
         let relative = relative
@@ -338,6 +342,10 @@ mod tests {
         std::os::unix::fs::symlink(outside.path(), root.join("pkg/escape")).unwrap();
         std::os::unix::fs::symlink(root.join("pkg"), root.join("pkg/loop")).unwrap();
         std::os::unix::fs::symlink(root.join("pkg/__init__.py"), root.join("alias.py")).unwrap();
+        // A link into the out-dir is the out-dir.
+        write(root, "dist/artifact.zip", "");
+        std::os::unix::fs::symlink(root.join("dist/artifact.zip"), root.join("pkg/out.zip"))
+            .unwrap();
         let scan = discover(root, &[], &root.join("dist")).unwrap();
         assert_eq!(relatives(&scan), ["alias.py", "pkg/__init__.py"]);
         assert_eq!(scan.warnings.len(), 2, "{:?}", scan.warnings);

@@ -6,7 +6,7 @@
 //! written in the background on rayon's pool, and `finish` waits for the last of them. Every file gets a fixed mode and the same mtime: timestamp-based pycs are
 //! only used when the source's mtime matches the one in their header (PEP 552).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -33,12 +33,10 @@ pub struct DirSink {
     staging: TempDir,
     /// Modification time given to every file and directory.
     mtime: FileTime,
-    /// Artifact paths of the files written so far.
-    files: HashSet<String>,
+    /// Artifact paths of the files written so far → their sizes.
+    files: BTreeMap<String, u64>,
     /// Artifact paths of the directories created so far.
     dirs: HashSet<String>,
-    /// Total bytes of file contents.
-    bytes: u64,
 }
 
 /// Start a directory artifact at `dest`, whose files all get mtime `mtime` (unix seconds).
@@ -55,9 +53,8 @@ pub fn create(dest: &Path, mtime: u32) -> Result<DirSink, SinkError> {
         dest: dest.to_path_buf(),
         staging,
         mtime: FileTime::from_unix_time(i64::from(mtime), 0),
-        files: HashSet::new(),
+        files: BTreeMap::new(),
         dirs: HashSet::new(),
-        bytes: 0,
         jobs: Jobs::new(),
     })
 }
@@ -91,7 +88,7 @@ impl DirSink {
     /// Returns where the file goes in the staging directory.
     fn prepare(&mut self, path: &str) -> Result<PathBuf, SinkError> {
         validate_path(path)?;
-        if self.files.contains(path) {
+        if self.files.contains_key(path) {
             return Err(SinkError::Duplicate {
                 path: path.to_owned(),
             });
@@ -102,7 +99,7 @@ impl DirSink {
             });
         }
         for dir in parent_dirs(path) {
-            if self.files.contains(dir) {
+            if self.files.contains_key(dir) {
                 return Err(SinkError::FileDirectoryClash {
                     path: dir.to_owned(),
                 });
@@ -127,8 +124,7 @@ impl DirSink {
         len: u64,
         write: impl FnOnce(&Path) -> std::io::Result<()> + Send + 'static,
     ) {
-        self.files.insert(path.to_owned());
-        self.bytes += len;
+        self.files.insert(path.to_owned(), len);
         let mtime = self.mtime;
         self.jobs.spawn(move || {
             write(&target)?;
@@ -189,7 +185,7 @@ impl Sink for DirSink {
             staging,
             mtime,
             dirs,
-            bytes,
+            files,
             ..
         } = *self;
         // Directory mtimes last: creating entries inside a directory bumps its mtime.
@@ -226,7 +222,7 @@ impl Sink for DirSink {
         // Renamed away: nothing left for the guard to delete.
         let _ = staging.keep();
         drop(aside);
-        Ok(Artifact { path: dest, bytes })
+        Ok(Artifact::new(dest, files))
     }
 }
 

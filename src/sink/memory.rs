@@ -32,10 +32,11 @@ impl Sink for MemorySink {
     }
 
     fn finish(self: Box<Self>) -> Result<Artifact, SinkError> {
-        let bytes = self.files.values().map(|(b, _)| b.len() as u64).sum();
-        Ok(Artifact {
-            path: PathBuf::new(),
-            bytes,
-        })
+        let files = self
+            .files
+            .iter()
+            .map(|(path, (bytes, _))| (path.clone(), bytes.len() as u64))
+            .collect();
+        Ok(Artifact::new(PathBuf::new(), files))
     }
 }

@@ -7,6 +7,7 @@ pub mod wheel;
 pub mod zip;
 pub mod zipapp;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Why an artifact could not be written.
@@ -160,6 +161,20 @@ pub struct Artifact {
     pub path: PathBuf,
     /// Total bytes written (file contents, not archive overhead).
     pub bytes: u64,
+    /// Every file it holds (directories left out) → its size: what the size report measures,
+    /// without reading the artifact back.
+    pub files: BTreeMap<String, u64>,
+}
+
+impl Artifact {
+    /// An artifact at `path` holding `files`.
+    pub fn new(path: PathBuf, files: BTreeMap<String, u64>) -> Artifact {
+        Artifact {
+            path,
+            bytes: files.values().sum(),
+            files,
+        }
+    }
 }
 
 /// Destination for laid-out files: directory, zip, wheel, zipapp or an in-memory listing.

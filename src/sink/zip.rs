@@ -280,7 +280,7 @@ impl Sink for ZipSink {
             err,
         };
         let time = dos_time(options.mtime);
-        let mut bytes = 0;
+        let mut files = BTreeMap::new();
 
         // The prefix comes first; the zip writer records offsets from the start of the file, so
         // they stay right with it (`zipfile`, `zipimport` and `unzip` all accept that).
@@ -313,7 +313,7 @@ impl Sink for ZipSink {
                     let mut archive = ZipArchive::new(Cursor::new(one)).map_err(zip_error)?;
                     let file = archive.by_index_raw(0).map_err(zip_error)?;
                     writer.raw_copy_file(file).map_err(zip_error)?;
-                    bytes += len;
+                    files.insert(name, len);
                 }
             }
         }
@@ -328,7 +328,7 @@ impl Sink for ZipSink {
             path: dest.clone(),
             err: err.error,
         })?;
-        Ok(Artifact { path: dest, bytes })
+        Ok(Artifact::new(dest, files))
     }
 }
 
@@ -583,6 +583,13 @@ mod tests {
             file(5, 0o100_644, CompressionMethod::Deflated),
         ];
         assert_eq!(read_back(&dest), expected);
+        // What the sink says it wrote is what the archive holds.
+        let held: BTreeMap<String, u64> = read_back(&dest)
+            .into_iter()
+            .filter(|entry| !entry.0.ends_with('/'))
+            .map(|entry| (entry.0, entry.4.0.len() as u64))
+            .collect();
+        assert_eq!(artifact.files, held);
         assert_eq!(mode_of(&dest), if cfg!(unix) { 0o644 } else { 0 });
         assert_eq!(listing(&temp.path().join("out")), ["bundle.zip"]);
     }

@@ -361,14 +361,20 @@ fn unchanged_archives_are_not_written_again() {
     let zip = out.join("flat-cp3".to_owned() + &python.minor.to_string() + ".zip");
     let up_to_date = |stderr: &str| stderr.contains("up to date, not written again");
 
-    let (first, stderr) = build(&project, &out, &cache, &python, &[]);
-    assert!(!up_to_date(&stderr), "{stderr}");
+    let (first, first_stderr) = build(&project, &out, &cache, &python, &[]);
+    assert!(!up_to_date(&first_stderr), "{first_stderr}");
     let before = identity(&zip);
     std::thread::sleep(std::time::Duration::from_millis(20));
 
     // Nothing changed, or only a module's mtime: not written again.
     let (again, stderr) = build(&project, &out, &cache, &python, &[]);
     assert!(up_to_date(&stderr), "{stderr}");
+    // The size report comes from the record, unchanged.
+    let sizes = |stderr: &str| {
+        let start = stderr.find("Sizes of").expect("a size report");
+        stderr[start..stderr[start..].find("compressed)").unwrap() + start].to_owned()
+    };
+    assert_eq!(sizes(&stderr), sizes(&first_stderr));
     // An up-to-date archive needs no code: not even the cache is asked.
     assert_eq!(counts(&stderr), (0, 0, 0), "{stderr}");
     assert_eq!((again, identity(&zip)), (first.clone(), before));
