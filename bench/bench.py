@@ -57,9 +57,11 @@ EXTENSIONS = (".so", ".pyd")
 # in the last ~30 s (`recently_deleted()` in fs/ext4/ialloc.c, via `find_inode_bit`). Deleting a
 # corpus copy (thousands of inodes) right before each timed command made 20-25% of that command's CPU
 # kernel time in that scan (perf), for every tool alike: an artefact of the benchmark's churn,
-# not of the tools. So every fresh copy, out-dir and cache is made up front, nothing is deleted
-# until all timing is done, and the first timed command starts QUIET_SECONDS after the last
-# deletion the script knows of.
+# not of the tools. So nothing is deleted until all timing is done, and the first timed command
+# starts QUIET_SECONDS after the last deletion the script knows of. Each fresh copy is made right
+# before the command that compiles it, then flushed with sync (its writeback is copy time):
+# copies made minutes ahead were evicted from the page cache on this VM (it reclaims cold pages
+# proactively, kdamond), and the commands then timed the disk (a 2 s "check" stage).
 QUIET_SECONDS = 35
 # Whatever ran just before (cargo, the clean-up of a previous run) may have deleted files.
 last_deletion = time.monotonic()
@@ -252,29 +254,37 @@ def in_place_commands(python, pyship, warm_cache):
 class Plan(NamedTuple):
     """Everything one corpus's timed rounds need, made before any timing."""
     corpus: Corpus
-    copies: list  # fresh copies, one per round and in-place command, in the order used
+    copies: list  # where the fresh copies go, one per round and in-place command, in order
     in_place: str  # where each copy is moved while a command compiles it
     commands: dict  # in-place commands, see in_place_commands
     work: str  # out-dirs and caches of the builds go under here
 
 
 def prepare_rounds(corpus, python, pyship, work, rounds):
-    """Fresh copies of `corpus` for every in-place command of every round, and the warm cache.
+    """Where the fresh copies of `corpus` go (one per in-place command and round), and the warm
+    cache.
 
     Every in-place command compiles its copy at the same path (the copy is renamed there and
     back, which frees no inode): the cache key holds the path (dfile), so the warm cache,
     filled here from one more copy, is warm for every round."""
     base = os.path.join(work, "rounds", corpus.name)
     commands = in_place_commands(python, pyship, os.path.join(base, "cache-compile"))
-    copies = []
-    for index in range(rounds * len(commands) + 1):
-        copy = os.path.join(base, "copies", str(index))
-        shutil.copytree(corpus.path, copy, symlinks=True)
-        copies.append(copy)
+    copies = [
+        os.path.join(base, "copies", str(index))
+        for index in range(rounds * len(commands) + 1)
+    ]
     plan = Plan(corpus, copies[1:], os.path.join(base, "in-place"), commands, base)
     fill = commands["pyship compile (warm cache)"](plan.in_place)
+    fresh_copy(corpus, copies[0])
     compile_in_place(copies[0], plan.in_place, fill)
     return plan
+
+
+def fresh_copy(corpus, copy):
+    """Copy `corpus` to `copy` and flush it to disk, so the next command finds it in the page
+    cache and none of its writeback."""
+    shutil.copytree(corpus.path, copy, symlinks=True)
+    os.sync()
 
 
 def compile_in_place(copy, in_place, command):
@@ -313,7 +323,9 @@ def bench_corpus(plan, python, pyship, rounds):
     for round_ in range(rounds):
         results.record("physical limit", (physical_limit(python, plan.corpus), 0, ""))
         for name, command in plan.commands.items():
-            measured = compile_in_place(next(copies), plan.in_place, command(plan.in_place))
+            copy = next(copies)
+            fresh_copy(plan.corpus, copy)
+            measured = compile_in_place(copy, plan.in_place, command(plan.in_place))
             results.record(name, measured)
         out = os.path.join(plan.work, f"out-{round_}")
         build = [pyship, "build", plan.corpus.path, "-p", python, "-v"]
