@@ -66,6 +66,7 @@ fn probe(path: &Path) -> Option<Python> {
 
 /// Every CPython 3.8+ under pyenv, one per minor version, newest patch release; where there is
 /// none, `python3` alone. Prints what it found so a skipped version is visible in the log.
+/// Finding none fails under `CI` (a CI machine without Python is broken) and skips elsewhere.
 pub fn pythons() -> Vec<Python> {
     let mut found: Vec<Python> = Vec::new();
     let root = std::env::var_os("PYENV_ROOT")
@@ -95,6 +96,11 @@ pub fn pythons() -> Vec<Python> {
     }
     found.sort_by_key(|python| python.minor);
     if found.is_empty() {
+        // A CI machine without Python is broken, not green: fail there, skip on a laptop.
+        assert!(
+            std::env::var_os("CI").is_none_or(|value| value.is_empty() || value == "false"),
+            "no CPython 3.8+ found (pyenv or python3 on PATH) and CI is set: the test machine is broken"
+        );
         eprintln!("note: no CPython 3.8+ found; tests that need one are skipped");
     } else {
         let names: Vec<String> = found.iter().map(Python::version).collect();
