@@ -279,8 +279,6 @@ pub struct ToolConfig {
     /// `optimize`: 0, 1 or 2.
     #[serde(default, deserialize_with = "optimize")]
     pub optimize: Option<u8>,
-    /// `strip-docstrings`.
-    pub strip_docstrings: Option<bool>,
     /// `strip-sources`.
     pub strip_sources: Option<bool>,
     /// `keep-source`: a glob or a list of globs.
@@ -304,11 +302,6 @@ pub struct ToolConfig {
     /// `pip-arg`: a string or a list of extra pip arguments.
     #[serde(default, deserialize_with = "one_or_many")]
     pub pip_arg: Option<Vec<String>>,
-    /// `prune-from`: a module name.
-    pub prune_from: Option<String>,
-    /// `include`: a module or a list of modules kept with `prune-from`.
-    #[serde(default, deserialize_with = "one_or_many")]
-    pub include: Option<Vec<String>>,
     /// `jobs`: at least 1.
     #[serde(default, deserialize_with = "jobs")]
     pub jobs: Option<usize>,
@@ -1297,6 +1290,10 @@ packages = ["src/spam"]
         check("jobs = 0", "jobs must be at least 1, not 0");
         check("invalidation-mode = \"never\"", "unknown variant `never`");
         check("python = 3.12", "expected a string or a list of strings");
+        // Keys of features pyship does not have yet are refused, not silently ignored.
+        check("strip-docstrings = true", "unknown field `strip-docstrings`");
+        check("prune-from = \"app\"", "unknown field `prune-from`");
+        check("include = [\"plugins\"]", "unknown field `include`");
 
         write(
             temp.path(),
