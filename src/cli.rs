@@ -231,11 +231,26 @@ impl BuildArgs {
         ) {
             config.placement = Placement::Replace;
         }
-        config.keep_source = if self.keep_source.is_empty() {
-            tool.keep_source.unwrap_or_default()
+        let (keep_source, key) = if self.keep_source.is_empty() {
+            (
+                tool.keep_source.unwrap_or_default(),
+                "tool.pyship.keep-source",
+            )
         } else {
-            self.keep_source
+            (self.keep_source, "--keep-source")
         };
+        // Patterns match paths inside the project only: one that climbs out names nothing
+        // pyship ships, and is refused rather than silently matching nothing.
+        if let Some(pattern) = keep_source
+            .iter()
+            .find(|pattern| pattern.split(['/', '\\']).any(|part| part == ".."))
+        {
+            return Err(ProjectError::Outside {
+                key: key.to_owned(),
+                path: pattern.into(),
+            });
+        }
+        config.keep_source = keep_source;
         config.exclude = tool.exclude.unwrap_or_default();
         config.exclude.extend(self.exclude);
         config.invalidation = self
