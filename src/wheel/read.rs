@@ -94,11 +94,15 @@ pub fn open_wheel(path: &Path, limits: Limits) -> Result<WheelContents, WheelErr
         .unwrap_or_default();
     let filename = WheelFilename::parse(&file_name)?;
     // Opening a FIFO blocks until someone writes to it: look before opening.
-    if !fs_err::metadata(path)?.is_file() {
+    let metadata = fs_err::metadata(path)?;
+    if !metadata.is_file() {
         return Err(WheelError::NotAFile {
             path: path.to_path_buf(),
         });
     }
+    // Spilled members carry the wheel's modification time: a build's up-to-date check sees a
+    // file on disk by its size and mtime, which then change exactly when the wheel does.
+    let wheel_mtime = filetime::FileTime::from_last_modification_time(&metadata);
     let file = fs_err::File::open(path)?;
     let mut archive =
         zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|err| WheelError::NotAZip {
@@ -204,6 +208,8 @@ pub fn open_wheel(path: &Path, limits: Limits) -> Result<WheelContents, WheelErr
             let file_path = dir.path().join(index.to_string());
             let mut file = fs_err::File::create(&file_path)?;
             let actual = std::io::copy(&mut limited, &mut file).map_err(zip_error)?;
+            drop(file);
+            filetime::set_file_mtime(&file_path, wheel_mtime)?;
             (Vec::new(), Some(file_path), actual)
         };
         if actual > declared {

@@ -152,6 +152,19 @@ fn paths_named_by_pyproject_stay_inside_the_project() {
         "`project.readme` points outside the project: `docs/secret.txt`",
     );
 
+    // PEP 639 `license-files` never follow a link, in or out.
+    let temp = tempfile::tempdir().unwrap();
+    let dir = project(temp.path(), "license-files = [\"LICENSE\"]", "");
+    symlink(temp.path().join("secret.txt"), dir.join("LICENSE")).unwrap();
+    refused(
+        &dir,
+        None,
+        &python,
+        &[],
+        temp.path(),
+        "Invalid `project.license-files`",
+    );
+
     // `--keep-source` on the command line is named as such.
     let temp = tempfile::tempdir().unwrap();
     let dir = project(temp.path(), "", "");

@@ -655,4 +655,22 @@ fn a_wheel_with_megabytes_of_zeros_converts_and_installs() {
     let installed = std::fs::read(site_packages(&env).join("zeros/zeros.bin")).unwrap();
     assert!(installed.len() == 10_000_000 && installed.iter().all(|&byte| byte == 0));
     assert!(guarded_import(&env_python, "zeros").ends_with("__init__.pyc"));
+
+    // A member read from a temporary file does not defeat the up-to-date check: with one
+    // cache, a second conversion of the same wheel writes nothing.
+    let cache = temp.path().join("cache");
+    let out = temp.path().join("cached");
+    let identity = || {
+        let metadata = std::fs::metadata(out.join(wheel.file_name().unwrap())).unwrap();
+        (
+            std::os::unix::fs::MetadataExt::ino(&metadata),
+            metadata.modified().unwrap(),
+        )
+    };
+    let cache_arg = ["--strip-sources", "--cache-dir", cache.to_str().unwrap()];
+    convert(&input, &out, &python, &cache_arg);
+    let first = identity();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    convert(&input, &out, &python, &cache_arg);
+    assert_eq!(identity(), first, "written again");
 }
