@@ -121,6 +121,16 @@ fn paths_named_by_pyproject_stay_inside_the_project() {
             "keep-source = [\"../secret.txt\"]",
             "`tool.pyship.keep-source` points outside the project",
         ),
+        (
+            "",
+            "pip-arg = [\"-r\", \"../secret.txt\"]",
+            "`tool.pyship.pip-arg` points outside the project: `../secret.txt`",
+        ),
+        (
+            "",
+            "pip-arg = [\"--constraint=/etc/passwd\"]",
+            "`tool.pyship.pip-arg` points outside the project: `/etc/passwd`",
+        ),
     ];
     for (project_extra, tool, needle) in cases {
         let temp = tempfile::tempdir().unwrap();
