@@ -110,6 +110,17 @@ pub fn load(config: &Config, excludes: &[String]) -> Result<Input, Error> {
     }
     check_overlap(config, None)?;
     let scan = discover::discover(&config.source, excludes, &config.out_dir)?;
+    let no_modules =
+        |scan: &discover::Scan| scan.files.iter().all(|file| file.kind != FileKind::Module);
+    // Rare, so a second walk is cheap: were there modules before `--exclude` took them all?
+    if no_modules(&scan)
+        && !excludes.is_empty()
+        && !no_modules(&discover::discover(&config.source, &[], &config.out_dir)?)
+    {
+        return Err(Error::NoModules {
+            path: config.source.clone(),
+        });
+    }
     let name = fs_err::canonicalize(&config.source)
         .ok()
         .and_then(|path| {
@@ -207,7 +218,11 @@ fn check_overlap(config: &Config, roots: Option<&project::PackageRoots>) -> Resu
         return Err(overlap(format!(
             "The out-dir `{}` overlaps `{}`, which is shipped",
             show(&config.out_dir),
-            show(dir)
+            // As the user named the source.
+            show(
+                &dir.strip_prefix(&source)
+                    .map_or_else(|_| dir.clone(), |rest| config.source.join(rest))
+            )
         )));
     }
     Ok(())

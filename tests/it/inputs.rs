@@ -270,6 +270,31 @@ fn a_project_left_without_modules_is_an_error() {
         temp.path(),
         "No module of",
     );
+    // A plain tree too; one without any module is fine.
+    let tree = temp.path().join("tree");
+    std::fs::create_dir_all(tree.join("pkg")).unwrap();
+    std::fs::write(tree.join("pkg/__init__.py"), "").unwrap();
+    refused(
+        &tree,
+        Some(&temp.path().join("out")),
+        &python,
+        &["--exclude", "pkg/"],
+        temp.path(),
+        "No module of",
+    );
+    std::fs::remove_file(tree.join("pkg/__init__.py")).unwrap();
+    std::fs::write(tree.join("pkg/data.txt"), "").unwrap();
+    let output = run(
+        &tree,
+        Some(&temp.path().join("out")),
+        &python,
+        &["--exclude", "*.md"],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 #[test]
