@@ -1,6 +1,6 @@
 //! Command-line arguments. The only module that knows clap.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
@@ -231,11 +231,26 @@ impl BuildArgs {
         ) {
             config.placement = Placement::Replace;
         }
-        config.keep_source = if self.keep_source.is_empty() {
-            tool.keep_source.unwrap_or_default()
+        let (keep_source, key) = if self.keep_source.is_empty() {
+            (
+                tool.keep_source.unwrap_or_default(),
+                "tool.pyship.keep-source",
+            )
         } else {
-            self.keep_source
+            (self.keep_source, "--keep-source")
         };
+        // Patterns match paths inside the project only: one that climbs out names nothing
+        // pyship ships, and is refused rather than silently matching nothing.
+        if let Some(pattern) = keep_source
+            .iter()
+            .find(|pattern| pattern.split(['/', '\\']).any(|part| part == ".."))
+        {
+            return Err(ProjectError::Outside {
+                key: key.to_owned(),
+                path: pattern.into(),
+            });
+        }
+        config.keep_source = keep_source;
         config.exclude = tool.exclude.unwrap_or_default();
         config.exclude.extend(self.exclude);
         config.invalidation = self
@@ -252,7 +267,7 @@ impl BuildArgs {
             shebang: self.shebang.or(tool.shebang),
             with_deps: switch(self.with_deps, self.no_with_deps, tool.with_deps),
             pip_args: if self.pip_arg.is_empty() {
-                tool.pip_arg.unwrap_or_default()
+                confine_pip_files(&self.source, tool.pip_arg.unwrap_or_default())?
             } else {
                 self.pip_arg
             },
@@ -270,6 +285,42 @@ impl BuildArgs {
         };
         Ok(config)
     }
+}
+
+/// pip options that read a local file: requirements and constraints.
+const PIP_FILE_OPTIONS: &[&str] = &["-r", "--requirement", "-c", "--constraint"];
+
+/// `pip-arg` from `[tool.pyship]`: the files it names for pip to read (`-r FILE`,
+/// `--constraint=FILE`, ...) must be inside the project, and are resolved against it, as the
+/// table's other paths are (pip would resolve them against the working directory).
+fn confine_pip_files(source: &Path, args: Vec<String>) -> Result<Vec<String>, ProjectError> {
+    let confine = |file: &str| {
+        pyship::project::confine(source, Path::new(file), "tool.pyship.pip-arg")
+            .map(|path| path.to_string_lossy().into_owned())
+    };
+    let mut confined = Vec::with_capacity(args.len());
+    let mut names_file = false;
+    for arg in args {
+        if std::mem::take(&mut names_file) {
+            confined.push(confine(&arg)?);
+        } else if PIP_FILE_OPTIONS.contains(&arg.as_str()) {
+            names_file = true;
+            confined.push(arg);
+        } else if let Some((option, file)) = arg.split_once('=')
+            && PIP_FILE_OPTIONS.contains(&option)
+        {
+            confined.push(format!("{option}={}", confine(file)?));
+        } else if let Some(file) = ["-r", "-c"]
+            .iter()
+            .find_map(|option| arg.strip_prefix(option))
+            .filter(|file| !file.is_empty() && !arg.starts_with("--"))
+        {
+            confined.push(format!("{}{}", &arg[..2], confine(file)?));
+        } else {
+            confined.push(arg);
+        }
+    }
+    Ok(confined)
 }
 
 /// `--cache-dir`, `--no-cache`
@@ -408,6 +459,44 @@ mod tests {
                 expected,
                 "{args:?} with {tool:?}"
             );
+        }
+    }
+
+    #[test]
+    fn pip_files_from_the_table_resolve_inside_the_project() {
+        let temp = tempfile::tempdir().unwrap();
+        fs_err::write(temp.path().join("reqs.txt"), "").unwrap();
+        let real = fs_err::canonicalize(temp.path().join("reqs.txt")).unwrap();
+        let real = real.to_str().unwrap();
+        let args = [
+            "-r",
+            "reqs.txt",
+            "--no-deps",
+            "-rreqs.txt",
+            "--constraint=reqs.txt",
+        ];
+        let confined = confine_pip_files(
+            temp.path(),
+            args.iter().map(|&arg| arg.to_owned()).collect(),
+        )
+        .unwrap();
+        assert_eq!(
+            confined,
+            [
+                "-r".to_owned(),
+                real.to_owned(),
+                "--no-deps".to_owned(),
+                format!("-r{real}"),
+                format!("--constraint={real}"),
+            ]
+        );
+        for outside in [["-r", "/etc/passwd"], ["-c", "../x"]] {
+            let err = confine_pip_files(
+                temp.path(),
+                outside.iter().map(|&arg| arg.to_owned()).collect(),
+            )
+            .unwrap_err();
+            assert!(matches!(err, ProjectError::Outside { .. }), "{err}");
         }
     }
 }

@@ -199,6 +199,20 @@ pub fn discover(root: &Path, excludes: &[String], out_dir: &Path) -> Result<Scan
         let entry = match entry {
             Ok(entry) => entry,
             Err(err) => {
+                // A dangling or looping link (an editor's `.#mod.py` lock, say) loses nothing:
+                // skipped quietly when ignored or excluded, as the rest of what is, else with a
+                // warning. Anything else unreadable would lose files, so it stops the build.
+                if let Some(path) = error_path(&err)
+                    && is_broken_link(path)
+                {
+                    if !is_ignored(root, &excluded, path) {
+                        scan.warnings.push(format!(
+                            "Skipped `{}`: a symlink to nothing (dangling or looping)",
+                            path.display()
+                        ));
+                    }
+                    continue;
+                }
                 if is_loop(&err) {
                     scan.warnings.push(format!("Skipped a symlink loop: {err}"));
                     continue;
@@ -260,6 +274,53 @@ fn is_executable(metadata: &std::fs::Metadata) -> bool {
 #[cfg(not(unix))]
 fn is_executable(_: &std::fs::Metadata) -> bool {
     false
+}
+
+/// The path an error of the walk is about.
+fn error_path(err: &ignore::Error) -> Option<&Path> {
+    match err {
+        ignore::Error::WithPath { path, .. } => Some(path),
+        ignore::Error::Loop { child, .. } => Some(child),
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+            error_path(err)
+        }
+        _ => None,
+    }
+}
+
+/// A symlink whose target cannot be reached: missing, or a loop of links.
+fn is_broken_link(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|metadata| metadata.is_symlink())
+        && std::fs::metadata(path).is_err()
+}
+
+/// Whether `path` (under `root`) is left out by `excluded` or by a `.gitignore` between `root`
+/// and it, as the walk would have decided had it been able to look at the entry; the walk has
+/// already pruned excluded directories, so only `path` itself needs checking.
+fn is_ignored(root: &Path, excluded: &Gitignore, path: &Path) -> bool {
+    let Ok(relative) = path.strip_prefix(root) else {
+        return false;
+    };
+    if excluded.matched(relative, false).is_ignore() {
+        return true;
+    }
+    // The deepest `.gitignore` with an opinion decides, as in git.
+    let mut ignored = false;
+    for dir in path.ancestors().skip(1) {
+        let file = dir.join(".gitignore");
+        if file.is_file() {
+            let (gitignore, _) = Gitignore::new(&file);
+            let matched = gitignore.matched(path, false);
+            if !matched.is_none() {
+                ignored = matched.is_ignore();
+                break;
+            }
+        }
+        if dir == root {
+            break;
+        }
+    }
+    ignored
 }
 
 fn is_loop(err: &ignore::Error) -> bool {

@@ -59,6 +59,21 @@ pub enum Error {
     /// Reading the project or creating the out-dir failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// The out-dir and the source overlap: the scan leaves out the out-dir, so the artifact
+    /// would lack what is in both.
+    #[error("{reason}: choose an out-dir outside what is shipped, e.g. `{}` (the default)", default.display())]
+    OutDirOverlaps {
+        /// What overlaps what.
+        reason: String,
+        /// The default out-dir, which never overlaps.
+        default: PathBuf,
+    },
+    /// A project with modules would ship none: all were excluded, ignored or linked out.
+    #[error("No module of `{}` is left to ship: every one is excluded, ignored or outside the project", path.display())]
+    NoModules {
+        /// The source directory.
+        path: PathBuf,
+    },
     /// The out-dir names an existing file.
     #[error("The out-dir `{}` is a file", path.display())]
     OutDirIsFile {

@@ -2,7 +2,7 @@
 //! (its packages, found by [`project::discover_packages`]), or a wheel from any build backend,
 //! verified and held in memory (its members' paths then only name them inside the wheel).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::config::Config;
@@ -47,6 +47,8 @@ pub struct Input {
     pub warnings: Vec<String>,
     /// What `SOURCE` was.
     pub kind: InputKind,
+    /// Keeps the large members of a wheel `SOURCE` on disk while the build reads them.
+    pub spill: Option<Arc<tempfile::TempDir>>,
 }
 
 /// Whether `source` names a wheel rather than a directory.
@@ -76,6 +78,7 @@ pub fn load(config: &Config, excludes: &[String]) -> Result<Input, Error> {
     if let Some(project) = project::load(&config.source)? {
         let tool = project::load_tool_config(&config.source)?;
         let roots = project::discover_packages(&config.source, &tool)?;
+        check_overlap(config, Some(&roots))?;
         let mut scan = discover::discover(&roots.root, excludes, &config.out_dir)?;
         scan.files.retain(|file| {
             roots.entries.iter().any(|entry| {
@@ -86,14 +89,38 @@ pub fn load(config: &Config, excludes: &[String]) -> Result<Input, Error> {
                         .is_some_and(|rest| rest.starts_with('/'))
             })
         });
+        let has_modules = roots.entries.iter().any(|entry| {
+            Path::new(entry)
+                .extension()
+                .is_some_and(|extension| extension == "py")
+                || project::contains_python(&roots.root.join(entry))
+        });
+        if has_modules && !scan.files.iter().any(|file| file.kind == FileKind::Module) {
+            return Err(Error::NoModules {
+                path: config.source.clone(),
+            });
+        }
         return Ok(Input {
             name: project.name.clone(),
             files: scan.files,
             warnings: scan.warnings,
             kind: InputKind::Project(Box::new(project)),
+            spill: None,
         });
     }
+    check_overlap(config, None)?;
     let scan = discover::discover(&config.source, excludes, &config.out_dir)?;
+    let no_modules =
+        |scan: &discover::Scan| scan.files.iter().all(|file| file.kind != FileKind::Module);
+    // Rare, so a second walk is cheap: were there modules before `--exclude` took them all?
+    if no_modules(&scan)
+        && !excludes.is_empty()
+        && !no_modules(&discover::discover(&config.source, &[], &config.out_dir)?)
+    {
+        return Err(Error::NoModules {
+            path: config.source.clone(),
+        });
+    }
     let name = fs_err::canonicalize(&config.source)
         .ok()
         .and_then(|path| {
@@ -106,6 +133,110 @@ pub fn load(config: &Config, excludes: &[String]) -> Result<Input, Error> {
         files: scan.files,
         warnings: scan.warnings,
         kind: InputKind::Tree,
+        spill: None,
+    })
+}
+
+/// `path` made absolute with symlinks resolved as far as it exists; the rest (which does not
+/// exist yet) appended with `..` applied lexically.
+fn resolve_partly(path: &Path) -> std::io::Result<PathBuf> {
+    let absolute = std::path::absolute(path)?;
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    let mut resolved = loop {
+        match std::fs::canonicalize(existing) {
+            Ok(real) => break real,
+            Err(_) => match (existing.parent(), existing.file_name()) {
+                (Some(parent), Some(name)) => {
+                    rest.push(name.to_owned());
+                    existing = parent;
+                }
+                _ => break absolute.clone(),
+            },
+        }
+    };
+    // `file_name` skips `..` and `.`, so what is left over is plain names.
+    for name in rest.into_iter().rev() {
+        resolved.push(name);
+    }
+    Ok(resolved)
+}
+
+/// Refuse an out-dir that overlaps what is shipped: the source itself, a directory holding the
+/// source, or a shipped package (`roots`, for a project; for a plain tree, a directory with
+/// modules directly in it). The scan leaves out the out-dir, so any of these would silently
+/// give an artifact missing modules. An out-dir inside the source but apart from the shipped
+/// packages (the default `SOURCE/dist`) is fine.
+fn check_overlap(config: &Config, roots: Option<&project::PackageRoots>) -> Result<(), Error> {
+    let (Ok(source), Ok(out)) = (
+        fs_err::canonicalize(&config.source),
+        resolve_partly(&config.out_dir),
+    ) else {
+        // A missing source is reported by the scan.
+        return Ok(());
+    };
+    let overlap = |reason: String| Error::OutDirOverlaps {
+        reason,
+        default: config.source.join("dist"),
+    };
+    let show = |path: &Path| path.display().to_string();
+    if out == source {
+        return Err(overlap(format!(
+            "The out-dir `{}` is the source directory",
+            show(&config.out_dir)
+        )));
+    }
+    if source.starts_with(&out) {
+        return Err(overlap(format!(
+            "The source `{}` is inside the out-dir `{}`",
+            show(&config.source),
+            show(&config.out_dir)
+        )));
+    }
+    if !out.starts_with(&source) {
+        return Ok(());
+    }
+    let shipped: Vec<PathBuf> = match roots {
+        Some(roots) => roots
+            .entries
+            .iter()
+            .filter_map(|entry| fs_err::canonicalize(roots.root.join(entry)).ok())
+            .filter(|path| path.is_dir())
+            .collect(),
+        // A plain tree ships everything; what makes a directory shipped is having modules.
+        None => out
+            .ancestors()
+            .take_while(|dir| *dir != source)
+            .filter(|dir| has_module(dir))
+            .map(Path::to_path_buf)
+            .collect(),
+    };
+    if let Some(dir) = shipped
+        .iter()
+        .find(|dir| out.starts_with(dir) || dir.starts_with(&out))
+    {
+        return Err(overlap(format!(
+            "The out-dir `{}` overlaps `{}`, which is shipped",
+            show(&config.out_dir),
+            // As the user named the source.
+            show(
+                &dir.strip_prefix(&source)
+                    .map_or_else(|_| dir.clone(), |rest| config.source.join(rest))
+            )
+        )));
+    }
+    Ok(())
+}
+
+/// Whether `dir` directly holds a `.py` file.
+fn has_module(dir: &Path) -> bool {
+    fs_err::read_dir(dir).is_ok_and(|entries| {
+        entries.flatten().any(|entry| {
+            entry
+                .path()
+                .extension()
+                .is_some_and(|extension| extension == "py")
+        })
     })
 }
 
@@ -140,7 +271,8 @@ fn load_wheel(path: &Path) -> Result<Input, Error> {
         .unwrap_or_default();
     let mut warnings = Vec::new();
     let mut files: Vec<SourceFile> = Vec::new();
-    for member in &contents.members {
+    // Consumed one member at a time, so each is in memory once.
+    for member in contents.members {
         let relative = member.path.as_str();
         if regenerated.iter().any(|path| path == relative) {
             continue;
@@ -163,17 +295,23 @@ fn load_wheel(path: &Path) -> Result<Input, Error> {
             .is_some_and(|extension| extension == "py")
             && !in_metadata
             && !in_data;
+        // A large member was spilled to a temporary file: it is read from there like a
+        // project's file.
+        let (file_path, contents) = match member.spilled {
+            Some(spilled) => (spilled, None),
+            None => (path.join(relative), Some(Arc::from(member.bytes))),
+        };
         files.push(SourceFile {
-            path: path.join(relative),
-            relative: relative.to_owned(),
+            path: file_path,
+            relative: member.path,
             kind: if is_module {
                 FileKind::Module
             } else {
                 FileKind::Data
             },
-            size: member.bytes.len() as u64,
+            size: member.size,
             executable: member.executable,
-            contents: Some(Arc::from(member.bytes.as_slice())),
+            contents,
         });
     }
     files.sort_by(|a, b| a.relative.cmp(&b.relative));
@@ -181,6 +319,7 @@ fn load_wheel(path: &Path) -> Result<Input, Error> {
         name: contents.filename.name.clone(),
         files,
         warnings,
+        spill: contents.spill,
         kind: InputKind::Wheel(Box::new(WheelInput {
             filename: contents.filename.clone(),
             dist_info,

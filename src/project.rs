@@ -69,6 +69,34 @@ pub enum ProjectError {
         #[source]
         err: std::io::Error,
     },
+    /// A path named by `pyproject.toml` resolves (after symlinks) outside the project: it is
+    /// never read, so an untrusted project cannot put host files into its artifact.
+    #[error("`{key}` points outside the project: `{}`", path.display())]
+    Outside {
+        /// The key naming it, e.g. `project.readme`.
+        key: String,
+        /// The path as written.
+        path: PathBuf,
+    },
+    /// A path named by `pyproject.toml` is a FIFO, socket or device: reading it could hang.
+    #[error("`{key}` is not a regular file: `{}`", path.display())]
+    NotAFile {
+        /// The key naming it.
+        key: String,
+        /// The path as written.
+        path: PathBuf,
+    },
+    /// A discovered package directory or module is a symlink out of the project.
+    #[error(
+        "Package `{entry}` points outside the project (to `{}`): move it into the project, or list the packages to ship in `[tool.pyship] packages`",
+        target.display()
+    )]
+    PackageOutside {
+        /// The package, relative to the project.
+        entry: String,
+        /// Where it resolves to.
+        target: PathBuf,
+    },
     /// An entry of `[tool.pyship] packages` cannot be shipped.
     #[error("Invalid `tool.pyship.packages` entry `{entry}`: {reason}")]
     Package {
@@ -645,8 +673,40 @@ fn resolve_license_files(dir: &Path, patterns: &[String]) -> Result<Vec<LicenseF
     Ok(files)
 }
 
+/// `dir/relative` after symlinks, if it stays inside `dir` (also after symlinks); else
+/// [`ProjectError::Outside`] naming `key`. A path that does not exist is returned as joined when
+/// it cannot climb out (no `..`, not absolute), so that reading it reports it missing.
+pub fn confine(dir: &Path, relative: &Path, key: &str) -> Result<PathBuf, ProjectError> {
+    let outside = || ProjectError::Outside {
+        key: key.to_owned(),
+        path: relative.to_path_buf(),
+    };
+    let joined = dir.join(relative);
+    let canonical_dir = fs_err::canonicalize(dir)?;
+    let stays = relative
+        .components()
+        .all(|component| matches!(component, Component::Normal(_) | Component::CurDir));
+    match std::fs::canonicalize(&joined) {
+        Ok(real) if real.starts_with(&canonical_dir) => Ok(real),
+        // Missing: fine to report as such unless it climbs out, or is a dangling link (which
+        // may point out too).
+        Err(_) if stays && std::fs::symlink_metadata(&joined).is_err() => Ok(joined),
+        Ok(_) | Err(_) => Err(outside()),
+    }
+}
+
+/// Read the file `file` that `project.{field}` names: inside the project and a regular file.
 fn read_named(dir: &Path, file: &str, field: &'static str) -> Result<String, ProjectError> {
-    let path = dir.join(file);
+    let key = format!("project.{field}");
+    let path = confine(dir, Path::new(file), &key)?;
+    // A FIFO would block the read forever; a device could be endless.
+    if std::fs::metadata(&path).is_ok_and(|metadata| !metadata.is_file()) {
+        return Err(ProjectError::NotAFile {
+            key,
+            path: PathBuf::from(file),
+        });
+    }
+    // The resolved path is read, so a link swapped in meanwhile is not followed out again.
     fs_err::read_to_string(&path).map_err(|err| ProjectError::ReadFile { path, field, err })
 }
 
@@ -743,6 +803,7 @@ pub fn discover_packages(dir: &Path, tool: &ToolConfig) -> Result<PackageRoots, 
             }
         })?;
         if !entries.is_empty() {
+            check_inside(dir, Path::new("src"), &entries)?;
             return Ok(PackageRoots { root: src, entries });
         }
     }
@@ -764,10 +825,28 @@ pub fn discover_packages(dir: &Path, tool: &ToolConfig) -> Result<PackageRoots, 
             dir: dir.to_path_buf(),
         });
     }
+    check_inside(dir, Path::new(""), &entries)?;
     Ok(PackageRoots {
         root: dir.to_path_buf(),
         entries,
     })
+}
+
+/// Refuse a discovered package or module (`parent/entry`) that is a symlink out of `dir`: the
+/// scan never follows it, so the wheel would silently lack it.
+fn check_inside(dir: &Path, parent: &Path, entries: &[String]) -> Result<(), ProjectError> {
+    let canonical_dir = fs_err::canonicalize(dir)?;
+    for entry in entries {
+        let relative = parent.join(entry);
+        let target = fs_err::canonicalize(dir.join(&relative))?;
+        if !target.starts_with(&canonical_dir) {
+            return Err(ProjectError::PackageOutside {
+                entry: relative.to_string_lossy().into_owned(),
+                target,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// `[project].name` if it can be read, for the flat-layout rule "a directory named like the
@@ -795,7 +874,7 @@ fn is_module_file(name: &str) -> bool {
 }
 
 /// Whether `dir` holds a `.py` file at any depth (a package, maybe a namespace package).
-fn contains_python(dir: &Path) -> bool {
+pub fn contains_python(dir: &Path) -> bool {
     walk_has_python(dir, 0)
 }
 
@@ -862,6 +941,13 @@ fn configured_packages(dir: &Path, packages: &[String]) -> Result<PackageRoots, 
             return Err(error(package, "must be a relative path inside the project"));
         }
         let path = dir.join(relative);
+        // A link out of the project would be dropped by the scan: an empty wheel.
+        if matches!(
+            confine(dir, relative, "tool.pyship.packages"),
+            Err(ProjectError::Outside { .. })
+        ) {
+            return Err(error(package, "points outside the project"));
+        }
         let is_package = path.is_dir();
         let is_module = path.is_file()
             && relative

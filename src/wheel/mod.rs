@@ -29,6 +29,12 @@ pub enum WheelError {
         #[source]
         err: zip::result::ZipError,
     },
+    /// The path names a FIFO, socket, device or directory: opening it could hang.
+    #[error("`{}` is not a wheel: not a regular file", path.display())]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+    },
     /// A member could not be read.
     #[error("Failed to read `{member}` from `{}`", path.display())]
     Zip {

@@ -5,7 +5,8 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{Read, Seek, SeekFrom};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -16,27 +17,30 @@ use super::tags::{Tag, WheelFilename, header_value, wheel_file_tags};
 use super::{RecordProblem, WheelError, normalize_name};
 
 /// Bounds on what reading a wheel may unpack, so that a zip bomb is refused, not inflated.
+/// Compression ratio is not one of them: an honest wheel may carry megabytes of zeros (pip
+/// installs it), so what is bounded is what inflating costs, checked against the declared
+/// sizes before anything is inflated and against the actual bytes while inflating.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Total uncompressed bytes over all members.
     pub max_total_uncompressed: u64,
     /// Uncompressed bytes of one member.
     pub max_member: u64,
-    /// Uncompressed bytes per compressed byte of one member, checked for members larger than
-    /// [`RATIO_THRESHOLD`] (small text files legitimately compress very well).
-    pub max_ratio: u64,
+    /// Members larger than this go to a temporary file instead of memory.
+    pub spill_member: u64,
+    /// Once members in memory total this much, the rest go to temporary files too.
+    pub max_in_memory: u64,
 }
 
-/// Members up to this size are not subject to [`Limits::max_ratio`].
-pub const RATIO_THRESHOLD: u64 = 1 << 20;
-
 impl Default for Limits {
-    /// 4 GiB in total, 1 GiB per member, 200:1 compression.
+    /// 8 GiB in total, 4 GiB per member (as large as honest binary wheels get); members over
+    /// 8 MiB, and all once 256 MiB are in memory, are spilled to disk.
     fn default() -> Limits {
         Limits {
-            max_total_uncompressed: 4 << 30,
-            max_member: 1 << 30,
-            max_ratio: 200,
+            max_total_uncompressed: 8 << 30,
+            max_member: 4 << 30,
+            spill_member: 8 << 20,
+            max_in_memory: 256 << 20,
         }
     }
 }
@@ -46,14 +50,18 @@ impl Default for Limits {
 pub struct Member {
     /// `/`-separated path, checked safe.
     pub path: String,
-    /// The uncompressed content, checked against RECORD.
+    /// The uncompressed content, checked against RECORD; empty when [`Member::spilled`].
     pub bytes: Vec<u8>,
+    /// Where the content is instead when it is large: a file in [`WheelContents::spill`].
+    pub spilled: Option<PathBuf>,
+    /// The uncompressed size.
+    pub size: u64,
     /// Whether the archive marks it executable (unix mode `0o111`).
     pub executable: bool,
 }
 
 /// A wheel read and verified by [`open_wheel`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct WheelContents {
     /// The parsed file name.
     pub filename: WheelFilename,
@@ -65,6 +73,8 @@ pub struct WheelContents {
     pub tags: Vec<Tag>,
     /// Every file (directory entries left out), in archive order.
     pub members: Vec<Member>,
+    /// The temporary directory holding spilled members; removed when the last clone is dropped.
+    pub spill: Option<Arc<tempfile::TempDir>>,
 }
 
 impl WheelContents {
@@ -83,6 +93,16 @@ pub fn open_wheel(path: &Path, limits: Limits) -> Result<WheelContents, WheelErr
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_default();
     let filename = WheelFilename::parse(&file_name)?;
+    // Opening a FIFO blocks until someone writes to it: look before opening.
+    let metadata = fs_err::metadata(path)?;
+    if !metadata.is_file() {
+        return Err(WheelError::NotAFile {
+            path: path.to_path_buf(),
+        });
+    }
+    // Spilled members carry the wheel's modification time: a build's up-to-date check sees a
+    // file on disk by its size and mtime, which then change exactly when the wheel does.
+    let wheel_mtime = filetime::FileTime::from_last_modification_time(&metadata);
     let file = fs_err::File::open(path)?;
     let mut archive =
         zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|err| WheelError::NotAZip {
@@ -126,8 +146,7 @@ pub fn open_wheel(path: &Path, limits: Limits) -> Result<WheelContents, WheelErr
             return Err(unsafe_member(&name, "is a symbolic link"));
         }
         let size = entry.size();
-        check_size(&limits, size, entry.compressed_size())
-            .map_err(|reason| too_large(&name, reason))?;
+        check_size(&limits, size).map_err(|reason| too_large(&name, reason))?;
         declared_total = declared_total.saturating_add(size);
         if declared_total > limits.max_total_uncompressed {
             return Err(too_large(
@@ -142,6 +161,8 @@ pub fn open_wheel(path: &Path, limits: Limits) -> Result<WheelContents, WheelErr
 
     let mut members = Vec::new();
     let mut actual_total: u64 = 0;
+    let mut in_memory: u64 = 0;
+    let mut spill: Option<tempfile::TempDir> = None;
     for index in 0..archive.len() {
         let mut entry = archive.by_index(index).map_err(|err| WheelError::Zip {
             path: path.to_path_buf(),
@@ -158,23 +179,46 @@ pub fn open_wheel(path: &Path, limits: Limits) -> Result<WheelContents, WheelErr
             err: err.into(),
         };
         let declared = entry.size();
-        let compressed = entry.compressed_size();
         let executable = entry.unix_mode().is_some_and(|mode| mode & 0o111 != 0);
-        // Never trust the declared size: read at most one byte more than it allows.
-        let allowed = declared.min(limits.max_member);
-        let mut bytes = Vec::with_capacity(allowed.min(64 << 20) as usize);
-        (&mut entry)
-            .take(allowed + 1)
-            .read_to_end(&mut bytes)
-            .map_err(zip_error)?;
-        let actual = bytes.len() as u64;
+        // Never trust the declared size: read at most one byte more than it allows, and never
+        // more than what is left of the total.
+        let allowed = declared
+            .min(limits.max_member)
+            .min(limits.max_total_uncompressed - actual_total);
+        let mut limited = (&mut entry).take(allowed + 1);
+        // The metadata pyship parses stays in memory; large members go to disk.
+        let is_metadata = name.ends_with(".dist-info/RECORD") || name.ends_with(".dist-info/WHEEL");
+        let (bytes, spilled, actual) = if is_metadata
+            || (declared <= limits.spill_member && in_memory + declared <= limits.max_in_memory)
+        {
+            let mut bytes = Vec::with_capacity(allowed.min(limits.spill_member) as usize);
+            limited.read_to_end(&mut bytes).map_err(zip_error)?;
+            let actual = bytes.len() as u64;
+            in_memory += actual;
+            (bytes, None, actual)
+        } else {
+            let dir = match &mut spill {
+                Some(dir) => dir,
+                None => spill.insert(
+                    tempfile::Builder::new()
+                        .prefix(".pyship-wheel-")
+                        .tempdir()?,
+                ),
+            };
+            let file_path = dir.path().join(index.to_string());
+            let mut file = fs_err::File::create(&file_path)?;
+            let actual = std::io::copy(&mut limited, &mut file).map_err(zip_error)?;
+            drop(file);
+            filetime::set_file_mtime(&file_path, wheel_mtime)?;
+            (Vec::new(), Some(file_path), actual)
+        };
         if actual > declared {
             return Err(too_large(
                 &name,
                 format!("holds more than its declared {declared} bytes"),
             ));
         }
-        check_size(&limits, actual, compressed).map_err(|reason| too_large(&name, reason))?;
+        check_size(&limits, actual).map_err(|reason| too_large(&name, reason))?;
         actual_total += actual;
         if actual_total > limits.max_total_uncompressed {
             return Err(too_large(
@@ -188,6 +232,8 @@ pub fn open_wheel(path: &Path, limits: Limits) -> Result<WheelContents, WheelErr
         members.push(Member {
             path: name,
             bytes,
+            spilled,
+            size: actual,
             executable,
         });
     }
@@ -203,6 +249,7 @@ pub fn open_wheel(path: &Path, limits: Limits) -> Result<WheelContents, WheelErr
         root_is_purelib,
         tags,
         members,
+        spill: spill.map(Arc::new),
     })
 }
 
@@ -242,17 +289,11 @@ fn check_member_name(name: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-fn check_size(limits: &Limits, size: u64, compressed: u64) -> Result<(), String> {
+fn check_size(limits: &Limits, size: u64) -> Result<(), String> {
     if size > limits.max_member {
         return Err(format!(
             "is {size} bytes uncompressed, over the {} byte limit",
             limits.max_member
-        ));
-    }
-    if size > RATIO_THRESHOLD && size / compressed.max(1) > limits.max_ratio {
-        return Err(format!(
-            "inflates {compressed} bytes to {size}, over the {}:1 ratio limit",
-            limits.max_ratio
         ));
     }
     Ok(())
@@ -472,12 +513,12 @@ fn verify_record(path: &Path, dist_info: &str, members: &[Member]) -> Result<(),
             ));
         }
         if let Some(size) = row.size {
-            if size != member.bytes.len() as u64 {
+            if size != member.size {
                 return Err(error(
                     name,
                     RecordProblem::SizeMismatch {
                         recorded: size,
-                        actual: member.bytes.len() as u64,
+                        actual: member.size,
                     },
                 ));
             }
@@ -486,14 +527,21 @@ fn verify_record(path: &Path, dist_info: &str, members: &[Member]) -> Result<(),
     }
     // Hashing is the slow part of reading a large wheel: spread it over the cores, then report
     // the first mismatch in RECORD order so the error does not depend on scheduling.
-    let mut mismatches: Vec<(usize, &String, String, String)> = to_hash
+    let hashed: Vec<(usize, &String, &String, String)> = to_hash
         .par_iter()
-        .filter_map(|&(line, name, algorithm, digest, member)| {
-            let actual = URL_SAFE_NO_PAD.encode(match algorithm.as_str() {
-                "sha256" => Sha256::digest(&member.bytes).to_vec(),
-                "sha384" => Sha384::digest(&member.bytes).to_vec(),
-                _ => Sha512::digest(&member.bytes).to_vec(),
-            });
+        .map(|&(line, name, algorithm, digest, member)| {
+            let actual = match algorithm.as_str() {
+                "sha256" => digest_member::<Sha256>(member),
+                "sha384" => digest_member::<Sha384>(member),
+                _ => digest_member::<Sha512>(member),
+            }?;
+            Ok((line, name, digest, URL_SAFE_NO_PAD.encode(actual)))
+        })
+        .collect::<Result<_, WheelError>>()?;
+    let mut mismatches: Vec<(usize, &String, String, String)> = hashed
+        .into_iter()
+        .zip(&to_hash)
+        .filter_map(|((line, name, digest, actual), &(_, _, algorithm, _, _))| {
             // Some generators pad their base64; the digest is the same.
             (digest.trim_end_matches('=') != actual).then(|| {
                 (
@@ -513,6 +561,18 @@ fn verify_record(path: &Path, dist_info: &str, members: &[Member]) -> Result<(),
         ));
     }
     Ok(())
+}
+
+/// The digest of `member`'s content, streamed from disk when it was spilled.
+fn digest_member<D: Digest + std::io::Write>(member: &Member) -> Result<Vec<u8>, WheelError> {
+    let mut hasher = D::new();
+    match &member.spilled {
+        Some(file) => {
+            std::io::copy(&mut fs_err::File::open(file)?, &mut hasher)?;
+        }
+        None => Digest::update(&mut hasher, &member.bytes),
+    }
+    Ok(hasher.finalize().to_vec())
 }
 
 /// CSV rows with their 1-based line numbers.
@@ -605,13 +665,23 @@ pub fn extract_to(contents: &WheelContents, dir: &Path) -> Result<(), WheelError
                 Ok(_) | Err(_) => {}
             }
         }
-        write_file(&target, &member.bytes, member.executable)?;
+        match &member.spilled {
+            Some(spilled) => {
+                fs_err::copy(spilled, &target)?;
+                set_mode(&target, member.executable)?;
+            }
+            None => write_file(&target, &member.bytes, member.executable)?,
+        }
     }
     Ok(())
 }
 
 fn write_file(path: &Path, bytes: &[u8], executable: bool) -> Result<(), WheelError> {
     fs_err::write(path, bytes)?;
+    set_mode(path, executable)
+}
+
+fn set_mode(path: &Path, executable: bool) -> Result<(), WheelError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
@@ -798,13 +868,6 @@ mod tests {
         let temp = tempfile::tempdir().unwrap();
         let zeros = vec![0u8; 8 << 20];
         let path = wheel_with(temp.path(), &[("demo/bomb.bin", &zeros, 0o644)]);
-        let err = error_of(&path, Limits::default());
-        assert!(
-            err.starts_with(
-                "Refusing `[TEMP]/demo-1.0-py3-none-any.whl`: member `demo/bomb.bin` inflates "
-            ) && err.ends_with(" to 8388608, over the 200:1 ratio limit"),
-            "{err}"
-        );
         let limits = Limits {
             max_member: 1000,
             ..Limits::default()
@@ -821,6 +884,60 @@ mod tests {
             error_of(&wheel_with(temp.path(), &[]), limits),
             @"Refusing `[TEMP]/demo-1.0-py3-none-any.whl`: member `demo-1.0.dist-info/WHEEL` brings the declared total to more than 100 bytes"
         );
+    }
+
+    #[test]
+    fn honest_zeros_are_read_and_large_members_spilled_to_disk() {
+        // 10 MB of zeros deflate about 1000:1; pip installs such a wheel, and so must this.
+        let temp = tempfile::tempdir().unwrap();
+        let zeros = vec![0u8; 10_000_000];
+        let path = wheel_with(temp.path(), &[("demo/zeros.bin", &zeros, 0o644)]);
+        let wheel = open_wheel(&path, Limits::default()).unwrap();
+        let member = wheel.member("demo/zeros.bin").unwrap();
+        assert_eq!(member.size, 10_000_000);
+        let spilled = member
+            .spilled
+            .as_ref()
+            .expect("large members are not kept in memory");
+        assert!(member.bytes.is_empty());
+        assert_eq!(fs_err::read(spilled).unwrap(), zeros);
+        assert!(wheel.member("demo/__init__.py").unwrap().spilled.is_none());
+        // Once the in-memory budget is spent, even small members go to disk.
+        let limits = Limits {
+            max_in_memory: 0,
+            ..Limits::default()
+        };
+        let all_spilled = open_wheel(&path, limits).unwrap();
+        assert!(
+            all_spilled
+                .member("demo/__init__.py")
+                .unwrap()
+                .spilled
+                .is_some()
+        );
+        let out = temp.path().join("out");
+        extract_to(&all_spilled, &out).unwrap();
+        assert_eq!(
+            fs_err::read(out.join("demo/__init__.py")).unwrap(),
+            b"print('hi')\n"
+        );
+        assert_eq!(fs_err::read(out.join("demo/zeros.bin")).unwrap(), zeros);
+        // A spilled member is checked against RECORD like any other.
+        let other = vec![1u8; 10_000_000];
+        let wrong = reread(
+            &fs_err::read(&path).unwrap(),
+            &[("demo/zeros.bin", other.as_slice())],
+        );
+        let wrong = zip_of(temp.path(), "demo-1.0-py3-none-any.whl", &wrong);
+        let err = error_of(&wrong, Limits::default());
+        assert!(
+            err.starts_with("RECORD of `[TEMP]/demo-1.0-py3-none-any.whl` does not match its contents: `demo/zeros.bin` "),
+            "{err}"
+        );
+        // The spill directory goes with the contents.
+        let spilled = spilled.clone();
+        drop(wheel);
+        assert!(!spilled.exists());
     }
 
     #[test]
@@ -1002,6 +1119,8 @@ mod tests {
         let wheel = [Member {
             path: "d-1.dist-info/WHEEL".to_owned(),
             bytes: b"Wheel-Version: 1.0\nTag: py3-none-any\n".to_vec(),
+            spilled: None,
+            size: 36,
             executable: false,
         }];
         assert_eq!(

@@ -11,6 +11,7 @@ mod build;
 mod cache;
 mod common;
 mod compile;
+mod inputs;
 mod marshal;
 mod pool;
 mod wheel;

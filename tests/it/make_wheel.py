@@ -2,6 +2,7 @@
 
 usage: make_wheel.py OUT_DIR NAME VERSION TAG [--member PATH=FILE]... [--script NAME=TARGET]
        [--data-script NAME=FILE] [--purelib PATH=FILE] [--requires REQ]... [--raw NAME=TEXT]...
+       [--compress stored|deflated]
 
 Writes NAME-VERSION-TAG.whl with METADATA, WHEEL, entry_points.txt and a RECORD of sha256
 digests, using only the standard library (zipfile, hashlib), the way any build backend would.
@@ -19,6 +20,7 @@ def digest(data):
 def main(argv):
     out, name, version, tag = argv[:4]
     members, scripts, requires = [], [], []
+    compress = zipfile.ZIP_STORED
     args = argv[4:]
     data_dir = f"{name}-{version}.data"
     while args:
@@ -40,6 +42,8 @@ def main(argv):
         elif flag == "--raw":
             path, text = value.split("=", 1)
             members.append((path, text.encode()))
+        elif flag == "--compress":
+            compress = {"stored": zipfile.ZIP_STORED, "deflated": zipfile.ZIP_DEFLATED}[value]
         else:
             raise SystemExit(f"unknown flag {flag}")
     dist_info = f"{name}-{version}.dist-info"
@@ -65,6 +69,7 @@ def main(argv):
         for member, data in members:
             info = zipfile.ZipInfo(member, date_time=(2020, 2, 2, 0, 0, 0))
             info.external_attr = (0o755 if "/scripts/" in member else 0o644) << 16
+            info.compress_type = compress
             archive.writestr(info, data)
     print(path)
 

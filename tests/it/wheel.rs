@@ -603,3 +603,74 @@ fn tool_pyship_supplies_defaults_and_the_command_line_wins() {
         "{kept:?}"
     );
 }
+
+#[test]
+fn a_wheel_with_megabytes_of_zeros_converts_and_installs() {
+    // 10 MB of zeros deflate about 1000:1, which a compression-ratio rule took for a bomb; pip
+    // installs such a wheel, so pyship must convert it (the member is spilled to disk, not
+    // held in memory), and the result must install.
+    let Some(python) = pythons().pop() else {
+        return;
+    };
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("in");
+    std::fs::create_dir_all(&dir).unwrap();
+    let zeros = dir.join("zeros.bin");
+    std::fs::write(&zeros, vec![0u8; 10_000_000]).unwrap();
+    let init = dir.join("init.py");
+    std::fs::write(&init, "X = 1\n").unwrap();
+    let args = [
+        dir.to_str().unwrap(),
+        "zeros",
+        "1.0",
+        "py3-none-any",
+        "--member",
+        &format!("zeros/__init__.py={}", init.display()),
+        "--member",
+        &format!("zeros/zeros.bin={}", zeros.display()),
+        "--compress",
+        "deflated",
+    ];
+    let stdout = python.script(
+        &format!("import sys; sys.argv[1:] = {args:?}\n{MAKE_WHEEL}"),
+        &[],
+    );
+    let input = PathBuf::from(stdout.trim());
+    assert!(std::fs::metadata(&input).unwrap().len() < 100_000);
+    let wheel = convert(
+        &input,
+        &temp.path().join("out"),
+        &python,
+        &["--strip-sources"],
+    );
+    verify_record(&python, &wheel);
+    let env = temp.path().join("venv");
+    let env_python = venv(&python, &env);
+    let output = install(&python, &env, &wheel);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let installed = std::fs::read(site_packages(&env).join("zeros/zeros.bin")).unwrap();
+    assert!(installed.len() == 10_000_000 && installed.iter().all(|&byte| byte == 0));
+    assert!(guarded_import(&env_python, "zeros").ends_with("__init__.pyc"));
+
+    // A member read from a temporary file does not defeat the up-to-date check: with one
+    // cache, a second conversion of the same wheel writes nothing.
+    let cache = temp.path().join("cache");
+    let out = temp.path().join("cached");
+    let identity = || {
+        let metadata = std::fs::metadata(out.join(wheel.file_name().unwrap())).unwrap();
+        (
+            std::os::unix::fs::MetadataExt::ino(&metadata),
+            metadata.modified().unwrap(),
+        )
+    };
+    let cache_arg = ["--strip-sources", "--cache-dir", cache.to_str().unwrap()];
+    convert(&input, &out, &python, &cache_arg);
+    let first = identity();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    convert(&input, &out, &python, &cache_arg);
+    assert_eq!(identity(), first, "written again");
+}
