@@ -21,8 +21,8 @@
 //!   `importlib._bootstrap_external._calc_mode` and `_write_atomic`), and renamed into place.
 //!   Like `py_compile`, a pyc path that is a symlink or not a regular file is refused.
 //!
-//! Syntax errors do not stop the others: every other pyc is still written (compileall's
-//! semantics), and the failures are in the report.
+//! Syntax errors and sources that cannot be read do not stop the others: every other pyc is
+//! still written (compileall's semantics), and the failures are in the report.
 
 use std::collections::BTreeSet;
 use std::io::Read as _;
@@ -193,14 +193,31 @@ pub fn run(config: &InplaceConfig, reporter: &dyn Reporter) -> Result<InplaceRep
     report.modules = sources.len();
     lap(&mut report, "scan");
 
-    let checked: Vec<(u64, Option<Pending>)> = sources
+    let checked: Vec<Result<(u64, Option<Pending>), InplaceError>> = sources
         .par_iter()
         .enumerate()
         .map(|(index, source)| check(index, source, &interpreter, config.invalidation))
-        .collect::<Result<_, _>>()?;
-    report.source_bytes = checked.iter().map(|(size, _)| size).sum();
-    let pending: Vec<Pending> = checked.into_iter().filter_map(|(_, item)| item).collect();
-    report.up_to_date = sources.len() - pending.len();
+        .collect();
+    let mut pending: Vec<Pending> = Vec::new();
+    for result in checked {
+        match result {
+            Ok((size, item)) => {
+                report.source_bytes += size;
+                pending.extend(item);
+            }
+            // Like compileall, a source that cannot be read is reported and the others are
+            // still compiled and written.
+            Err(InplaceError::Read { path, err }) => report.failures.push(Failure {
+                message: format!("Failed to read: {}", io_cause(&path, &err)),
+                path,
+                line: 0,
+                column: 0,
+                python: interpreter.short_version(),
+            }),
+            Err(err) => return Err(err.into()),
+        }
+    }
+    report.up_to_date = sources.len() - pending.len() - report.failures.len();
     lap(&mut report, "check");
 
     let requests = pending
@@ -303,6 +320,8 @@ pub fn run(config: &InplaceConfig, reporter: &dyn Reporter) -> Result<InplaceRep
         }
     }
     report.written = written.into_inner();
+    // Walk order, whichever stage found the failure.
+    report.failures.sort_by(|a, b| a.path.cmp(&b.path));
 
     if let Some(err) = fatal {
         return Err(err.into());
@@ -449,6 +468,16 @@ fn check(
             source: Arc::from(bytes),
         }),
     ))
+}
+
+/// What the system said, without `fs_err`'s restatement of the path (the failure names it).
+fn io_cause(path: &Path, err: &std::io::Error) -> String {
+    let text = err.to_string();
+    let restated = format!("`{}`: ", path.display());
+    match text.split_once(&restated) {
+        Some((_, cause)) => cause.to_owned(),
+        None => text,
+    }
 }
 
 /// The first 16 bytes of the pyc at `path`, if there are that many.
