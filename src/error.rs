@@ -66,3 +66,13 @@ pub enum Error {
         path: PathBuf,
     },
 }
+
+impl Error {
+    /// What the user can do about it, printed as a `hint:` line under the error.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::ArtifactClash { hint, .. } => Some((*hint).to_owned()),
+            _ => None,
+        }
+    }
+}

@@ -12,6 +12,7 @@ mod cache;
 mod common;
 mod compile;
 mod marshal;
+mod output;
 mod pool;
 mod wheel;
 mod zipapp;
