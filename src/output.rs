@@ -48,7 +48,8 @@ pub fn stdout_line(line: &str) -> std::io::Result<()> {
     if STDOUT_CLOSED.load(Ordering::Relaxed) {
         return Ok(());
     }
-    let mut stdout = anstream::stdout().lock();
+    // Plain std: anstream would strip what looks like an escape sequence from the data.
+    let mut stdout = std::io::stdout().lock();
     stdout_result(writeln!(stdout, "{line}"))
 }
 
@@ -91,7 +92,16 @@ fn one_line(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {
-        let cause_text = cause.to_string();
+        let cause_text = match cause.downcast_ref::<toml::de::Error>() {
+            // Its display draws the line under a caret over several lines; the first says
+            // where, the message says what.
+            Some(toml) => format!(
+                "{}: {}",
+                toml.to_string().lines().next().unwrap_or_default(),
+                toml.message()
+            ),
+            None => cause.to_string(),
+        };
         if !cause_text.is_empty() && !text.contains(&cause_text) {
             text.push_str(": ");
             text.push_str(&cause_text);
@@ -104,6 +114,19 @@ fn one_line(err: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("Failed to parse `pyproject.toml`")]
+    struct Parse(#[source] toml::de::Error);
+
+    #[test]
+    fn toml_errors_fit_one_line() {
+        let err = Parse(toml::from_str::<toml::Table>("[project]\nname = \"spam\n").unwrap_err());
+        assert_eq!(
+            one_line(&err),
+            "Failed to parse `pyproject.toml`: TOML parse error at line 2, column 13: invalid basic string"
+        );
+    }
 
     #[derive(Debug, thiserror::Error)]
     #[error("Failed to write `{path}`")]

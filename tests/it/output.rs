@@ -344,6 +344,38 @@ fn file_names_are_escaped_in_every_message() {
         "{stderr}"
     );
 
+    // The size report and summary of a build into such a directory; stdout, a pipe, gets the
+    // exact path.
+    let (_project_temp, project) = copy_fixture("flat");
+    let out = temp.path().join("out\u{1b}[2J\r\nfake");
+    let output = pyship()
+        .arg("build")
+        .arg(&project)
+        .arg("-o")
+        .arg(&out)
+        .args(["-f", "zip", "-p"])
+        .arg(&python.path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains(['\u{1b}', '\r']), "{stderr:?}");
+    assert!(
+        stderr.contains("out\\u{1b}[2J\\r\\nfake/flat-cp3"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.lines().any(|line| line.starts_with("fake")),
+        "{stderr}"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        format!(
+            "{}\n",
+            out.join(format!("flat-cp3{}.zip", python.minor)).display()
+        )
+    );
+
     // A fatal error.
     let output = pyship().arg("build").arg(dir.join(BAD)).output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
