@@ -43,8 +43,16 @@ pub fn stdout_result(result: std::io::Result<()>) -> std::io::Result<()> {
     }
 }
 
-/// Write `line` and a newline to stdout.
+/// Write `line` and a newline to stdout: exact on a pipe or file, escaped on a terminal.
 pub fn stdout_line(line: &str) -> std::io::Result<()> {
+    if std::io::stdout().is_terminal() {
+        write_stdout(&escape(line))
+    } else {
+        write_stdout(line)
+    }
+}
+
+fn write_stdout(line: &str) -> std::io::Result<()> {
     if STDOUT_CLOSED.load(Ordering::Relaxed) {
         return Ok(());
     }
@@ -53,14 +61,9 @@ pub fn stdout_line(line: &str) -> std::io::Result<()> {
     stdout_result(writeln!(stdout, "{line}"))
 }
 
-/// Write a path to stdout: exact on a pipe or file, escaped on a terminal.
+/// Write a path to stdout, as [`stdout_line`].
 pub fn stdout_path(path: &Path) -> std::io::Result<()> {
-    let text = path.to_string_lossy();
-    if std::io::stdout().is_terminal() {
-        stdout_line(&escape(&text))
-    } else {
-        stdout_line(&text)
-    }
+    stdout_line(&path.to_string_lossy())
 }
 
 /// Report that stdout failed, as any other fatal error.
