@@ -189,12 +189,12 @@ fn a_closed_or_full_stderr_never_panics() {
 }
 
 #[test]
-fn a_full_disk_while_zipping_is_one_error_line() {
+fn a_full_disk_is_one_error_line_in_every_format() {
     let Some(python) = pythons().pop() else {
         return;
     };
-    let (temp, project) = copy_fixture("flat");
-    // Incompressible, so the archive outgrows the limit below.
+    let (temp, project) = copy_fixture("hello");
+    // Incompressible, so every artifact outgrows the limit below.
     let mut state = 0x9E37_79B9_7F4A_7C15_u64;
     let noise: Vec<u8> = (0..1_000_000)
         .map(|_| {
@@ -205,36 +205,42 @@ fn a_full_disk_while_zipping_is_one_error_line() {
             (state >> 32) as u8
         })
         .collect();
-    std::fs::write(project.join("pkg").join("noise.bin"), noise).unwrap();
-    let out = temp.path().join("out");
-    // A file size limit makes writes past it fail (EFBIG) as a full disk would, without root
-    // tricks; SIGXFSZ is ignored so the write fails instead of killing the process, and the
-    // ignored disposition survives `exec`.
-    let output = Command::new("/bin/sh")
-        .arg("-c")
-        .arg("ulimit -f 128 && trap '' XFSZ && exec \"$0\" \"$@\"")
-        .arg(assert_cmd::cargo::cargo_bin("pyship"))
-        .args(["build", "-f", "zip", "-p"])
-        .arg(&python.path)
-        .arg("-o")
-        .arg(&out)
-        .arg(&project)
-        .env("PYSHIP_CACHE_DIR", temp.path().join("cache"))
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(
-        stderr.starts_with("error: Failed to write zip archive `")
-            && stderr.trim_end().ends_with("File too large (os error 27)"),
-        "{stderr}"
-    );
-    assert!(
-        !out.join(format!("flat-cp3{}.zip", python.minor)).exists(),
-        "a half-written archive was kept"
-    );
+    std::fs::write(project.join("src/hello/noise.bin"), noise).unwrap();
+    for format in ["dir", "zip", "wheel", "zipapp"] {
+        let out = temp.path().join(format!("out-{format}"));
+        // A file size limit makes writes past it fail (EFBIG) as a full disk would, without
+        // root tricks; SIGXFSZ is ignored so the write fails instead of killing the process,
+        // and the ignored disposition survives `exec`.
+        let output = Command::new("/bin/sh")
+            .arg("-c")
+            .arg("ulimit -f 128 && trap '' XFSZ && exec \"$0\" \"$@\"")
+            .arg(assert_cmd::cargo::cargo_bin("pyship"))
+            .args(["build", "-f", format, "-p"])
+            .arg(&python.path)
+            .arg("-o")
+            .arg(&out)
+            .arg(&project)
+            .env("PYSHIP_CACHE_DIR", temp.path().join("cache"))
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{format}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{format}: {stderr}");
+        assert!(
+            stderr.starts_with("error: ")
+                && stderr.trim_end().ends_with("File too large (os error 27)"),
+            "{format}: {stderr}"
+        );
+        let kept: Vec<_> = std::fs::read_dir(&out)
+            .map(|entries| entries.map(|entry| entry.unwrap().file_name()).collect())
+            .unwrap_or_default();
+        assert!(
+            kept.iter()
+                .all(|name| name.to_string_lossy().starts_with(".pyship-")),
+            "{format}: an artifact was kept: {kept:?}"
+        );
+    }
 }
 
 #[test]
