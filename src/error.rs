@@ -72,6 +72,9 @@ impl Error {
     pub fn hint(&self) -> Option<String> {
         match self {
             Error::ArtifactClash { hint, .. } => Some((*hint).to_owned()),
+            Error::Interpreter(crate::interpreter::InterpreterError::NotFound { .. }) => Some(
+                "`pyship pythons` lists the interpreters found; `-p` also takes a path".to_owned(),
+            ),
             _ => None,
         }
     }
