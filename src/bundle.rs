@@ -248,18 +248,18 @@ pub fn measure(
 
 /// The human size report: one line per package, then what was saved.
 pub fn render_sizes(sizes: &BundleSizes) -> String {
-    use crate::report::human_bytes;
+    use crate::report::{escape, human_bytes};
     use std::fmt::Write;
     let width = sizes
         .packages
         .iter()
-        .map(|package| package.name.len())
+        .map(|package| escape(&package.name).chars().count())
         .chain([7])
         .max()
         .unwrap_or(7);
     let mut out = format!(
         "Sizes of `{}` (Python {}):\n  {:<width$}  {:>10}  {:>10}\n",
-        sizes.artifact.display(),
+        escape(&sizes.artifact.to_string_lossy()),
         sizes.python,
         "package",
         "source",
@@ -269,7 +269,7 @@ pub fn render_sizes(sizes: &BundleSizes) -> String {
         let _ = writeln!(
             out,
             "  {:<width$}  {:>10}  {:>10}",
-            package.name,
+            escape(&package.name),
             human_bytes(package.source_bytes),
             human_bytes(package.shipped_bytes)
         );

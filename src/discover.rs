@@ -104,6 +104,10 @@ pub struct Scan {
 /// Build a matcher from gitignore-style `patterns` rooted at `root`.
 pub fn matcher(root: &Path, patterns: &[&str]) -> Result<Gitignore, DiscoverError> {
     let mut builder = GitignoreBuilder::new(root);
+    // The `ignore` crate reads an unclosed `[` literally, as git does in `.gitignore` files; in
+    // a pattern typed on the command line it is a mistake, and silently matching nothing would
+    // ship what the user meant to leave out.
+    builder.allow_unclosed_class(false);
     for pattern in patterns {
         builder
             .add_line(None, pattern)

@@ -81,3 +81,16 @@ pub enum Error {
         path: PathBuf,
     },
 }
+
+impl Error {
+    /// What the user can do about it, printed as a `hint:` line under the error.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::ArtifactClash { hint, .. } => Some((*hint).to_owned()),
+            Error::Interpreter(crate::interpreter::InterpreterError::NotFound { .. }) => Some(
+                "`pyship pythons` lists the interpreters found; `-p` also takes a path".to_owned(),
+            ),
+            _ => None,
+        }
+    }
+}

@@ -21,8 +21,8 @@
 //!   `importlib._bootstrap_external._calc_mode` and `_write_atomic`), and renamed into place.
 //!   Like `py_compile`, a pyc path that is a symlink or not a regular file is refused.
 //!
-//! Syntax errors do not stop the others: every other pyc is still written (compileall's
-//! semantics), and the failures are in the report.
+//! Syntax errors and sources that cannot be read do not stop the others: every other pyc is
+//! still written (compileall's semantics), and the failures are in the report.
 
 use std::collections::BTreeSet;
 use std::io::Read as _;
@@ -193,15 +193,64 @@ pub fn run(config: &InplaceConfig, reporter: &dyn Reporter) -> Result<InplaceRep
     report.modules = sources.len();
     lap(&mut report, "scan");
 
-    let checked: Vec<(u64, Option<Pending>)> = sources
+    let checked: Vec<Result<(u64, Option<Pending>), InplaceError>> = sources
         .par_iter()
         .enumerate()
         .map(|(index, source)| check(index, source, &interpreter, config.invalidation))
-        .collect::<Result<_, _>>()?;
-    report.source_bytes = checked.iter().map(|(size, _)| size).sum();
-    let pending: Vec<Pending> = checked.into_iter().filter_map(|(_, item)| item).collect();
-    report.up_to_date = sources.len() - pending.len();
+        .collect();
+    let mut pending: Vec<Pending> = Vec::new();
+    for (source, result) in sources.iter().zip(checked) {
+        match result {
+            Ok((size, item)) => {
+                report.source_bytes += size;
+                pending.extend(item);
+            }
+            // Like compileall, a source that cannot be read is reported and the others are
+            // still compiled and written.
+            Err(err @ InplaceError::Read { .. }) => {
+                report
+                    .failures
+                    .push(failure_of(&source.path, &err, &interpreter));
+            }
+            Err(err) => return Err(err.into()),
+        }
+    }
+    report.up_to_date = sources.len() - pending.len() - report.failures.len();
     lap(&mut report, "check");
+
+    // `__pycache__` directories first, once each; then every pyc is written from the compiling
+    // thread as soon as its code is known, while other modules still compile. A directory that
+    // cannot be made fails its own sources only, as it does in compileall.
+    let directories: BTreeSet<&Path> = pending
+        .iter()
+        .filter_map(|item| sources[item.index].pyc.parent())
+        .filter(|directory| !directory.as_os_str().is_empty())
+        .collect();
+    let mut unmade: Vec<(&Path, std::io::Error)> = Vec::new();
+    for directory in directories {
+        if let Err(err) = fs_err::create_dir_all(directory) {
+            unmade.push((directory, err));
+        }
+    }
+    pending.retain(|item| {
+        let parent = sources[item.index].pyc.parent();
+        match unmade
+            .iter()
+            .find(|(directory, _)| Some(*directory) == parent)
+        {
+            Some((directory, err)) => {
+                let err = InplaceError::Write {
+                    path: directory.to_path_buf(),
+                    err: std::io::Error::new(err.kind(), err.to_string()),
+                };
+                report
+                    .failures
+                    .push(failure_of(&sources[item.index].path, &err, &interpreter));
+                false
+            }
+            None => true,
+        }
+    });
 
     let requests = pending
         .iter()
@@ -211,22 +260,8 @@ pub fn run(config: &InplaceConfig, reporter: &dyn Reporter) -> Result<InplaceRep
             optimize: config.optimize,
         })
         .collect();
-    // `__pycache__` directories first, once each; then every pyc is written from the compiling
-    // thread as soon as its code is known, while other modules still compile.
-    let directories: BTreeSet<&Path> = pending
-        .iter()
-        .filter_map(|item| sources[item.index].pyc.parent())
-        .collect();
-    for directory in directories {
-        if !directory.as_os_str().is_empty() {
-            fs_err::create_dir_all(directory).map_err(|err| InplaceError::Write {
-                path: directory.to_path_buf(),
-                err,
-            })?;
-        }
-    }
     let written = AtomicUsize::new(0);
-    let write_failure: Mutex<Option<InplaceError>> = Mutex::new(None);
+    let write_failures: Mutex<Vec<(usize, InplaceError)>> = Mutex::new(Vec::new());
     let cache = config.cache_dir.as_ref().map(Cache::new);
     // Writer threads (one per job) take each pyc as its code arrives, so the compiling threads go
     // straight back to feeding the workers instead of waiting on file creation and renames.
@@ -238,8 +273,8 @@ pub fn run(config: &InplaceConfig, reporter: &dyn Reporter) -> Result<InplaceRep
         let (sender, receiver) = crossbeam_channel::unbounded::<(usize, Vec<u8>)>();
         for _ in 0..config.jobs.max(1) {
             let receiver = receiver.clone();
-            let (written, write_failure, pending, sources) =
-                (&written, &write_failure, &pending, &sources);
+            let (written, write_failures, pending, sources) =
+                (&written, &write_failures, &pending, &sources);
             scope.spawn(move || {
                 for (index, code) in receiver {
                     let item = &pending[index];
@@ -248,7 +283,7 @@ pub fn run(config: &InplaceConfig, reporter: &dyn Reporter) -> Result<InplaceRep
                             written.fetch_add(1, Ordering::Relaxed);
                         }
                         Err(err) => {
-                            write_failure.lock().unwrap().get_or_insert(err);
+                            write_failures.lock().unwrap().push((item.index, err));
                         }
                     }
                 }
@@ -282,8 +317,12 @@ pub fn run(config: &InplaceConfig, reporter: &dyn Reporter) -> Result<InplaceRep
         &mut report,
         &format!("compile and write {}", interpreter.short_version()),
     );
-    if let Some(err) = write_failure.into_inner().unwrap() {
-        return Err(err.into());
+    // A pyc that cannot be written fails its module only (compileall reports the OSError and
+    // goes on).
+    for (index, err) in write_failures.into_inner().unwrap() {
+        report
+            .failures
+            .push(failure_of(&sources[index].path, &err, &interpreter));
     }
 
     let mut fatal: Option<CompileError> = None;
@@ -303,6 +342,8 @@ pub fn run(config: &InplaceConfig, reporter: &dyn Reporter) -> Result<InplaceRep
         }
     }
     report.written = written.into_inner();
+    // Walk order, whichever stage found the failure.
+    report.failures.sort_by(|a, b| a.path.cmp(&b.path));
 
     if let Some(err) = fatal {
         return Err(err.into());
@@ -449,6 +490,38 @@ fn check(
             source: Arc::from(bytes),
         }),
     ))
+}
+
+/// `err`, which stopped `source`, as its one-line report: `source: what went wrong`.
+fn failure_of(source: &Path, err: &InplaceError, interpreter: &Interpreter) -> Failure {
+    let message = match err {
+        InplaceError::Read { path, err } => format!("Failed to read: {}", io_cause(path, err)),
+        InplaceError::Write { path, err } => {
+            format!(
+                "Failed to write `{}`: {}",
+                path.display(),
+                io_cause(path, err)
+            )
+        }
+        other => other.to_string(),
+    };
+    Failure {
+        path: source.to_path_buf(),
+        line: 0,
+        column: 0,
+        message,
+        python: interpreter.short_version(),
+    }
+}
+
+/// What the system said, without `fs_err`'s restatement of the path (the failure names it).
+fn io_cause(path: &Path, err: &std::io::Error) -> String {
+    let text = err.to_string();
+    let restated = format!("`{}`: ", path.display());
+    match text.split_once(&restated) {
+        Some((_, cause)) => cause.to_owned(),
+        None => text,
+    }
 }
 
 /// The first 16 bytes of the pyc at `path`, if there are that many.

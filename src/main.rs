@@ -2,6 +2,7 @@
 //! outcome to an exit code (0 success, 1 some modules failed, 2 usage or fatal error).
 
 mod cli;
+mod output;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -11,11 +12,8 @@ use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use cli::{Cli, ColorChoice, Command};
-use pyship::report::Reporter;
-
-const ERROR: &str = "\x1b[1;31merror\x1b[0m";
-const WARNING: &str = "\x1b[1;33mwarning\x1b[0m";
-const NOTE: &str = "\x1b[1;36mnote\x1b[0m";
+use output::{ERROR, NOTE, WARNING, message, print_error, stdout_line};
+use pyship::report::{Reporter, escape};
 
 /// Draws a progress bar on a terminal; prints each module with `-v`; silent otherwise.
 struct TerminalReporter {
@@ -40,10 +38,10 @@ impl Reporter for TerminalReporter {
 
     fn on_compiled(&self, dfile: &str) {
         if self.verbose {
-            anstream::eprintln!("Compiled {dfile}");
+            message(format_args!("Compiled {}", escape(dfile)));
         }
         if let Some(bar) = self.bar.lock().unwrap().as_ref() {
-            bar.set_message(dfile.to_owned());
+            bar.set_message(escape(dfile).into_owned());
             bar.inc(1);
         }
     }
@@ -52,15 +50,6 @@ impl Reporter for TerminalReporter {
         if let Some(bar) = self.bar.lock().unwrap().take() {
             bar.finish_and_clear();
         }
-    }
-}
-
-fn print_error(err: &dyn std::error::Error) {
-    anstream::eprintln!("{ERROR}: {err}");
-    let mut source = err.source();
-    while let Some(cause) = source {
-        anstream::eprintln!("  Caused by: {cause}");
-        source = cause.source();
     }
 }
 
@@ -74,11 +63,15 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
-            let _ = err.print();
-            return if err.use_stderr() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
+            if err.use_stderr() {
+                // Nowhere left to report a failure to print a usage error.
+                let _ = err.print();
+                return ExitCode::from(2);
+            }
+            // `--help` and `--version` are data on stdout.
+            return match output::stdout_result(err.print()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => output::stdout_failed(&err),
             };
         }
     };
@@ -93,12 +86,14 @@ fn main() -> ExitCode {
         Command::Pythons => {
             for interpreter in pyship::interpreter::find_all() {
                 let magic = u16::from_le_bytes([interpreter.magic[0], interpreter.magic[1]]);
-                println!(
+                if let Err(err) = stdout_line(&format!(
                     "{:<8} magic {magic:<5} {:<12} {}",
                     interpreter.version.to_string(),
                     interpreter.cache_tag,
                     interpreter.executable.display()
-                );
+                )) {
+                    return output::stdout_failed(&err);
+                }
             }
             ExitCode::SUCCESS
         }
@@ -108,7 +103,7 @@ fn main() -> ExitCode {
             let config = match args.into_config() {
                 Ok(config) => config,
                 Err(err) => {
-                    print_error(&err);
+                    print_error(&err, None);
                     return ExitCode::from(2);
                 }
             };
@@ -122,13 +117,13 @@ fn main() -> ExitCode {
                 Ok(report) => {
                     if let Some(path) = &report_path {
                         if let Err(err) = write_report(path, &report) {
-                            print_error(&err);
+                            print_error(&err, None);
                             return ExitCode::from(2);
                         }
                     }
                     if cli.verbose || !report.failures.is_empty() {
                         for warning in &report.warnings {
-                            anstream::eprintln!("{WARNING}: {warning}");
+                            message(format_args!("{WARNING}: {}", escape(warning)));
                         }
                     }
                     if !report.failures.is_empty() {
@@ -137,47 +132,64 @@ fn main() -> ExitCode {
                             .iter()
                             .any(|failure| failure.python != report.failures[0].python);
                         for failure in &report.failures {
+                            let line = failure.to_string();
                             if several {
-                                anstream::eprintln!("{failure} (Python {})", failure.python);
+                                message(format_args!(
+                                    "{} (Python {})",
+                                    escape(&line),
+                                    failure.python
+                                ));
                             } else {
-                                anstream::eprintln!("{failure}");
+                                message(escape(&line));
                             }
                         }
                         let count = report.failures.len();
-                        anstream::eprintln!(
+                        message(format_args!(
                             "{ERROR}: {count} syntax error{}; nothing was written",
                             if count == 1 { "" } else { "s" }
-                        );
+                        ));
                         return ExitCode::from(1);
                     }
+                    // The artifacts are written: a closed stdout ends quietly, a failing one is
+                    // reported after the summary, so what was built is still said.
+                    let mut stdout_error = None;
                     for artifact in &report.artifacts {
-                        println!("{}", artifact.path.display());
+                        if let Err(err) = output::stdout_path(&artifact.path) {
+                            stdout_error = Some(err);
+                            break;
+                        }
                     }
                     if cli.verbose {
                         for (stage, seconds) in &report.timings {
-                            anstream::eprintln!("{stage}: {seconds:.3}s");
+                            message(format_args!("{}: {seconds:.3}s", escape(stage)));
                         }
-                        anstream::eprintln!("{}", cache_line(&report.cache));
+                        message(cache_line(&report.cache));
                         for path in &report.up_to_date {
-                            anstream::eprintln!(
+                            message(format_args!(
                                 "up to date, not written again: {}",
-                                path.display()
-                            );
+                                escape(&path.to_string_lossy())
+                            ));
                         }
                     }
                     if !cli.quiet {
                         for sizes in &report.bundles {
-                            anstream::eprintln!("{}", pyship::bundle::render_sizes(sizes));
+                            for line in pyship::bundle::render_sizes(sizes).lines() {
+                                message(escape(line));
+                            }
                         }
                         for note in &report.notes {
-                            anstream::eprintln!("{NOTE}: {note}");
+                            message(format_args!("{NOTE}: {}", escape(note)));
                         }
-                        anstream::eprintln!("{}", report.summary());
+                        message(report.summary());
                     }
-                    ExitCode::SUCCESS
+                    match stdout_error {
+                        Some(err) => output::stdout_failed(&err),
+                        None => ExitCode::SUCCESS,
+                    }
                 }
                 Err(err) => {
-                    print_error(&err);
+                    let hint = err.hint();
+                    print_error(&err, hint.as_deref());
                     ExitCode::from(2)
                 }
             }
@@ -204,35 +216,36 @@ fn compile(config: &pyship::inplace::InplaceConfig, quiet: bool, verbose: bool) 
     let report = match pyship::inplace::run(config, &reporter) {
         Ok(report) => report,
         Err(err) => {
-            print_error(&err);
+            let hint = err.hint();
+            print_error(&err, hint.as_deref());
             return ExitCode::from(2);
         }
     };
     if verbose || !report.failures.is_empty() {
         for warning in &report.warnings {
-            anstream::eprintln!("{WARNING}: {warning}");
+            message(format_args!("{WARNING}: {}", escape(warning)));
         }
     }
     for failure in &report.failures {
-        anstream::eprintln!("{failure}");
+        message(escape(&failure.to_string()));
     }
     if verbose {
         for (stage, seconds) in &report.timings {
-            anstream::eprintln!("{stage}: {seconds:.3}s");
+            message(format_args!("{}: {seconds:.3}s", escape(stage)));
         }
-        anstream::eprintln!("{}", cache_line(&report.cache));
+        message(cache_line(&report.cache));
     }
     if !quiet {
-        anstream::eprintln!("{}", report.summary());
+        message(report.summary());
     }
     if report.failures.is_empty() {
         ExitCode::SUCCESS
     } else {
         let count = report.failures.len();
-        anstream::eprintln!(
+        message(format_args!(
             "{ERROR}: {count} module{} did not compile; every other pyc was written",
             if count == 1 { "" } else { "s" }
-        );
+        ));
         ExitCode::from(1)
     }
 }
@@ -240,28 +253,28 @@ fn compile(config: &pyship::inplace::InplaceConfig, quiet: bool, verbose: bool) 
 /// `pyship cache dir|clean`
 fn cache(command: &cli::CacheCommand) -> ExitCode {
     let Some(dir) = command.dir() else {
-        anstream::eprintln!(
+        message(format_args!(
             "{ERROR}: No cache directory: set --cache-dir, {} or HOME",
             pyship::cache::CACHE_DIR_ENV
-        );
+        ));
         return ExitCode::from(2);
     };
     match command {
-        cli::CacheCommand::Dir { .. } => {
-            println!("{}", dir.display());
-            ExitCode::SUCCESS
-        }
+        cli::CacheCommand::Dir { .. } => match output::stdout_path(&dir) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => output::stdout_failed(&err),
+        },
         cli::CacheCommand::Clean { .. } => match pyship::cache::Cache::new(&dir).clean() {
             Ok(count) => {
-                anstream::eprintln!(
+                message(format_args!(
                     "Removed {count} cache entr{} from {}",
                     if count == 1 { "y" } else { "ies" },
-                    dir.display()
-                );
+                    escape(&dir.to_string_lossy())
+                ));
                 ExitCode::SUCCESS
             }
             Err(err) => {
-                print_error(&err);
+                print_error(&err, None);
                 ExitCode::from(2)
             }
         },

@@ -1,6 +1,7 @@
 //! What a build did: artifacts, counts, sizes, failures and warnings, and the [`Reporter`]
 //! trait through which the library tells the binary about progress.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -55,17 +56,50 @@ pub struct Failure {
 }
 
 impl std::fmt::Display for Failure {
-    /// `path:line:col: message`, the way compilers say it.
+    /// `path:line:col: message`, the way compilers say it (`path: message` when there is no
+    /// line, e.g. a file that could not be read), the path [`escape`]d.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.path.display(),
-            self.line,
-            self.column,
-            self.message
-        )
+        let path = self.path.to_string_lossy();
+        if self.line == 0 {
+            write!(f, "{}: {}", escape(&path), self.message)
+        } else {
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                escape(&path),
+                self.line,
+                self.column,
+                self.message
+            )
+        }
     }
+}
+
+/// `text` with control characters (C0, DEL, C1) and bidirectional-override characters written
+/// as escapes (`\n`, `\r`, `\t`, `\u{1b}`): a file name printed to a terminal can then neither
+/// drive it (ESC sequences), rewrite a line (CR), start a new one (LF) nor reorder what is shown,
+/// and `path:line:col: message` stays one parseable line.
+pub fn escape(text: &str) -> Cow<'_, str> {
+    use std::fmt::Write as _;
+    fn needs_escape(c: char) -> bool {
+        c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    }
+    if !text.chars().any(needs_escape) {
+        return Cow::Borrowed(text);
+    }
+    let mut escaped = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => escaped.push_str("\\n"),
+            '\r' => escaped.push_str("\\r"),
+            '\t' => escaped.push_str("\\t"),
+            c if needs_escape(c) => {
+                let _ = write!(escaped, "\\u{{{:x}}}", u32::from(c));
+            }
+            c => escaped.push(c),
+        }
+    }
+    Cow::Owned(escaped)
 }
 
 /// The outcome of a build.
@@ -158,6 +192,27 @@ mod tests {
             python: "3.12".to_owned(),
         };
         assert_eq!(failure.to_string(), "pkg/bad.py:3:7: invalid syntax");
+        let unreadable = Failure {
+            path: PathBuf::from("pkg/\x1b[2J\r\n.py"),
+            line: 0,
+            column: 0,
+            message: "Failed to read: Input/output error (os error 5)".to_owned(),
+            python: "3.12".to_owned(),
+        };
+        assert_eq!(
+            unreadable.to_string(),
+            "pkg/\\u{1b}[2J\\r\\n.py: Failed to read: Input/output error (os error 5)"
+        );
+    }
+
+    #[test]
+    fn escapes_control_and_bidi_characters_only() {
+        assert_eq!(escape("pkg/mod.py"), "pkg/mod.py");
+        assert!(matches!(escape("naïve \\ 'x' \"y\""), Cow::Borrowed(_)));
+        assert_eq!(
+            escape("a\u{1b}]0;t\u{7}b\tc\rd\ne\u{7f}f\u{85}g\u{202e}h"),
+            "a\\u{1b}]0;t\\u{7}b\\tc\\rd\\ne\\u{7f}f\\u{85}g\\u{202e}h"
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //! renamed into place only when complete.
 
 use std::collections::BTreeMap;
-use std::io::{BufWriter, Cursor, Write};
+use std::io::{BufWriter, Cursor, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use tempfile::NamedTempFile;
@@ -285,7 +285,10 @@ impl Sink for ZipSink {
         // The prefix comes first; the zip writer records offsets from the start of the file, so
         // they stay right with it (`zipfile`, `zipimport` and `unzip` all accept that).
         temp.as_file_mut().write_all(&options.prefix)?;
-        let mut writer = ZipWriter::new(BufWriter::with_capacity(1 << 20, temp.as_file_mut()));
+        let mut writer = ZipWriter::new(FailOnce::new(BufWriter::with_capacity(
+            1 << 20,
+            temp.as_file_mut(),
+        ))?);
 
         let mut entries: Vec<(String, Entry)> = entries.into_iter().collect();
         // Stable: each group keeps its sorted order.
@@ -318,7 +321,7 @@ impl Sink for ZipSink {
             }
         }
 
-        let buffered = writer.finish().map_err(zip_error)?;
+        let buffered = writer.finish().map_err(zip_error)?.into_inner()?;
         buffered
             .into_inner()
             .map_err(std::io::IntoInnerError::into_error)?;
@@ -329,6 +332,94 @@ impl Sink for ZipSink {
             err: err.error,
         })?;
         Ok(Artifact::new(dest, files))
+    }
+}
+
+/// The archive file under the zip writer. Its first failure is returned as usual; from then on
+/// it accepts and discards everything, because the `zip` crate's `Drop` finalizes a writer that
+/// was not finished and, when that fails too, prints `ZipWriter drop failed: …` to stderr
+/// (zip 2.x) — a second, raw line after the one error pyship reports (a full disk showed it).
+/// The failure is remembered, so an archive that lost bytes is never taken for a finished one.
+struct FailOnce<W> {
+    inner: W,
+    /// The first failure, as text (`io::Error` is not `Clone`).
+    failed: Option<(std::io::ErrorKind, String)>,
+    /// Where the writer is, and how far the file reaches: kept after a failure so that the
+    /// zip writer's seeks still get consistent answers.
+    position: u64,
+    end: u64,
+}
+
+impl<W: Write + Seek> FailOnce<W> {
+    fn new(mut inner: W) -> std::io::Result<FailOnce<W>> {
+        let position = inner.stream_position()?;
+        Ok(FailOnce {
+            inner,
+            failed: None,
+            position,
+            end: position,
+        })
+    }
+
+    /// The writer, or the failure it hid from the zip writer's `Drop`.
+    fn into_inner(self) -> std::io::Result<W> {
+        match self.failed {
+            Some((kind, message)) => Err(std::io::Error::new(kind, message)),
+            None => Ok(self.inner),
+        }
+    }
+
+    fn check<T>(&mut self, result: std::io::Result<T>) -> std::io::Result<T> {
+        if let Err(err) = &result {
+            self.failed = Some((err.kind(), err.to_string()));
+        }
+        result
+    }
+
+    fn moved(&mut self, position: u64) -> u64 {
+        self.position = position;
+        self.end = self.end.max(position);
+        position
+    }
+}
+
+impl<W: Write + Seek> Write for FailOnce<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let written = if self.failed.is_some() {
+            buf.len()
+        } else {
+            let result = self.inner.write(buf);
+            self.check(result)?
+        };
+        self.moved(self.position + written as u64);
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.failed.is_some() {
+            return Ok(());
+        }
+        let result = self.inner.flush();
+        self.check(result)
+    }
+}
+
+impl<W: Write + Seek> Seek for FailOnce<W> {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        if self.failed.is_none() {
+            let result = self.inner.seek(to);
+            let position = self.check(result)?;
+            return Ok(self.moved(position));
+        }
+        let target = match to {
+            SeekFrom::Start(offset) => Some(offset),
+            SeekFrom::Current(delta) => self.position.checked_add_signed(delta),
+            SeekFrom::End(delta) => self.end.checked_add_signed(delta),
+        };
+        match target {
+            Some(position) => Ok(self.moved(position)),
+            None => Err(std::io::Error::from(std::io::ErrorKind::InvalidInput)),
+        }
     }
 }
 

@@ -494,11 +494,18 @@ fn bad_interpreters_get_one_clear_line() {
             .unwrap();
         assert_eq!(output.status.code(), Some(2), "{spec}");
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        let lines: Vec<&str> = stderr.lines().collect();
         assert!(
-            stderr.starts_with("error: ") && stderr.contains(expected),
+            lines[0].starts_with("error: ") && lines[0].contains(expected),
             "{stderr}"
         );
+        // One error line, and the way to find a usable interpreter when none was found.
+        if expected.starts_with("No Python interpreter found") {
+            assert_eq!(lines.len(), 2, "{stderr}");
+            assert!(lines[1].starts_with("hint: `pyship pythons`"), "{stderr}");
+        } else {
+            assert_eq!(lines.len(), 1, "{stderr}");
+        }
         assert!(!out.exists());
     }
 }

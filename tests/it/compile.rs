@@ -521,3 +521,106 @@ fn files_and_defaults_follow_compileall() {
         "error: `nope` does not exist\n"
     );
 }
+
+/// A source that cannot be read, even by root: `/proc/self/mem` is a regular file whose first
+/// page is never mapped, so reading it fails with EIO.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_unreadable_source_is_reported_and_the_rest_is_written() {
+    if !Path::new("/proc/self/mem").exists() {
+        eprintln!("note: no /proc/self/mem; skipped");
+        return;
+    }
+    for python in pythons() {
+        let temp = tempfile::tempdir().unwrap();
+        let tree = |name: &str| {
+            let dir = temp.path().join(name);
+            std::fs::create_dir_all(dir.join("pkg")).unwrap();
+            for file in ["a.py", "pkg/__init__.py", "pkg/c.py"] {
+                std::fs::write(dir.join(file), "x = 1\n").unwrap();
+            }
+            std::os::unix::fs::symlink("/proc/self/mem", dir.join("pkg/b.py")).unwrap();
+            dir
+        };
+        let (ours, theirs) = (tree("ours"), tree("theirs"));
+        let output = compile(temp.path(), &python, &["ours"]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let compileall = python.run(&["-I", "-m", "compileall", "-q", theirs.to_str().unwrap()]);
+        // compileall writes every other pyc and exits 1; so does pyship.
+        assert_eq!(compileall.status.code(), Some(1));
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        let relative = |dir: &Path| -> Vec<PathBuf> {
+            pycs(dir)
+                .iter()
+                .map(|pyc| pyc.strip_prefix(dir).unwrap().to_path_buf())
+                .collect()
+        };
+        assert_eq!(relative(&ours), relative(&theirs));
+        assert_eq!(relative(&ours).len(), 3, "{stderr}");
+        assert!(
+            stderr.lines().any(
+                |line| line == "ours/pkg/b.py: Failed to read: Input/output error (os error 5)"
+            ),
+            "{stderr}"
+        );
+        assert!(
+            stderr
+                .lines()
+                .any(|line| line == "error: 1 module did not compile; every other pyc was written"),
+            "{stderr}"
+        );
+    }
+}
+
+/// A pyc path taken by a directory, and a `__pycache__` that is a file: compileall reports the
+/// modules concerned and writes the others; so does pyship.
+#[test]
+fn an_unwritable_pyc_is_reported_and_the_rest_is_written() {
+    for python in pythons() {
+        let temp = tempfile::tempdir().unwrap();
+        let tag = format!("cpython-3{}", python.minor);
+        let tree = |name: &str| {
+            let dir = temp.path().join(name);
+            for file in ["a/m.py", "a/n.py", "b/m.py", "b/n.py"] {
+                std::fs::create_dir_all(dir.join(file).parent().unwrap()).unwrap();
+                std::fs::write(dir.join(file), "x = 1\n").unwrap();
+            }
+            std::fs::create_dir_all(dir.join(format!("a/__pycache__/n.{tag}.pyc"))).unwrap();
+            std::fs::write(dir.join("b/__pycache__"), "").unwrap();
+            dir
+        };
+        let (ours, theirs) = (tree("ours"), tree("theirs"));
+        let output = compile(temp.path(), &python, &["ours"]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let compileall = python.run(&["-I", "-m", "compileall", "-q", theirs.to_str().unwrap()]);
+        assert_eq!(compileall.status.code(), Some(1));
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        let written = |dir: &Path| -> Vec<PathBuf> {
+            pycs(dir)
+                .iter()
+                .filter(|pyc| pyc.is_file())
+                .map(|pyc| pyc.strip_prefix(dir).unwrap().to_path_buf())
+                .collect()
+        };
+        assert_eq!(written(&ours), written(&theirs));
+        assert_eq!(
+            written(&ours),
+            [PathBuf::from(format!("a/__pycache__/m.{tag}.pyc"))]
+        );
+        let reported: Vec<&str> = stderr
+            .lines()
+            .filter_map(|line| line.split_once(": ").map(|(path, _)| path))
+            .filter(|path| path.starts_with("ours/"))
+            .collect();
+        assert_eq!(
+            reported,
+            ["ours/a/n.py", "ours/b/m.py", "ours/b/n.py"],
+            "{stderr}"
+        );
+        assert!(
+            stderr.lines().any(|line| line
+                == "error: 3 modules did not compile; every other pyc was written"),
+            "{stderr}"
+        );
+    }
+}

@@ -13,6 +13,7 @@ mod common;
 mod compile;
 mod inputs;
 mod marshal;
+mod output;
 mod pool;
 mod wheel;
 mod zipapp;
