@@ -59,6 +59,9 @@ pub enum Error {
     /// Reading the project or creating the out-dir failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// SIGINT or SIGTERM stopped the build.
+    #[error(transparent)]
+    Interrupted(#[from] crate::interrupt::Interrupted),
     /// The out-dir names an existing file.
     #[error("The out-dir `{}` is a file", path.display())]
     OutDirIsFile {

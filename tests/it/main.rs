@@ -13,5 +13,6 @@ mod common;
 mod compile;
 mod marshal;
 mod pool;
+mod signals;
 mod wheel;
 mod zipapp;
