@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use tempfile::TempDir;
+use crate::staging::{self, Kind, StagingDir};
 
 use crate::discover::{DiscoverError, Scan, discover};
 use crate::interpreter::Interpreter;
@@ -74,7 +74,7 @@ pub enum DepsError {
 #[derive(Debug)]
 pub struct Installed {
     /// Where pip put them.
-    pub dir: TempDir,
+    pub dir: StagingDir,
     /// What to ship, relative to [`Installed::dir`].
     pub scan: Scan,
 }
@@ -108,10 +108,10 @@ pub fn install(
     pip_args: &[String],
     excludes: &[String],
 ) -> Result<Installed, DepsError> {
-    let dir = tempfile::Builder::new()
-        .prefix("pyship-deps-")
-        .tempdir()
-        .map_err(DepsError::TempDir)?;
+    let temp = std::env::temp_dir();
+    // What killed builds left there (pip's downloads can be large).
+    staging::sweep(&temp);
+    let dir = staging::dir_in(&temp, Kind::Deps).map_err(DepsError::TempDir)?;
     let mut command = Command::new(&interpreter.executable);
     command
         .args(pip_command(dir.path(), requirements, pip_args))

@@ -171,6 +171,18 @@ pub fn output(mut command: Command, deadline: Duration) -> Result<Output, WaitEr
     let (mut out, mut err) = (None, None);
     while out.is_none() || err.is_none() {
         let left = until.saturating_duration_since(Instant::now());
+        // A drained pipe's channel stays ready (disconnected): stop listening to it.
+        let pending = |channel: &Receiver<Vec<u8>>, done: bool| {
+            if done {
+                crossbeam_channel::never()
+            } else {
+                channel.clone()
+            }
+        };
+        let (stdout, stderr) = (
+            pending(&stdout, out.is_some()),
+            pending(&stderr, err.is_some()),
+        );
         select! {
             recv(stdout) -> bytes => out = Some(bytes.unwrap_or_default()),
             recv(stderr) -> bytes => err = Some(bytes.unwrap_or_default()),
@@ -232,6 +244,21 @@ mod tests {
         assert!(matches!(err, WaitError::TimedOut(_)), "{err:?}");
         // The grandchild held stdout open: returning at all shows the group was killed.
         assert!(start.elapsed() < Duration::from_secs(5));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn output_is_captured_whichever_pipe_closes_first() {
+        for script in [
+            "echo out; exec 1>&-; sleep 0.2; echo err >&2",
+            "echo err >&2; exec 2>&-; sleep 0.2; echo out",
+        ] {
+            let mut command = Command::new("sh");
+            command.args(["-c", script]);
+            let output = output(command, Duration::from_secs(10)).unwrap();
+            assert_eq!(output.stdout, b"out\n", "{script}");
+            assert_eq!(output.stderr, b"err\n", "{script}");
+        }
     }
 
     #[cfg(unix)]

@@ -1,7 +1,7 @@
 //! Staging: the temporary files and directories an artifact is written into beside its
-//! destination before it is renamed into place.
+//! destination before it is renamed into place, and pip's install directory for `--with-deps`.
 //!
-//! Each is named `.pyship-KIND-PID-XXXXXX` (KIND `zip`, `dir` or `old`, PID the owner's process
+//! Each is named `.pyship-KIND-PID-XXXXXX` (KIND `zip`, `dir`, `old` or `deps`, PID the owner's process
 //! id) and the owner holds an exclusive `flock` on it for as long as it lives. A SIGKILL or a
 //! power loss leaves it behind; [`sweep`] removes such leftovers from an out-dir: an entry whose
 //! name has exactly that form, whose lock can be taken (no live process holds it) and whose
@@ -24,6 +24,8 @@ pub enum Kind {
     Dir,
     /// A directory artifact's previous tree, moved aside while the new one takes its place.
     Old,
+    /// `--with-deps`: pip's install directory, in the system's temporary directory.
+    Deps,
 }
 
 impl Kind {
@@ -32,6 +34,7 @@ impl Kind {
             Kind::Zip => "zip",
             Kind::Dir => "dir",
             Kind::Old => "old",
+            Kind::Deps => "deps",
         }
     }
 
@@ -138,6 +141,7 @@ fn parse_name(name: &str) -> Option<(Kind, u32)> {
         "zip" => Kind::Zip,
         "dir" => Kind::Dir,
         "old" => Kind::Old,
+        "deps" => Kind::Deps,
         _ => return None,
     };
     let (pid, random) = rest.split_once('-')?;
@@ -190,7 +194,7 @@ pub fn sweep(dir: &Path) -> usize {
             // A symlink or another type under a staging name was not written by pyship.
             let expected = match kind {
                 Kind::Zip => metadata.is_file(),
-                Kind::Dir | Kind::Old => metadata.is_dir(),
+                Kind::Dir | Kind::Old | Kind::Deps => metadata.is_dir(),
             };
             if !expected {
                 continue;
@@ -204,7 +208,7 @@ pub fn sweep(dir: &Path) -> usize {
             }
             let gone = match kind {
                 Kind::Zip => fs_err::remove_file(&path),
-                Kind::Dir | Kind::Old => fs_err::remove_dir_all(&path),
+                Kind::Dir | Kind::Old | Kind::Deps => fs_err::remove_dir_all(&path),
             };
             if gone.is_ok() {
                 removed += 1;
@@ -228,6 +232,7 @@ mod tests {
         assert_eq!(parse_name(".pyship-dir-123-aB3xYz"), Some((Kind::Dir, 123)));
         assert_eq!(parse_name(".pyship-zip-1-abcdef"), Some((Kind::Zip, 1)));
         assert_eq!(parse_name(".pyship-old-99-abcdef"), Some((Kind::Old, 99)));
+        assert_eq!(parse_name(".pyship-deps-9-abcdef"), Some((Kind::Deps, 9)));
         for other in [
             ".pyship-dir-abcdef",
             ".pyship-dir-12-abcdefg",
