@@ -73,9 +73,11 @@ pub enum DepsError {
 /// Dependencies installed for one target; the directory is deleted on drop.
 #[derive(Debug)]
 pub struct Installed {
-    /// Where pip put them.
+    /// Holds pip's `--target` and its temporary files.
     pub dir: StagingDir,
-    /// What to ship, relative to [`Installed::dir`].
+    /// Where pip put them.
+    pub target: PathBuf,
+    /// What to ship, relative to [`Installed::target`].
     pub scan: Scan,
 }
 
@@ -112,9 +114,17 @@ pub fn install(
     // What killed builds left there (pip's downloads can be large).
     staging::sweep(&temp);
     let dir = staging::dir_in(&temp, Kind::Deps).map_err(DepsError::TempDir)?;
+    let (target, pip_temp) = (dir.path().join("site"), dir.path().join("tmp"));
+    for path in [&target, &pip_temp] {
+        fs_err::create_dir(path).map_err(DepsError::TempDir)?;
+    }
     let mut command = Command::new(&interpreter.executable);
     command
-        .args(pip_command(dir.path(), requirements, pip_args))
+        .args(pip_command(&target, requirements, pip_args))
+        // pip's own temporary files go with ours, even when it is killed.
+        .env("TMPDIR", &pip_temp)
+        .env("TEMP", &pip_temp)
+        .env("TMP", &pip_temp)
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .env_remove("PIP_REQUIRE_VIRTUALENV");
     let deadline = process::deadline_from_env(PIP_TIMEOUT_ENV, DEFAULT_PIP_TIMEOUT);
@@ -143,12 +153,8 @@ pub fn install(
     let mut excludes = excludes.to_vec();
     excludes.push("/bin/".to_owned());
     // No out-dir lives in the temp dir: name one that does not exist.
-    let scan = discover(
-        dir.path(),
-        &excludes,
-        &dir.path().join(".pyship-no-out-dir"),
-    )?;
-    Ok(Installed { dir, scan })
+    let scan = discover(&target, &excludes, &target.join(".pyship-no-out-dir"))?;
+    Ok(Installed { dir, target, scan })
 }
 
 #[cfg(test)]

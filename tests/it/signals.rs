@@ -319,3 +319,82 @@ fn a_hanging_interpreter_meets_the_probe_deadline() {
     assert!(output.status.success(), "{output:?}");
     assert!(!String::from_utf8_lossy(&output.stdout).contains(&*fake.to_string_lossy()));
 }
+
+/// A package index on loopback that accepts connections and never answers; the receiver hears
+/// of each connection.
+fn silent_index() -> (String, std::sync::mpsc::Receiver<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/simple/", listener.local_addr().unwrap());
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut open = Vec::new();
+        for stream in listener.incoming().flatten() {
+            open.push(stream);
+            let _ = sender.send(());
+        }
+    });
+    (url, receiver)
+}
+
+/// `--with-deps` against a hanging index: pip meets its deadline, or a signal stops it, and its
+/// install directory in the temp dir is removed either way.
+#[test]
+fn a_hanging_pip_meets_its_deadline_or_an_interrupt() {
+    let Some(python) = pythons().pop() else {
+        return;
+    };
+    let (temp, project) = copy_fixture("app_with_dep");
+    let tmpdir = temp.path().join("tmp");
+    std::fs::create_dir_all(&tmpdir).unwrap();
+    let (url, connected) = silent_index();
+    let index = format!("--pip-arg=--index-url={url}");
+    let args = |out: &str| -> Vec<std::ffi::OsString> {
+        vec![
+            "build".into(),
+            project.clone().into(),
+            "-f".into(),
+            "zip".into(),
+            "--with-deps".into(),
+            index.clone().into(),
+            "--pip-arg=--retries=0".into(),
+            "--pip-arg=--timeout=120".into(),
+            "-o".into(),
+            temp.path().join(out).into(),
+            "-p".into(),
+            python.path.clone().into(),
+        ]
+    };
+
+    let start = Instant::now();
+    let output = pyship()
+        .env("PYSHIP_PIP_TIMEOUT", "3")
+        .env("TMPDIR", &tmpdir)
+        .args(args("a"))
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert!(start.elapsed() < Duration::from_secs(30));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: `")
+            && stderr.contains("-m pip install` did not finish within 3s and was killed"),
+        "{stderr}"
+    );
+    assert!(connected.try_recv().is_ok(), "pip never asked the index");
+    assert_eq!(std::fs::read_dir(&tmpdir).unwrap().count(), 0);
+
+    let args: Vec<std::ffi::OsString> = args("b");
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsString::as_os_str).collect();
+    let mut child = spawn(&args, &[("TMPDIR", &tmpdir)], temp.path());
+    connected
+        .recv_timeout(Duration::from_secs(60))
+        .expect("pip never asked the index");
+    signal(&child, libc::SIGINT);
+    let status = wait_exit(&mut child, Duration::from_secs(10));
+    let stderr = stderr_of(&mut child);
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert_eq!(stderr, "error: Interrupted\n");
+    assert_eq!(std::fs::read_dir(&tmpdir).unwrap().count(), 0);
+}
