@@ -89,6 +89,8 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
             path: config.out_dir.clone(),
         });
     }
+    // What killed builds left behind; a live build's staging stays.
+    crate::staging::sweep(&config.out_dir);
     let mut stage = Instant::now();
     let mut lap = |report: &mut Report, name: String| {
         report.timings.push((name, stage.elapsed().as_secs_f64()));
@@ -124,6 +126,7 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
     )?;
     let sources = read_modules(files)?;
     lap(&mut report, "read".to_owned());
+    crate::interrupt::check()?;
     let dependencies = if config.bundle.with_deps {
         dependencies(config, input.project(), &mut report)?
     } else {
@@ -189,6 +192,7 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
             })
             .collect();
         if !open.is_empty() {
+            crate::interrupt::check()?;
             let digests = config.cache_dir.as_ref().map(|_| {
                 let digests = digests.get_or_insert_with(|| digest_modules(&sources));
                 let mut all = digests.clone();
@@ -231,6 +235,8 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
 
     fs_err::create_dir_all(&config.out_dir)?;
     for (index, artifact) in artifacts {
+        // Unfinished artifacts are dropped, so their staging is removed.
+        crate::interrupt::check()?;
         let target = &targets[index];
         let (plan, written) = match artifact {
             Artifact::UpToDate { plan, recorded } => {

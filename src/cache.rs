@@ -129,6 +129,14 @@ pub enum CacheError {
         #[source]
         err: std::io::Error,
     },
+    /// `cache clean` was pointed at a directory pyship did not mark as its cache.
+    #[error("Refusing to clean `{}`: {reason}, so it is not a pyship cache", dir.display())]
+    NotMarked {
+        /// The directory.
+        dir: PathBuf,
+        /// What is missing.
+        reason: &'static str,
+    },
 }
 
 impl CacheError {
@@ -188,13 +196,35 @@ impl Cache {
         };
         if !parent.is_dir() {
             fs_err::create_dir_all(parent).map_err(io)?;
-            let tag = self.dir.join("CACHEDIR.TAG");
-            if !tag.exists() {
-                // Best effort: the tag is a courtesy to backup tools.
-                let _ = write_atomic(&tag, CACHEDIR_TAG.as_bytes());
-            }
+            self.mark();
         }
         write_atomic(&path, &encode_entry(code)).map_err(io)
+    }
+
+    /// Write `CACHEDIR.TAG` unless it is there: it tells backup tools to skip the directory,
+    /// and tells [`Cache::clean`] that pyship made it. Best effort: without it, entries still
+    /// work and only `clean` refuses.
+    fn mark(&self) {
+        let tag = self.dir.join(CACHEDIR_TAG_FILE);
+        if fs_err::symlink_metadata(&tag).is_err() {
+            let _ = write_atomic(&tag, CACHEDIR_TAG.as_bytes());
+        }
+    }
+
+    /// Why the directory is not marked as pyship's cache, if it is not.
+    fn unmarked(&self) -> Option<&'static str> {
+        let tag = self.dir.join(CACHEDIR_TAG_FILE);
+        match fs_err::symlink_metadata(&tag) {
+            Err(_) => return Some("it has no `CACHEDIR.TAG`"),
+            Ok(metadata) if !metadata.is_file() => {
+                return Some("its `CACHEDIR.TAG` is not a regular file");
+            }
+            Ok(_) => {}
+        }
+        match fs_err::read(&tag) {
+            Ok(bytes) if bytes == CACHEDIR_TAG.as_bytes() => None,
+            _ => Some("its `CACHEDIR.TAG` was not written by pyship"),
+        }
     }
 
     fn artifact_record_path(&self, dest: &Path) -> PathBuf {
@@ -235,42 +265,106 @@ impl Cache {
         };
         let path = self.artifact_record_path(&artifact.path);
         fs_err::create_dir_all(path.parent().expect("records are in a directory")).map_err(io)?;
+        self.mark();
         let mut record = fingerprint.to_vec();
         record.extend_from_slice(&stamp);
         serde_json::to_writer(&mut record, &artifact.files).map_err(|err| io(err.into()))?;
         write_atomic(&path, &record).map_err(io)
     }
 
-    /// Remove every entry (and pyship's temporary files); returns how many entries there were.
-    /// Only what pyship wrote is removed, so a cache directory pointed at a shared place stays
-    /// otherwise untouched.
+    /// Remove every entry, artifact record and temporary file pyship wrote, and the tag;
+    /// returns how many entries there were. Refuses a directory pyship did not mark as its cache
+    /// (see [`Cache::mark`]), and removes only what it recognises as its own by name and type
+    /// (never following a symlink): a file of someone else's in there stays, and so do the
+    /// directories holding it.
     pub fn clean(&self) -> Result<usize, CacheError> {
         let io = |err: std::io::Error| CacheError::Io {
             dir: self.dir.clone(),
             err,
         };
-        let entries = self.dir.join(FORMAT_DIR);
-        if !entries.exists() {
+        if fs_err::symlink_metadata(&self.dir).is_err() {
             return Ok(0);
         }
+        if let Some(reason) = self.unmarked() {
+            return Err(CacheError::NotMarked {
+                dir: self.dir.clone(),
+                reason,
+            });
+        }
         let mut count = 0;
-        for shard in fs_err::read_dir(&entries).map_err(io)? {
-            let shard = shard.map_err(io)?.path();
-            if shard.is_dir() {
-                count += fs_err::read_dir(&shard).map_err(io)?.count();
+        let entries = self.dir.join(FORMAT_DIR);
+        if is_real_dir(&entries) {
+            for shard in fs_err::read_dir(&entries).map_err(io)? {
+                let shard = shard.map_err(io)?;
+                let is_shard = shard.file_type().is_ok_and(|kind| kind.is_dir())
+                    && shard
+                        .file_name()
+                        .to_str()
+                        .is_some_and(|name| is_hex(name, 2));
+                if is_shard {
+                    count += remove_own_files(&shard.path(), ENTRY_NAME_LEN).map_err(io)?;
+                    let _ = fs_err::remove_dir(shard.path());
+                }
             }
+            remove_own_files(&entries, usize::MAX).map_err(io)?;
+            let _ = fs_err::remove_dir(&entries);
         }
-        fs_err::remove_dir_all(&entries).map_err(io)?;
         let records = self.dir.join(ARTIFACTS_DIR);
-        if records.exists() {
-            fs_err::remove_dir_all(&records).map_err(io)?;
+        if is_real_dir(&records) {
+            remove_own_files(&records, RECORD_NAME_LEN).map_err(io)?;
+            let _ = fs_err::remove_dir(&records);
         }
-        let tag = self.dir.join("CACHEDIR.TAG");
-        if tag.exists() {
-            fs_err::remove_file(&tag).map_err(io)?;
-        }
+        remove_own_files(&self.dir, usize::MAX).map_err(io)?;
+        fs_err::remove_file(self.dir.join(CACHEDIR_TAG_FILE)).map_err(io)?;
         Ok(count)
     }
+}
+
+/// The tag's file name.
+const CACHEDIR_TAG_FILE: &str = "CACHEDIR.TAG";
+
+/// An entry's file name: the key in hex after its first two digits.
+const ENTRY_NAME_LEN: usize = 62;
+
+/// An artifact record's file name: a sha256 in hex.
+const RECORD_NAME_LEN: usize = 64;
+
+/// Whether `path` is a directory itself, not a symlink to one.
+fn is_real_dir(path: &Path) -> bool {
+    fs_err::symlink_metadata(path).is_ok_and(|metadata| metadata.is_dir())
+}
+
+/// `len` lowercase hex digits.
+fn is_hex(name: &str, len: usize) -> bool {
+    name.len() == len && name.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Whether `name` is one of [`write_atomic`]'s temporary files (a killed writer leaves them).
+fn is_temporary(name: &str) -> bool {
+    name.strip_prefix(".tmp-pyship-").is_some_and(|random| {
+        random.len() == 6 && random.bytes().all(|b| b.is_ascii_alphanumeric())
+    })
+}
+
+/// Remove the regular files in `dir` named `name_len` hex digits, and pyship's temporary
+/// files; returns how many of the former there were.
+fn remove_own_files(dir: &Path, name_len: usize) -> std::io::Result<usize> {
+    let mut count = 0;
+    for entry in fs_err::read_dir(dir)? {
+        let entry = entry?;
+        if !entry.file_type()?.is_file() {
+            continue;
+        }
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
+        let own = is_hex(&name, name_len);
+        if own || is_temporary(&name) {
+            fs_err::remove_file(entry.path())?;
+            count += usize::from(own);
+        }
+    }
+    Ok(count)
 }
 
 /// Where artifact records live, beside the entries.
@@ -611,6 +705,8 @@ mod tests {
         cache.put(&key("a.py"), b"code").unwrap();
         assert_eq!(cache.clean().unwrap(), 1);
         assert!(dir.path().join("mine.txt").is_file());
-        assert_eq!(cache.clean().unwrap(), 0);
+        // No longer marked: refused.
+        assert!(matches!(cache.clean(), Err(CacheError::NotMarked { .. })));
+        assert_eq!(Cache::new(dir.path().join("missing")).clean().unwrap(), 0);
     }
 }

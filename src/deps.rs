@@ -8,11 +8,19 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
-use tempfile::TempDir;
+use crate::staging::{self, Kind, StagingDir};
 
 use crate::discover::{DiscoverError, Scan, discover};
 use crate::interpreter::Interpreter;
+use crate::process::{self, WaitError};
+
+/// The environment variable that sets pip's deadline, in seconds.
+pub const PIP_TIMEOUT_ENV: &str = "PYSHIP_PIP_TIMEOUT";
+
+/// How long pip may take: downloads and sdist builds are slow, but not endless.
+pub const DEFAULT_PIP_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 /// Lines of pip's stderr quoted in an error.
 const STDERR_TAIL_LINES: usize = 15;
@@ -29,6 +37,21 @@ pub enum DepsError {
         #[source]
         err: std::io::Error,
     },
+    /// pip was still running at its deadline.
+    #[error(
+        "`{} -m pip install` did not finish within {} and was killed (set {PIP_TIMEOUT_ENV} to wait longer)",
+        python.display(),
+        process::seconds(*deadline)
+    )]
+    TimedOut {
+        /// The interpreter.
+        python: PathBuf,
+        /// How long pyship waited.
+        deadline: Duration,
+    },
+    /// An interrupt stopped pip.
+    #[error("Interrupted")]
+    Interrupted,
     /// pip exited with an error.
     #[error("`{} -m pip install` failed ({status}):\n{stderr}", python.display())]
     Pip {
@@ -50,9 +73,11 @@ pub enum DepsError {
 /// Dependencies installed for one target; the directory is deleted on drop.
 #[derive(Debug)]
 pub struct Installed {
+    /// Holds pip's `--target` and its temporary files.
+    pub dir: StagingDir,
     /// Where pip put them.
-    pub dir: TempDir,
-    /// What to ship, relative to [`Installed::dir`].
+    pub target: PathBuf,
+    /// What to ship, relative to [`Installed::target`].
     pub scan: Scan,
 }
 
@@ -85,19 +110,36 @@ pub fn install(
     pip_args: &[String],
     excludes: &[String],
 ) -> Result<Installed, DepsError> {
-    let dir = tempfile::Builder::new()
-        .prefix("pyship-deps-")
-        .tempdir()
-        .map_err(DepsError::TempDir)?;
-    let output = Command::new(&interpreter.executable)
-        .args(pip_command(dir.path(), requirements, pip_args))
+    let temp = std::env::temp_dir();
+    // What killed builds left there (pip's downloads can be large).
+    staging::sweep(&temp);
+    let dir = staging::dir_in(&temp, Kind::Deps).map_err(DepsError::TempDir)?;
+    let (target, pip_temp) = (dir.path().join("site"), dir.path().join("tmp"));
+    for path in [&target, &pip_temp] {
+        fs_err::create_dir(path).map_err(DepsError::TempDir)?;
+    }
+    let mut command = Command::new(&interpreter.executable);
+    command
+        .args(pip_command(&target, requirements, pip_args))
+        // pip's own temporary files go with ours, even when it is killed.
+        .env("TMPDIR", &pip_temp)
+        .env("TEMP", &pip_temp)
+        .env("TMP", &pip_temp)
         .env("PYTHONDONTWRITEBYTECODE", "1")
-        .env_remove("PIP_REQUIRE_VIRTUALENV")
-        .output()
-        .map_err(|err| DepsError::Spawn {
-            python: interpreter.executable.clone(),
+        .env_remove("PIP_REQUIRE_VIRTUALENV");
+    let deadline = process::deadline_from_env(PIP_TIMEOUT_ENV, DEFAULT_PIP_TIMEOUT);
+    let python = || interpreter.executable.clone();
+    let output = process::output(command, deadline).map_err(|err| match err {
+        WaitError::Spawn(err) | WaitError::Wait(err) => DepsError::Spawn {
+            python: python(),
             err,
-        })?;
+        },
+        WaitError::TimedOut(deadline) => DepsError::TimedOut {
+            python: python(),
+            deadline,
+        },
+        WaitError::Interrupted => DepsError::Interrupted,
+    })?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let lines: Vec<&str> = stderr.trim_end().lines().collect();
@@ -111,12 +153,8 @@ pub fn install(
     let mut excludes = excludes.to_vec();
     excludes.push("/bin/".to_owned());
     // No out-dir lives in the temp dir: name one that does not exist.
-    let scan = discover(
-        dir.path(),
-        &excludes,
-        &dir.path().join(".pyship-no-out-dir"),
-    )?;
-    Ok(Installed { dir, scan })
+    let scan = discover(&target, &excludes, &target.join(".pyship-no-out-dir"))?;
+    Ok(Installed { dir, target, scan })
 }
 
 #[cfg(test)]

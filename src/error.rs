@@ -74,6 +74,9 @@ pub enum Error {
         /// The source directory.
         path: PathBuf,
     },
+    /// SIGINT or SIGTERM stopped the build.
+    #[error(transparent)]
+    Interrupted(#[from] crate::interrupt::Interrupted),
     /// The out-dir names an existing file.
     #[error("The out-dir `{}` is a file", path.display())]
     OutDirIsFile {

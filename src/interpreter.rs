@@ -6,6 +6,16 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
+
+use crate::process::{self, WaitError};
+
+/// The environment variable that sets the probe's deadline, in seconds.
+pub const PROBE_TIMEOUT_ENV: &str = "PYSHIP_PROBE_TIMEOUT";
+
+/// How long an interpreter may take to say what it is: a cold start on a slow disk takes a
+/// second or two, a hanging one forever.
+pub const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Oldest CPython minor version pyship targets.
 pub const MIN_MINOR: u8 = 8;
@@ -72,6 +82,21 @@ pub enum InterpreterError {
         /// `sys.implementation.name`.
         implementation: String,
     },
+    /// The probe did not answer in time (a hanging `python3.X` on `PATH`).
+    #[error(
+        "`{}` did not answer within {} when asked its version, and was killed (set {PROBE_TIMEOUT_ENV} to wait longer)",
+        path.display(),
+        crate::process::seconds(*deadline)
+    )]
+    TimedOut {
+        /// The executable.
+        path: PathBuf,
+        /// How long pyship waited.
+        deadline: Duration,
+    },
+    /// An interrupt stopped the probe.
+    #[error("Interrupted")]
+    Interrupted,
     /// A CPython outside the supported range.
     #[error(
         "Python {version} at `{}` is not supported: pyship targets CPython 3.{MIN_MINOR} to 3.{MAX_MINOR}",
@@ -148,12 +173,17 @@ pub fn probe(path: &Path) -> Result<Interpreter, InterpreterError> {
     let not_python = || InterpreterError::NotPython {
         path: path.to_path_buf(),
     };
-    let output = Command::new(path)
-        .args(["-I", "-S", "-c", PROBE_SCRIPT])
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .output()
-        .map_err(|_| not_python())?;
+    let mut command = Command::new(path);
+    command.args(["-I", "-S", "-c", PROBE_SCRIPT]);
+    let deadline = process::deadline_from_env(PROBE_TIMEOUT_ENV, DEFAULT_PROBE_TIMEOUT);
+    let output = process::output(command, deadline).map_err(|err| match err {
+        WaitError::TimedOut(deadline) => InterpreterError::TimedOut {
+            path: path.to_path_buf(),
+            deadline,
+        },
+        WaitError::Interrupted => InterpreterError::Interrupted,
+        WaitError::Spawn(_) | WaitError::Wait(_) => not_python(),
+    })?;
     if !output.status.success() {
         return Err(not_python());
     }
@@ -285,6 +315,7 @@ pub fn resolve(spec: &str) -> Result<Interpreter, InterpreterError> {
                     == Some((major, minor))
             }),
         );
+        let mut timed_out = None;
         for candidate in candidates {
             match probe(&candidate) {
                 Ok(interpreter)
@@ -292,11 +323,17 @@ pub fn resolve(spec: &str) -> Result<Interpreter, InterpreterError> {
                 {
                     return Ok(interpreter);
                 }
-                Err(err @ InterpreterError::Unsupported { .. }) => return Err(err),
+                Err(
+                    err @ (InterpreterError::Unsupported { .. } | InterpreterError::Interrupted),
+                ) => return Err(err),
+                // Another candidate may answer; if none does, the hang is the news.
+                Err(err @ InterpreterError::TimedOut { .. }) => {
+                    timed_out.get_or_insert(err);
+                }
                 _ => {}
             }
         }
-        return Err(not_found());
+        return Err(timed_out.unwrap_or_else(not_found));
     }
     // A plain command such as `python3`: PATH as the user sees it, shims included.
     let all_dirs: Vec<PathBuf> = std::env::var_os("PATH")

@@ -15,13 +15,16 @@ pub mod error;
 pub mod inplace;
 pub mod input;
 pub mod interpreter;
+pub mod interrupt;
 mod jobs;
 pub mod layout;
 pub mod marshal;
+pub mod process;
 pub mod project;
 pub mod pyc;
 pub mod report;
 pub mod sink;
+pub mod staging;
 pub mod wheel;
 
 pub use build::run;

@@ -60,6 +60,59 @@ fn write_report(path: &std::path::Path, report: &pyship::report::Report) -> std:
 }
 
 fn main() -> ExitCode {
+    handle_signals();
+    let code = run_cli();
+    match pyship::interrupt::requested() {
+        Some(signal) => exit_interrupted(signal),
+        None => code,
+    }
+}
+
+/// How long the stages get to unwind after SIGINT/SIGTERM before pyship exits regardless (what
+/// is left then is swept by the next build).
+const INTERRUPT_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// SIGINT/SIGTERM: ask the library to stop. Its waits kill their children and unwind, so every
+/// staging guard removes what it wrote, and `main` exits 128 + signal with one line. A second
+/// signal, or a stage still running after [`INTERRUPT_GRACE`], exits at once.
+fn handle_signals() {
+    #[cfg(unix)]
+    {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
+            return;
+        };
+        let _ = std::thread::Builder::new()
+            .name("pyship-signals".to_owned())
+            .spawn(move || {
+                let mut received = signals.forever();
+                let Some(signal) = received.next() else {
+                    return;
+                };
+                pyship::interrupt::request(signal);
+                let _ = std::thread::Builder::new()
+                    .name("pyship-interrupt-grace".to_owned())
+                    .spawn(move || {
+                        std::thread::sleep(INTERRUPT_GRACE);
+                        exit_interrupted(signal);
+                    });
+                if received.next().is_some() {
+                    exit_interrupted(signal);
+                }
+            });
+    }
+}
+
+/// Print the one line and exit with 128 + `signal`, once even when called from several threads.
+fn exit_interrupted(signal: i32) -> ! {
+    static EXITING: Mutex<()> = Mutex::new(());
+    let _once = EXITING.lock();
+    output::message(format_args!("{ERROR}: Interrupted"));
+    std::process::exit(128 + signal)
+}
+
+/// Parse the command line and run the command.
+fn run_cli() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {

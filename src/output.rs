@@ -84,6 +84,10 @@ pub fn message(line: impl Display) {
 /// already spelled out by the message before it (transparent wrappers, `fs_err`'s paths) is not
 /// repeated.
 pub fn print_error(err: &dyn std::error::Error, hint: Option<&str>) {
+    // After a signal, whatever failed failed because of it: `main` says so once.
+    if pyship::interrupt::requested().is_some() {
+        return;
+    }
     message(format_args!("{ERROR}: {}", escape(&one_line(err))));
     if let Some(hint) = hint {
         message(format_args!("{HINT}: {}", escape(hint)));

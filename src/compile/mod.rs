@@ -71,6 +71,9 @@ pub enum CompileError {
         /// What happened, with the worker's stderr when there was any.
         message: String,
     },
+    /// An interrupt stopped the workers.
+    #[error("Interrupted")]
+    Interrupted,
     /// The worker's answer was not a valid marshal stream.
     #[error("Could not canonicalize the bytecode of `{dfile}`")]
     Marshal {

@@ -214,13 +214,19 @@ impl WorkerPool {
     }
 
     fn compile_raw(&self, request: &CompileRequest) -> Result<CompileOutcome, CompileError> {
+        if crate::interrupt::requested().is_some() {
+            return Err(CompileError::Interrupted);
+        }
         let worker = self.checkout()?;
         let first = match self.run(worker, request) {
             Ok(outcome) => return Ok(outcome),
             Err(Ok(failure)) => failure,
             Err(Err(error)) => return Err(error),
         };
-        // Replace the failed worker and retry once on the fresh one.
+        // Replace the failed worker and retry once on the fresh one, unless it was stopped.
+        if crate::interrupt::requested().is_some() {
+            return Err(CompileError::Interrupted);
+        }
         self.lock().live += 1;
         let fresh = self.spawn().inspect_err(|_| self.discard())?;
         match self.run(fresh, request) {

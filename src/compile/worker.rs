@@ -148,19 +148,23 @@ impl Worker {
         interpreter: &Interpreter,
         env: &[(OsString, OsString)],
     ) -> Result<Worker, CompileError> {
-        let mut child = Command::new(&interpreter.executable)
+        if crate::interrupt::requested().is_some() {
+            return Err(CompileError::Interrupted);
+        }
+        let mut command = Command::new(&interpreter.executable);
+        command
             .args(["-I", "-S", "-B", "-u", "-c", SCRIPT])
             .env("PYTHONUNBUFFERED", "1")
             .env("PYTHONDONTWRITEBYTECODE", "1")
             .envs(env.iter().map(|(key, value)| (key, value)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|err| CompileError::Spawn {
-                path: interpreter.executable.clone(),
-                err,
-            })?;
+            .stderr(Stdio::piped());
+        // Its own process group, dying with pyship: see `crate::process`.
+        let mut child = crate::process::spawn(command).map_err(|err| CompileError::Spawn {
+            path: interpreter.executable.clone(),
+            err,
+        })?;
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
         let pid = child.id();
@@ -331,7 +335,15 @@ impl Worker {
         mark: u64,
         timeout: Duration,
     ) -> Result<Vec<u8>, WorkerFailure> {
-        let what = match self.frames.recv_timeout(timeout) {
+        let interrupt = crate::interrupt::receiver();
+        let received = crossbeam_channel::select! {
+            recv(self.frames) -> frame => frame.map_err(|_| RecvTimeoutError::Disconnected),
+            recv(interrupt) -> _ => {
+                return Err(self.fail(stage, mark, Some("was stopped by an interrupt")));
+            }
+            default(timeout) => Err(RecvTimeoutError::Timeout),
+        };
+        let what = match received {
             Ok(Ok(frame)) => return Ok(frame),
             // Closed its stdout: it is exiting; `fail` says how.
             Ok(Err(err)) if err.kind() == io::ErrorKind::UnexpectedEof => None,
@@ -392,10 +404,9 @@ impl Drop for Worker {
     }
 }
 
-/// Kill and reap.
+/// Kill (with its process group) and reap.
 fn kill(child: &mut Child) {
-    let _ = child.kill();
-    let _ = child.wait();
+    crate::process::kill(child);
 }
 
 /// Wait up to `grace` for the child to exit on its own: its status; otherwise kill (and reap)

@@ -11,10 +11,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use filetime::FileTime;
-use tempfile::TempDir;
 
 use super::{Artifact, Sink, SinkError, parent_dirs, parent_of, validate_path};
 use crate::jobs::Jobs;
+use crate::staging::{self, Kind, StagingDir};
 
 /// Mode of regular files.
 const FILE_MODE: u32 = 0o644;
@@ -30,7 +30,7 @@ pub struct DirSink {
     /// sink waits for its writes before the staging directory is removed.
     jobs: Jobs<Result<(), SinkError>>,
     /// Where files go until `finish`; removed on drop.
-    staging: TempDir,
+    staging: StagingDir,
     /// Modification time given to every file and directory.
     mtime: FileTime,
     /// Artifact paths of the files written so far → their sizes.
@@ -46,9 +46,7 @@ pub fn create(dest: &Path, mtime: u32) -> Result<DirSink, SinkError> {
     check_destination(dest)?;
     let parent = parent_of(dest);
     fs_err::create_dir_all(&parent)?;
-    let staging = tempfile::Builder::new()
-        .prefix(".pyship-dir-")
-        .tempdir_in(&parent)?;
+    let staging = staging::dir_in(&parent, Kind::Dir)?;
     Ok(DirSink {
         dest: dest.to_path_buf(),
         staging,
@@ -203,9 +201,7 @@ impl Sink for DirSink {
         let parent = parent_of(&dest);
         // Move an existing tree aside into a temporary directory, which deletes it on drop.
         let aside = if dest.exists() {
-            let aside = tempfile::Builder::new()
-                .prefix(".pyship-old-")
-                .tempdir_in(&parent)?;
+            let aside = staging::dir_in(&parent, Kind::Old)?;
             let old = aside.path().join("old");
             fs_err::rename(&dest, &old)?;
             Some((aside, old))
@@ -220,7 +216,7 @@ impl Sink for DirSink {
             return Err(SinkError::Persist { path: dest, err });
         }
         // Renamed away: nothing left for the guard to delete.
-        let _ = staging.keep();
+        let _ = staging.dir.keep();
         drop(aside);
         Ok(Artifact::new(dest, files))
     }

@@ -84,9 +84,7 @@ pub fn create(dest: &Path, options: ZipOptions) -> Result<ZipSink, SinkError> {
     check_destination(dest)?;
     let parent = parent_of(dest);
     fs_err::create_dir_all(&parent)?;
-    let temp = tempfile::Builder::new()
-        .prefix(".pyship-zip-")
-        .tempfile_in(&parent)?;
+    let temp = crate::staging::file_in(&parent)?;
     Ok(ZipSink {
         dest: dest.to_path_buf(),
         options,

@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::{Python, copy_fixture, copy_tree, fixture, pyship, pythons};
+use crate::common::{
+    Python, assert_stderr_contains, copy_fixture, copy_tree, fixture, pyship, pythons,
+};
 
 /// (compiled, from cache, workers started) from the `-v` output.
 fn counts(stderr: &str) -> (usize, usize, usize) {
@@ -339,6 +341,86 @@ fn cache_dir_and_clean() {
         &[],
     );
     assert_eq!(counts(&stderr).0, compiled);
+}
+
+/// `cache clean` refuses a directory pyship did not mark, and in one it did removes only its
+/// own entries: foreign files inside `v1/`, a shard or `artifacts-v1/` stay, and so does
+/// whatever a symlink in there points at.
+#[test]
+fn clean_refuses_unmarked_dirs_and_keeps_foreign_files() {
+    let temp = tempfile::tempdir().unwrap();
+    let clean = |dir: &Path| {
+        pyship()
+            .args(["cache", "clean", "--cache-dir"])
+            .arg(dir)
+            .output()
+            .unwrap()
+    };
+    // Someone else's directory that happens to have the same layout.
+    let foreign = temp.path().join("foreign");
+    let shard = foreign.join("v1/ab");
+    std::fs::create_dir_all(&shard).unwrap();
+    std::fs::create_dir_all(foreign.join("artifacts-v1")).unwrap();
+    std::fs::write(shard.join("c".repeat(62)), "data").unwrap();
+    std::fs::write(foreign.join("artifacts-v1/notes"), "data").unwrap();
+    std::fs::write(
+        foreign.join("CACHEDIR.TAG"),
+        "Signature: 8a477f597d28d172789f06886806bc55\n# another tool\n",
+    )
+    .unwrap();
+    let output = clean(&foreign);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        format!(
+            "error: Refusing to clean `{}`: its `CACHEDIR.TAG` was not written by pyship, so it is not a pyship cache\n",
+            foreign.display()
+        )
+    );
+    assert!(shard.join("c".repeat(62)).is_file());
+    assert!(foreign.join("CACHEDIR.TAG").is_file());
+    std::fs::remove_file(foreign.join("CACHEDIR.TAG")).unwrap();
+    let output = clean(&foreign);
+    assert_eq!(output.status.code(), Some(2));
+    assert_stderr_contains(&output, "it has no `CACHEDIR.TAG`");
+    assert!(shard.join("c".repeat(62)).is_file());
+
+    let Some(python) = pythons().pop() else {
+        return;
+    };
+    let (project_temp, project) = copy_fixture("flat");
+    let cache = temp.path().join("cache");
+    let out = project_temp.path().join("out");
+    build(&project, &out, &cache, &python, &[]);
+    let built = entries(&cache);
+    assert!(!built.is_empty());
+    let shard = built[0].parent().unwrap().to_path_buf();
+    let precious = temp.path().join("precious");
+    std::fs::create_dir_all(&precious).unwrap();
+    std::fs::write(precious.join("a.txt"), "keep").unwrap();
+    let keep = [
+        shard.join("README"),
+        shard.join("F".repeat(62)),
+        cache.join("v1/notes.txt"),
+        cache.join("artifacts-v1/notes.txt"),
+        cache.join("mine.txt"),
+    ];
+    for path in &keep {
+        std::fs::write(path, "keep").unwrap();
+    }
+    std::os::unix::fs::symlink(&precious, cache.join("v1/cd")).unwrap();
+    // A temporary file a killed writer left is pyship's own.
+    std::fs::write(shard.join(".tmp-pyship-Ab12Cd"), "partial").unwrap();
+    let output = clean(&cache);
+    assert!(output.status.success(), "{output:?}");
+    assert!(built.iter().all(|entry| !entry.exists()));
+    assert!(!shard.join(".tmp-pyship-Ab12Cd").exists());
+    assert!(!cache.join("CACHEDIR.TAG").exists());
+    for path in &keep {
+        assert!(path.is_file(), "{} was removed", path.display());
+    }
+    assert!(precious.join("a.txt").is_file());
+    assert!(std::fs::symlink_metadata(cache.join("v1/cd")).is_ok());
 }
 
 /// (inode, mtime) of a file: what changes when it is written again.

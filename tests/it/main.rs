@@ -15,5 +15,6 @@ mod inputs;
 mod marshal;
 mod output;
 mod pool;
+mod signals;
 mod wheel;
 mod zipapp;
