@@ -12,6 +12,8 @@ pub mod config;
 pub mod deps;
 pub mod discover;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod inplace;
 pub mod input;
 pub mod interpreter;
