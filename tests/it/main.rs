@@ -13,6 +13,8 @@ mod common;
 mod compile;
 mod marshal;
 mod pool;
+// Signals, process groups and /proc.
+#[cfg(target_os = "linux")]
 mod signals;
 mod wheel;
 mod zipapp;
