@@ -346,6 +346,7 @@ fn cache_dir_and_clean() {
 /// `cache clean` refuses a directory pyship did not mark, and in one it did removes only its
 /// own entries: foreign files inside `v1/`, a shard or `artifacts-v1/` stay, and so does
 /// whatever a symlink in there points at.
+#[cfg(unix)]
 #[test]
 fn clean_refuses_unmarked_dirs_and_keeps_foreign_files() {
     let temp = tempfile::tempdir().unwrap();

@@ -15,6 +15,8 @@ mod inputs;
 mod marshal;
 mod output;
 mod pool;
+// Signals, process groups and /proc.
+#[cfg(target_os = "linux")]
 mod signals;
 mod wheel;
 mod zipapp;
