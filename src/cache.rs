@@ -282,7 +282,10 @@ impl Cache {
             dir: self.dir.clone(),
             err,
         };
-        if fs_err::symlink_metadata(&self.dir).is_err() {
+        // Nothing there, or an empty directory: nothing to remove, nobody's files at risk.
+        let is_empty =
+            fs_err::read_dir(&self.dir).is_ok_and(|mut entries| entries.next().is_none());
+        if fs_err::symlink_metadata(&self.dir).is_err() || is_empty {
             return Ok(0);
         }
         if let Some(reason) = self.unmarked() {
@@ -315,7 +318,7 @@ impl Cache {
             let _ = fs_err::remove_dir(&records);
         }
         remove_own_files(&self.dir, usize::MAX).map_err(io)?;
-        fs_err::remove_file(self.dir.join(CACHEDIR_TAG_FILE)).map_err(io)?;
+        // The tag stays: an emptied cache is still pyship's, and a second clean finds it so.
         Ok(count)
     }
 }

@@ -416,12 +416,15 @@ fn clean_refuses_unmarked_dirs_and_keeps_foreign_files() {
     assert!(output.status.success(), "{output:?}");
     assert!(built.iter().all(|entry| !entry.exists()));
     assert!(!shard.join(".tmp-pyship-Ab12Cd").exists());
-    assert!(!cache.join("CACHEDIR.TAG").exists());
+    // The mark stays: the emptied directory is still pyship's cache, and cleaning it again works.
+    assert!(cache.join("CACHEDIR.TAG").is_file());
     for path in &keep {
         assert!(path.is_file(), "{} was removed", path.display());
     }
     assert!(precious.join("a.txt").is_file());
     assert!(std::fs::symlink_metadata(cache.join("v1/cd")).is_ok());
+    let again = clean(&cache);
+    assert!(again.status.success(), "{again:?}");
 }
 
 /// (inode, mtime) of a file: what changes when it is written again.
