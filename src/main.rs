@@ -186,7 +186,7 @@ fn main() -> ExitCode {
 }
 
 /// The `-v` line about the compile cache and workers.
-fn cache_line(stats: &pyship::cache::CacheStats) -> String {
+fn cache_line(stats: &pyship::compile::CacheStats) -> String {
     format!(
         "compiled {}, from cache {}, workers started {}",
         stats.compiled, stats.cached, stats.workers

@@ -1,8 +1,8 @@
-//! A pool of persistent CPython compile workers behind [`super::Backend`].
+//! A pool of persistent CPython compile workers behind [`crate::compile::Backend`].
 //!
 //! [`WorkerPool::start`] spawns N [`Worker`] processes at once and returns while they start up;
 //! each one's hello is checked the first time it is used. Callers — typically the N threads of
-//! [`super::compile_all`] — check out an idle worker, send it one request and put it back. A
+//! [`crate::compile::compile_all`] — check out an idle worker, send it one request and put it back. A
 //! worker that dies, hangs past the timeout or breaks the protocol is killed and replaced, and
 //! the request is retried once on the fresh worker; a second failure is reported as
 //! [`CompileError::Worker`] with what happened and the worker's stderr. A worker whose hello is
@@ -15,7 +15,7 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::worker::{Stage, Worker, WorkerFailure};
-use super::{Backend, CompileError, CompileOutcome, CompileRequest};
+use crate::compile::{Backend, CompileError, CompileOutcome, CompileRequest};
 use crate::interpreter::Interpreter;
 
 /// Per-file timeout unless [`WorkerPool::with_timeout`] says otherwise.
@@ -30,6 +30,8 @@ pub struct WorkerPool {
     interpreter: Interpreter,
     env: Vec<(OsString, OsString)>,
     timeout: Duration,
+    /// How many workers the pool keeps (also in `State`, read here without the lock).
+    size: usize,
     state: Mutex<State>,
     idle_changed: Condvar,
     spawned: AtomicUsize,
@@ -81,6 +83,7 @@ impl WorkerPool {
             interpreter: interpreter.clone(),
             env,
             timeout: DEFAULT_TIMEOUT,
+            size,
             state: Mutex::new(State {
                 idle: Vec::with_capacity(size),
                 live: 0,
@@ -254,6 +257,19 @@ impl Backend for WorkerPool {
             }
             outcome @ CompileOutcome::SyntaxError(_) => Ok(outcome),
         }
+    }
+
+    fn magic(&self) -> [u8; 4] {
+        self.interpreter.magic
+    }
+
+    fn slots(&self) -> usize {
+        self.size
+    }
+
+    /// Start workers until `misses` exist: lazily, never more than there are misses.
+    fn prepare(&self, misses: usize) -> Result<(), CompileError> {
+        self.warm(misses)
     }
 }
 
