@@ -1,6 +1,6 @@
 """pyship compile worker: compiles Python sources sent over stdin, answers over stdout.
 
-Run by pyship (src/compile/worker.rs) as `python -I -S -B -u -c <this script>`. Must run
+Run by pyship (src/compile/cpython/worker.rs) as `python -I -S -B -u -c <this script>`. Must run
 unchanged on CPython 3.8 to 3.14, so: no `match`, no `X | Y` annotations, stdlib only.
 
 Every frame, in both directions, is a little-endian u32 length followed by that many bytes.

@@ -485,6 +485,24 @@ fn a_missing_interpreter_is_a_spawn_error_naming_it() {
 }
 
 #[test]
+fn docstring_stripping_is_refused_on_the_wire_not_ignored() {
+    let Some(python) = common::pythons().pop() else {
+        return;
+    };
+    let pool = WorkerPool::start(&interpreter(&python), 1).unwrap();
+    let mut strip = request("a.py", b"x = 1\n", 1);
+    strip.options.strip_docstrings = true;
+    let error = pool.compile(&strip).unwrap_err();
+    assert!(
+        error.to_string().contains("unsupported options 0x05"),
+        "{error}"
+    );
+    // The plain byte is still the level: the same pool goes on serving.
+    let outcome = pool.compile(&request("a.py", b"x = 1\n", 1)).unwrap();
+    assert!(matches!(outcome, CompileOutcome::Code(_)));
+}
+
+#[test]
 fn a_worker_announcing_another_interpreter_fails_the_handshake() {
     let Some(python) = common::pythons().pop() else {
         return;

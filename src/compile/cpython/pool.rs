@@ -30,7 +30,7 @@ pub struct WorkerPool {
     interpreter: Interpreter,
     env: Vec<(OsString, OsString)>,
     timeout: Duration,
-    /// How many workers the pool keeps (also in `State`, read here without the lock).
+    /// How many workers the pool keeps.
     size: usize,
     state: Mutex<State>,
     idle_changed: Condvar,
@@ -42,8 +42,6 @@ struct State {
     idle: Vec<Worker>,
     /// Workers that exist, idle or checked out.
     live: usize,
-    /// How many workers the pool keeps.
-    size: usize,
     /// Set once a worker failed its hello: the message every later request gets.
     broken: Option<String>,
 }
@@ -87,7 +85,6 @@ impl WorkerPool {
             state: Mutex::new(State {
                 idle: Vec::with_capacity(size),
                 live: 0,
-                size,
                 broken: None,
             }),
             idle_changed: Condvar::new(),
@@ -100,7 +97,7 @@ impl WorkerPool {
     pub fn warm(&self, count: usize) -> Result<(), CompileError> {
         loop {
             let mut state = self.lock();
-            if state.live >= count.min(state.size) {
+            if state.live >= count.min(self.size) {
                 return Ok(());
             }
             state.live += 1;
@@ -156,7 +153,7 @@ impl WorkerPool {
             if let Some(worker) = state.idle.pop() {
                 return Ok(worker);
             }
-            if state.live < state.size {
+            if state.live < self.size {
                 state.live += 1;
                 drop(state);
                 return self.spawn().inspect_err(|_| self.discard());
