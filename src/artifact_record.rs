@@ -4,8 +4,8 @@
 //! no-change rebuild compiles nothing and writes nothing (make-style).
 //!
 //! A record is at `DIR/artifacts-v1/<sha256 of the canonical destination path, hex>` and holds
-//! the build's fingerprint (32 bytes), the file's [`stamp`] (28 bytes) and the files the
-//! archive holds (JSON).
+//! the build's fingerprint (32 bytes), the file's stamp (size, modification time and inode: 28
+//! bytes) and the files the archive holds (JSON).
 
 use std::path::{Path, PathBuf};
 
