@@ -1288,7 +1288,10 @@ packages = ["src/spam"]
         check("invalidation-mode = \"never\"", "unknown variant `never`");
         check("python = 3.12", "expected a string or a list of strings");
         // Keys of features pyship does not have yet are refused, not silently ignored.
-        check("strip-docstrings = true", "unknown field `strip-docstrings`");
+        check(
+            "strip-docstrings = true",
+            "unknown field `strip-docstrings`",
+        );
         check("prune-from = \"app\"", "unknown field `prune-from`");
         check("include = [\"plugins\"]", "unknown field `include`");
 
