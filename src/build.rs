@@ -2,20 +2,27 @@
 //!
 //! Every artifact that is not already up to date is opened (in a temporary place beside its
 //! destination) before its target compiles, and each module goes into it as soon as it is
-//! compiled: archives deflate in the background while the next modules compile. Artifacts are
+//! compiled: [`compile_all`] hands every answer to this thread, which alone feeds the sinks
+//! (no lock), and archives deflate in the background while the next modules compile. A sink
+//! error stops the compiling at once. Artifacts are
 //! moved into place only once every module compiled for every target, so a syntax error
 //! anywhere leaves the out-dir untouched. When every artifact of a target is up to date, that
 //! target compiles nothing.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use rayon::prelude::*;
 
+use crate::artifact_record::ArtifactRecords;
 use crate::bundle;
-use crate::cache::{Cache, CacheOptions, CachedOutcomes, SourceDigest, compile_cached_with};
-use crate::compile::{CompileOutcome, CompileRequest};
+use crate::cache::Cache;
+use crate::compile::cpython::WorkerPool;
+use crate::compile::{
+    CodeOptions, CompileError, CompileOutcome, CompileRequest, Compiled, Event, Optimize,
+    SourceDigest, SyntaxError, compile_all,
+};
 use crate::config::{Config, OutputFormat, Placement};
 use crate::deps;
 use crate::discover::{FileKind, SourceFile, matcher};
@@ -56,12 +63,13 @@ enum Artifact {
 /// An artifact being written while its target compiles.
 struct OpenArtifact {
     plan: ArtifactPlan,
-    sink: Mutex<Box<dyn Sink>>,
+    /// Fed only by the thread consuming the compile answers.
+    sink: Box<dyn Sink>,
     /// `pycs[i]`: where the compiled form of file `i` goes in the artifact, and its header's
     /// invalidation mode (empty for data files and for files the artifact does not carry).
     pycs: Vec<Vec<(String, Invalidation)>>,
     /// With a cache: what to record once written, for the next build's up-to-date check.
-    record: Option<(Cache, [u8; 32])>,
+    record: Option<(ArtifactRecords, [u8; 32])>,
 }
 
 /// Build every artifact `config` asks for. A build that fails leaves no out-dir behind that it
@@ -184,8 +192,8 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
             let artifact = start_artifact(config, plan, &target, &input, &keep_source)?;
             artifacts.push((targets.len(), artifact));
         }
-        let open: Vec<&OpenArtifact> = artifacts[first..]
-            .iter()
+        let mut open: Vec<&mut OpenArtifact> = artifacts[first..]
+            .iter_mut()
             .filter_map(|(_, artifact)| match artifact {
                 Artifact::Open(open) => Some(open),
                 Artifact::UpToDate { .. } => None,
@@ -199,12 +207,6 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
                 all.extend(digest_modules(&target_sources[sources.len()..]));
                 all
             });
-            let feed_error: Mutex<Option<SinkError>> = Mutex::new(None);
-            let on_code = |index: usize, code: &[u8]| {
-                if let Err(err) = feed(config, &target, &open, index, code) {
-                    feed_error.lock().unwrap().get_or_insert(err);
-                }
-            };
             compile_target(
                 config,
                 &target,
@@ -212,11 +214,8 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
                 digests.as_deref(),
                 reporter,
                 &mut report,
-                &on_code,
+                &mut open,
             )?;
-            if let Some(err) = feed_error.into_inner().unwrap() {
-                return Err(err.into());
-            }
             lap(
                 &mut report,
                 format!("compile {}", target.interpreter.short_version()),
@@ -244,10 +243,10 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
                 (plan, recorded)
             }
             Artifact::Open(open) => {
-                let written = open.sink.into_inner().unwrap().finish()?;
-                if let Some((cache, fingerprint)) = &open.record {
+                let written = open.sink.finish()?;
+                if let Some((records, fingerprint)) = &open.record {
                     // Best effort: without a record the next build just writes again.
-                    let _ = cache.remember_artifact(&written, fingerprint);
+                    let _ = records.remember(&written, fingerprint);
                 }
                 (open.plan, written)
             }
@@ -256,7 +255,7 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
             &written,
             artifact_files(&plan, files, target),
             &target.interpreter.short_version(),
-            config.optimize,
+            config.optimize.level(),
         )?);
         lap(&mut report, format!("write {}", written.path.display()));
         report.artifacts.push(ArtifactReport {
@@ -266,14 +265,19 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
             bytes: written.bytes,
         });
     }
-    if config.optimize > 0
+    if config.optimize != Optimize::Zero
         && formats.contains(&OutputFormat::Dir)
         && (config.placement == Placement::Beside || !config.keep_source.is_empty())
     {
-        let flag = if config.optimize == 1 { "-O" } else { "-OO" };
+        let flag = if config.optimize == Optimize::One {
+            "-O"
+        } else {
+            "-OO"
+        };
+        let level = config.optimize.level();
         report.notes.push(format!(
-            "The `.opt-{}` pycs in `__pycache__` are used only by `python {flag}` (or PYTHONOPTIMIZE={}); plain `python` compiles the sources again",
-            config.optimize, config.optimize
+            "The `{}` pycs in `__pycache__` are used only by `python {flag}` (or PYTHONOPTIMIZE={level}); plain `python` compiles the sources again",
+            config.optimize.pyc_tag()
         ));
     }
     report.duration = start.elapsed();
@@ -308,12 +312,12 @@ fn artifact_files<'a>(
 fn feed(
     config: &Config,
     target: &Target,
-    open: &[&OpenArtifact],
+    open: &mut [&mut OpenArtifact],
     index: usize,
     code: &[u8],
 ) -> Result<(), SinkError> {
     let (hash, size) = target.stamps[index].unwrap_or_default();
-    for artifact in open {
+    for artifact in open.iter_mut() {
         for (path, invalidation) in artifact.pycs.get(index).into_iter().flatten() {
             let header = pyc::header_for(
                 target.interpreter.magic,
@@ -325,11 +329,7 @@ fn feed(
             let mut bytes = Vec::with_capacity(header.len() + code.len());
             bytes.extend_from_slice(&header);
             bytes.extend_from_slice(code);
-            artifact
-                .sink
-                .lock()
-                .unwrap()
-                .add_bytes(path, &bytes, false)?;
+            artifact.sink.add_bytes(path, &bytes, false)?;
         }
     }
     Ok(())
@@ -456,7 +456,7 @@ fn digest_modules(sources: &[Option<Arc<[u8]>>]) -> Vec<Option<SourceDigest>> {
         .collect()
 }
 
-/// Compile every module of `target`, handing each one's code to `on_code(file index, code)` as
+/// Compile every module of `target`, putting each one's code into the artifacts of `open` as
 /// soon as it is known; syntax errors go to `report.failures`.
 fn compile_target(
     config: &Config,
@@ -465,7 +465,7 @@ fn compile_target(
     digests: Option<&[Option<SourceDigest>]>,
     reporter: &dyn Reporter,
     report: &mut Report,
-    on_code: &(dyn Fn(usize, &[u8]) + Sync),
+    open: &mut [&mut OpenArtifact],
 ) -> Result<(), Error> {
     let interpreter = &target.interpreter;
     let mut indices = Vec::new();
@@ -476,7 +476,7 @@ fn compile_target(
             requests.push(CompileRequest {
                 source: Arc::clone(source),
                 dfile: format!("{}{}", config.dfile_prefix, install_path(&file.relative)),
-                optimize: config.optimize,
+                options: CodeOptions::new(config.optimize),
             });
         }
     }
@@ -488,40 +488,72 @@ fn compile_target(
             .map(|&index| digests[index].expect("every module is hashed"))
             .collect()
     });
-    let CachedOutcomes {
-        outcomes,
-        stats,
-        write_error,
-    } = compile_cached_with(
-        interpreter,
+    let pool = WorkerPool::idle(interpreter, config.jobs);
+    let mut syntax_errors: Vec<(usize, SyntaxError)> = Vec::new();
+    let mut fatal: Option<(usize, CompileError)> = None;
+    let mut compiling = false;
+    let compiled = compile_all(
+        &pool,
+        cache.as_ref(),
         requests,
         digests.as_deref(),
-        CacheOptions {
-            cache: cache.as_ref(),
-            jobs: config.jobs,
-            strip_docstrings: false,
-        },
-        reporter,
-        &|request, outcome| {
-            if let Ok(CompileOutcome::Code(code)) = outcome {
-                on_code(indices[request], code);
+        |event| {
+            let answer = match event {
+                Event::Compiling { misses } => {
+                    compiling = true;
+                    reporter.on_compile_start(&interpreter.short_version(), misses);
+                    return Ok(());
+                }
+                Event::Answer(answer) => answer,
+            };
+            if !answer.cached {
+                reporter.on_compiled(&answer.dfile);
             }
+            match answer.outcome {
+                Ok(CompileOutcome::Code(code)) => {
+                    feed(config, target, open, indices[answer.index], &code)?;
+                }
+                Ok(CompileOutcome::SyntaxError(error)) => {
+                    syntax_errors.push((indices[answer.index], error));
+                }
+                // The first in file order is the one reported, as before.
+                Err(err) => {
+                    if fatal
+                        .as_ref()
+                        .is_none_or(|(index, _)| answer.index < *index)
+                    {
+                        fatal = Some((answer.index, err));
+                    }
+                }
+            }
+            Ok::<(), Error>(())
         },
-    )?;
+    );
+    if compiling {
+        reporter.on_compile_finish();
+    }
+    let Compiled {
+        mut stats,
+        write_error,
+    } = compiled?;
+    stats.workers = pool.spawned();
+    drop(pool);
     report.cache += stats;
     if let Some(err) = write_error {
         report.warnings.push(err.warning(stats.write_errors));
     }
-    for (index, outcome) in indices.into_iter().zip(outcomes) {
-        if let CompileOutcome::SyntaxError(error) = outcome? {
-            report.failures.push(Failure {
-                path: target.files[index].path.clone(),
-                line: error.line,
-                column: error.column,
-                message: error.message,
-                python: interpreter.short_version(),
-            });
-        }
+    if let Some((_, err)) = fatal {
+        return Err(err.into());
+    }
+    syntax_errors.sort_unstable_by_key(|(index, _)| *index);
+    for (index, error) in syntax_errors {
+        report.failures.push(Failure {
+            path: target.files[index].path.clone(),
+            line: error.line,
+            column: error.column,
+            message: error.message,
+            python: interpreter.short_version(),
+        });
     }
     Ok(())
 }
@@ -709,9 +741,14 @@ fn start_artifact(
         .cache_dir
         .as_ref()
         .filter(|_| plan.format != OutputFormat::Dir)
-        .map(|dir| (Cache::new(dir), fingerprint(config, &plan, target, files)));
-    if let Some((cache, fingerprint)) = &record
-        && let Some(recorded) = cache.artifact_up_to_date(&plan.dest, fingerprint)
+        .map(|dir| {
+            (
+                ArtifactRecords::new(dir),
+                fingerprint(config, &plan, target, files),
+            )
+        });
+    if let Some((records, fingerprint)) = &record
+        && let Some(recorded) = records.up_to_date(&plan.dest, fingerprint)
     {
         return Ok(Artifact::UpToDate { plan, recorded });
     }
@@ -796,7 +833,7 @@ fn start_artifact(
     }
     Ok(Artifact::Open(OpenArtifact {
         plan,
-        sink: Mutex::new(sink),
+        sink,
         pycs,
         record,
     }))

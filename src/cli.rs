@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
+use pyship::compile::Optimize;
 use pyship::config::{BundleOptions, Config, OutputFormat, Placement, source_date_epoch_from_env};
 use pyship::inplace::{InplaceConfig, default_invalidation};
 use pyship::project::{ProjectError, ToolConfig};
@@ -97,8 +98,8 @@ pub struct BuildArgs {
     #[arg(short = 'O', action = ArgAction::Count, conflicts_with = "optimize")]
     pub optimize_flag: u8,
     /// Optimization level, as CPython's: 0, 1 or 2.
-    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=2))]
-    pub optimize: Option<u8>,
+    #[arg(long)]
+    pub optimize: Option<Optimize>,
     /// Ship bytecode only: each `X.py` is replaced by `X.pyc`.
     #[arg(long, overrides_with = "no_strip_sources")]
     pub strip_sources: bool,
@@ -221,9 +222,9 @@ impl BuildArgs {
         }
         config.optimize = self
             .optimize
-            .or((self.optimize_flag > 0).then_some(self.optimize_flag.min(2)))
+            .or((self.optimize_flag > 0).then(|| Optimize::from_flag_count(self.optimize_flag)))
             .or(tool.optimize)
-            .unwrap_or(0);
+            .unwrap_or_default();
         if switch(
             self.strip_sources,
             self.no_strip_sources,
@@ -388,8 +389,8 @@ pub struct CompileArgs {
     #[arg(short = 'O', action = ArgAction::Count, conflicts_with = "optimize")]
     pub optimize_flag: u8,
     /// Optimization level, as CPython's: 0, 1 or 2.
-    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=2))]
-    pub optimize: Option<u8>,
+    #[arg(long)]
+    pub optimize: Option<Optimize>,
     /// How the loader decides a pyc is stale [default: timestamp, or checked-hash when
     /// SOURCE_DATE_EPOCH is set, as py_compile]
     #[arg(long, value_enum)]
@@ -411,7 +412,9 @@ impl CompileArgs {
         InplaceConfig {
             paths: self.paths,
             python: self.python,
-            optimize: self.optimize.unwrap_or(self.optimize_flag.min(2)),
+            optimize: self
+                .optimize
+                .unwrap_or_else(|| Optimize::from_flag_count(self.optimize_flag)),
             invalidation: self
                 .invalidation_mode
                 .map_or_else(default_invalidation, Invalidation::from),

@@ -51,8 +51,8 @@ pub struct Config {
     pub out_dir: PathBuf,
     /// Target interpreters as given: paths, commands or versions.
     pub pythons: Vec<String>,
-    /// 0, 1 or 2, as `python -O`/`-OO`.
-    pub optimize: u8,
+    /// As `python -O`/`-OO`.
+    pub optimize: crate::compile::Optimize,
     /// Beside sources or instead of them.
     pub placement: Placement,
     /// Gitignore-style patterns of modules that stay `.py` even when sourceless.
@@ -112,7 +112,7 @@ impl Config {
             source,
             formats: Vec::new(),
             pythons: vec!["python3".to_owned()],
-            optimize: 0,
+            optimize: crate::compile::Optimize::Zero,
             placement: Placement::Beside,
             keep_source: Vec::new(),
             exclude: Vec::new(),

@@ -5,8 +5,9 @@
 //! each source exactly as `py_compile.compile(path)` would, and returns an [`InplaceReport`].
 //!
 //! It shares the build pipeline's pieces: the worker pool and the compile cache through
-//! [`crate::cache::compile_cached`] (so the code bytes are canonical), and the pyc header from
-//! [`crate::pyc`]. What it adds is the in-place part:
+//! [`crate::compile::compile_all`] (so the code bytes are canonical), the `__pycache__` file
+//! name from [`crate::layout`] and the pyc header from [`crate::pyc`]. What it adds is the
+//! in-place part:
 //!
 //! - the walk: sorted directory entries, `__pycache__` skipped, symlinked directories not
 //!   followed (symlinked files are compiled), a file argument compiled only when it ends in
@@ -27,16 +28,20 @@
 use std::collections::BTreeSet;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use rayon::prelude::*;
 
-use crate::cache::{Cache, CacheOptions, CacheStats, CachedOutcomes, compile_cached_with};
-use crate::compile::{CompileError, CompileOutcome, CompileRequest};
+use crate::cache::Cache;
+use crate::compile::cpython::WorkerPool;
+use crate::compile::{
+    CacheStats, CodeOptions, CompileError, CompileOutcome, CompileRequest, Compiled, Event,
+    Optimize, SyntaxError, compile_all,
+};
 use crate::error::Error;
 use crate::interpreter::{Interpreter, resolve};
+use crate::jobs::Jobs;
 use crate::pyc::{self, Invalidation};
 use crate::report::{Failure, Reporter, human_bytes};
 
@@ -47,8 +52,8 @@ pub struct InplaceConfig {
     pub paths: Vec<PathBuf>,
     /// The target interpreter: a path, a command or a version.
     pub python: String,
-    /// 0, 1 or 2, as `python -O`/`-OO -m compileall`.
-    pub optimize: u8,
+    /// As `python -O`/`-OO -m compileall`.
+    pub optimize: Optimize,
     /// PEP 552 mode; [`default_invalidation`] is `py_compile`'s default.
     pub invalidation: Invalidation,
     /// Write `X.pyc` beside `X.py` instead of into `__pycache__` (`compileall -b`).
@@ -257,61 +262,70 @@ pub fn run(config: &InplaceConfig, reporter: &dyn Reporter) -> Result<InplaceRep
         .map(|item| CompileRequest {
             source: Arc::clone(&item.source),
             dfile: sources[item.index].path.to_string_lossy().into_owned(),
-            optimize: config.optimize,
+            options: CodeOptions::new(config.optimize),
         })
         .collect();
-    let written = AtomicUsize::new(0);
-    let write_failures: Mutex<Vec<(usize, InplaceError)>> = Mutex::new(Vec::new());
     let cache = config.cache_dir.as_ref().map(Cache::new);
-    // Writer threads (one per job) take each pyc as its code arrives, so the compiling threads go
-    // straight back to feeding the workers instead of waiting on file creation and renames.
-    let CachedOutcomes {
-        outcomes,
-        stats,
-        write_error,
-    } = std::thread::scope(|scope| {
-        let (sender, receiver) = crossbeam_channel::unbounded::<(usize, Vec<u8>)>();
-        for _ in 0..config.jobs.max(1) {
-            let receiver = receiver.clone();
-            let (written, write_failures, pending, sources) =
-                (&written, &write_failures, &pending, &sources);
-            scope.spawn(move || {
-                for (index, code) in receiver {
-                    let item = &pending[index];
-                    match write_pyc(&sources[item.index].pyc, item, &code) {
-                        Ok(()) => {
-                            written.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Err(err) => {
-                            write_failures.lock().unwrap().push((item.index, err));
-                        }
-                    }
-                }
-            });
-        }
-        drop(receiver);
-        let write = move |index: usize, outcome: &Result<CompileOutcome, CompileError>| {
-            if let Ok(CompileOutcome::Code(code)) = outcome {
-                // The receiver lives until every sender is gone.
-                let _ = sender.send((index, code.clone()));
+    let pool = WorkerPool::idle(&interpreter, config.jobs);
+    // Each pyc is written in the background as its code arrives, so this thread goes straight
+    // back to taking answers and the compiling threads to feeding the workers.
+    let mut writes: Jobs<(usize, Result<(), InplaceError>)> = Jobs::new();
+    let mut failures: Vec<(usize, SyntaxError)> = Vec::new();
+    let mut fatal: Option<(usize, CompileError)> = None;
+    let mut compiling = false;
+    let compiled = compile_all(&pool, cache.as_ref(), requests, None, |event| {
+        let answer = match event {
+            Event::Compiling { misses } => {
+                compiling = true;
+                reporter.on_compile_start(&interpreter.short_version(), misses);
+                return Ok(());
             }
+            Event::Answer(answer) => answer,
         };
-        compile_cached_with(
-            &interpreter,
-            requests,
-            None,
-            CacheOptions {
-                cache: cache.as_ref(),
-                jobs: config.jobs,
-                strip_docstrings: false,
-            },
-            reporter,
-            &write,
-        )
-    })?;
+        if !answer.cached {
+            reporter.on_compiled(&answer.dfile);
+        }
+        match answer.outcome {
+            Ok(CompileOutcome::Code(code)) => {
+                let item = &pending[answer.index];
+                let (path, header, mode) =
+                    (sources[item.index].pyc.clone(), item.header, item.mode);
+                let index = item.index;
+                writes.spawn(move || (index, write_pyc(&path, header, mode, &code)));
+            }
+            Ok(CompileOutcome::SyntaxError(error)) => failures.push((answer.index, error)),
+            // The first in request order is the one reported, as before.
+            Err(err) => {
+                if fatal
+                    .as_ref()
+                    .is_none_or(|(index, _)| answer.index < *index)
+                {
+                    fatal = Some((answer.index, err));
+                }
+            }
+        }
+        Ok::<(), Error>(())
+    });
+    if compiling {
+        reporter.on_compile_finish();
+    }
+    let Compiled {
+        mut stats,
+        write_error,
+    } = compiled?;
+    stats.workers = pool.spawned();
+    drop(pool);
     report.cache = stats;
     if let Some(err) = write_error {
         report.warnings.push(err.warning(stats.write_errors));
+    }
+    let mut written = 0;
+    let mut write_failures = Vec::new();
+    while let Some((index, write)) = writes.next() {
+        match write {
+            Ok(()) => written += 1,
+            Err(err) => write_failures.push((index, err)),
+        }
     }
     lap(
         &mut report,
@@ -319,33 +333,27 @@ pub fn run(config: &InplaceConfig, reporter: &dyn Reporter) -> Result<InplaceRep
     );
     // A pyc that cannot be written fails its module only (compileall reports the OSError and
     // goes on).
-    for (index, err) in write_failures.into_inner().unwrap() {
+    for (index, err) in write_failures {
         report
             .failures
             .push(failure_of(&sources[index].path, &err, &interpreter));
     }
 
-    let mut fatal: Option<CompileError> = None;
-    for (item, outcome) in pending.iter().zip(outcomes) {
-        match outcome {
-            Ok(CompileOutcome::Code(_)) => {}
-            Ok(CompileOutcome::SyntaxError(error)) => report.failures.push(Failure {
-                path: sources[item.index].path.clone(),
-                line: error.line,
-                column: error.column,
-                message: error.message,
-                python: interpreter.short_version(),
-            }),
-            Err(err) => {
-                fatal.get_or_insert(err);
-            }
-        }
+    failures.sort_unstable_by_key(|(index, _)| *index);
+    for (index, error) in failures {
+        report.failures.push(Failure {
+            path: sources[pending[index].index].path.clone(),
+            line: error.line,
+            column: error.column,
+            message: error.message,
+            python: interpreter.short_version(),
+        });
     }
-    report.written = written.into_inner();
+    report.written = written;
     // Walk order, whichever stage found the failure.
     report.failures.sort_by(|a, b| a.path.cmp(&b.path));
 
-    if let Some(err) = fatal {
+    if let Some((_, err)) = fatal {
         return Err(err.into());
     }
     report.duration = start.elapsed();
@@ -418,7 +426,7 @@ fn walk_dir(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), InplaceError> {
 }
 
 /// `importlib.util.cache_from_source(path, optimization=...)`, or `path + "c"` when legacy.
-fn pyc_path(source: &Path, interpreter: &Interpreter, optimize: u8, legacy: bool) -> PathBuf {
+fn pyc_path(source: &Path, interpreter: &Interpreter, optimize: Optimize, legacy: bool) -> PathBuf {
     if legacy {
         let mut name = source.as_os_str().to_owned();
         name.push("c");
@@ -431,11 +439,7 @@ fn pyc_path(source: &Path, interpreter: &Interpreter, optimize: u8, legacy: bool
         Some((stem, _)) => stem,
         None => &name,
     };
-    let file = if optimize > 0 {
-        format!("{stem}.{}.opt-{optimize}.pyc", interpreter.cache_tag)
-    } else {
-        format!("{stem}.{}.pyc", interpreter.cache_tag)
-    };
+    let file = crate::layout::cache_file_name(stem, &interpreter.cache_tag, optimize);
     source
         .parent()
         .unwrap_or(Path::new(""))
@@ -565,8 +569,9 @@ fn pyc_mode(metadata: &std::fs::Metadata) -> u32 {
     }
 }
 
-/// Write header and code to `path` through a temporary file in its directory.
-fn write_pyc(path: &Path, item: &Pending, code: &[u8]) -> Result<(), InplaceError> {
+/// Write `header` and `code` to `path` through a temporary file in its directory, created
+/// with `mode`.
+fn write_pyc(path: &Path, header: [u8; 16], mode: u32, code: &[u8]) -> Result<(), InplaceError> {
     use std::io::Write as _;
     let write_error = |err| InplaceError::Write {
         path: path.to_path_buf(),
@@ -588,11 +593,13 @@ fn write_pyc(path: &Path, item: &Pending, code: &[u8]) -> Result<(), InplaceErro
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        builder.permissions(std::fs::Permissions::from_mode(item.mode));
+        builder.permissions(std::fs::Permissions::from_mode(mode));
     }
+    #[cfg(not(unix))]
+    let _ = mode;
     let mut temp = builder.tempfile_in(directory).map_err(write_error)?;
     let mut bytes = Vec::with_capacity(16 + code.len());
-    bytes.extend_from_slice(&item.header);
+    bytes.extend_from_slice(&header);
     bytes.extend_from_slice(code);
     temp.write_all(&bytes).map_err(write_error)?;
     temp.persist(path).map_err(|err| write_error(err.error))?;
@@ -644,10 +651,11 @@ mod tests {
             ("pkg/mod.py", 2, true, "pkg/mod.pyc"),
         ];
         for (source, optimize, legacy, expected) in cases {
+            let optimize = Optimize::from_level(optimize).unwrap();
             assert_eq!(
                 pyc_path(Path::new(source), &python, optimize, legacy),
                 PathBuf::from(expected),
-                "{source} -O{optimize} legacy={legacy}"
+                "{source} {optimize:?} legacy={legacy}"
             );
         }
     }

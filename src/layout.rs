@@ -10,6 +10,7 @@
 
 use ignore::gitignore::Gitignore;
 
+use crate::compile::Optimize;
 use crate::config::Placement;
 use crate::discover::{FileKind, SourceFile};
 use crate::pyc::Invalidation;
@@ -58,8 +59,8 @@ pub struct LayoutOptions<'a> {
     pub loader: Loader,
     /// The target's `sys.implementation.cache_tag`.
     pub cache_tag: &'a str,
-    /// 0, 1 or 2.
-    pub optimize: u8,
+    /// The optimization level, for `.opt-N` names.
+    pub optimize: Optimize,
     /// Modules that stay `.py` when sourceless.
     pub keep_source: &'a Gitignore,
     /// The invalidation mode for pycs beside a source.
@@ -69,21 +70,23 @@ pub struct LayoutOptions<'a> {
 }
 
 /// `pkg/__pycache__/mod.cpython-312.opt-1.pyc` for `pkg/mod.py` (PEP 3147, PEP 488).
-pub fn cache_path(relative: &str, cache_tag: &str, optimize: u8) -> String {
+pub fn cache_path(relative: &str, cache_tag: &str, optimize: Optimize) -> String {
     let (dir, file) = relative
         .rsplit_once('/')
         .map_or(("", relative), |(dir, file)| (dir, file));
     let stem = file.strip_suffix(".py").unwrap_or(file);
-    let opt = if optimize == 0 {
-        String::new()
-    } else {
-        format!(".opt-{optimize}")
-    };
+    let name = cache_file_name(stem, cache_tag, optimize);
     if dir.is_empty() {
-        format!("__pycache__/{stem}.{cache_tag}{opt}.pyc")
+        format!("__pycache__/{name}")
     } else {
-        format!("{dir}/__pycache__/{stem}.{cache_tag}{opt}.pyc")
+        format!("{dir}/__pycache__/{name}")
     }
+}
+
+/// `mod.cpython-312.opt-1.pyc` for the module stem `mod`: the one place a `__pycache__` file
+/// name is made (PEP 3147, PEP 488), for artifacts and for `pyship compile` alike.
+pub fn cache_file_name(stem: &str, cache_tag: &str, optimize: Optimize) -> String {
+    format!("{stem}.{cache_tag}{}.pyc", optimize.pyc_tag())
 }
 
 /// `pkg/mod.pyc` for `pkg/mod.py`.
@@ -175,7 +178,7 @@ mod tests {
             placement,
             loader,
             cache_tag: "cpython-312",
-            optimize,
+            optimize: Optimize::from_level(optimize.into()).unwrap(),
             keep_source: &keep,
             beside_invalidation: Invalidation::CheckedHash,
             sourceless_invalidation: Invalidation::UncheckedHash,
@@ -256,11 +259,11 @@ mod tests {
     #[test]
     fn cache_paths() {
         assert_eq!(
-            cache_path("a.py", "cpython-38", 0),
+            cache_path("a.py", "cpython-38", Optimize::Zero),
             "__pycache__/a.cpython-38.pyc"
         );
         assert_eq!(
-            cache_path("p/q/a.py", "cpython-313", 2),
+            cache_path("p/q/a.py", "cpython-313", Optimize::Two),
             "p/q/__pycache__/a.cpython-313.opt-2.pyc"
         );
     }

@@ -4,6 +4,7 @@
 //! Data flows one way: [`config::Config`] → [`discover`] → [`layout`] → [`compile`] → [`sink`] →
 //! [`report::Report`]. The library never prints; progress goes through [`report::Reporter`].
 
+pub mod artifact_record;
 pub mod build;
 pub mod bundle;
 pub mod cache;

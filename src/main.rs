@@ -251,7 +251,7 @@ fn run_cli() -> ExitCode {
 }
 
 /// The `-v` line about the compile cache and workers.
-fn cache_line(stats: &pyship::cache::CacheStats) -> String {
+fn cache_line(stats: &pyship::compile::CacheStats) -> String {
     format!(
         "compiled {}, from cache {}, workers started {}",
         stats.compiled, stats.cached, stats.workers

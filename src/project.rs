@@ -9,6 +9,7 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Deserializer};
 
+use crate::compile::Optimize;
 use crate::config::OutputFormat;
 use crate::pyc::Invalidation;
 
@@ -306,7 +307,7 @@ pub struct ToolConfig {
     pub python: Option<Vec<String>>,
     /// `optimize`: 0, 1 or 2.
     #[serde(default, deserialize_with = "optimize")]
-    pub optimize: Option<u8>,
+    pub optimize: Option<Optimize>,
     /// `strip-sources`.
     pub strip_sources: Option<bool>,
     /// `keep-source`: a glob or a list of globs.
@@ -393,15 +394,11 @@ fn formats<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<OutputFormat>>,
     Ok(Some(formats))
 }
 
-fn optimize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u8>, D::Error> {
+fn optimize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Optimize>, D::Error> {
     use serde::de::Error;
-    let level = i64::deserialize(d)?;
-    match u8::try_from(level) {
-        Ok(level @ 0..=2) => Ok(Some(level)),
-        _ => Err(D::Error::custom(format!(
-            "optimize must be 0, 1 or 2, not {level}"
-        ))),
-    }
+    Optimize::from_level(i64::deserialize(d)?)
+        .map(Some)
+        .map_err(D::Error::custom)
 }
 
 fn jobs<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
@@ -1177,7 +1174,7 @@ packages = ["src/spam"]
                 format: Some(vec![OutputFormat::Wheel]),
                 out_dir: Some(temp.path().join("wheels")),
                 python: Some(vec!["3.11".to_owned(), "3.12".to_owned()]),
-                optimize: Some(2),
+                optimize: Some(Optimize::Two),
                 strip_sources: Some(true),
                 keep_source: Some(vec!["spam/_version.py".to_owned()]),
                 exclude: Some(vec!["*.md".to_owned(), "tests/".to_owned()]),

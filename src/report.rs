@@ -125,7 +125,7 @@ pub struct Report {
     pub bundles: Vec<crate::bundle::BundleSizes>,
     /// Modules compiled by workers, answered from the compile cache, and workers started,
     /// summed over targets.
-    pub cache: crate::cache::CacheStats,
+    pub cache: crate::compile::CacheStats,
     /// Wall time of each stage, in order: `scan`, `read`, `compile 3.12`, `write NAME.zip`.
     pub timings: Vec<(String, f64)>,
     /// Wall time.

@@ -1,6 +1,6 @@
 """pyship compile worker: compiles Python sources sent over stdin, answers over stdout.
 
-Run by pyship (src/compile/worker.rs) as `python -I -S -B -u -c <this script>`. Must run
+Run by pyship (src/compile/cpython/worker.rs) as `python -I -S -B -u -c <this script>`. Must run
 unchanged on CPython 3.8 to 3.14, so: no `match`, no `X | Y` annotations, stdlib only.
 
 Every frame, in both directions, is a little-endian u32 length followed by that many bytes.
@@ -8,8 +8,10 @@ Every frame, in both directions, is a little-endian u32 length followed by that 
 1. Hello (worker -> pyship), once at start: UTF-8 JSON
    {"protocol": 1, "version": [3, 12, 1], "magic": "<MAGIC_NUMBER as hex>",
     "cache_tag": "cpython-312", "implementation": "cpython", "pid": 1234}
-2. Request (pyship -> worker): <u64 id> <u8 optimize> <u32 dfile length> <dfile UTF-8>
-   <source bytes: the rest of the frame, exactly as on disk>
+2. Request (pyship -> worker): <u64 id> <u8 options> <u32 dfile length> <dfile UTF-8>
+   <source bytes: the rest of the frame, exactly as on disk>. The options byte (pyship's
+   CodeOptions) is the optimize level (bits 0-1) plus 4 to strip docstrings; this worker
+   does not strip docstrings, and exits with status 2 when asked to (or given other bits).
 3. Response (worker -> pyship), one per request: <u64 id of the request> <u8 status> and
    - status 0: marshal.dumps(compile(source, dfile, 'exec', dont_inherit=True, optimize=N)),
      which is what py_compile / SourceLoader.source_to_code does;
@@ -106,7 +108,12 @@ def main():
             sys.stderr.write("pyship compile worker: truncated request frame\n")
             sys.stderr.flush()
             return 2
-        request_id, optimize, dfile_length = struct.unpack_from("<QBI", body)
+        request_id, options, dfile_length = struct.unpack_from("<QBI", body)
+        optimize = options & 3
+        if options & ~3 or optimize == 3:
+            sys.stderr.write("pyship compile worker: unsupported options 0x%02x\n" % options)
+            sys.stderr.flush()
+            return 2
         dfile = body[13 : 13 + dfile_length].decode("utf-8", "surrogateescape")
         source = body[13 + dfile_length :]
         del body

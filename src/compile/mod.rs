@@ -2,13 +2,25 @@
 //! out.
 //!
 //! Everything behind [`Backend`] is one implementation detail: today a pool of persistent
-//! CPython worker processes ([`pool::WorkerPool`]); tomorrow perhaps a native compiler for one
-//! version, proven byte-identical on a corpus. The rest of the pipeline sees only [`Backend`].
+//! CPython worker processes ([`cpython::WorkerPool`]); tomorrow perhaps a native compiler for
+//! one version, proven byte-identical on a corpus. The rest of the pipeline sees only
+//! [`Backend`] and [`compile_all`], which answers from the [`Cache`] what it can, asks the
+//! backend for the rest, and hands every answer to one consumer on the caller's thread.
 
-pub mod pool;
-pub mod worker;
+pub mod cpython;
+mod key;
+mod options;
 
 use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use rayon::prelude::*;
+
+use crate::cache::{Cache, CacheError, CacheKey};
+use crate::jobs::Jobs;
+pub use key::{SourceDigest, cache_key};
+pub use options::{CodeOptions, InvalidOptimize, Optimize};
 
 /// One module to compile.
 #[derive(Debug, Clone)]
@@ -17,8 +29,8 @@ pub struct CompileRequest {
     pub source: std::sync::Arc<[u8]>,
     /// The name embedded in code objects (`co_filename`), e.g. `pkg/mod.py`.
     pub dfile: String,
-    /// CPython optimization level: 0, 1 (no asserts) or 2 (no docstrings either).
-    pub optimize: u8,
+    /// How to compile it.
+    pub options: CodeOptions,
 }
 
 /// A syntax error located in the source, as CPython reported it.
@@ -88,75 +100,237 @@ pub enum CompileError {
 /// The one interface between the pipeline and whatever produces bytecode.
 ///
 /// Implementations are shared between threads: [`Backend::compile`] may be called
-/// concurrently, and blocks until that request is answered.
+/// concurrently, and blocks until that request is answered. The cache, the planner and the
+/// sinks know nothing else of a backend.
 pub trait Backend: Send + Sync {
     /// Compile one module to canonical code bytes, or report where its syntax is wrong.
     fn compile(&self, request: &CompileRequest) -> Result<CompileOutcome, CompileError>;
+
+    /// The magic number of the bytecode it produces: with the request, what a cache key needs.
+    fn magic(&self) -> [u8; 4];
+
+    /// How many requests it serves at once (a pool's workers); [`compile_all`] runs two
+    /// threads per slot: while one finishes an answer, the other has already handed the slot
+    /// its next request.
+    fn slots(&self) -> usize;
+
+    /// At least `misses` requests (at most [`Backend::slots`]) will come: get ready for them,
+    /// without waiting (the pool starts workers). Called with 1, 2, 3… as the cache lookups
+    /// find misses, so a backend never prepares more than it will be asked.
+    fn prepare(&self, misses: usize) -> Result<(), CompileError> {
+        let _ = misses;
+        Ok(())
+    }
 }
 
-/// Compile every request on `threads` threads (at least one) sharing `backend`; results come
-/// back in request order. `on_done(i)` is called, from the compiling thread, as soon as request
-/// `i` is answered: the hook for a progress bar. Each request is dropped once answered, so the
-/// sources do not all stay in memory until the end.
+/// What [`compile_all`] did, summed over targets in a build.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct CacheStats {
+    /// Modules compiled by the backend (cache misses, or every module without a cache).
+    pub compiled: usize,
+    /// Modules answered from the cache.
+    pub cached: usize,
+    /// Worker processes started, replacements included (the caller's count: it owns the pool).
+    pub workers: usize,
+    /// Cache entries that could not be written (the build goes on without them).
+    pub write_errors: usize,
+}
+
+impl std::ops::AddAssign for CacheStats {
+    fn add_assign(&mut self, other: CacheStats) {
+        self.compiled += other.compiled;
+        self.cached += other.cached;
+        self.workers += other.workers;
+        self.write_errors += other.write_errors;
+    }
+}
+
+/// One module's outcome, as [`compile_all`] hands it over.
+#[derive(Debug)]
+pub struct Answer {
+    /// The index of its request.
+    pub index: usize,
+    /// The request's dfile.
+    pub dfile: String,
+    /// The code, the syntax error, or why the backend could not answer.
+    pub outcome: Result<CompileOutcome, CompileError>,
+    /// Answered from the cache: the backend was not asked.
+    pub cached: bool,
+}
+
+/// What the consumer of [`compile_all`] hears, in this order: every cache hit, then
+/// [`Event::Compiling`] (only when there are misses), then each miss as it is answered.
+#[derive(Debug)]
+pub enum Event {
+    /// The backend starts on `misses` modules (the hook for a progress bar).
+    Compiling {
+        /// How many.
+        misses: usize,
+    },
+    /// One module is answered.
+    Answer(Answer),
+}
+
+/// What [`compile_all`] returns once every answer was consumed.
+#[derive(Debug)]
+pub struct Compiled {
+    /// Counts; `workers` is left at 0 for the backend's owner to fill in.
+    pub stats: CacheStats,
+    /// The first cache write error, if any, for a warning.
+    pub write_error: Option<CacheError>,
+}
+
+/// How many answers may wait for the consumer before the compiling threads wait for it.
+const ANSWERS_IN_FLIGHT: usize = 64;
+
+/// Compile `requests` with `backend`, answering from `cache` first what it can: see
+/// [`Event`] for what `on_event` hears. `digests[i]`, when given, is the [`SourceDigest`] of
+/// `requests[i].source` (computed here otherwise, and only with a cache).
 ///
-/// With a [`pool::WorkerPool`] of N workers, N threads keep every worker busy; more threads only
-/// wait for a free worker.
-pub fn compile_all<B: Backend + ?Sized>(
-    backend: &B,
+/// The backend is asked only for misses, largest sources first (the threads then finish
+/// together instead of one compiling a big module at the end), on `2 × min(slots, misses)`
+/// threads that send each answer over a bounded channel; `on_event` runs on the calling thread
+/// and is the only one to see them, so whatever it writes to needs no lock. Answers compiled
+/// by the backend are stored in the cache in the background. Each request is dropped once
+/// answered, so the sources do not all stay in memory until the end.
+///
+/// An error from `on_event` stops everything cleanly: the channel closes, the threads finish
+/// the module they hold and take no other, and that error is returned. A backend that cannot
+/// [`Backend::prepare`] fails the whole call before any answer.
+pub fn compile_all<E: From<CompileError>>(
+    backend: &dyn Backend,
+    cache: Option<&Cache>,
     requests: Vec<CompileRequest>,
-    threads: usize,
-    on_done: impl Fn(usize) + Sync,
-) -> Vec<Result<CompileOutcome, CompileError>> {
-    compile_all_with(backend, requests, threads, |index, _| on_done(index))
-}
-
-/// [`compile_all`], handing each answer to `on_answer(i, &answer)` on the compiling thread as
-/// soon as it arrives, so a caller can write it while other modules still compile.
-pub fn compile_all_with<B: Backend + ?Sized>(
-    backend: &B,
-    requests: Vec<CompileRequest>,
-    threads: usize,
-    on_answer: impl Fn(usize, &Result<CompileOutcome, CompileError>) + Sync,
-) -> Vec<Result<CompileOutcome, CompileError>> {
-    use std::sync::Mutex;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    let threads = threads.clamp(1, requests.len().max(1));
-    let pending: Vec<Mutex<Option<CompileRequest>>> = requests
-        .into_iter()
-        .map(|request| Mutex::new(Some(request)))
-        .collect();
-    let next = AtomicUsize::new(0);
-    let mut answered: Vec<(usize, Result<CompileOutcome, CompileError>)> =
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..threads)
-                .map(|_| {
-                    scope.spawn(|| {
-                        let mut answered = Vec::new();
-                        loop {
-                            let index = next.fetch_add(1, Ordering::Relaxed);
-                            let Some(slot) = pending.get(index) else {
-                                break;
-                            };
-                            let request = slot
+    digests: Option<&[SourceDigest]>,
+    mut on_event: impl FnMut(Event) -> Result<(), E>,
+) -> Result<Compiled, E> {
+    let total = requests.len();
+    let slots = backend.slots().max(1);
+    // With a cache, each miss found gets the backend ready while the other lookups run.
+    let (keys, codes): (Vec<Option<CacheKey>>, Vec<Option<Vec<u8>>>) = match cache {
+        None => {
+            backend.prepare(total.min(slots))?;
+            (vec![None; total], (0..total).map(|_| None).collect())
+        }
+        Some(cache) => {
+            let magic = backend.magic();
+            let found = AtomicUsize::new(0);
+            let prepare_error: Mutex<Option<CompileError>> = Mutex::new(None);
+            let looked_up = requests
+                .par_iter()
+                .enumerate()
+                .map(|(index, request)| {
+                    let digest = digests.map_or_else(
+                        || SourceDigest::of(&request.source),
+                        |digests| digests[index],
+                    );
+                    let key = cache_key(&digest, magic, request);
+                    let code = cache.get(&key);
+                    if code.is_none() {
+                        let count = found.fetch_add(1, Ordering::Relaxed) + 1;
+                        if count <= slots
+                            && let Err(err) = backend.prepare(count)
+                        {
+                            prepare_error
                                 .lock()
                                 .unwrap_or_else(std::sync::PoisonError::into_inner)
-                                .take()
-                                .expect("each index is taken once");
-                            let answer = backend.compile(&request);
-                            drop(request);
-                            on_answer(index, &answer);
-                            answered.push((index, answer));
+                                .get_or_insert(err);
                         }
-                        answered
-                    })
+                    }
+                    (Some(key), code)
                 })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|handle| handle.join().expect("a compile thread panicked"))
-                .collect()
-        });
-    answered.sort_unstable_by_key(|(index, _)| *index);
-    answered.into_iter().map(|(_, result)| result).collect()
+                .unzip();
+            if let Some(err) = prepare_error
+                .into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+            {
+                return Err(err.into());
+            }
+            looked_up
+        }
+    };
+
+    let mut hits = Vec::new();
+    let mut misses: Vec<(usize, CompileRequest)> = Vec::new();
+    for (index, (request, code)) in requests.into_iter().zip(codes).enumerate() {
+        match code {
+            Some(code) => hits.push(Answer {
+                index,
+                dfile: request.dfile,
+                outcome: Ok(CompileOutcome::Code(code)),
+                cached: true,
+            }),
+            None => misses.push((index, request)),
+        }
+    }
+    // Stable, so the order is a pure function of the input.
+    misses.sort_by_key(|(_, request)| std::cmp::Reverse(request.source.len()));
+    let mut stats = CacheStats {
+        compiled: misses.len(),
+        cached: hits.len(),
+        ..CacheStats::default()
+    };
+    // Cache entries are written in the background as the answers arrive; dropping this waits.
+    let mut puts: Jobs<Result<(), CacheError>> = Jobs::new();
+    // Set when the consumer fails, so no thread takes another module.
+    let stopped = AtomicBool::new(false);
+    std::thread::scope(|scope| -> Result<(), E> {
+        let miss_count = misses.len();
+        let (work_sender, work) = crossbeam_channel::unbounded::<(usize, CompileRequest)>();
+        for miss in misses {
+            work_sender.send(miss).expect("the receiver is here");
+        }
+        drop(work_sender);
+        let (answer_sender, answers) = crossbeam_channel::bounded::<Answer>(ANSWERS_IN_FLIGHT);
+        let stopped = &stopped;
+        let mut on_event =
+            |event| on_event(event).inspect_err(|_| stopped.store(true, Ordering::Relaxed));
+        for _ in 0..(2 * slots.min(miss_count)).min(miss_count) {
+            let (work, answer_sender) = (work.clone(), answer_sender.clone());
+            scope.spawn(move || {
+                for (index, request) in work {
+                    if stopped.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let outcome = backend.compile(&request);
+                    let CompileRequest { dfile, .. } = request;
+                    let answer = Answer {
+                        index,
+                        dfile,
+                        outcome,
+                        cached: false,
+                    };
+                    if answer_sender.send(answer).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(answer_sender);
+        // The threads are busy already; the hits are in memory and go first.
+        for hit in hits {
+            on_event(Event::Answer(hit))?;
+        }
+        if miss_count > 0 {
+            on_event(Event::Compiling { misses: miss_count })?;
+        }
+        for answer in answers {
+            if let (Some(cache), Ok(CompileOutcome::Code(code))) = (cache, &answer.outcome) {
+                let (cache, key) = (cache.clone(), keys[answer.index].expect("keyed"));
+                let code = code.clone();
+                puts.spawn(move || cache.put(&key, &code));
+            }
+            // On an error the receiver is dropped here, which stops the threads.
+            on_event(Event::Answer(answer))?;
+        }
+        Ok(())
+    })?;
+    let mut write_error = None;
+    while let Some(put) = puts.next() {
+        if let Err(err) = put {
+            stats.write_errors += 1;
+            write_error.get_or_insert(err);
+        }
+    }
+    Ok(Compiled { stats, write_error })
 }

@@ -4,14 +4,14 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use pyship::compile::pool::WorkerPool;
+use pyship::compile::cpython::WorkerPool;
 use pyship::compile::{
-    Backend, CompileError, CompileOutcome, CompileRequest, SyntaxError, compile_all,
+    Backend, CodeOptions, CompileError, CompileOutcome, CompileRequest, Event, Optimize,
+    SyntaxError, compile_all,
 };
 use pyship::interpreter::{Interpreter, Version};
 
@@ -50,8 +50,31 @@ fn request(dfile: &str, source: &[u8], optimize: u8) -> CompileRequest {
     CompileRequest {
         source: source.into(),
         dfile: dfile.to_string(),
-        optimize,
+        options: CodeOptions::new(Optimize::from_level(optimize.into()).unwrap()),
     }
+}
+
+/// Every request's outcome in request order, through [`compile_all`] without a cache;
+/// `on_done(i)` as request `i` is answered.
+fn compile_in_order(
+    pool: &WorkerPool,
+    requests: Vec<CompileRequest>,
+    mut on_done: impl FnMut(usize),
+) -> Vec<Result<CompileOutcome, CompileError>> {
+    let mut results: Vec<Option<Result<CompileOutcome, CompileError>>> =
+        (0..requests.len()).map(|_| None).collect();
+    compile_all(pool, None, requests, None, |event| {
+        if let Event::Answer(answer) = event {
+            on_done(answer.index);
+            results[answer.index] = Some(answer.outcome);
+        }
+        Ok::<(), CompileError>(())
+    })
+    .unwrap();
+    results
+        .into_iter()
+        .map(|result| result.expect("every request answered"))
+        .collect()
 }
 
 fn env(pairs: &[(&str, &Path)]) -> Vec<(OsString, OsString)> {
@@ -190,7 +213,7 @@ fn bytecode_is_what_compile_gives_at_every_optimize_level() {
                 requests.push(request(dfile, &source, optimize));
             }
         }
-        let results = compile_all(&pool, requests, 2, |_| {});
+        let results = compile_in_order(&pool, requests, |_| {});
         for (result, case) in results.into_iter().zip(&manifest) {
             match result.unwrap() {
                 CompileOutcome::Code(code) => {
@@ -310,9 +333,8 @@ fn many_files_use_exactly_n_processes_and_results_keep_order() {
         let requests: Vec<CompileRequest> = (0..150)
             .map(|i| request(&format!("pkg/m{i}.py"), format!("x = {i}\n").as_bytes(), 0))
             .collect();
-        let done = Mutex::new(Vec::new());
-        let results = compile_all(&pool, requests, 4, |i| done.lock().unwrap().push(i));
-        let mut done = done.into_inner().unwrap();
+        let mut done = Vec::new();
+        let results = compile_in_order(&pool, requests, |i| done.push(i));
         done.sort_unstable();
         assert_eq!(done, (0..150).collect::<Vec<_>>());
         for (i, result) in results.into_iter().enumerate() {
@@ -463,6 +485,24 @@ fn a_missing_interpreter_is_a_spawn_error_naming_it() {
 }
 
 #[test]
+fn docstring_stripping_is_refused_on_the_wire_not_ignored() {
+    let Some(python) = common::pythons().pop() else {
+        return;
+    };
+    let pool = WorkerPool::start(&interpreter(&python), 1).unwrap();
+    let mut strip = request("a.py", b"x = 1\n", 1);
+    strip.options.strip_docstrings = true;
+    let error = pool.compile(&strip).unwrap_err();
+    assert!(
+        error.to_string().contains("unsupported options 0x05"),
+        "{error}"
+    );
+    // The plain byte is still the level: the same pool goes on serving.
+    let outcome = pool.compile(&request("a.py", b"x = 1\n", 1)).unwrap();
+    assert!(matches!(outcome, CompileOutcome::Code(_)));
+}
+
+#[test]
 fn a_worker_announcing_another_interpreter_fails_the_handshake() {
     let Some(python) = common::pythons().pop() else {
         return;
@@ -522,7 +562,7 @@ fn stdlib_throughput() {
     let files = f64::from(u32::try_from(requests.len()).unwrap());
     let start = Instant::now();
     let pool = WorkerPool::start(&interpreter(&python), 2).unwrap();
-    let results = compile_all(&pool, requests, 2, |_| {});
+    let results = compile_in_order(&pool, requests, |_| {});
     drop(pool);
     let ours = start.elapsed();
     let errors = results
@@ -580,7 +620,7 @@ fn an_executable_that_dies_before_its_hello_fails_the_handshake_with_its_stderr(
         .map(|i| request(&format!("m{i}.py"), b"x = 1\n", 0))
         .collect();
     let results = within(Duration::from_secs(30), move || {
-        let results = compile_all(&pool, requests, 2, |_| {});
+        let results = compile_in_order(&pool, requests, |_| {});
         (results, pool.spawned())
     });
     let (results, spawned) = results;

@@ -6,7 +6,8 @@
 //!
 //! - hello, worker → pyship, once at start: UTF-8 JSON ([`Hello`]): version, magic number,
 //!   cache tag, pid;
-//! - request, pyship → worker: `u64` id, `u8` optimize, `u32` dfile length, dfile (UTF-8), then
+//! - request, pyship → worker: `u64` id, `u8` options ([`crate::compile::CodeOptions::to_byte`]:
+//!   the optimize level, plus 4 to strip docstrings), `u32` dfile length, dfile (UTF-8), then
 //!   the source bytes exactly as on disk;
 //! - response, worker → pyship, one per request: `u64` id of the request, `u8` status, then for
 //!   status 0 the marshalled code object, for status 1 `u32` line, `u32` column and the message
@@ -33,11 +34,11 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
-use super::{CompileError, CompileOutcome, CompileRequest, SyntaxError};
+use crate::compile::{CompileError, CompileOutcome, CompileRequest, SyntaxError};
 use crate::interpreter::Interpreter;
 
 /// The worker script, run with `-c`.
-pub const SCRIPT: &str = include_str!("../../templates/compile_worker.py");
+pub const SCRIPT: &str = include_str!("../../../templates/compile_worker.py");
 
 /// The protocol version the script announces in its hello.
 pub const PROTOCOL: u32 = 1;
@@ -455,7 +456,7 @@ fn encode_request(id: u64, request: &CompileRequest) -> Result<Vec<u8>, String> 
     let mut frame = Vec::with_capacity(4 + length);
     frame.extend_from_slice(&length32.to_le_bytes());
     frame.extend_from_slice(&id.to_le_bytes());
-    frame.push(request.optimize);
+    frame.push(request.options.to_byte());
     frame.extend_from_slice(&(dfile.len() as u32).to_le_bytes());
     frame.extend_from_slice(dfile);
     frame.extend_from_slice(&request.source);
@@ -518,7 +519,7 @@ mod tests {
         CompileRequest {
             source: source.into(),
             dfile: dfile.to_string(),
-            optimize: 2,
+            options: crate::compile::CodeOptions::new(crate::compile::Optimize::Two),
         }
     }
 

@@ -1,8 +1,8 @@
-//! A pool of persistent CPython compile workers behind [`super::Backend`].
+//! A pool of persistent CPython compile workers behind [`crate::compile::Backend`].
 //!
 //! [`WorkerPool::start`] spawns N [`Worker`] processes at once and returns while they start up;
 //! each one's hello is checked the first time it is used. Callers — typically the N threads of
-//! [`super::compile_all`] — check out an idle worker, send it one request and put it back. A
+//! [`crate::compile::compile_all`] — check out an idle worker, send it one request and put it back. A
 //! worker that dies, hangs past the timeout or breaks the protocol is killed and replaced, and
 //! the request is retried once on the fresh worker; a second failure is reported as
 //! [`CompileError::Worker`] with what happened and the worker's stderr. A worker whose hello is
@@ -15,7 +15,7 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::worker::{Stage, Worker, WorkerFailure};
-use super::{Backend, CompileError, CompileOutcome, CompileRequest};
+use crate::compile::{Backend, CompileError, CompileOutcome, CompileRequest};
 use crate::interpreter::Interpreter;
 
 /// Per-file timeout unless [`WorkerPool::with_timeout`] says otherwise.
@@ -30,6 +30,8 @@ pub struct WorkerPool {
     interpreter: Interpreter,
     env: Vec<(OsString, OsString)>,
     timeout: Duration,
+    /// How many workers the pool keeps.
+    size: usize,
     state: Mutex<State>,
     idle_changed: Condvar,
     spawned: AtomicUsize,
@@ -40,8 +42,6 @@ struct State {
     idle: Vec<Worker>,
     /// Workers that exist, idle or checked out.
     live: usize,
-    /// How many workers the pool keeps.
-    size: usize,
     /// Set once a worker failed its hello: the message every later request gets.
     broken: Option<String>,
 }
@@ -81,10 +81,10 @@ impl WorkerPool {
             interpreter: interpreter.clone(),
             env,
             timeout: DEFAULT_TIMEOUT,
+            size,
             state: Mutex::new(State {
                 idle: Vec::with_capacity(size),
                 live: 0,
-                size,
                 broken: None,
             }),
             idle_changed: Condvar::new(),
@@ -97,7 +97,7 @@ impl WorkerPool {
     pub fn warm(&self, count: usize) -> Result<(), CompileError> {
         loop {
             let mut state = self.lock();
-            if state.live >= count.min(state.size) {
+            if state.live >= count.min(self.size) {
                 return Ok(());
             }
             state.live += 1;
@@ -153,7 +153,7 @@ impl WorkerPool {
             if let Some(worker) = state.idle.pop() {
                 return Ok(worker);
             }
-            if state.live < state.size {
+            if state.live < self.size {
                 state.live += 1;
                 drop(state);
                 return self.spawn().inspect_err(|_| self.discard());
@@ -260,6 +260,19 @@ impl Backend for WorkerPool {
             }
             outcome @ CompileOutcome::SyntaxError(_) => Ok(outcome),
         }
+    }
+
+    fn magic(&self) -> [u8; 4] {
+        self.interpreter.magic
+    }
+
+    fn slots(&self) -> usize {
+        self.size
+    }
+
+    /// Start workers until `misses` exist: lazily, never more than there are misses.
+    fn prepare(&self, misses: usize) -> Result<(), CompileError> {
+        self.warm(misses)
     }
 }
 
