@@ -365,8 +365,8 @@ mod tests {
         );
         assert_eq!(cache.clean().unwrap(), 2);
         assert_eq!(cache.get(&key), None);
-        assert!(!dir.path().join("cache/CACHEDIR.TAG").exists());
-        assert!(dir.path().join("cache").is_dir());
+        // The mark stays with the emptied directory.
+        assert!(dir.path().join("cache/CACHEDIR.TAG").is_file());
     }
 
     #[test]
@@ -377,7 +377,11 @@ mod tests {
         cache.put(&key("a.py"), b"code").unwrap();
         assert_eq!(cache.clean().unwrap(), 1);
         assert!(dir.path().join("mine.txt").is_file());
-        // No longer marked: refused.
+        // Still marked: cleaning again removes nothing and keeps the foreign file.
+        assert_eq!(cache.clean().unwrap(), 0);
+        assert!(dir.path().join("mine.txt").is_file());
+        // An unmarked directory that is not empty is refused.
+        fs_err::remove_file(dir.path().join("CACHEDIR.TAG")).unwrap();
         assert!(matches!(cache.clean(), Err(CacheError::NotMarked { .. })));
         assert_eq!(Cache::new(dir.path().join("missing")).clean().unwrap(), 0);
     }
