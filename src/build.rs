@@ -15,25 +15,25 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-use crate::artifact_record::ArtifactRecords;
-use crate::bundle;
+use crate::bytecode::pyc::{self, Invalidation};
 use crate::cache::Cache;
+use crate::cache::artifacts::ArtifactRecords;
 use crate::compile::cpython::WorkerPool;
 use crate::compile::{
     CodeOptions, CompileError, CompileOutcome, CompileRequest, Compiled, Event, Optimize,
     SourceDigest, SyntaxError, compile_all,
 };
-use crate::config::{Config, OutputFormat, Placement};
-use crate::deps;
-use crate::discover::{FileKind, SourceFile, matcher};
 use crate::error::Error;
-use crate::input::{self, Input, InputKind, install_path};
 use crate::interpreter::{Interpreter, resolve};
-use crate::layout::{self, Content, LayoutOptions, Loader};
-use crate::project::{Project, ProjectError};
-use crate::pyc::{self, Invalidation};
+use crate::plan::bundle;
+use crate::plan::layout::{self, Content, LayoutOptions, Loader};
 use crate::report::{ArtifactReport, Failure, Report, Reporter};
+use crate::settings::{Config, OutputFormat, Placement};
 use crate::sink::{self, Sink, SinkError};
+use crate::source::deps;
+use crate::source::project::{Project, ProjectError};
+use crate::source::tree::{FileKind, SourceFile, matcher};
+use crate::source::{self, Input, InputKind, install_path};
 use crate::wheel::metadata::{render_entry_points, render_metadata, render_wheel_file};
 use crate::wheel::tags::{Tag, WheelFilename, retag_sourceless, rewrite_wheel_file};
 use crate::wheel::{dist_info_dir, wheel_name_component, wheel_version_component};
@@ -98,13 +98,13 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
         });
     }
     // What killed builds left behind; a live build's staging stays.
-    crate::staging::sweep(&config.out_dir);
+    crate::support::staging::sweep(&config.out_dir);
     let mut stage = Instant::now();
     let mut lap = |report: &mut Report, name: String| {
         report.timings.push((name, stage.elapsed().as_secs_f64()));
         stage = Instant::now();
     };
-    let input = input::load(config, &bundle::project_excludes(config))?;
+    let input = source::load(config, &bundle::project_excludes(config))?;
     lap(&mut report, "scan".to_owned());
     report.warnings.extend(input.warnings.iter().cloned());
     let files = &input.files;
@@ -134,7 +134,7 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
     )?;
     let sources = read_modules(files)?;
     lap(&mut report, "read".to_owned());
-    crate::interrupt::check()?;
+    crate::support::interrupt::check()?;
     let dependencies = if config.bundle.with_deps {
         dependencies(config, input.project(), &mut report)?
     } else {
@@ -200,7 +200,7 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
             })
             .collect();
         if !open.is_empty() {
-            crate::interrupt::check()?;
+            crate::support::interrupt::check()?;
             let digests = config.cache_dir.as_ref().map(|_| {
                 let digests = digests.get_or_insert_with(|| digest_modules(&sources));
                 let mut all = digests.clone();
@@ -235,7 +235,7 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
     fs_err::create_dir_all(&config.out_dir)?;
     for (index, artifact) in artifacts {
         // Unfinished artifacts are dropped, so their staging is removed.
-        crate::interrupt::check()?;
+        crate::support::interrupt::check()?;
         let target = &targets[index];
         let (plan, written) = match artifact {
             Artifact::UpToDate { plan, recorded } => {

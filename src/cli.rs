@@ -4,11 +4,13 @@ use std::path::{Path, PathBuf};
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
+use pyship::bytecode::pyc::Invalidation;
 use pyship::compile::Optimize;
-use pyship::config::{BundleOptions, Config, OutputFormat, Placement, source_date_epoch_from_env};
-use pyship::inplace::{InplaceConfig, default_invalidation};
-use pyship::project::{ProjectError, ToolConfig};
-use pyship::pyc::Invalidation;
+use pyship::in_place::{InplaceConfig, default_invalidation};
+use pyship::settings::{
+    BundleOptions, Config, OutputFormat, Placement, source_date_epoch_from_env,
+};
+use pyship::source::project::{ProjectError, ToolConfig};
 
 /// Turn a Python project into a bytecode-only distribution, compiled by the target CPython.
 #[derive(Debug, Parser)]
@@ -193,10 +195,10 @@ impl BuildArgs {
     /// Resolve flags, `[tool.pyship]` of the project's pyproject.toml, and defaults into a
     /// [`Config`]: the command line wins over the file, the file over the defaults.
     pub fn into_config(self) -> Result<Config, ProjectError> {
-        let tool = if pyship::input::is_wheel(&self.source) {
+        let tool = if pyship::source::is_wheel(&self.source) {
             ToolConfig::default()
         } else {
-            pyship::project::load_tool_config(&self.source)?
+            pyship::source::project::load_tool_config(&self.source)?
         };
         let mut config = Config::new(&self.source);
         if let Some(out_dir) = self.out_dir.or(tool.out_dir) {
@@ -296,7 +298,7 @@ const PIP_FILE_OPTIONS: &[&str] = &["-r", "--requirement", "-c", "--constraint"]
 /// table's other paths are (pip would resolve them against the working directory).
 fn confine_pip_files(source: &Path, args: Vec<String>) -> Result<Vec<String>, ProjectError> {
     let confine = |file: &str| {
-        pyship::project::confine(source, Path::new(file), "tool.pyship.pip-arg")
+        pyship::source::project::confine(source, Path::new(file), "tool.pyship.pip-arg")
             .map(|path| path.to_string_lossy().into_owned())
     };
     let mut confined = Vec::with_capacity(args.len());

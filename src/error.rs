@@ -10,10 +10,10 @@ pub enum Error {
     Interpreter(#[from] crate::interpreter::InterpreterError),
     /// The project could not be scanned.
     #[error(transparent)]
-    Discover(#[from] crate::discover::DiscoverError),
+    Discover(#[from] crate::source::tree::DiscoverError),
     /// `pyproject.toml` could not be used.
     #[error(transparent)]
-    Project(#[from] crate::project::ProjectError),
+    Project(#[from] crate::source::project::ProjectError),
     /// The input wheel is malformed or unsafe.
     #[error(transparent)]
     Wheel(#[from] crate::wheel::WheelError),
@@ -46,10 +46,10 @@ pub enum Error {
     Compile(#[from] crate::compile::CompileError),
     /// A deployment bundle (zipapp, `--with-deps`) could not be built.
     #[error(transparent)]
-    Bundle(#[from] crate::bundle::BundleError),
+    Bundle(#[from] crate::plan::bundle::BundleError),
     /// `pyship compile` could not walk, read or write.
     #[error(transparent)]
-    Inplace(#[from] crate::inplace::InplaceError),
+    Inplace(#[from] crate::in_place::InplaceError),
     /// The compile cache could not be cleaned.
     #[error(transparent)]
     Cache(#[from] crate::cache::CacheError),
@@ -76,7 +76,7 @@ pub enum Error {
     },
     /// SIGINT or SIGTERM stopped the build.
     #[error(transparent)]
-    Interrupted(#[from] crate::interrupt::Interrupted),
+    Interrupted(#[from] crate::support::interrupt::Interrupted),
     /// The out-dir names an existing file.
     #[error("The out-dir `{}` is a file", path.display())]
     OutDirIsFile {

@@ -6,9 +6,9 @@
 
 use std::path::Path;
 
-use crate::marshal;
-use crate::project;
-use crate::pyc;
+use crate::bytecode::marshal;
+use crate::bytecode::pyc;
+use crate::source::project;
 use crate::wheel::read::{self, Limits};
 
 /// The name the `wheel` target stores its input under: seeds are wheels of `pkg` 1.0, so
@@ -174,7 +174,9 @@ mod tests {
     /// at its first check.
     #[test]
     fn seeds_are_accepted() {
-        use crate::{marshal, project, pyc, wheel};
+        use crate::bytecode::{marshal, pyc};
+        use crate::source::project;
+        use crate::wheel;
         for (file, data) in seeds("marshal") {
             let minor = 8 + data[0] % 7;
             marshal::canonicalize(&data[1..], minor)

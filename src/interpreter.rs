@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::process::{self, WaitError};
+use crate::support::process::{self, WaitError};
 
 /// The environment variable that sets the probe's deadline, in seconds.
 pub const PROBE_TIMEOUT_ENV: &str = "PYSHIP_PROBE_TIMEOUT";
@@ -86,7 +86,7 @@ pub enum InterpreterError {
     #[error(
         "`{}` did not answer within {} when asked its version, and was killed (set {PROBE_TIMEOUT_ENV} to wait longer)",
         path.display(),
-        crate::process::seconds(*deadline)
+        crate::support::process::seconds(*deadline)
     )]
     TimedOut {
         /// The executable.

@@ -4,30 +4,21 @@
 //! Data flows one way: [`config::Config`] → [`discover`] → [`layout`] → [`compile`] → [`sink`] →
 //! [`report::Report`]. The library never prints; progress goes through [`report::Reporter`].
 
-pub mod artifact_record;
 pub mod build;
-pub mod bundle;
+pub mod bytecode;
 pub mod cache;
 pub mod compile;
-pub mod config;
-pub mod deps;
-pub mod discover;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzz;
-pub mod inplace;
-pub mod input;
+pub mod in_place;
 pub mod interpreter;
-pub mod interrupt;
-mod jobs;
-pub mod layout;
-pub mod marshal;
-pub mod process;
-pub mod project;
-pub mod pyc;
+pub mod plan;
 pub mod report;
+pub mod settings;
 pub mod sink;
-pub mod staging;
+pub mod source;
+pub mod support;
 pub mod wheel;
 
 pub use build::run;

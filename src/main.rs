@@ -62,7 +62,7 @@ fn write_report(path: &std::path::Path, report: &pyship::report::Report) -> std:
 fn main() -> ExitCode {
     handle_signals();
     let code = run_cli();
-    match pyship::interrupt::requested() {
+    match pyship::support::interrupt::requested() {
         Some(signal) => exit_interrupted(signal),
         None => code,
     }
@@ -89,7 +89,7 @@ fn handle_signals() {
                 let Some(signal) = received.next() else {
                     return;
                 };
-                pyship::interrupt::request(signal);
+                pyship::support::interrupt::request(signal);
                 let _ = std::thread::Builder::new()
                     .name("pyship-interrupt-grace".to_owned())
                     .spawn(move || {
@@ -226,7 +226,7 @@ fn run_cli() -> ExitCode {
                     }
                     if !cli.quiet {
                         for sizes in &report.bundles {
-                            for line in pyship::bundle::render_sizes(sizes).lines() {
+                            for line in pyship::plan::bundle::render_sizes(sizes).lines() {
                                 message(escape(line));
                             }
                         }
@@ -260,13 +260,13 @@ fn cache_line(stats: &pyship::compile::CacheStats) -> String {
 
 /// `pyship compile`: exit 0, 1 when some modules did not compile (the rest were written), 2 on
 /// a fatal error.
-fn compile(config: &pyship::inplace::InplaceConfig, quiet: bool, verbose: bool) -> ExitCode {
+fn compile(config: &pyship::in_place::InplaceConfig, quiet: bool, verbose: bool) -> ExitCode {
     let reporter = TerminalReporter {
         bar: Mutex::new(None),
         show_bar: !quiet && !verbose && std::io::stderr().is_terminal(),
         verbose,
     };
-    let report = match pyship::inplace::run(config, &reporter) {
+    let report = match pyship::in_place::run(config, &reporter) {
         Ok(report) => report,
         Err(err) => {
             let hint = err.hint();

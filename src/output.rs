@@ -85,7 +85,7 @@ pub fn message(line: impl Display) {
 /// repeated.
 pub fn print_error(err: &dyn std::error::Error, hint: Option<&str>) {
     // After a signal, whatever failed failed because of it: `main` says so once.
-    if pyship::interrupt::requested().is_some() {
+    if pyship::support::interrupt::requested().is_some() {
         return;
     }
     message(format_args!("{ERROR}: {}", escape(&one_line(err))));

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::config::OutputFormat;
+use crate::settings::OutputFormat;
 
 /// Progress callbacks. The library never prints; the binary draws a progress bar from these.
 pub trait Reporter: Sync {
@@ -121,8 +121,8 @@ pub struct Report {
     pub warnings: Vec<String>,
     /// Facts about how the artifact behaves, e.g. which interpreter flags use its pycs.
     pub notes: Vec<String>,
-    /// Per-package sizes of each artifact (see [`crate::bundle::measure`]).
-    pub bundles: Vec<crate::bundle::BundleSizes>,
+    /// Per-package sizes of each artifact (see [`crate::plan::bundle::measure`]).
+    pub bundles: Vec<crate::plan::bundle::BundleSizes>,
     /// Modules compiled by workers, answered from the compile cache, and workers started,
     /// summed over targets.
     pub cache: crate::compile::CacheStats,

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use rayon::prelude::*;
 
 use crate::cache::{Cache, CacheError, CacheKey};
-use crate::jobs::Jobs;
+use crate::support::jobs::Jobs;
 pub use key::{SourceDigest, cache_key};
 pub use options::{CodeOptions, InvalidOptimize, Optimize};
 
@@ -93,7 +93,7 @@ pub enum CompileError {
         dfile: String,
         /// Why.
         #[source]
-        err: crate::marshal::MarshalError,
+        err: crate::bytecode::marshal::MarshalError,
     },
 }
 

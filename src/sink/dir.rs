@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use filetime::FileTime;
 
 use super::{Artifact, Sink, SinkError, parent_dirs, parent_of, validate_path};
-use crate::jobs::Jobs;
-use crate::staging::{self, Kind, StagingDir};
+use crate::support::jobs::Jobs;
+use crate::support::staging::{self, Kind, StagingDir};
 
 /// Mode of regular files.
 const FILE_MODE: u32 = 0o644;

@@ -20,7 +20,7 @@ use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipArchive, ZipWriter};
 
 use super::{Artifact, Sink, SinkError, parent_dirs, parent_of, validate_path};
-use crate::jobs::Jobs;
+use crate::support::jobs::Jobs;
 
 /// Mode of regular entries.
 const FILE_MODE: u32 = 0o644;
@@ -84,7 +84,7 @@ pub fn create(dest: &Path, options: ZipOptions) -> Result<ZipSink, SinkError> {
     check_destination(dest)?;
     let parent = parent_of(dest);
     fs_err::create_dir_all(&parent)?;
-    let temp = crate::staging::file_in(&parent)?;
+    let temp = crate::support::staging::file_in(&parent)?;
     Ok(ZipSink {
         dest: dest.to_path_buf(),
         options,

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use super::normalize_name;
 use super::tags::Tag;
-use crate::project::{Person, Project};
+use crate::source::project::{Person, Project};
 
 /// `METADATA` for `project`: core metadata 2.1 headers, then the readme as the message body.
 pub fn render_metadata(project: &Project) -> String {
@@ -190,7 +190,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::project::{License, Readme};
+    use crate::source::project::{License, Readme};
     use insta::assert_snapshot;
 
     fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -221,7 +221,7 @@ mod tests {
                 path: "LICENSE".to_owned(),
                 content: "MIT License\n\nCopyright (c) Ada\n".to_owned(),
             }),
-            license_files: vec![crate::project::LicenseFile {
+            license_files: vec![crate::source::project::LicenseFile {
                 path: "LICENSES/MIT.txt".to_owned(),
                 content: b"MIT".to_vec(),
             }],

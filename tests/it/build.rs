@@ -628,14 +628,16 @@ fn pycs_match_py_compile_once_canonicalised() {
                     python.minor
                 );
                 let canonical =
-                    pyship::marshal::canonicalize(&reference[16..], python.minor).unwrap();
+                    pyship::bytecode::marshal::canonicalize(&reference[16..], python.minor)
+                        .unwrap();
                 assert_eq!(
                     pyc[16..],
                     canonical[..],
                     "body of {name} on 3.{}",
                     python.minor
                 );
-                let again = pyship::marshal::canonicalize(&pyc[16..], python.minor).unwrap();
+                let again =
+                    pyship::bytecode::marshal::canonicalize(&pyc[16..], python.minor).unwrap();
                 assert_eq!(again, &pyc[16..], "not idempotent: {name}");
             }
         }

@@ -145,7 +145,8 @@ fn assert_matches_references(python: &Python, project: &Path, references: &[Refe
         });
         let theirs = std::fs::read(&reference.py_compile).unwrap();
         assert_eq!(ours[..16], theirs[..16], "header of {what}");
-        let canonical = pyship::marshal::canonicalize(&theirs[16..], python.minor).unwrap();
+        let canonical =
+            pyship::bytecode::marshal::canonicalize(&theirs[16..], python.minor).unwrap();
         assert_eq!(ours[16..], canonical[..], "body of {what}");
         #[cfg(unix)]
         {

@@ -15,8 +15,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use pyship::marshal::canonicalize;
-use pyship::pyc::{Invalidation, header, version_for_magic};
+use pyship::bytecode::marshal::canonicalize;
+use pyship::bytecode::pyc::{Invalidation, header, version_for_magic};
 
 use crate::common::{self, Python};
 

@@ -214,7 +214,7 @@ impl WorkerPool {
     }
 
     fn compile_raw(&self, request: &CompileRequest) -> Result<CompileOutcome, CompileError> {
-        if crate::interrupt::requested().is_some() {
+        if crate::support::interrupt::requested().is_some() {
             return Err(CompileError::Interrupted);
         }
         let worker = self.checkout()?;
@@ -224,7 +224,7 @@ impl WorkerPool {
             Err(Err(error)) => return Err(error),
         };
         // Replace the failed worker and retry once on the fresh one, unless it was stopped.
-        if crate::interrupt::requested().is_some() {
+        if crate::support::interrupt::requested().is_some() {
             return Err(CompileError::Interrupted);
         }
         self.lock().live += 1;
@@ -251,7 +251,7 @@ impl Backend for WorkerPool {
     fn compile(&self, request: &CompileRequest) -> Result<CompileOutcome, CompileError> {
         match self.compile_raw(request)? {
             CompileOutcome::Code(code) => {
-                crate::marshal::canonicalize(&code, self.interpreter.version.minor)
+                crate::bytecode::marshal::canonicalize(&code, self.interpreter.version.minor)
                     .map(CompileOutcome::Code)
                     .map_err(|err| CompileError::Marshal {
                         dfile: request.dfile.clone(),

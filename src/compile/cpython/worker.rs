@@ -149,7 +149,7 @@ impl Worker {
         interpreter: &Interpreter,
         env: &[(OsString, OsString)],
     ) -> Result<Worker, CompileError> {
-        if crate::interrupt::requested().is_some() {
+        if crate::support::interrupt::requested().is_some() {
             return Err(CompileError::Interrupted);
         }
         let mut command = Command::new(&interpreter.executable);
@@ -161,11 +161,12 @@ impl Worker {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        // Its own process group, dying with pyship: see `crate::process`.
-        let mut child = crate::process::spawn(command).map_err(|err| CompileError::Spawn {
-            path: interpreter.executable.clone(),
-            err,
-        })?;
+        // Its own process group, dying with pyship: see `crate::support::process`.
+        let mut child =
+            crate::support::process::spawn(command).map_err(|err| CompileError::Spawn {
+                path: interpreter.executable.clone(),
+                err,
+            })?;
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
         let pid = child.id();
@@ -336,7 +337,7 @@ impl Worker {
         mark: u64,
         timeout: Duration,
     ) -> Result<Vec<u8>, WorkerFailure> {
-        let interrupt = crate::interrupt::receiver();
+        let interrupt = crate::support::interrupt::receiver();
         let received = crossbeam_channel::select! {
             recv(self.frames) -> frame => frame.map_err(|_| RecvTimeoutError::Disconnected),
             recv(interrupt) -> _ => {
@@ -407,7 +408,7 @@ impl Drop for Worker {
 
 /// Kill (with its process group) and reap.
 fn kill(child: &mut Child) {
-    crate::process::kill(child);
+    crate::support::process::kill(child);
 }
 
 /// Wait up to `grace` for the child to exit on its own: its status; otherwise kill (and reap)

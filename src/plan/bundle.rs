@@ -4,11 +4,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::config::{Config, OutputFormat};
-use crate::deps::DepsError;
-use crate::discover::{FileKind, SourceFile};
-use crate::project::Project;
+use crate::settings::{Config, OutputFormat};
 use crate::sink::zipapp::{EntryPoint, EntryPointError, PROJECT_MAIN, choose_entry_point};
+use crate::source::deps::DepsError;
+use crate::source::project::Project;
+use crate::source::tree::{FileKind, SourceFile};
 
 /// `--slim`: what embedded bundles do not need, in `.gitignore` syntax.
 pub const SLIM_EXCLUDES: &[&str] = &[

@@ -6,7 +6,7 @@
 //!
 //! It shares the build pipeline's pieces: the worker pool and the compile cache through
 //! [`crate::compile::compile_all`] (so the code bytes are canonical), the `__pycache__` file
-//! name from [`crate::layout`] and the pyc header from [`crate::pyc`]. What it adds is the
+//! name from [`crate::plan::layout`] and the pyc header from [`crate::bytecode::pyc`]. What it adds is the
 //! in-place part:
 //!
 //! - the walk: sorted directory entries, `__pycache__` skipped, symlinked directories not
@@ -33,6 +33,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
+use crate::bytecode::pyc::{self, Invalidation};
 use crate::cache::Cache;
 use crate::compile::cpython::WorkerPool;
 use crate::compile::{
@@ -41,9 +42,8 @@ use crate::compile::{
 };
 use crate::error::Error;
 use crate::interpreter::{Interpreter, resolve};
-use crate::jobs::Jobs;
-use crate::pyc::{self, Invalidation};
 use crate::report::{Failure, Reporter, human_bytes};
+use crate::support::jobs::Jobs;
 
 /// What `pyship compile` does, resolved.
 #[derive(Debug, Clone)]
@@ -439,7 +439,7 @@ fn pyc_path(source: &Path, interpreter: &Interpreter, optimize: Optimize, legacy
         Some((stem, _)) => stem,
         None => &name,
     };
-    let file = crate::layout::cache_file_name(stem, &interpreter.cache_tag, optimize);
+    let file = crate::plan::layout::cache_file_name(stem, &interpreter.cache_tag, optimize);
     source
         .parent()
         .unwrap_or(Path::new(""))

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::pyc::Invalidation;
+use crate::bytecode::pyc::Invalidation;
 
 /// The artifact kinds `pyship build` can write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -88,7 +88,7 @@ pub struct BundleOptions {
     pub pip_args: Vec<String>,
     /// The zipapp unpacks itself into a per-user cache on first run (native extensions).
     pub extract: bool,
-    /// Leave out tests, docs, stubs and `py.typed` ([`crate::bundle::SLIM_EXCLUDES`]).
+    /// Leave out tests, docs, stubs and `py.typed` ([`crate::plan::bundle::SLIM_EXCLUDES`]).
     pub slim: bool,
     /// Where the JSON report goes.
     pub report: Option<PathBuf>,
@@ -102,7 +102,7 @@ impl Config {
     /// directory, or beside a wheel given as `source`.
     pub fn new(source: impl Into<PathBuf>) -> Config {
         let source = source.into();
-        let out_dir = if crate::input::is_wheel(&source) {
+        let out_dir = if crate::source::is_wheel(&source) {
             source.parent().unwrap_or(Path::new("")).join("dist")
         } else {
             source.join("dist")

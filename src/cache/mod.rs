@@ -2,7 +2,7 @@
 //! a plain store of canonical code bytes by [`CacheKey`]. It starts no process and knows
 //! nothing of compiling: [`crate::compile::compile_all`] looks it up first and asks the backend
 //! only for the misses; [`crate::compile::cache_key`] says what a key covers. The up-to-date
-//! records of archives live beside the entries ([`crate::artifact_record`]).
+//! records of archives live beside the entries ([`crate::cache::artifacts`]).
 //!
 //! An entry holds the canonical code bytes after a small header with their length and sha256:
 //! a truncated or corrupt entry is a miss, compiled again and rewritten.
@@ -12,12 +12,14 @@
 //! write the same bytes. The layout is `DIR/v1/ab/cdef…` (the key in hex, split after two
 //! digits); `DIR/CACHEDIR.TAG` marks the directory for backup tools.
 
+pub mod artifacts;
+
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest as _, Sha256};
 
-use crate::artifact_record::ARTIFACTS_DIR;
+use crate::cache::artifacts::ARTIFACTS_DIR;
 
 /// The environment variable naming the cache directory (`--cache-dir` wins over it).
 pub const CACHE_DIR_ENV: &str = "PYSHIP_CACHE_DIR";

@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::staging::{self, Kind, StagingDir};
+use crate::support::staging::{self, Kind, StagingDir};
 
-use crate::discover::{DiscoverError, Scan, discover};
 use crate::interpreter::Interpreter;
-use crate::process::{self, WaitError};
+use crate::source::tree::{DiscoverError, Scan, discover};
+use crate::support::process::{self, WaitError};
 
 /// The environment variable that sets pip's deadline, in seconds.
 pub const PIP_TIMEOUT_ENV: &str = "PYSHIP_PIP_TIMEOUT";

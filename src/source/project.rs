@@ -9,9 +9,9 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Deserializer};
 
+use crate::bytecode::pyc::Invalidation;
 use crate::compile::Optimize;
-use crate::config::OutputFormat;
-use crate::pyc::Invalidation;
+use crate::settings::OutputFormat;
 
 /// Why `pyproject.toml` could not be used.
 #[derive(Debug, thiserror::Error)]

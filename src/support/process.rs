@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, select};
 
-use crate::interrupt;
+use crate::support::interrupt;
 
 /// Why [`output`] did not return the child's output.
 #[derive(Debug, thiserror::Error)]

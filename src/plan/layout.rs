@@ -10,10 +10,10 @@
 
 use ignore::gitignore::Gitignore;
 
+use crate::bytecode::pyc::Invalidation;
 use crate::compile::Optimize;
-use crate::config::Placement;
-use crate::discover::{FileKind, SourceFile};
-use crate::pyc::Invalidation;
+use crate::settings::Placement;
+use crate::source::tree::{FileKind, SourceFile};
 
 /// How the artifact is read by the import system.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,7 +152,7 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
-    use crate::discover::matcher;
+    use crate::source::tree::matcher;
 
     fn files(relatives: &[&str]) -> Vec<SourceFile> {
         relatives

@@ -2,15 +2,19 @@
 //! (its packages, found by [`project::discover_packages`]), or a wheel from any build backend,
 //! verified and held in memory (its members' paths then only name them inside the wheel).
 
+pub mod deps;
+pub mod project;
+pub mod tree;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::config::Config;
-use crate::discover::{self, FileKind, SourceFile};
 use crate::error::Error;
-use crate::project::{self, Project};
+use crate::settings::Config;
 use crate::wheel::read::{Limits, open_wheel};
 use crate::wheel::tags::{Tag, WheelFilename};
+use project::Project;
+use tree::{FileKind, SourceFile};
 
 /// A wheel given as `SOURCE`.
 #[derive(Debug)]
@@ -79,7 +83,7 @@ pub fn load(config: &Config, excludes: &[String]) -> Result<Input, Error> {
         let tool = project::load_tool_config(&config.source)?;
         let roots = project::discover_packages(&config.source, &tool)?;
         check_overlap(config, Some(&roots))?;
-        let mut scan = discover::discover(&roots.root, excludes, &config.out_dir)?;
+        let mut scan = tree::discover(&roots.root, excludes, &config.out_dir)?;
         scan.files.retain(|file| {
             roots.entries.iter().any(|entry| {
                 file.relative == *entry
@@ -109,13 +113,13 @@ pub fn load(config: &Config, excludes: &[String]) -> Result<Input, Error> {
         });
     }
     check_overlap(config, None)?;
-    let scan = discover::discover(&config.source, excludes, &config.out_dir)?;
+    let scan = tree::discover(&config.source, excludes, &config.out_dir)?;
     let no_modules =
-        |scan: &discover::Scan| scan.files.iter().all(|file| file.kind != FileKind::Module);
+        |scan: &tree::Scan| scan.files.iter().all(|file| file.kind != FileKind::Module);
     // Rare, so a second walk is cheap: were there modules before `--exclude` took them all?
     if no_modules(&scan)
         && !excludes.is_empty()
-        && !no_modules(&discover::discover(&config.source, &[], &config.out_dir)?)
+        && !no_modules(&tree::discover(&config.source, &[], &config.out_dir)?)
     {
         return Err(Error::NoModules {
             path: config.source.clone(),

@@ -1,0 +1,4 @@
+//! The plan stage, pure: what goes where in each artifact.
+
+pub mod bundle;
+pub mod layout;
