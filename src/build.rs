@@ -9,7 +9,7 @@
 //! anywhere leaves the out-dir untouched. When every artifact of a target is up to date, that
 //! target compiles nothing.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -25,18 +25,15 @@ use crate::compile::{
 };
 use crate::error::Error;
 use crate::interpreter::{Interpreter, resolve};
-use crate::plan::bundle;
 use crate::plan::layout::{self, Content, LayoutOptions, Loader};
+use crate::plan::{ArtifactPlan, PlanError, bundle, default_format, plan_artifact};
 use crate::report::{ArtifactReport, Failure, Report, Reporter};
 use crate::settings::{Config, OutputFormat, Placement};
 use crate::sink::{self, Sink, SinkError};
 use crate::source::deps;
-use crate::source::project::{Project, ProjectError};
+use crate::source::project::Project;
 use crate::source::tree::{FileKind, SourceFile, matcher};
-use crate::source::{self, Input, InputKind, install_path};
-use crate::wheel::metadata::{render_entry_points, render_metadata, render_wheel_file};
-use crate::wheel::tags::{Tag, WheelFilename, retag_sourceless, rewrite_wheel_file};
-use crate::wheel::{dist_info_dir, wheel_name_component, wheel_version_component};
+use crate::source::{self, Input, install_path};
 
 /// One target's files: the project's, then with `--with-deps` the dependencies'.
 struct Target {
@@ -131,7 +128,8 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
             .iter()
             .map(String::as_str)
             .collect::<Vec<_>>(),
-    )?;
+    )
+    .map_err(source::SourceError::from)?;
     let sources = read_modules(files)?;
     lap(&mut report, "read".to_owned());
     crate::support::interrupt::check()?;
@@ -184,10 +182,11 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
                 .iter()
                 .any(|(_, other)| other.plan().dest == plan.dest)
             {
-                return Err(Error::ArtifactClash {
+                return Err(PlanError::ArtifactClash {
                     path: plan.dest,
                     hint: "a wheel that keeps its sources keeps its tags, so it is the same for every target: build one target at a time, or use --strip-sources",
-                });
+                }
+                .into());
             }
             let artifact = start_artifact(config, plan, &target, &input, &keep_source)?;
             artifacts.push((targets.len(), artifact));
@@ -251,7 +250,7 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
                 (open.plan, written)
             }
         };
-        report.bundles.push(bundle::measure(
+        report.bundles.push(crate::report::sizes::measure(
             &written,
             artifact_files(&plan, files, target),
             &target.interpreter.short_version(),
@@ -556,173 +555,6 @@ fn compile_target(
         });
     }
     Ok(())
-}
-
-/// `wheel` for a PEP 621 project or a wheel, `dir` for a plain directory (SPEC §1).
-fn default_format(kind: &InputKind) -> OutputFormat {
-    match kind {
-        InputKind::Tree => OutputFormat::Dir,
-        InputKind::Project(_) | InputKind::Wheel(_) => OutputFormat::Wheel,
-    }
-}
-
-/// One artifact to write: where, in which format, and for wheels the metadata to add.
-#[derive(Debug)]
-struct ArtifactPlan {
-    format: OutputFormat,
-    dest: PathBuf,
-    /// For wheels: the `.dist-info` directory name.
-    dist_info: Option<String>,
-    /// Files pyship writes besides the laid-out project (wheel metadata).
-    generated: Vec<(String, Vec<u8>)>,
-}
-
-/// Name the artifact of `format` for `interpreter` and prepare its metadata.
-fn plan_artifact(
-    config: &Config,
-    input: &Input,
-    interpreter: &Interpreter,
-    format: OutputFormat,
-) -> Result<ArtifactPlan, Error> {
-    let tag = format!(
-        "cp{}{}",
-        interpreter.version.major, interpreter.version.minor
-    );
-    let base = safe_file_name(&input.name);
-    let simple = |dest: PathBuf| ArtifactPlan {
-        format,
-        dest,
-        dist_info: None,
-        generated: Vec::new(),
-    };
-    let mut plan = match format {
-        OutputFormat::Dir => simple(config.out_dir.join(format!("{base}-{tag}"))),
-        OutputFormat::Zip => simple(config.out_dir.join(format!("{base}-{tag}.zip"))),
-        OutputFormat::Zipapp => simple(config.out_dir.join(format!("{base}-{tag}.pyz"))),
-        OutputFormat::Wheel => return plan_wheel(config, input, interpreter),
-    };
-    if let InputKind::Wheel(wheel) = &input.kind {
-        // A wheel laid out as a directory or zip keeps its metadata as it was.
-        plan.generated.push((
-            format!("{}/WHEEL", wheel.dist_info),
-            wheel.wheel_file.clone().into_bytes(),
-        ));
-    }
-    Ok(plan)
-}
-
-/// The wheel for `interpreter`: retagged when sourceless (SPEC §6), with PEP 427 metadata.
-fn plan_wheel(
-    config: &Config,
-    input: &Input,
-    interpreter: &Interpreter,
-) -> Result<ArtifactPlan, Error> {
-    let minor = interpreter.version.minor;
-    let sourceless = config.placement == Placement::Replace;
-    let target = format!("cp3{minor}");
-    let generator = concat!("pyship ", env!("CARGO_PKG_VERSION"));
-    let (filename, dist_info, generated) = match &input.kind {
-        InputKind::Tree => {
-            return Err(Error::WheelNeedsProject {
-                path: config.source.clone(),
-            });
-        }
-        InputKind::Project(project) => {
-            if !project.dynamic.is_empty() {
-                return Err(ProjectError::Dynamic {
-                    path: config.source.join("pyproject.toml"),
-                    fields: project.dynamic.clone(),
-                }
-                .into());
-            }
-            let tags = if sourceless {
-                vec![Tag::new(&target, "none", "any")]
-            } else {
-                vec![Tag::new("py3", "none", "any")]
-            };
-            let filename = WheelFilename {
-                name: wheel_name_component(&project.name),
-                version: wheel_version_component(&project.version),
-                build: None,
-                tags: tags.clone(),
-            };
-            let dist_info = dist_info_dir(&project.name, &project.version);
-            let mut generated = vec![
-                (
-                    format!("{dist_info}/METADATA"),
-                    render_metadata(project).into_bytes(),
-                ),
-                (
-                    format!("{dist_info}/WHEEL"),
-                    render_wheel_file(generator, true, &tags).into_bytes(),
-                ),
-            ];
-            if let Some(entry_points) = render_entry_points(project) {
-                generated.push((
-                    format!("{dist_info}/entry_points.txt"),
-                    entry_points.into_bytes(),
-                ));
-            }
-            for file in &project.license_files {
-                generated.push((
-                    format!("{dist_info}/licenses/{}", file.path),
-                    file.content.clone(),
-                ));
-            }
-            (filename, dist_info, generated)
-        }
-        InputKind::Wheel(wheel) => {
-            let tags = if sourceless {
-                retag_sourceless(&wheel.tags, minor)
-            } else {
-                wheel.tags.clone()
-            };
-            // Binaries for another CPython cannot work next to this target's bytecode.
-            if let Some(tag) = tags
-                .iter()
-                .find(|tag| tag.abi.starts_with("cp3") && tag.abi != target)
-            {
-                return Err(Error::WheelForOtherPython {
-                    wheel: wheel.filename.to_string(),
-                    tag: tag.to_string(),
-                    target: interpreter.short_version(),
-                });
-            }
-            let wheel_file = if tags == wheel.tags {
-                wheel.wheel_file.clone()
-            } else {
-                rewrite_wheel_file(&wheel.wheel_file, &tags)
-            };
-            let generated = vec![(
-                format!("{}/WHEEL", wheel.dist_info),
-                wheel_file.into_bytes(),
-            )];
-            (
-                wheel.filename.with_tags(tags),
-                wheel.dist_info.clone(),
-                generated,
-            )
-        }
-    };
-    Ok(ArtifactPlan {
-        format: OutputFormat::Wheel,
-        dest: config.out_dir.join(filename.to_string()),
-        dist_info: Some(dist_info),
-        generated,
-    })
-}
-
-/// Keep artifact names to characters that are safe in a file name everywhere.
-fn safe_file_name(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_alphanumeric() || c == '.' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 /// Check whether `plan`'s artifact is up to date; if not, open its sink and add everything

@@ -195,7 +195,7 @@ impl BuildArgs {
     /// Resolve flags, `[tool.pyship]` of the project's pyproject.toml, and defaults into a
     /// [`Config`]: the command line wins over the file, the file over the defaults.
     pub fn into_config(self) -> Result<Config, ProjectError> {
-        let tool = if pyship::source::is_wheel(&self.source) {
+        let tool = if pyship::settings::is_wheel(&self.source) {
             ToolConfig::default()
         } else {
             pyship::source::project::load_tool_config(&self.source)?

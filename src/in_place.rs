@@ -40,7 +40,6 @@ use crate::compile::{
     CacheStats, CodeOptions, CompileError, CompileOutcome, CompileRequest, Compiled, Event,
     Optimize, SyntaxError, compile_all,
 };
-use crate::error::Error;
 use crate::interpreter::{Interpreter, resolve};
 use crate::report::{Failure, Reporter, human_bytes};
 use crate::support::jobs::Jobs;
@@ -77,6 +76,15 @@ pub fn default_invalidation() -> Invalidation {
 /// Why `pyship compile` stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum InplaceError {
+    /// The target interpreter could not be used.
+    #[error(transparent)]
+    Interpreter(#[from] crate::interpreter::InterpreterError),
+    /// Compiling failed for a reason other than a source.
+    #[error(transparent)]
+    Compile(#[from] CompileError),
+    /// SIGINT or SIGTERM stopped the run.
+    #[error(transparent)]
+    Interrupted(#[from] crate::support::interrupt::Interrupted),
     /// A path given does not exist.
     #[error("`{}` does not exist", path.display())]
     NotFound {
@@ -180,7 +188,7 @@ struct Pending {
 }
 
 /// Compile every source under `config.paths` in place; see the module docs.
-pub fn run(config: &InplaceConfig, reporter: &dyn Reporter) -> Result<InplaceReport, Error> {
+pub fn run(config: &InplaceConfig, reporter: &dyn Reporter) -> Result<InplaceReport, InplaceError> {
     let start = Instant::now();
     let mut report = InplaceReport::default();
     let interpreter = resolve(&config.python)?;
@@ -304,7 +312,7 @@ pub fn run(config: &InplaceConfig, reporter: &dyn Reporter) -> Result<InplaceRep
                 }
             }
         }
-        Ok::<(), Error>(())
+        Ok::<(), InplaceError>(())
     });
     if compiling {
         reporter.on_compile_finish();

@@ -1,8 +1,25 @@
 //! pyship: compile a Python project to bytecode with the target CPython and lay it out as a
 //! directory, zip, wheel or zipapp.
 //!
-//! Data flows one way: [`config::Config`] → [`discover`] → [`layout`] → [`compile`] → [`sink`] →
-//! [`report::Report`]. The library never prints; progress goes through [`report::Reporter`].
+//! Data flows one way, one folder per stage:
+//!
+//! - [`settings`]: the resolved options ([`settings::Config`]): flags, `[tool.pyship]`, defaults.
+//! - [`source`]: what SOURCE holds ([`source::Input`]): a tree, a PEP 621 project, a wheel, and
+//!   with `--with-deps` the dependencies.
+//! - [`plan`]: pure decisions: each artifact's name and generated files, where every file goes
+//!   ([`plan::layout`]), what a bundle leaves out ([`plan::bundle`]).
+//! - [`compile`]: [`compile::compile_all`] looks each module up in the [`cache`] and asks a
+//!   [`compile::Backend`] (the CPython workers, [`compile::cpython`]) for the misses, handing
+//!   every outcome to one consumer.
+//! - [`sink`]: writes each artifact (dir, zip, wheel, zipapp) into staging, moved into place
+//!   only when complete.
+//! - [`report`]: counts, sizes, failures and warnings; the library never prints, progress goes
+//!   through [`report::Reporter`].
+//!
+//! [`build`] runs that pipeline for `pyship build`, [`in_place`] the in-place variant for
+//! `pyship compile`. [`bytecode`] (pyc header, canonical marshal) and [`wheel`] (PEP 427 names,
+//! tags, RECORD, METADATA, the reader) are pure format knowledge; [`interpreter`] finds and
+//! probes targets; [`support`] holds the plumbing: signals, child processes, staging, jobs.
 
 pub mod build;
 pub mod bytecode;

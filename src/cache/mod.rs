@@ -191,7 +191,7 @@ impl Cache {
 
     /// Remove every entry, artifact record and temporary file pyship wrote, and the tag;
     /// returns how many entries there were. Refuses a directory pyship did not mark as its cache
-    /// (see [`Cache::mark`]), and removes only what it recognises as its own by name and type
+    /// (its `CACHEDIR.TAG`), and removes only what it recognises as its own by name and type
     /// (never following a symlink): a file of someone else's in there stays, and so do the
     /// directories holding it.
     pub fn clean(&self) -> Result<usize, CacheError> {

@@ -1,4 +1,218 @@
-//! The plan stage, pure: what goes where in each artifact.
+//! The plan stage, pure: what each artifact is called, which files go where in it
+//! ([`layout`]), and the files pyship generates for it (wheel metadata, [`bundle`]'s zipapp entry
+//! point). Takes the resolved [`Config`], the loaded [`Input`] and a target [`Interpreter`];
+//! returns an [`ArtifactPlan`]. Starts no process and writes nothing.
 
 pub mod bundle;
 pub mod layout;
+
+use std::path::PathBuf;
+
+use crate::interpreter::Interpreter;
+use crate::settings::{Config, OutputFormat, Placement};
+use crate::source::project::ProjectError;
+use crate::source::{Input, InputKind};
+use crate::wheel::metadata::{render_entry_points, render_metadata, render_wheel_file};
+use crate::wheel::tags::{Tag, WheelFilename, retag_sourceless, rewrite_wheel_file};
+use crate::wheel::{dist_info_dir, wheel_name_component, wheel_version_component};
+
+/// An artifact cannot be planned as asked.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// The input wheel holds binaries for another CPython than the target.
+    #[error("`{wheel}` is built for {tag}, but the target is CPython {target}")]
+    WheelForOtherPython {
+        /// The input wheel's file name.
+        wheel: String,
+        /// The offending tag.
+        tag: String,
+        /// The target version, e.g. `3.12`.
+        target: String,
+    },
+    /// A wheel was asked of a directory without a PEP 621 project.
+    #[error("A wheel needs a `pyproject.toml` with a `[project]` table in `{}` (or a wheel as SOURCE)", path.display())]
+    WheelNeedsProject {
+        /// The source directory.
+        path: PathBuf,
+    },
+    /// Two artifacts of this build would have the same path.
+    #[error("Two artifacts of this build would both be written to `{}`", path.display())]
+    ArtifactClash {
+        /// The path.
+        path: PathBuf,
+        /// Why it happens.
+        hint: &'static str,
+    },
+    /// The project's metadata cannot make a wheel (`dynamic` fields).
+    #[error(transparent)]
+    Project(#[from] ProjectError),
+}
+
+/// `wheel` for a PEP 621 project or a wheel, `dir` for a plain directory (SPEC §1).
+pub fn default_format(kind: &InputKind) -> OutputFormat {
+    match kind {
+        InputKind::Tree => OutputFormat::Dir,
+        InputKind::Project(_) | InputKind::Wheel(_) => OutputFormat::Wheel,
+    }
+}
+
+/// One artifact to write: where, in which format, and for wheels the metadata to add.
+#[derive(Debug)]
+pub struct ArtifactPlan {
+    /// Its format.
+    pub format: OutputFormat,
+    /// Where it is written.
+    pub dest: PathBuf,
+    /// For wheels: the `.dist-info` directory name.
+    pub dist_info: Option<String>,
+    /// Files pyship writes besides the laid-out project (wheel metadata).
+    pub generated: Vec<(String, Vec<u8>)>,
+}
+
+/// Name the artifact of `format` for `interpreter` and prepare its metadata.
+pub fn plan_artifact(
+    config: &Config,
+    input: &Input,
+    interpreter: &Interpreter,
+    format: OutputFormat,
+) -> Result<ArtifactPlan, PlanError> {
+    let tag = format!(
+        "cp{}{}",
+        interpreter.version.major, interpreter.version.minor
+    );
+    let base = safe_file_name(&input.name);
+    let simple = |dest: PathBuf| ArtifactPlan {
+        format,
+        dest,
+        dist_info: None,
+        generated: Vec::new(),
+    };
+    let mut plan = match format {
+        OutputFormat::Dir => simple(config.out_dir.join(format!("{base}-{tag}"))),
+        OutputFormat::Zip => simple(config.out_dir.join(format!("{base}-{tag}.zip"))),
+        OutputFormat::Zipapp => simple(config.out_dir.join(format!("{base}-{tag}.pyz"))),
+        OutputFormat::Wheel => return plan_wheel(config, input, interpreter),
+    };
+    if let InputKind::Wheel(wheel) = &input.kind {
+        // A wheel laid out as a directory or zip keeps its metadata as it was.
+        plan.generated.push((
+            format!("{}/WHEEL", wheel.dist_info),
+            wheel.wheel_file.clone().into_bytes(),
+        ));
+    }
+    Ok(plan)
+}
+
+/// The wheel for `interpreter`: retagged when sourceless (SPEC §6), with PEP 427 metadata.
+fn plan_wheel(
+    config: &Config,
+    input: &Input,
+    interpreter: &Interpreter,
+) -> Result<ArtifactPlan, PlanError> {
+    let minor = interpreter.version.minor;
+    let sourceless = config.placement == Placement::Replace;
+    let target = format!("cp3{minor}");
+    let generator = concat!("pyship ", env!("CARGO_PKG_VERSION"));
+    let (filename, dist_info, generated) = match &input.kind {
+        InputKind::Tree => {
+            return Err(PlanError::WheelNeedsProject {
+                path: config.source.clone(),
+            });
+        }
+        InputKind::Project(project) => {
+            if !project.dynamic.is_empty() {
+                return Err(ProjectError::Dynamic {
+                    path: config.source.join("pyproject.toml"),
+                    fields: project.dynamic.clone(),
+                }
+                .into());
+            }
+            let tags = if sourceless {
+                vec![Tag::new(&target, "none", "any")]
+            } else {
+                vec![Tag::new("py3", "none", "any")]
+            };
+            let filename = WheelFilename {
+                name: wheel_name_component(&project.name),
+                version: wheel_version_component(&project.version),
+                build: None,
+                tags: tags.clone(),
+            };
+            let dist_info = dist_info_dir(&project.name, &project.version);
+            let mut generated = vec![
+                (
+                    format!("{dist_info}/METADATA"),
+                    render_metadata(project).into_bytes(),
+                ),
+                (
+                    format!("{dist_info}/WHEEL"),
+                    render_wheel_file(generator, true, &tags).into_bytes(),
+                ),
+            ];
+            if let Some(entry_points) = render_entry_points(project) {
+                generated.push((
+                    format!("{dist_info}/entry_points.txt"),
+                    entry_points.into_bytes(),
+                ));
+            }
+            for file in &project.license_files {
+                generated.push((
+                    format!("{dist_info}/licenses/{}", file.path),
+                    file.content.clone(),
+                ));
+            }
+            (filename, dist_info, generated)
+        }
+        InputKind::Wheel(wheel) => {
+            let tags = if sourceless {
+                retag_sourceless(&wheel.tags, minor)
+            } else {
+                wheel.tags.clone()
+            };
+            // Binaries for another CPython cannot work next to this target's bytecode.
+            if let Some(tag) = tags
+                .iter()
+                .find(|tag| tag.abi.starts_with("cp3") && tag.abi != target)
+            {
+                return Err(PlanError::WheelForOtherPython {
+                    wheel: wheel.filename.to_string(),
+                    tag: tag.to_string(),
+                    target: interpreter.short_version(),
+                });
+            }
+            let wheel_file = if tags == wheel.tags {
+                wheel.wheel_file.clone()
+            } else {
+                rewrite_wheel_file(&wheel.wheel_file, &tags)
+            };
+            let generated = vec![(
+                format!("{}/WHEEL", wheel.dist_info),
+                wheel_file.into_bytes(),
+            )];
+            (
+                wheel.filename.with_tags(tags),
+                wheel.dist_info.clone(),
+                generated,
+            )
+        }
+    };
+    Ok(ArtifactPlan {
+        format: OutputFormat::Wheel,
+        dest: config.out_dir.join(filename.to_string()),
+        dist_info: Some(dist_info),
+        generated,
+    })
+}
+
+/// Keep artifact names to characters that are safe in a file name everywhere.
+fn safe_file_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}

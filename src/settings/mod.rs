@@ -102,7 +102,7 @@ impl Config {
     /// directory, or beside a wheel given as `source`.
     pub fn new(source: impl Into<PathBuf>) -> Config {
         let source = source.into();
-        let out_dir = if crate::source::is_wheel(&source) {
+        let out_dir = if is_wheel(&source) {
             source.parent().unwrap_or(Path::new("")).join("dist")
         } else {
             source.join("dist")
@@ -142,4 +142,12 @@ pub fn source_date_epoch_from_env() -> u32 {
         .map_or(ZIP_EPOCH, |value| {
             u32::try_from(value).unwrap_or(u32::MAX).max(ZIP_EPOCH)
         })
+}
+
+/// Whether `source` names a wheel rather than a directory.
+pub fn is_wheel(source: &Path) -> bool {
+    source
+        .extension()
+        .is_some_and(|extension| extension.eq_ignore_ascii_case("whl"))
+        && !source.is_dir()
 }

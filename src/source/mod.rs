@@ -9,12 +9,43 @@ pub mod tree;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::error::Error;
 use crate::settings::Config;
 use crate::wheel::read::{Limits, open_wheel};
 use crate::wheel::tags::{Tag, WheelFilename};
 use project::Project;
 use tree::{FileKind, SourceFile};
+
+/// SOURCE could not be read as a tree, project or wheel, or overlaps the out-dir.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The tree could not be scanned.
+    #[error(transparent)]
+    Tree(#[from] tree::DiscoverError),
+    /// `pyproject.toml` could not be used.
+    #[error(transparent)]
+    Project(#[from] project::ProjectError),
+    /// The input wheel is malformed or unsafe.
+    #[error(transparent)]
+    Wheel(#[from] crate::wheel::WheelError),
+    /// Reading SOURCE failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// The out-dir and the source overlap: the scan leaves out the out-dir, so the artifact
+    /// would lack what is in both.
+    #[error("{reason}: choose an out-dir outside what is shipped, e.g. `{}` (the default)", default.display())]
+    OutDirOverlaps {
+        /// What overlaps what.
+        reason: String,
+        /// The default out-dir, which never overlaps.
+        default: PathBuf,
+    },
+    /// A project with modules would ship none: all were excluded, ignored or linked out.
+    #[error("No module of `{}` is left to ship: every one is excluded, ignored or outside the project", path.display())]
+    NoModules {
+        /// The source directory.
+        path: PathBuf,
+    },
+}
 
 /// A wheel given as `SOURCE`.
 #[derive(Debug)]
@@ -55,14 +86,6 @@ pub struct Input {
     pub spill: Option<Arc<tempfile::TempDir>>,
 }
 
-/// Whether `source` names a wheel rather than a directory.
-pub fn is_wheel(source: &Path) -> bool {
-    source
-        .extension()
-        .is_some_and(|extension| extension.eq_ignore_ascii_case("whl"))
-        && !source.is_dir()
-}
-
 impl Input {
     /// The PEP 621 project, when SOURCE is one.
     pub fn project(&self) -> Option<&Project> {
@@ -75,8 +98,8 @@ impl Input {
 
 /// Read `config.source`, leaving out `excludes` (gitignore-style, on top of the defaults) from
 /// directories; a wheel's members are all kept.
-pub fn load(config: &Config, excludes: &[String]) -> Result<Input, Error> {
-    if is_wheel(&config.source) {
+pub fn load(config: &Config, excludes: &[String]) -> Result<Input, SourceError> {
+    if crate::settings::is_wheel(&config.source) {
         return load_wheel(&config.source);
     }
     if let Some(project) = project::load(&config.source)? {
@@ -100,7 +123,7 @@ pub fn load(config: &Config, excludes: &[String]) -> Result<Input, Error> {
                 || project::contains_python(&roots.root.join(entry))
         });
         if has_modules && !scan.files.iter().any(|file| file.kind == FileKind::Module) {
-            return Err(Error::NoModules {
+            return Err(SourceError::NoModules {
                 path: config.source.clone(),
             });
         }
@@ -121,7 +144,7 @@ pub fn load(config: &Config, excludes: &[String]) -> Result<Input, Error> {
         && !excludes.is_empty()
         && !no_modules(&tree::discover(&config.source, &[], &config.out_dir)?)
     {
-        return Err(Error::NoModules {
+        return Err(SourceError::NoModules {
             path: config.source.clone(),
         });
     }
@@ -171,7 +194,10 @@ fn resolve_partly(path: &Path) -> std::io::Result<PathBuf> {
 /// modules directly in it). The scan leaves out the out-dir, so any of these would silently
 /// give an artifact missing modules. An out-dir inside the source but apart from the shipped
 /// packages (the default `SOURCE/dist`) is fine.
-fn check_overlap(config: &Config, roots: Option<&project::PackageRoots>) -> Result<(), Error> {
+fn check_overlap(
+    config: &Config,
+    roots: Option<&project::PackageRoots>,
+) -> Result<(), SourceError> {
     let (Ok(source), Ok(out)) = (
         fs_err::canonicalize(&config.source),
         resolve_partly(&config.out_dir),
@@ -179,7 +205,7 @@ fn check_overlap(config: &Config, roots: Option<&project::PackageRoots>) -> Resu
         // A missing source is reported by the scan.
         return Ok(());
     };
-    let overlap = |reason: String| Error::OutDirOverlaps {
+    let overlap = |reason: String| SourceError::OutDirOverlaps {
         reason,
         default: config.source.join("dist"),
     };
@@ -265,7 +291,7 @@ fn is_data_dir(name: &str) -> bool {
     name.ends_with(".data")
 }
 
-fn load_wheel(path: &Path) -> Result<Input, Error> {
+fn load_wheel(path: &Path) -> Result<Input, SourceError> {
     let contents = open_wheel(path, Limits::default())?;
     let dist_info = contents.dist_info.clone();
     let regenerated = [format!("{dist_info}/RECORD"), format!("{dist_info}/WHEEL")];

@@ -11,7 +11,7 @@ use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
 /// Patterns excluded from every scan, in `.gitignore` syntax. A directory named `venv` is
 /// skipped too unless it is a package (has an `__init__.py`), as the standard library's
-/// `venv` is: see [`is_virtualenv_dir`].
+/// `venv` is: see `is_virtualenv_dir`.
 pub const DEFAULT_EXCLUDES: &[&str] = &[
     ".git/",
     ".hg/",

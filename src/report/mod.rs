@@ -1,6 +1,8 @@
 //! What a build did: artifacts, counts, sizes, failures and warnings, and the [`Reporter`]
 //! trait through which the library tells the binary about progress.
 
+pub mod sizes;
+
 use std::borrow::Cow;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -121,8 +123,8 @@ pub struct Report {
     pub warnings: Vec<String>,
     /// Facts about how the artifact behaves, e.g. which interpreter flags use its pycs.
     pub notes: Vec<String>,
-    /// Per-package sizes of each artifact (see [`crate::plan::bundle::measure`]).
-    pub bundles: Vec<crate::plan::bundle::BundleSizes>,
+    /// Per-package sizes of each artifact (see [`sizes::measure`]).
+    pub bundles: Vec<sizes::BundleSizes>,
     /// Modules compiled by workers, answered from the compile cache, and workers started,
     /// summed over targets.
     pub cache: crate::compile::CacheStats,
