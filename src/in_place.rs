@@ -225,7 +225,7 @@ pub fn run(config: &InplaceConfig, reporter: &dyn Reporter) -> Result<InplaceRep
                     .failures
                     .push(failure_of(&source.path, &err, &interpreter));
             }
-            Err(err) => return Err(err.into()),
+            Err(err) => return Err(err),
         }
     }
     report.up_to_date = sources.len() - pending.len() - report.failures.len();
