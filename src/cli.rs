@@ -15,7 +15,7 @@ use pyship::source::project::{ProjectError, ToolConfig};
 /// Turn a Python project into a bytecode-only distribution, compiled by the target CPython.
 #[derive(Debug, Parser)]
 #[command(name = "pyship", version, about, propagate_version = true)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -32,7 +32,7 @@ pub struct Cli {
 
 /// `--color`
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ColorChoice {
+pub(crate) enum ColorChoice {
     /// Colors on a terminal, unless NO_COLOR is set.
     Auto,
     /// Always.
@@ -43,7 +43,7 @@ pub enum ColorChoice {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Compile a project and write it as a directory or zip.
     Build(Box<BuildArgs>),
     /// Compile sources in place, like `python -m compileall` but faster.
@@ -81,7 +81,7 @@ pub enum InvalidationArg {
 
 /// `pyship build`
 #[derive(Debug, Args)]
-pub struct BuildArgs {
+pub(crate) struct BuildArgs {
     /// The project directory, or a wheel to convert.
     #[arg(default_value = ".")]
     pub source: PathBuf,
@@ -194,7 +194,7 @@ fn switch(on: bool, off: bool, tool: Option<bool>) -> bool {
 impl BuildArgs {
     /// Resolve flags, `[tool.pyship]` of the project's pyproject.toml, and defaults into a
     /// [`Config`]: the command line wins over the file, the file over the defaults.
-    pub fn into_config(self) -> Result<Config, ProjectError> {
+    pub(crate) fn into_config(self) -> Result<Config, ProjectError> {
         let tool = if pyship::settings::is_wheel(&self.source) {
             ToolConfig::default()
         } else {
@@ -328,7 +328,7 @@ fn confine_pip_files(source: &Path, args: Vec<String>) -> Result<Vec<String>, Pr
 
 /// `--cache-dir`, `--no-cache`
 #[derive(Debug, Args)]
-pub struct CacheArgs {
+pub(crate) struct CacheArgs {
     /// The content-addressed compile cache [default: $XDG_CACHE_HOME/pyship or
     /// ~/.cache/pyship]
     #[arg(long, value_name = "DIR", env = pyship::cache::CACHE_DIR_ENV)]
@@ -340,7 +340,7 @@ pub struct CacheArgs {
 
 impl CacheArgs {
     /// The cache directory to use, `None` for no cache.
-    pub fn dir(self) -> Option<PathBuf> {
+    pub(crate) fn dir(self) -> Option<PathBuf> {
         if self.no_cache {
             None
         } else {
@@ -351,7 +351,7 @@ impl CacheArgs {
 
 /// `pyship cache`
 #[derive(Debug, Subcommand)]
-pub enum CacheCommand {
+pub(crate) enum CacheCommand {
     /// Print the cache directory.
     Dir {
         /// The cache directory [default: $XDG_CACHE_HOME/pyship or ~/.cache/pyship]
@@ -368,7 +368,7 @@ pub enum CacheCommand {
 
 impl CacheCommand {
     /// The cache directory the command is about.
-    pub fn dir(&self) -> Option<PathBuf> {
+    pub(crate) fn dir(&self) -> Option<PathBuf> {
         match self {
             CacheCommand::Dir { cache_dir } | CacheCommand::Clean { cache_dir } => {
                 cache_dir.clone().or_else(pyship::cache::default_dir)
@@ -379,7 +379,7 @@ impl CacheCommand {
 
 /// `pyship compile`
 #[derive(Debug, Args)]
-pub struct CompileArgs {
+pub(crate) struct CompileArgs {
     /// Directories to walk (skipping `__pycache__`, not following symlinked directories) and
     /// `.py` files to compile.
     #[arg(required = true, value_name = "PATH")]
@@ -410,7 +410,7 @@ pub struct CompileArgs {
 
 impl CompileArgs {
     /// Resolve flags and defaults into an [`InplaceConfig`].
-    pub fn into_config(self) -> InplaceConfig {
+    pub(crate) fn into_config(self) -> InplaceConfig {
         InplaceConfig {
             paths: self.paths,
             python: self.python,

@@ -21,19 +21,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use pyship::report::escape;
 
 /// `error` in bold red (anstream strips colours where they do not belong).
-pub const ERROR: &str = "\x1b[1;31merror\x1b[0m";
+pub(crate) const ERROR: &str = "\x1b[1;31merror\x1b[0m";
 /// `warning` in bold yellow.
-pub const WARNING: &str = "\x1b[1;33mwarning\x1b[0m";
+pub(crate) const WARNING: &str = "\x1b[1;33mwarning\x1b[0m";
 /// `note` in bold cyan.
-pub const NOTE: &str = "\x1b[1;36mnote\x1b[0m";
+pub(crate) const NOTE: &str = "\x1b[1;36mnote\x1b[0m";
 /// `hint` in bold cyan.
-pub const HINT: &str = "\x1b[1;36mhint\x1b[0m";
+pub(crate) const HINT: &str = "\x1b[1;36mhint\x1b[0m";
 
 /// Set once stdout's reader has gone: nothing more is written there.
 static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
 
 /// A closed pipe is not a failure (see the module docs); anything else is.
-pub fn stdout_result(result: std::io::Result<()>) -> std::io::Result<()> {
+pub(crate) fn stdout_result(result: std::io::Result<()>) -> std::io::Result<()> {
     match result.and_then(|()| std::io::stdout().flush()) {
         Err(err) if err.kind() == ErrorKind::BrokenPipe => {
             STDOUT_CLOSED.store(true, Ordering::Relaxed);
@@ -44,7 +44,7 @@ pub fn stdout_result(result: std::io::Result<()>) -> std::io::Result<()> {
 }
 
 /// Write `line` and a newline to stdout: exact on a pipe or file, escaped on a terminal.
-pub fn stdout_line(line: &str) -> std::io::Result<()> {
+pub(crate) fn stdout_line(line: &str) -> std::io::Result<()> {
     if std::io::stdout().is_terminal() {
         write_stdout(&escape(line))
     } else {
@@ -62,12 +62,12 @@ fn write_stdout(line: &str) -> std::io::Result<()> {
 }
 
 /// Write a path to stdout, as [`stdout_line`].
-pub fn stdout_path(path: &Path) -> std::io::Result<()> {
+pub(crate) fn stdout_path(path: &Path) -> std::io::Result<()> {
     stdout_line(&path.to_string_lossy())
 }
 
 /// Report that stdout failed, as any other fatal error.
-pub fn stdout_failed(err: &std::io::Error) -> ExitCode {
+pub(crate) fn stdout_failed(err: &std::io::Error) -> ExitCode {
     message(format_args!(
         "{ERROR}: Failed to write to stdout: {}",
         escape(&err.to_string())
@@ -76,14 +76,14 @@ pub fn stdout_failed(err: &std::io::Error) -> ExitCode {
 }
 
 /// Write one line to stderr, ignoring a failure: there is nowhere left to report it.
-pub fn message(line: impl Display) {
+pub(crate) fn message(line: impl Display) {
     let _ = writeln!(anstream::stderr().lock(), "{line}");
 }
 
 /// `error: what: why: deeper cause` on one line, then `hint: …` when there is a fix. A cause
 /// already spelled out by the message before it (transparent wrappers, `fs_err`'s paths) is not
 /// repeated.
-pub fn print_error(err: &dyn std::error::Error, hint: Option<&str>) {
+pub(crate) fn print_error(err: &dyn std::error::Error, hint: Option<&str>) {
     // After a signal, whatever failed failed because of it: `main` says so once.
     if pyship::support::interrupt::requested().is_some() {
         return;

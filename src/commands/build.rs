@@ -9,7 +9,7 @@ use crate::output::{self, ERROR, NOTE, WARNING, message, print_error};
 use pyship::report::escape;
 
 /// Run `pyship build`.
-pub fn run(args: Box<BuildArgs>, quiet: bool, verbose: bool) -> ExitCode {
+pub(crate) fn run(args: Box<BuildArgs>, quiet: bool, verbose: bool) -> ExitCode {
     let config = match args.into_config() {
         Ok(config) => config,
         Err(err) => {

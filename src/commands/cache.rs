@@ -7,7 +7,7 @@ use crate::output::{self, ERROR, message, print_error};
 use pyship::report::escape;
 
 /// `pyship cache dir|clean`
-pub fn run(command: &cli::CacheCommand) -> ExitCode {
+pub(crate) fn run(command: &cli::CacheCommand) -> ExitCode {
     let Some(dir) = command.dir() else {
         message(format_args!(
             "{ERROR}: No cache directory: set --cache-dir, {} or HOME",

@@ -8,7 +8,11 @@ use pyship::report::escape;
 
 /// `pyship compile`: exit 0, 1 when some modules did not compile (the rest were written), 2 on
 /// a fatal error.
-pub fn run(config: &pyship::in_place::InplaceConfig, quiet: bool, verbose: bool) -> ExitCode {
+pub(crate) fn run(
+    config: &pyship::in_place::InplaceConfig,
+    quiet: bool,
+    verbose: bool,
+) -> ExitCode {
     let reporter = TerminalReporter::new(quiet, verbose);
     let report = match pyship::in_place::run(config, &reporter) {
         Ok(report) => report,

@@ -2,10 +2,10 @@
 //! the outcome (stdout for data, stderr for messages), returning the exit code: 0 success, 1
 //! some modules failed, 2 usage or fatal error.
 
-pub mod build;
-pub mod cache;
-pub mod compile;
-pub mod pythons;
+pub(crate) mod build;
+pub(crate) mod cache;
+pub(crate) mod compile;
+pub(crate) mod pythons;
 
 use std::io::IsTerminal;
 use std::sync::Mutex;
@@ -16,7 +16,7 @@ use crate::output::message;
 use pyship::report::{Reporter, escape};
 
 /// Draws a progress bar on a terminal; prints each module with `-v`; silent otherwise.
-pub struct TerminalReporter {
+pub(crate) struct TerminalReporter {
     bar: Mutex<Option<ProgressBar>>,
     show_bar: bool,
     verbose: bool,
@@ -55,7 +55,7 @@ impl Reporter for TerminalReporter {
 
 impl TerminalReporter {
     /// A bar only on a terminal, and neither with `-q` nor with `-v` (which lists each module).
-    pub fn new(quiet: bool, verbose: bool) -> TerminalReporter {
+    pub(crate) fn new(quiet: bool, verbose: bool) -> TerminalReporter {
         TerminalReporter {
             bar: Mutex::new(None),
             show_bar: !quiet && !verbose && std::io::stderr().is_terminal(),
@@ -65,7 +65,7 @@ impl TerminalReporter {
 }
 
 /// The `-v` line about the compile cache and workers.
-pub fn cache_line(stats: &pyship::compile::CacheStats) -> String {
+pub(crate) fn cache_line(stats: &pyship::compile::CacheStats) -> String {
     format!(
         "compiled {}, from cache {}, workers started {}",
         stats.compiled, stats.cached, stats.workers

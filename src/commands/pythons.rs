@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use crate::output::{self, stdout_line};
 
 /// Run `pyship pythons`.
-pub fn run() -> ExitCode {
+pub(crate) fn run() -> ExitCode {
     for interpreter in pyship::interpreter::find_all() {
         let magic = u16::from_le_bytes([interpreter.magic[0], interpreter.magic[1]]);
         if let Err(err) = stdout_line(&format!(

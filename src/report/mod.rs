@@ -7,8 +7,6 @@ use std::borrow::Cow;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::settings::OutputFormat;
-
 /// Progress callbacks. The library never prints; the binary draws a progress bar from these.
 pub trait Reporter: Sync {
     /// Compilation for `python` (e.g. `3.12`) starts with `total` modules.
@@ -22,12 +20,6 @@ pub trait Reporter: Sync {
     /// Compilation for the current target finished.
     fn on_compile_finish(&self) {}
 }
-
-/// A [`Reporter`] that ignores everything.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct NoReporter;
-
-impl Reporter for NoReporter {}
 
 /// One artifact written.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -170,13 +162,6 @@ impl Report {
             human_bytes(shipped / count),
             self.duration.as_secs_f64()
         )
-    }
-
-    /// Artifacts of `format`.
-    pub fn artifacts_of(&self, format: OutputFormat) -> impl Iterator<Item = &ArtifactReport> {
-        self.artifacts
-            .iter()
-            .filter(move |artifact| artifact.format == format.name())
     }
 }
 

@@ -2,7 +2,6 @@
 //! and calls [`Sink::finish`]; nothing is visible at the destination until then.
 
 pub mod dir;
-pub mod memory;
 pub mod wheel;
 pub mod zip;
 pub mod zipapp;
@@ -177,7 +176,7 @@ impl Artifact {
     }
 }
 
-/// Destination for laid-out files: directory, zip, wheel, zipapp or an in-memory listing.
+/// Destination for laid-out files: directory, zip, wheel or zipapp.
 /// Paths are `/`-separated and relative on every platform; only [`Sink::finish`] yields a valid
 /// artifact, and dropping an unfinished sink leaves nothing behind.
 pub trait Sink: Send {

@@ -1,8 +1,10 @@
 //! Integration tests: one binary, one module per area. Each test copies a fixture into a
 //! temporary directory, runs the built `pyship`, and uses the artifact with a real CPython.
 
-// Tests use std::fs freely (the library uses fs_err) and compare exact file suffixes.
+// Tests use std::fs freely (the library uses fs_err) and compare exact file suffixes; their
+// helpers are `pub` for the other test modules, not API.
 #![allow(
+    unreachable_pub,
     clippy::disallowed_methods,
     clippy::case_sensitive_file_extension_comparisons
 )]
