@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::common::{Python, assert_stderr_contains, copy_fixture, pyship, pythons};
+use crate::common::{Pyship, Python, assert_stderr_contains, copy_fixture, pythons};
 
 pub(crate) const IMPORT_CHECK: &str = include_str!("import_check.py");
 const FLAT_MODULES: &[&str] = &["app", "pkg", "pkg.sub", "pkg.sub.mod", "ns.part"];
@@ -48,27 +48,11 @@ fn evaluate(python: &Python, flags: &[&str], path: &Path, expression: &str) -> S
 
 /// Run `pyship build` and return the artifact paths it printed.
 pub(crate) fn build(project: &Path, out: &Path, python: &Python, extra: &[&str]) -> Vec<PathBuf> {
-    let output = pyship()
-        .arg("build")
-        .arg(project)
-        .arg("-o")
-        .arg(out)
-        .arg("-p")
-        .arg(&python.path)
+    Pyship::build(project)
+        .out(out)
+        .python(python)
         .args(extra)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "pyship build {extra:?} failed for Python {}:\n{}",
-        python.version(),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(PathBuf::from)
-        .collect()
+        .artifacts()
 }
 
 fn artifact<'a>(paths: &'a [PathBuf], suffix: &str) -> &'a Path {
@@ -362,16 +346,11 @@ fn syntax_errors_are_all_reported_and_nothing_is_written() {
     for python in pythons() {
         let (temp, project) = copy_fixture("syntax_errors");
         let out = temp.path().join("out");
-        let output = pyship()
-            .arg("build")
-            .arg(&project)
-            .arg("-o")
-            .arg(&out)
-            .args(["-f", "zip", "-f", "dir", "-p"])
-            .arg(&python.path)
-            .output()
-            .unwrap();
-        assert_eq!(output.status.code(), Some(1));
+        let output = Pyship::build(&project)
+            .out(&out)
+            .args(["-f", "zip", "-f", "dir"])
+            .python(&python)
+            .fails(1);
         let stderr = String::from_utf8_lossy(&output.stderr);
         let located: Vec<&str> = stderr
             .lines()
@@ -443,27 +422,12 @@ fn several_targets_get_one_artifact_each() {
     let (first, last) = (&all[0], &all[all.len() - 1]);
     let (temp, project) = copy_fixture("flat");
     let out = temp.path().join("out");
-    let output = pyship()
-        .arg("build")
-        .arg(&project)
-        .arg("-o")
-        .arg(&out)
-        .args(["-f", "zip", "--strip-sources", "-p"])
-        .arg(&first.path)
-        .arg("-p")
-        .arg(&last.path)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let paths: Vec<PathBuf> = String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(PathBuf::from)
-        .collect();
+    let paths = Pyship::build(&project)
+        .out(&out)
+        .args(["-f", "zip", "--strip-sources"])
+        .python(first)
+        .python(last)
+        .artifacts();
     assert_eq!(paths.len(), 2);
     assert_ne!(paths[0], paths[1]);
     for (python, path) in [(first, &paths[0]), (last, &paths[1])] {
@@ -484,15 +448,10 @@ fn bad_interpreters_get_one_clear_line() {
         ),
     ];
     for (spec, expected) in cases {
-        let output = pyship()
-            .arg("build")
-            .arg(&project)
-            .arg("-o")
-            .arg(&out)
+        let output = Pyship::build(&project)
+            .out(&out)
             .args(["-p", &spec])
-            .output()
-            .unwrap();
-        assert_eq!(output.status.code(), Some(2), "{spec}");
+            .fails(2);
         let stderr = String::from_utf8_lossy(&output.stderr);
         let lines: Vec<&str> = stderr.lines().collect();
         assert!(
@@ -518,16 +477,10 @@ fn out_dir_inside_a_file_is_an_error() {
     let (temp, project) = copy_fixture("flat");
     let file = temp.path().join("file");
     std::fs::write(&file, "x").unwrap();
-    let output = pyship()
-        .arg("build")
-        .arg(&project)
-        .arg("-o")
-        .arg(file.join("out"))
-        .arg("-p")
-        .arg(&python.path)
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
+    let output = Pyship::build(&project)
+        .out(&file.join("out"))
+        .python(&python)
+        .fails(2);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.starts_with("error: "), "{stderr}");
 }
@@ -554,8 +507,7 @@ fn input_tree_is_never_modified() {
 
 #[test]
 fn pythons_lists_every_interpreter() {
-    let output = pyship().arg("pythons").output().unwrap();
-    assert!(output.status.success());
+    let output = Pyship::new(["pythons"]).succeeds();
     let stdout = String::from_utf8_lossy(&output.stdout);
     for python in pythons() {
         let tag = format!("cpython-3{}", python.minor);
@@ -694,31 +646,17 @@ fn a_crashing_worker_is_retried_once_then_reported() {
     // Crashes once: the file is retried on a fresh worker and the artifact is as usual.
     let marker = temp.path().join("crashed-once");
     let out = temp.path().join("once");
-    let output = pyship()
-        .arg("build")
-        .arg(&project)
-        .args(["-f", "zip", "-o"])
-        .arg(&out)
-        .arg("-p")
-        .arg(&python.path)
+    let paths = Pyship::build(&project)
+        .args(["-f", "zip"])
+        .out(&out)
+        .python(&python)
         .env("PYSHIP_TEST_CRASH_DFILE", "pkg/sub/mod.py")
         .env("PYSHIP_TEST_CRASH_ONCE", &marker)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+        .artifacts();
     assert!(
         marker.exists(),
         "the worker never crashed: the test proves nothing"
     );
-    let paths: Vec<PathBuf> = String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(PathBuf::from)
-        .collect();
     assert_eq!(
         std::fs::read(&paths[0]).unwrap(),
         std::fs::read(&reference[0]).unwrap()
@@ -727,17 +665,12 @@ fn a_crashing_worker_is_retried_once_then_reported() {
     // Crashes every time: one clear error naming the module and the worker's stderr, nothing
     // written.
     let out = temp.path().join("always");
-    let output = pyship()
-        .arg("build")
-        .arg(&project)
-        .args(["-f", "zip", "-o"])
-        .arg(&out)
-        .arg("-p")
-        .arg(&python.path)
+    let output = Pyship::build(&project)
+        .args(["-f", "zip"])
+        .out(&out)
+        .python(&python)
         .env("PYSHIP_TEST_CRASH_DFILE", "pkg/sub/mod.py")
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
+        .fails(2);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.starts_with("error: Compile worker for `pkg/sub/mod.py` failed"),

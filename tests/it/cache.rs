@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::common::{
-    Python, assert_stderr_contains, copy_fixture, copy_tree, fixture, pyship, pythons,
+    Pyship, Python, assert_stderr_contains, copy_fixture, copy_tree, fixture, pythons,
 };
 
 /// (compiled, from cache, workers started) from the `-v` output.
@@ -31,19 +31,14 @@ fn build(
     python: &Python,
     extra: &[&str],
 ) -> (Vec<u8>, String) {
-    let output = pyship()
+    let output = Pyship::build(project)
         .env("PYSHIP_CACHE_DIR", cache)
-        .arg("build")
-        .arg(project)
-        .args(["-f", "zip", "-v", "-o"])
-        .arg(out)
-        .arg("-p")
-        .arg(&python.path)
+        .args(["-f", "zip", "-v"])
+        .out(out)
+        .python(python)
         .args(extra)
-        .output()
-        .unwrap();
+        .succeeds();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(output.status.success(), "{stderr}");
     let path = String::from_utf8(output.stdout).unwrap();
     (std::fs::read(path.trim()).unwrap(), stderr)
 }
@@ -230,14 +225,12 @@ fn compile_in_place_uses_the_cache() {
     copy_tree(&fixture("flat"), &temp.path().join("flat"));
     let cache = temp.path().join("cache");
     let run = || {
-        let output = pyship()
+        let output = Pyship::compile()
             .current_dir(temp.path())
             .env("PYSHIP_CACHE_DIR", &cache)
-            .args(["compile", "flat", "-v", "-p"])
-            .arg(&python.path)
-            .output()
-            .unwrap();
-        assert!(output.status.success());
+            .args(["flat", "-v"])
+            .python(&python)
+            .succeeds();
         String::from_utf8(output.stderr).unwrap()
     };
     let pyc = temp.path().join(format!(
@@ -258,15 +251,13 @@ fn compile_in_place_uses_the_cache() {
 fn cache_dir_and_clean() {
     let temp = tempfile::tempdir().unwrap();
     let dir = |envs: &[(&str, &Path)], args: &[&str]| {
-        let mut command = pyship();
-        command
+        let mut command = Pyship::new(["cache", "dir"])
             .env_remove("PYSHIP_CACHE_DIR")
             .env_remove("XDG_CACHE_HOME");
         for (key, value) in envs {
-            command.env(key, value);
+            command = command.env(key, value);
         }
-        let output = command.args(["cache", "dir"]).args(args).output().unwrap();
-        assert!(output.status.success());
+        let output = command.args(args).succeeds();
         String::from_utf8(output.stdout).unwrap().trim().to_owned()
     };
     let home = temp.path().join("home");
@@ -315,12 +306,9 @@ fn cache_dir_and_clean() {
     );
     let (compiled, _, _) = counts(&stderr);
     assert_eq!(entries(&cache).len(), compiled);
-    let output = pyship()
+    let output = Pyship::new(["cache", "clean"])
         .env("PYSHIP_CACHE_DIR", &cache)
-        .args(["cache", "clean"])
-        .output()
-        .unwrap();
-    assert!(output.status.success());
+        .succeeds();
     assert_eq!(
         String::from_utf8_lossy(&output.stderr),
         format!(
@@ -350,13 +338,7 @@ fn cache_dir_and_clean() {
 #[test]
 fn clean_refuses_unmarked_dirs_and_keeps_foreign_files() {
     let temp = tempfile::tempdir().unwrap();
-    let clean = |dir: &Path| {
-        pyship()
-            .args(["cache", "clean", "--cache-dir"])
-            .arg(dir)
-            .output()
-            .unwrap()
-    };
+    let clean = |dir: &Path| Pyship::new(["cache", "clean", "--cache-dir"]).arg(dir);
     // Someone else's directory that happens to have the same layout.
     let foreign = temp.path().join("foreign");
     let shard = foreign.join("v1/ab");
@@ -369,8 +351,7 @@ fn clean_refuses_unmarked_dirs_and_keeps_foreign_files() {
         "Signature: 8a477f597d28d172789f06886806bc55\n# another tool\n",
     )
     .unwrap();
-    let output = clean(&foreign);
-    assert_eq!(output.status.code(), Some(2));
+    let output = clean(&foreign).fails(2);
     assert_eq!(
         String::from_utf8_lossy(&output.stderr),
         format!(
@@ -381,8 +362,7 @@ fn clean_refuses_unmarked_dirs_and_keeps_foreign_files() {
     assert!(shard.join("c".repeat(62)).is_file());
     assert!(foreign.join("CACHEDIR.TAG").is_file());
     std::fs::remove_file(foreign.join("CACHEDIR.TAG")).unwrap();
-    let output = clean(&foreign);
-    assert_eq!(output.status.code(), Some(2));
+    let output = clean(&foreign).fails(2);
     assert_stderr_contains(&output, "it has no `CACHEDIR.TAG`");
     assert!(shard.join("c".repeat(62)).is_file());
 
@@ -412,8 +392,7 @@ fn clean_refuses_unmarked_dirs_and_keeps_foreign_files() {
     std::os::unix::fs::symlink(&precious, cache.join("v1/cd")).unwrap();
     // A temporary file a killed writer left is pyship's own.
     std::fs::write(shard.join(".tmp-pyship-Ab12Cd"), "partial").unwrap();
-    let output = clean(&cache);
-    assert!(output.status.success(), "{output:?}");
+    clean(&cache).succeeds();
     assert!(built.iter().all(|entry| !entry.exists()));
     assert!(!shard.join(".tmp-pyship-Ab12Cd").exists());
     // The mark stays: the emptied directory is still pyship's cache, and cleaning it again works.
@@ -423,8 +402,7 @@ fn clean_refuses_unmarked_dirs_and_keeps_foreign_files() {
     }
     assert!(precious.join("a.txt").is_file());
     assert!(std::fs::symlink_metadata(cache.join("v1/cd")).is_ok());
-    let again = clean(&cache);
-    assert!(again.status.success(), "{again:?}");
+    clean(&cache).succeeds();
 }
 
 /// (inode, mtime) of a file: what changes when it is written again.
@@ -499,15 +477,11 @@ fn unchanged_archives_are_not_written_again() {
     // without any cache writes.
     let (optimized, stderr) = build(&project, &out, &cache, &python, &["-O"]);
     assert!(!up_to_date(&stderr), "{stderr}");
-    let cold = pyship()
-        .arg("build")
-        .arg(&project)
-        .args(["-f", "zip", "-O", "--no-cache", "-o"])
-        .arg(temp.path().join("cold"))
-        .arg("-p")
-        .arg(&python.path)
-        .output()
-        .unwrap();
+    let cold = Pyship::build(&project)
+        .args(["-f", "zip", "-O", "--no-cache"])
+        .out(&temp.path().join("cold"))
+        .python(&python)
+        .output();
     let cold_path = String::from_utf8(cold.stdout).unwrap();
     assert_eq!(optimized, std::fs::read(cold_path.trim()).unwrap());
 }

@@ -2,8 +2,11 @@
 
 #![allow(dead_code)]
 
+use std::ffi::{OsStr, OsString};
+use std::fmt::Display;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::Duration;
 
 /// A CPython found on this machine.
 #[derive(Debug, Clone)]
@@ -155,6 +158,143 @@ pub fn pyship() -> assert_cmd::Command {
         .env("PYSHIP_CACHE_DIR", cache)
         .env("NO_COLOR", "1");
     command
+}
+
+/// A `pyship` command line being put together, then run expecting success or one exit code:
+/// `Pyship::build(&project).out(&out).python(&python).args(["-f", "zip"]).succeeds()`.
+/// Arguments are passed in the order they are given. It runs in the environment of [`pyship`].
+pub struct Pyship {
+    command: assert_cmd::Command,
+    /// The arguments, for the message of a run that ends otherwise than expected.
+    shown: Vec<OsString>,
+    context: Option<String>,
+}
+
+impl Pyship {
+    /// `pyship ARGS`.
+    pub fn new(args: impl IntoIterator<Item = impl AsRef<OsStr>>) -> Self {
+        Self {
+            command: pyship(),
+            shown: Vec::new(),
+            context: None,
+        }
+        .args(args)
+    }
+
+    /// `pyship build SOURCE`.
+    pub fn build(source: &Path) -> Self {
+        Self::new([OsStr::new("build"), source.as_os_str()])
+    }
+
+    /// `pyship compile`; the paths follow as [`Pyship::arg`]s.
+    pub fn compile() -> Self {
+        Self::new(["compile"])
+    }
+
+    /// `-o DIR`
+    pub fn out(self, dir: &Path) -> Self {
+        self.arg("-o").arg(dir)
+    }
+
+    /// `-p PYTHON`
+    pub fn python(self, python: &Python) -> Self {
+        self.arg("-p").arg(&python.path)
+    }
+
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
+        self.command.arg(arg.as_ref());
+        self.shown.push(arg.as_ref().to_os_string());
+        self
+    }
+
+    pub fn args(self, args: impl IntoIterator<Item = impl AsRef<OsStr>>) -> Self {
+        args.into_iter().fold(self, Self::arg)
+    }
+
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
+        self.command.env(key, value);
+        self
+    }
+
+    pub fn env_remove(mut self, key: impl AsRef<OsStr>) -> Self {
+        self.command.env_remove(key);
+        self
+    }
+
+    pub fn current_dir(mut self, dir: impl AsRef<Path>) -> Self {
+        self.command.current_dir(dir);
+        self
+    }
+
+    /// Kill the run after `limit` (it then fails with no exit code).
+    pub fn timeout(mut self, limit: Duration) -> Self {
+        self.command.timeout(limit);
+        self
+    }
+
+    /// What this run is about, shown first when it ends otherwise than expected.
+    pub fn context(mut self, context: impl Display) -> Self {
+        self.context = Some(context.to_string());
+        self
+    }
+
+    /// Run it, whatever the outcome.
+    pub fn output(mut self) -> Output {
+        self.command.output().unwrap()
+    }
+
+    /// Run it; panics, showing the command, stderr and stdout, unless it exits 0.
+    #[track_caller]
+    pub fn succeeds(self) -> Output {
+        self.exits(0)
+    }
+
+    /// Run it; panics, showing the command, stderr and stdout, unless it exits with `code`.
+    #[track_caller]
+    pub fn fails(self, code: i32) -> Output {
+        assert_ne!(code, 0, "use `succeeds`");
+        self.exits(code)
+    }
+
+    /// [`Pyship::succeeds`], returning the artifact paths printed on stdout, one a line.
+    #[track_caller]
+    pub fn artifacts(self) -> Vec<PathBuf> {
+        String::from_utf8(self.succeeds().stdout)
+            .unwrap()
+            .lines()
+            .map(PathBuf::from)
+            .collect()
+    }
+
+    /// [`Pyship::artifacts`], expecting exactly one.
+    #[track_caller]
+    pub fn artifact(self) -> PathBuf {
+        let mut paths = self.artifacts();
+        assert_eq!(paths.len(), 1, "{paths:?}");
+        paths.pop().unwrap()
+    }
+
+    #[track_caller]
+    fn exits(self, code: i32) -> Output {
+        let line: Vec<String> = self
+            .shown
+            .iter()
+            .map(|arg| arg.to_string_lossy().into_owned())
+            .collect();
+        let context = self.context.clone();
+        let output = self.output();
+        assert!(
+            output.status.code() == Some(code),
+            "{}`pyship {}` ended with {}, expected exit code {code}\n\
+             --- stderr ---\n{}\n--- stdout ---\n{}",
+            context.map(|context| context + ": ").unwrap_or_default(),
+            line.join(" "),
+            output.status,
+            String::from_utf8_lossy(&output.stderr),
+            String::from_utf8_lossy(&output.stdout),
+        );
+        output
+    }
 }
 
 /// Assert that `output`'s stderr contains `needle`, showing the whole stderr when it does not.

@@ -3,35 +3,20 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
-use crate::common::{Python, copy_tree, fixture, pyship, pythons};
+use crate::common::{Pyship, Python, copy_tree, fixture, pythons};
 
 const IMPORT_CHECK: &str = include_str!("import_check.py");
 const FLAT_MODULES: &[&str] = &["app", "pkg", "pkg.sub", "pkg.sub.mod", "ns.part"];
 
-/// Run `pyship compile -p PYTHON ARGS` in `cwd`.
-fn compile(cwd: &Path, python: &Python, args: &[&str]) -> Output {
-    pyship()
-        .current_dir(cwd)
-        .arg("compile")
-        .arg("-p")
-        .arg(&python.path)
-        .args(args)
-        .output()
-        .unwrap()
+/// `pyship compile -p PYTHON ARGS` in `cwd`.
+fn compile(cwd: &Path, python: &Python, args: &[&str]) -> Pyship {
+    Pyship::compile().current_dir(cwd).python(python).args(args)
 }
 
 /// [`compile`], which must succeed; returns stderr.
 fn compile_ok(cwd: &Path, python: &Python, args: &[&str]) -> String {
-    let output = compile(cwd, python, args);
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(
-        output.status.success(),
-        "pyship compile {args:?} failed on Python {}:\n{stderr}",
-        python.version()
-    );
-    stderr
+    String::from_utf8_lossy(&compile(cwd, python, args).succeeds().stderr).into_owned()
 }
 
 /// Copy the `flat` fixture to `dir/flat` and give a few sources unusual permissions, so the
@@ -440,9 +425,8 @@ fn syntax_errors_are_reported_and_the_rest_is_written() {
     for python in pythons() {
         let temp = tempfile::tempdir().unwrap();
         copy_tree(&fixture("syntax_errors"), &temp.path().join("pkg_root"));
-        let output = compile(temp.path(), &python, &["pkg_root"]);
+        let output = compile(temp.path(), &python, &["pkg_root"]).fails(1);
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(1), "{stderr}");
         // Python's own line, column and message for each broken file.
         let lines = python
             .run(&[
@@ -490,15 +474,12 @@ fn files_and_defaults_follow_compileall() {
     let project = flat_in(temp.path());
     // A single file, a non-Python file (ignored, as compileall does), SOURCE_DATE_EPOCH making
     // checked-hash the default (py_compile's rule).
-    let output = pyship()
+    Pyship::compile()
         .current_dir(temp.path())
         .env("SOURCE_DATE_EPOCH", "1700000000")
-        .args(["compile", "-p"])
-        .arg(&python.path)
+        .python(&python)
         .args(["flat/app.py", "flat/pkg/data.json"])
-        .output()
-        .unwrap();
-    assert!(output.status.success());
+        .succeeds();
     let written = pycs(&project);
     assert_eq!(written.len(), 1, "{written:?}");
     let pyc = std::fs::read(&written[0]).unwrap();
@@ -515,8 +496,7 @@ fn files_and_defaults_follow_compileall() {
     assert_matches_references(&python, &project, &references);
 
     // A missing path is one fatal line.
-    let output = compile(temp.path(), &python, &["flat", "nope"]);
-    assert_eq!(output.status.code(), Some(2));
+    let output = compile(temp.path(), &python, &["flat", "nope"]).fails(2);
     assert_eq!(
         String::from_utf8_lossy(&output.stderr),
         "error: `nope` does not exist\n"
@@ -544,12 +524,11 @@ fn an_unreadable_source_is_reported_and_the_rest_is_written() {
             dir
         };
         let (ours, theirs) = (tree("ours"), tree("theirs"));
-        let output = compile(temp.path(), &python, &["ours"]);
+        let output = compile(temp.path(), &python, &["ours"]).fails(1);
         let stderr = String::from_utf8_lossy(&output.stderr);
         let compileall = python.run(&["-I", "-m", "compileall", "-q", theirs.to_str().unwrap()]);
         // compileall writes every other pyc and exits 1; so does pyship.
         assert_eq!(compileall.status.code(), Some(1));
-        assert_eq!(output.status.code(), Some(1), "{stderr}");
         let relative = |dir: &Path| -> Vec<PathBuf> {
             pycs(dir)
                 .iter()
@@ -591,11 +570,10 @@ fn an_unwritable_pyc_is_reported_and_the_rest_is_written() {
             dir
         };
         let (ours, theirs) = (tree("ours"), tree("theirs"));
-        let output = compile(temp.path(), &python, &["ours"]);
+        let output = compile(temp.path(), &python, &["ours"]).fails(1);
         let stderr = String::from_utf8_lossy(&output.stderr);
         let compileall = python.run(&["-I", "-m", "compileall", "-q", theirs.to_str().unwrap()]);
         assert_eq!(compileall.status.code(), Some(1));
-        assert_eq!(output.status.code(), Some(1), "{stderr}");
         let written = |dir: &Path| -> Vec<PathBuf> {
             pycs(dir)
                 .iter()

@@ -3,10 +3,9 @@
 
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
-use std::process::Output;
 use std::time::Duration;
 
-use crate::common::{Python, pyship, pythons};
+use crate::common::{Pyship, Python, pythons};
 
 const SECRET: &str = "host-secret-6f1d";
 
@@ -27,19 +26,16 @@ fn project(root: &Path, project_extra: &str, tool: &str) -> PathBuf {
     dir
 }
 
-fn run(source: &Path, out: Option<&Path>, python: &Python, extra: &[&str]) -> Output {
-    let mut command = pyship();
-    command.arg("build").arg(source);
+/// `pyship build SOURCE [-o OUT] -p PYTHON EXTRA...`, killed after a minute.
+fn run(source: &Path, out: Option<&Path>, python: &Python, extra: &[&str]) -> Pyship {
+    let mut command = Pyship::build(source);
     if let Some(out) = out {
-        command.arg("-o").arg(out);
+        command = command.out(out);
     }
     command
-        .arg("-p")
-        .arg(&python.path)
+        .python(python)
         .args(extra)
         .timeout(Duration::from_secs(60))
-        .output()
-        .unwrap()
 }
 
 /// Every file under `dir`, relative, sorted (symlinks not followed).
@@ -73,9 +69,8 @@ fn refused(
     needle: &str,
 ) -> String {
     let before = listing(watch);
-    let output = run(source, out, python, extra);
+    let output = run(source, out, python, extra).context(needle).fails(2);
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert_eq!(output.status.code(), Some(2), "{needle}: {stderr}");
     let errors: Vec<&str> = stderr
         .lines()
         .filter(|line| line.starts_with("error:"))
@@ -222,12 +217,7 @@ fn paths_named_by_pyproject_stay_inside_the_project() {
     let dir = project(temp.path(), "readme = \"README.md\"", "");
     std::fs::write(dir.join("real.md"), "# Demo\n").unwrap();
     symlink("real.md", dir.join("README.md")).unwrap();
-    let output = run(&dir, None, &python, &[]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    run(&dir, None, &python, &[]).succeeds();
 }
 
 #[test]
@@ -284,17 +274,13 @@ fn a_project_left_without_modules_is_an_error() {
     );
     std::fs::remove_file(tree.join("pkg/__init__.py")).unwrap();
     std::fs::write(tree.join("pkg/data.txt"), "").unwrap();
-    let output = run(
+    run(
         &tree,
         Some(&temp.path().join("out")),
         &python,
         &["--exclude", "*.md"],
-    );
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    )
+    .succeeds();
 }
 
 #[test]
@@ -328,12 +314,7 @@ fn overlapping_out_dirs_are_refused() {
     );
     // The default `SOURCE/dist` and another directory inside the project are fine.
     for out in [None, Some(dir.join("out"))] {
-        let output = run(&dir, out.as_deref(), &python, &[]);
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        run(&dir, out.as_deref(), &python, &[]).succeeds();
     }
 
     // A plain tree: the out-dir may not be a directory of modules; `SOURCE/out` works twice
@@ -360,12 +341,7 @@ fn overlapping_out_dirs_are_refused() {
         "is the source directory",
     );
     for _ in 0..2 {
-        let output = run(&tree, Some(&tree.join("out")), &python, &[]);
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        run(&tree, Some(&tree.join("out")), &python, &[]).succeeds();
     }
 }
 
@@ -387,9 +363,8 @@ fn a_fifo_is_refused_not_read() {
         let fifo = temp.path().join(name);
         mkfifo(&fifo);
         // `run` has a deadline: a read of the FIFO would block until it passes.
-        let output = run(&fifo, Some(&temp.path().join("out")), &python, &[]);
+        let output = run(&fifo, Some(&temp.path().join("out")), &python, &[]).fails(2);
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{stderr}");
         assert!(stderr.starts_with("error: "), "{stderr}");
         assert!(!temp.path().join("out").exists());
     }
@@ -400,12 +375,7 @@ fn build_warnings(source: &Path, python: &Python, extra: &[&str]) -> Vec<String>
     let report = source.parent().unwrap().join("report.json");
     let mut args = vec!["--report", report.to_str().unwrap()];
     args.extend(extra);
-    let output = run(source, None, python, &args);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    run(source, None, python, &args).succeeds();
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     report["warnings"]

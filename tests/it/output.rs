@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use crate::common::{Python, copy_fixture, copy_tree, fixture, pyship, pythons};
+use crate::common::{Pyship, Python, copy_fixture, copy_tree, fixture, pythons};
 
 /// A `pyship` command as [`pyship`] makes it, but a plain [`Command`], so stdout and stderr can
 /// be any file.
@@ -251,19 +251,13 @@ fn errors_show_their_hint() {
         return;
     };
     let (temp, project) = copy_fixture("hello");
-    let output = pyship()
-        .arg("build")
-        .arg(&project)
-        .arg("-o")
-        .arg(temp.path().join("out"))
-        .args(["-f", "wheel", "-p"])
-        .arg(&older.path)
-        .arg("-p")
-        .arg(&newer.path)
-        .output()
-        .unwrap();
+    let output = Pyship::build(&project)
+        .out(&temp.path().join("out"))
+        .args(["-f", "wheel"])
+        .python(older)
+        .python(newer)
+        .fails(2);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(lines.len(), 2, "{stderr}");
     assert!(
@@ -284,18 +278,12 @@ fn an_invalid_pattern_is_an_error() {
     let (temp, project) = copy_fixture("flat");
     for option in ["--exclude", "--keep-source"] {
         let out = temp.path().join("out");
-        let output = pyship()
-            .arg("build")
-            .arg(&project)
-            .arg("-o")
-            .arg(&out)
-            .arg("-p")
-            .arg(&python.path)
+        let output = Pyship::build(&project)
+            .out(&out)
+            .python(&python)
             .args(["--strip-sources", option, "pkg/["])
-            .output()
-            .unwrap();
+            .fails(2);
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{option}: {stderr}");
         assert_eq!(stderr.lines().count(), 1, "{option}: {stderr}");
         assert!(
             stderr.starts_with("error: Invalid pattern `pkg/[`"),
@@ -322,16 +310,12 @@ fn file_names_are_escaped_in_every_message() {
     let shown = dir.display().to_string();
 
     // A syntax error (`path:line:col: message`) and `-v` lines.
-    let output = pyship()
-        .arg("compile")
+    let output = Pyship::compile()
         .arg(&dir)
-        .arg("-p")
-        .arg(&python.path)
+        .python(&python)
         .arg("-v")
-        .output()
-        .unwrap();
+        .fails(1);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(!stderr.contains(['\u{1b}', '\u{7}', '\r']), "{stderr:?}");
     assert!(
         stderr
@@ -354,17 +338,12 @@ fn file_names_are_escaped_in_every_message() {
     // exact path.
     let (_project_temp, project) = copy_fixture("flat");
     let out = temp.path().join("out\u{1b}[2J\r\nfake");
-    let output = pyship()
-        .arg("build")
-        .arg(&project)
-        .arg("-o")
-        .arg(&out)
-        .args(["-f", "zip", "-p"])
-        .arg(&python.path)
-        .output()
-        .unwrap();
+    let output = Pyship::build(&project)
+        .out(&out)
+        .args(["-f", "zip"])
+        .python(&python)
+        .succeeds();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains(['\u{1b}', '\r']), "{stderr:?}");
     assert!(
         stderr.contains("out\\u{1b}[2J\\r\\nfake/flat-cp3"),
@@ -383,9 +362,8 @@ fn file_names_are_escaped_in_every_message() {
     );
 
     // A fatal error.
-    let output = pyship().arg("build").arg(dir.join(BAD)).output().unwrap();
+    let output = Pyship::build(&dir.join(BAD)).fails(2);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
     assert!(stderr.contains("bad\\u{1b}[2J\\r\\nfake.py"), "{stderr}");
     assert!(!stderr.contains(['\u{1b}', '\r']), "{stderr:?}");

@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{copy_fixture, pyship, pythons};
+use crate::common::{Pyship, copy_fixture, pythons};
 
-/// `pyship ARGS` started in the background with the test environment of [`pyship`] and `envs`.
+/// `pyship ARGS` started in the background with the test environment of
+/// [`pyship`](crate::common::pyship) and `envs`.
 fn spawn(args: &[&std::ffi::OsStr], envs: &[(&str, &Path)], cache: &Path) -> Child {
     Command::new(assert_cmd::cargo::cargo_bin("pyship"))
         .args(args)
@@ -194,16 +195,11 @@ fn a_sigkilled_build_leaves_no_worker_and_its_staging_is_swept_by_the_next() {
     assert_eq!(ours.len(), 2, "{ours:?}");
 
     // Another build into the same out-dir leaves the live one's staging alone.
-    let output = pyship()
-        .arg("build")
-        .arg(&project)
-        .args(["-f", "dir", "-f", "zip", "-o"])
-        .arg(&out)
-        .arg("-p")
-        .arg(&python.path)
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{output:?}");
+    Pyship::build(&project)
+        .args(["-f", "dir", "-f", "zip"])
+        .out(&out)
+        .python(&python)
+        .succeeds();
     assert_eq!(staging(&out), ours);
 
     signal(&live, libc::SIGTERM);
@@ -284,20 +280,15 @@ fn a_hanging_interpreter_meets_the_probe_deadline() {
     .unwrap();
     for spec in [fake.as_os_str(), "3.14".as_ref()] {
         let start = Instant::now();
-        let output = pyship()
+        let output = Pyship::build(&project)
             .env("PYSHIP_PROBE_TIMEOUT", "1")
             .env("PATH", &path)
-            .arg("build")
-            .arg(&project)
-            .arg("-o")
-            .arg(temp.path().join("out"))
+            .out(&temp.path().join("out"))
             .arg("-p")
             .arg(spec)
             .timeout(Duration::from_secs(20))
-            .output()
-            .unwrap();
+            .fails(2);
         assert!(start.elapsed() < Duration::from_secs(10));
-        assert_eq!(output.status.code(), Some(2), "{output:?}");
         assert_eq!(
             String::from_utf8_lossy(&output.stderr),
             format!(
@@ -308,15 +299,12 @@ fn a_hanging_interpreter_meets_the_probe_deadline() {
     }
     // `pythons` lists the others and skips the hanging one.
     let start = Instant::now();
-    let output = pyship()
+    let output = Pyship::new(["pythons"])
         .env("PYSHIP_PROBE_TIMEOUT", "1")
         .env("PATH", &path)
-        .arg("pythons")
         .timeout(Duration::from_secs(20))
-        .output()
-        .unwrap();
+        .succeeds();
     assert!(start.elapsed() < Duration::from_secs(10));
-    assert!(output.status.success(), "{output:?}");
     assert!(!String::from_utf8_lossy(&output.stdout).contains(&*fake.to_string_lossy()));
 }
 
@@ -366,16 +354,13 @@ fn a_hanging_pip_meets_its_deadline_or_an_interrupt() {
     };
 
     let start = Instant::now();
-    let output = pyship()
+    let output = Pyship::new(args("a"))
         .env("PYSHIP_PIP_TIMEOUT", "3")
         .env("TMPDIR", &tmpdir)
-        .args(args("a"))
         .timeout(Duration::from_secs(60))
-        .output()
-        .unwrap();
+        .fails(2);
     assert!(start.elapsed() < Duration::from_secs(30));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
         stderr.starts_with("error: `")

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::build::{build, contents, names};
-use crate::common::{Python, assert_stderr_contains, copy_fixture, pyship, pythons};
+use crate::common::{Pyship, Python, assert_stderr_contains, copy_fixture, pythons};
 
 const MAKE_WHEEL: &str = include_str!("make_wheel.py");
 
@@ -170,9 +170,11 @@ fn foreign_wheel(python: &Python, dir: &Path, tag: &str) -> PathBuf {
 }
 
 fn convert(wheel: &Path, out: &Path, python: &Python, extra: &[&str]) -> PathBuf {
-    let paths = build(wheel, out, python, extra);
-    assert_eq!(paths.len(), 1, "{paths:?}");
-    paths[0].clone()
+    Pyship::build(wheel)
+        .out(out)
+        .python(python)
+        .args(extra)
+        .artifact()
 }
 
 #[test]
@@ -379,18 +381,12 @@ fn wheels_are_byte_identical_across_runs_and_jobs() {
 
 /// Run `pyship build` expecting a fatal error; returns stderr and checks nothing was written.
 fn refused(source: &Path, out: &Path, python: &Python, extra: &[&str]) -> String {
-    let output = pyship()
-        .arg("build")
-        .arg(source)
-        .arg("-o")
-        .arg(out)
-        .arg("-p")
-        .arg(&python.path)
+    let output = Pyship::build(source)
+        .out(out)
+        .python(python)
         .args(extra)
-        .output()
-        .unwrap();
+        .fails(2);
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert_eq!(
         stderr
             .lines()

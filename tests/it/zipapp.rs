@@ -11,7 +11,7 @@ use std::process::{Command, Output};
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-use crate::common::{Python, assert_stderr_contains, copy_fixture, fixture, pyship, pythons};
+use crate::common::{Pyship, Python, assert_stderr_contains, copy_fixture, fixture, pythons};
 
 /// Write `fixtures/dep_pkg` as `dep_pkg-1.0-py3-none-any.whl` into `dir` (PEP 427).
 fn build_dep_wheel(dir: &Path) -> PathBuf {
@@ -51,32 +51,13 @@ fn build_dep_wheel(dir: &Path) -> PathBuf {
 }
 
 /// `pyship build PROJECT -o OUT -p PY EXTRA...`
-fn build_output(project: &Path, out: &Path, python: &Python, extra: &[&str]) -> Output {
-    pyship()
-        .arg("build")
-        .arg(project)
-        .arg("-o")
-        .arg(out)
-        .arg("-p")
-        .arg(&python.path)
-        .args(extra)
-        .output()
-        .unwrap()
+fn build_command(project: &Path, out: &Path, python: &Python, extra: &[&str]) -> Pyship {
+    Pyship::build(project).out(out).python(python).args(extra)
 }
 
 /// Build, expecting success; returns the one artifact printed.
 fn build(project: &Path, out: &Path, python: &Python, extra: &[&str]) -> PathBuf {
-    let output = build_output(project, out, python, extra);
-    assert!(
-        output.status.success(),
-        "pyship build {extra:?} failed for Python {}:\n{}",
-        python.version(),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let stdout = String::from_utf8(output.stdout).unwrap();
-    let paths: Vec<PathBuf> = stdout.lines().map(PathBuf::from).collect();
-    assert_eq!(paths.len(), 1, "{paths:?}");
-    paths.into_iter().next().unwrap()
+    build_command(project, out, python, extra).artifact()
 }
 
 /// Build with the dependency wheel in `wheels` as the only package index.
@@ -385,8 +366,7 @@ fn extract_runs_a_native_extension_and_zips_refuse_one() {
         for format in ["zipapp", "zip"] {
             let mut args = vec!["-f", format];
             args.extend(main);
-            let output = build_output(&project, &out, &python, &args);
-            assert_eq!(output.status.code(), Some(2), "{format} was not refused");
+            let output = build_command(&project, &out, &python, &args).fails(2);
             let stderr = String::from_utf8(output.stderr).unwrap();
             assert!(
                 stderr.starts_with("error: Native extension `app_with_dep/_native."),
@@ -547,13 +527,13 @@ fn entry_point_from_project_main_and_clear_errors() {
     // No entry point at all.
     std::fs::remove_file(project.join("__main__.py")).unwrap();
     std::fs::write(project.join("lib.py"), "").unwrap();
-    let output = build_output(
+    let output = build_command(
         &project,
         &temp.path().join("out"),
         &python,
         &["-f", "zipapp"],
-    );
-    assert_eq!(output.status.code(), Some(2));
+    )
+    .fails(2);
     assert_stderr_contains(&output, "pass `--main module:function`");
 
     // Several scripts are ambiguous.
@@ -562,13 +542,13 @@ fn entry_point_from_project_main_and_clear_errors() {
         "[project]\nname = \"tool\"\nversion = \"1\"\n[project.scripts]\na = \"lib:a\"\nb = \"lib:b\"\n",
     )
     .unwrap();
-    let output = build_output(
+    let output = build_command(
         &project,
         &temp.path().join("out"),
         &python,
         &["-f", "zipapp"],
-    );
-    assert_eq!(output.status.code(), Some(2));
+    )
+    .fails(2);
     assert_stderr_contains(&output, "several `[project.scripts]` (a, b)");
 }
 
@@ -578,13 +558,13 @@ fn pip_failure_is_one_clear_error() {
         return;
     };
     let (temp, project) = copy_fixture("app_with_dep");
-    let output = build_output(
+    let output = build_command(
         &project,
         &temp.path().join("out"),
         &python,
         &["-f", "zipapp", "--with-deps", "--pip-arg=--no-index"],
-    );
-    assert_eq!(output.status.code(), Some(2));
+    )
+    .fails(2);
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(
         stderr.starts_with("error: `") && stderr.contains("-m pip install` failed"),
@@ -607,13 +587,13 @@ fn pip_failure_is_one_clear_error() {
         &text[end..]
     );
     std::fs::write(&pyproject, text).unwrap();
-    let output = build_output(
+    let output = build_command(
         &project,
         &temp.path().join("out"),
         &python,
         &["-f", "zipapp", "--with-deps"],
-    );
-    assert_eq!(output.status.code(), Some(2));
+    )
+    .fails(2);
     assert_stderr_contains(
         &output,
         "`--with-deps` needs static `[project.dependencies]`",
