@@ -19,10 +19,10 @@ pub(crate) struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
-    /// Print only errors.
+    /// Print only errors (no warnings, notes or summary).
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
-    /// Print each module as it is compiled, and every warning.
+    /// Print each module as it is compiled, the stage timings and the cache counts.
     #[arg(short, long, global = true)]
     pub verbose: bool,
     /// When to use colors (NO_COLOR is honoured with `auto`).
@@ -44,7 +44,7 @@ pub(crate) enum ColorChoice {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Compile a project and write it as a directory or zip.
+    /// Compile a project (or convert a wheel) and write it as a directory, zip, wheel or zipapp.
     Build(Box<BuildArgs>),
     /// Compile sources in place, like `python -m compileall` but faster.
     Compile(CompileArgs),

@@ -158,14 +158,15 @@ impl InplaceReport {
     pub fn summary(&self) -> String {
         let plural = |count: usize| if count == 1 { "" } else { "s" };
         format!(
-            "Wrote {} pyc{} for {} module{} ({}), {} up to date, in {:.2}s",
+            "Wrote {} pyc{} for {} module{} ({}), {} up to date, in {:.2}s{}",
             self.written,
             plural(self.written),
             self.modules,
             plural(self.modules),
             human_bytes(self.source_bytes),
             self.up_to_date,
-            self.duration.as_secs_f64()
+            self.duration.as_secs_f64(),
+            crate::report::warning_count(self.warnings.len())
         )
     }
 }

@@ -27,7 +27,7 @@ pub(crate) fn run(args: Box<BuildArgs>, quiet: bool, verbose: bool) -> ExitCode 
                     return ExitCode::from(2);
                 }
             }
-            if verbose || !report.failures.is_empty() {
+            if !quiet {
                 for warning in &report.warnings {
                     message(format_args!("{WARNING}: {}", escape(warning)));
                 }

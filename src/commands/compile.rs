@@ -23,7 +23,7 @@ pub(crate) fn run(
             return ExitCode::from(2);
         }
     };
-    if verbose || !report.failures.is_empty() {
+    if !quiet {
         for warning in &report.warnings {
             message(format_args!("{WARNING}: {}", escape(warning)));
         }

@@ -153,15 +153,25 @@ impl Report {
         let shipped: u64 = self.artifacts.iter().map(|artifact| artifact.bytes).sum();
         let count = self.artifacts.len().max(1) as u64;
         format!(
-            "Compiled {} module{} and carried {} file{}: {} → {} in {:.2}s",
+            "Compiled {} module{} and carried {} file{}: {} → {} in {:.2}s{}",
             self.modules,
             if self.modules == 1 { "" } else { "s" },
             self.data_files,
             if self.data_files == 1 { "" } else { "s" },
             human_bytes(self.source_bytes),
             human_bytes(shipped / count),
-            self.duration.as_secs_f64()
+            self.duration.as_secs_f64(),
+            warning_count(self.warnings.len())
         )
+    }
+}
+
+/// `, 2 warnings` for the end of a summary line; nothing without warnings.
+pub fn warning_count(count: usize) -> String {
+    match count {
+        0 => String::new(),
+        1 => ", 1 warning".to_owned(),
+        _ => format!(", {count} warnings"),
     }
 }
 

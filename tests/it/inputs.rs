@@ -421,3 +421,27 @@ fn broken_links_are_skipped_quietly_when_ignored_and_with_a_warning_otherwise() 
         "{warnings:?}"
     );
 }
+
+#[test]
+fn warnings_are_shown_by_default_counted_and_silenced_by_quiet() {
+    let Some(python) = pythons().pop() else {
+        return;
+    };
+    let temp = tempfile::tempdir().unwrap();
+    let dir = project(temp.path(), "", "");
+    symlink("nowhere", dir.join("demo/dangling.py")).unwrap();
+
+    let output = run(&dir, None, &python, &[]).succeeds();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.starts_with("warning: "))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(warnings[0].contains("dangling.py"), "{stderr}");
+    let summary = stderr.lines().last().unwrap();
+    assert!(summary.ends_with(", 1 warning"), "{stderr}");
+
+    let quiet = run(&dir, None, &python, &["-q"]).succeeds();
+    assert_eq!(String::from_utf8_lossy(&quiet.stderr), "");
+}
