@@ -53,6 +53,14 @@ pub(crate) enum Command {
     Cache(CacheCommand),
     /// List the interpreters pyship can target.
     Pythons,
+    /// Print a shell completion script, e.g. `pyship completions bash > ~/.local/share/bash-completion/completions/pyship`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `pyship man > ~/.local/share/man/man1/pyship.1`.
+    Man,
 }
 
 /// `--format`

@@ -96,5 +96,7 @@ fn run_cli() -> ExitCode {
         }
         Command::Cache(command) => commands::cache::run(&command),
         Command::Build(args) => commands::build::run(args, cli.quiet, cli.verbose),
+        Command::Completions { shell } => commands::docs::completions(shell),
+        Command::Man => commands::docs::man(),
     }
 }

@@ -5,6 +5,7 @@
 pub(crate) mod build;
 pub(crate) mod cache;
 pub(crate) mod compile;
+pub(crate) mod docs;
 pub(crate) mod pythons;
 
 use std::io::IsTerminal;

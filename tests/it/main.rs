@@ -14,6 +14,7 @@ mod build;
 mod cache;
 mod common;
 mod compile;
+mod docs;
 mod inputs;
 mod marshal;
 mod output;

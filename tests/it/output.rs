@@ -76,6 +76,8 @@ fn every_subcommand(dir: &Path, python: &Python) -> Vec<(&'static str, Vec<PathB
             "cache clean",
             args(&[&"cache", &"clean", &"--cache-dir", &cache]),
         ),
+        ("completions", args(&[&"completions", &"bash"])),
+        ("man", args(&[&"man"])),
         ("--version", args(&[&"--version"])),
         ("--help", args(&[&"--help"])),
     ]
