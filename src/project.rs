@@ -654,7 +654,19 @@ fn resolve_license_files(dir: &Path, patterns: &[String]) -> Result<Vec<LicenseF
 
 fn read_named(dir: &Path, file: &str, field: &'static str) -> Result<String, ProjectError> {
     let path = dir.join(file);
-    fs_err::read_to_string(&path).map_err(|err| ProjectError::ReadFile { path, field, err })
+    // Only a regular file: a device (`/dev/zero`) would be read until memory runs out, and
+    // opening a FIFO waits for a writer forever.
+    let read = fs_err::metadata(&path).and_then(|metadata| {
+        if metadata.is_file() {
+            fs_err::read_to_string(&path)
+        } else {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a regular file",
+            ))
+        }
+    });
+    read.map_err(|err| ProjectError::ReadFile { path, field, err })
 }
 
 fn load_readme(dir: &Path, pyproject: &Path, readme: RawReadme) -> Result<Readme, ProjectError> {
