@@ -214,6 +214,38 @@ mod tests {
         }
     }
 
+    /// A readme or license that is not a regular file is refused, not read: `/dev/zero` ran
+    /// the `pyproject` target out of memory (`fuzz/regressions/pyproject/readme-dev-zero.toml`)
+    /// and a FIFO blocked it forever.
+    #[cfg(unix)]
+    #[test]
+    fn project_files_must_be_regular() {
+        use std::time::Duration;
+        let temp = tempfile::tempdir().unwrap();
+        let dir = temp.path().to_path_buf();
+        let made = std::process::Command::new("mkfifo")
+            .arg(dir.join("README.md"))
+            .status();
+        assert!(made.is_ok_and(|status| status.success()), "mkfifo failed");
+        for readme in ["/dev/zero", "README.md"] {
+            fs_err::write(
+                dir.join("pyproject.toml"),
+                format!("[project]\nname = \"pkg\"\nversion = \"1\"\nreadme = \"{readme}\"\n"),
+            )
+            .unwrap();
+            let (send, receive) = std::sync::mpsc::channel();
+            let project_dir = dir.clone();
+            // A thread, so that a read that never ends fails the test instead of hanging it.
+            std::thread::spawn(move || {
+                let _ = send.send(crate::source::project::load(&project_dir).map(|_| ()));
+            });
+            let loaded = receive
+                .recv_timeout(Duration::from_secs(10))
+                .unwrap_or_else(|_| panic!("reading readme `{readme}` did not finish"));
+            assert!(loaded.is_err(), "readme `{readme}` was read");
+        }
+    }
+
     #[test]
     fn marshal_seeds() {
         replay("marshal", super::marshal);
