@@ -26,7 +26,7 @@ use crate::compile::{
 use crate::error::Error;
 use crate::interpreter::{Interpreter, resolve};
 use crate::plan::layout::{self, Content, LayoutOptions, Loader};
-use crate::plan::{ArtifactPlan, PlanError, bundle, default_format, plan_artifact};
+use crate::plan::{self, ArtifactPlan, PlanError, bundle, default_format, plan_artifact};
 use crate::report::{ArtifactReport, Failure, Report, Reporter};
 use crate::settings::{Config, OutputFormat, Placement};
 use crate::sink::{self, Sink, SinkError};
@@ -144,6 +144,9 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
     // (target index, artifact), in the order of the targets and formats asked for.
     let mut artifacts: Vec<(usize, Artifact)> = Vec::new();
     for interpreter in interpreters {
+        if let Some(project) = input.project() {
+            plan::check_requires_python(project, &interpreter)?;
+        }
         let (mut target_files, mut target_sources) = (files.clone(), sources.clone());
         let installed = if dependencies.is_empty() {
             None

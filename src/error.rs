@@ -51,6 +51,10 @@ impl Error {
             Error::Plan(crate::plan::PlanError::ArtifactClash { hint, .. }) => {
                 Some((*hint).to_owned())
             }
+            Error::Plan(crate::plan::PlanError::RequiresPython { .. }) => Some(
+                "choose a target that `requires-python` allows with `-p` (`pyship pythons` lists them)"
+                    .to_owned(),
+            ),
             Error::Interpreter(crate::interpreter::InterpreterError::NotFound { .. })
             | Error::Inplace(crate::in_place::InplaceError::Interpreter(
                 crate::interpreter::InterpreterError::NotFound { .. },

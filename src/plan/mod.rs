@@ -43,9 +43,60 @@ pub enum PlanError {
         /// Why it happens.
         hint: &'static str,
     },
+    /// The project's `requires-python` excludes the target: whatever is built cannot be used.
+    #[error("`{project}` requires Python `{requires}`, but the target is CPython {target}")]
+    RequiresPython {
+        /// The project's name.
+        project: String,
+        /// `requires-python`, e.g. `>=3.12`.
+        requires: String,
+        /// The target's full version, e.g. `3.9.18`.
+        target: String,
+    },
+    /// `requires-python` is not a PEP 440 version specifier.
+    #[error("Invalid `project.requires-python` `{requires}`: {reason}")]
+    InvalidRequiresPython {
+        /// The value.
+        requires: String,
+        /// Why.
+        reason: String,
+    },
     /// The project's metadata cannot make a wheel (`dynamic` fields).
     #[error(transparent)]
     Project(#[from] ProjectError),
+}
+
+/// Refuse a target that the project's `requires-python` excludes (SPEC §6): a wheel for it
+/// would never install, a bundle would not run.
+pub fn check_requires_python(
+    project: &crate::source::project::Project,
+    interpreter: &Interpreter,
+) -> Result<(), PlanError> {
+    use std::str::FromStr as _;
+    let Some(requires) = &project.requires_python else {
+        return Ok(());
+    };
+    let specifiers = pep440_rs::VersionSpecifiers::from_str(requires).map_err(|err| {
+        PlanError::InvalidRequiresPython {
+            requires: requires.clone(),
+            reason: err.to_string(),
+        }
+    })?;
+    let version = interpreter.version;
+    let target = pep440_rs::Version::new([
+        u64::from(version.major),
+        u64::from(version.minor),
+        u64::from(version.micro),
+    ]);
+    if specifiers.contains(&target) {
+        Ok(())
+    } else {
+        Err(PlanError::RequiresPython {
+            project: project.name.clone(),
+            requires: requires.clone(),
+            target: version.to_string(),
+        })
+    }
 }
 
 /// `wheel` for a PEP 621 project or a wheel, `dir` for a plain directory (SPEC §1).

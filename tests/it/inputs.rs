@@ -445,3 +445,36 @@ fn warnings_are_shown_by_default_counted_and_silenced_by_quiet() {
     let quiet = run(&dir, None, &python, &["-q"]).succeeds();
     assert_eq!(String::from_utf8_lossy(&quiet.stderr), "");
 }
+
+#[test]
+fn a_target_that_requires_python_excludes_is_refused() {
+    let Some(python) = pythons().pop() else {
+        return;
+    };
+    let temp = tempfile::tempdir().unwrap();
+    let excluding = format!("requires-python = \"<3.{}\"", python.minor);
+    let dir = project(temp.path(), &excluding, "");
+    let out = temp.path().join("out");
+    let output = run(&dir, Some(&out), &python, &[]).fails(2);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let version = python.script("import platform; print(platform.python_version())", &[]);
+    assert_eq!(
+        stderr.lines().next().unwrap(),
+        format!(
+            "error: `demo` requires Python `<3.{}`, but the target is CPython {}",
+            python.minor,
+            version.trim()
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.lines().nth(1).unwrap().starts_with("hint: "),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+
+    let temp = tempfile::tempdir().unwrap();
+    let allowing = format!("requires-python = \">=3.{}\"", python.minor);
+    let dir = project(temp.path(), &allowing, "");
+    run(&dir, None, &python, &[]).succeeds();
+}
