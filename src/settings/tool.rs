@@ -330,7 +330,7 @@ pub struct ToolConfig {
     /// `dfile-prefix`.
     pub dfile_prefix: Option<String>,
     /// `packages`: package directories or module files, relative to the project, that a
-    /// project wheel ships (see [`crate::source::project::discover_packages`]).
+    /// project wheel ships instead of the packages it would discover.
     #[serde(default, deserialize_with = "one_or_many")]
     pub packages: Option<Vec<String>>,
 }
