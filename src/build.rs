@@ -402,6 +402,9 @@ fn fingerprint(
     let mut hasher = Sha256::new();
     let mut options = config.clone();
     options.jobs = 0;
+    // What of the file decides the artifact is already here: the options resolved from it,
+    // the generated metadata and the files shipped.
+    options.pyproject = None;
     hasher.update(env!("CARGO_PKG_VERSION"));
     hasher.update(format!(
         "{options:?}\n{:?}\n{:?}\n",

@@ -1,16 +1,13 @@
 //! Command-line arguments. The only module that knows clap.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 use pyship::bytecode::pyc::Invalidation;
 use pyship::compile::Optimize;
 use pyship::in_place::{InplaceConfig, default_invalidation};
-use pyship::settings::{
-    BundleOptions, Config, OutputFormat, Placement, source_date_epoch_from_env,
-};
-use pyship::source::project::{ProjectError, ToolConfig};
+use pyship::settings::{Flags, OutputFormat, Switch};
 
 /// Turn a Python project into a bytecode-only distribution, compiled by the target CPython.
 #[derive(Debug, Parser)]
@@ -193,145 +190,35 @@ impl From<InvalidationArg> for Invalidation {
     }
 }
 
-/// A boolean option: `--X` or `--no-X` on the command line (the last one given), else
-/// `[tool.pyship]`, else off.
-fn switch(on: bool, off: bool, tool: Option<bool>) -> bool {
-    on || (!off && tool == Some(true))
-}
-
 impl BuildArgs {
-    /// Resolve flags, `[tool.pyship]` of the project's pyproject.toml, and defaults into a
-    /// [`Config`]: the command line wins over the file, the file over the defaults.
-    pub(crate) fn into_config(self) -> Result<Config, ProjectError> {
-        let tool = if pyship::settings::is_wheel(&self.source) {
-            ToolConfig::default()
-        } else {
-            pyship::source::project::load_tool_config(&self.source)?
-        };
-        let mut config = Config::new(&self.source);
-        if let Some(out_dir) = self.out_dir.or(tool.out_dir) {
-            config.out_dir = out_dir;
-        }
-        let mut formats: Vec<OutputFormat> = Vec::new();
-        let chosen: Vec<OutputFormat> = if self.formats.is_empty() {
-            tool.format.unwrap_or_default()
-        } else {
-            self.formats.into_iter().map(OutputFormat::from).collect()
-        };
-        for format in chosen {
-            if !formats.contains(&format) {
-                formats.push(format);
-            }
-        }
-        config.formats = formats;
-        if let Some(pythons) = Some(self.pythons)
-            .filter(|pythons| !pythons.is_empty())
-            .or(tool.python)
-        {
-            config.pythons = pythons;
-        }
-        config.optimize = self
-            .optimize
-            .or((self.optimize_flag > 0).then(|| Optimize::from_flag_count(self.optimize_flag)))
-            .or(tool.optimize)
-            .unwrap_or_default();
-        if switch(
-            self.strip_sources,
-            self.no_strip_sources,
-            tool.strip_sources,
-        ) {
-            config.placement = Placement::Replace;
-        }
-        let (keep_source, key) = if self.keep_source.is_empty() {
-            (
-                tool.keep_source.unwrap_or_default(),
-                "tool.pyship.keep-source",
-            )
-        } else {
-            (self.keep_source, "--keep-source")
-        };
-        // Patterns match paths inside the project only: one that climbs out names nothing
-        // pyship ships, and is refused rather than silently matching nothing.
-        if let Some(pattern) = keep_source
-            .iter()
-            .find(|pattern| pattern.split(['/', '\\']).any(|part| part == ".."))
-        {
-            return Err(ProjectError::Outside {
-                key: key.to_owned(),
-                path: pattern.into(),
-            });
-        }
-        config.keep_source = keep_source;
-        config.exclude = tool.exclude.unwrap_or_default();
-        config.exclude.extend(self.exclude);
-        config.invalidation = self
-            .invalidation_mode
-            .map(Invalidation::from)
-            .or(tool.invalidation_mode);
-        config.dfile_prefix = self.dfile_prefix.or(tool.dfile_prefix).unwrap_or_default();
-        if let Some(jobs) = self.jobs.or(tool.jobs) {
-            config.jobs = jobs.max(1);
-        }
-        config.source_date_epoch = source_date_epoch_from_env();
-        config.bundle = BundleOptions {
-            main: self.main.or(tool.main),
-            shebang: self.shebang.or(tool.shebang),
-            with_deps: switch(self.with_deps, self.no_with_deps, tool.with_deps),
-            pip_args: if self.pip_arg.is_empty() {
-                confine_pip_files(&self.source, tool.pip_arg.unwrap_or_default())?
-            } else {
-                self.pip_arg
-            },
-            extract: switch(self.extract, self.no_extract, tool.extract),
-            slim: switch(self.slim, self.no_slim, tool.slim),
-            report: self.report.or(tool.report),
-        };
-        config.cache_dir = if self.cache.no_cache || tool.no_cache == Some(true) {
-            None
-        } else {
-            self.cache
-                .cache_dir
-                .or(tool.cache_dir)
-                .or_else(pyship::cache::default_dir)
-        };
-        Ok(config)
-    }
-}
-
-/// pip options that read a local file: requirements and constraints.
-const PIP_FILE_OPTIONS: &[&str] = &["-r", "--requirement", "-c", "--constraint"];
-
-/// `pip-arg` from `[tool.pyship]`: the files it names for pip to read (`-r FILE`,
-/// `--constraint=FILE`, ...) must be inside the project, and are resolved against it, as the
-/// table's other paths are (pip would resolve them against the working directory).
-fn confine_pip_files(source: &Path, args: Vec<String>) -> Result<Vec<String>, ProjectError> {
-    let confine = |file: &str| {
-        pyship::source::project::confine(source, Path::new(file), "tool.pyship.pip-arg")
-            .map(|path| path.to_string_lossy().into_owned())
-    };
-    let mut confined = Vec::with_capacity(args.len());
-    let mut names_file = false;
-    for arg in args {
-        if std::mem::take(&mut names_file) {
-            confined.push(confine(&arg)?);
-        } else if PIP_FILE_OPTIONS.contains(&arg.as_str()) {
-            names_file = true;
-            confined.push(arg);
-        } else if let Some((option, file)) = arg.split_once('=')
-            && PIP_FILE_OPTIONS.contains(&option)
-        {
-            confined.push(format!("{option}={}", confine(file)?));
-        } else if let Some(file) = ["-r", "-c"]
-            .iter()
-            .find_map(|option| arg.strip_prefix(option))
-            .filter(|file| !file.is_empty() && !arg.starts_with("--"))
-        {
-            confined.push(format!("{}{}", &arg[..2], confine(file)?));
-        } else {
-            confined.push(arg);
+    /// The command line as given, for [`pyship::settings::resolve`] to merge with
+    /// `[tool.pyship]` and the defaults.
+    pub(crate) fn into_flags(self) -> Flags {
+        let switch = |on, off| Switch { on, off };
+        Flags {
+            source: self.source,
+            formats: self.formats.into_iter().map(OutputFormat::from).collect(),
+            out_dir: self.out_dir,
+            pythons: self.pythons,
+            optimize: self.optimize,
+            optimize_flags: self.optimize_flag,
+            strip_sources: switch(self.strip_sources, self.no_strip_sources),
+            keep_source: self.keep_source,
+            exclude: self.exclude,
+            invalidation: self.invalidation_mode.map(Invalidation::from),
+            dfile_prefix: self.dfile_prefix,
+            jobs: self.jobs,
+            main: self.main,
+            shebang: self.shebang,
+            with_deps: switch(self.with_deps, self.no_with_deps),
+            pip_args: self.pip_arg,
+            extract: switch(self.extract, self.no_extract),
+            slim: switch(self.slim, self.no_slim),
+            report: self.report,
+            cache_dir: self.cache.cache_dir,
+            no_cache: self.cache.no_cache,
         }
     }
-    Ok(confined)
 }
 
 /// `--cache-dir`, `--no-cache`
@@ -444,8 +331,9 @@ mod tests {
 
     use super::*;
 
-    fn build_args(args: &[&str]) -> BuildArgs {
-        let cli = Cli::try_parse_from(["pyship", "build", "project"].iter().chain(args)).unwrap();
+    fn build_args(source: &std::path::Path, args: &[&str]) -> BuildArgs {
+        let source = source.to_str().unwrap();
+        let cli = Cli::try_parse_from(["pyship", "build", source].iter().chain(args)).unwrap();
         match cli.command {
             Command::Build(args) => *args,
             _ => unreachable!("parsed a build"),
@@ -454,6 +342,7 @@ mod tests {
 
     #[test]
     fn the_last_of_a_switch_and_its_no_form_wins_over_the_tool_table() {
+        let temp = tempfile::tempdir().unwrap();
         for (args, tool, expected) in [
             (&[][..], None, false),
             (&[][..], Some(true), true),
@@ -466,50 +355,17 @@ mod tests {
                 true,
             ),
         ] {
-            let parsed = build_args(args);
+            let table = tool.map_or_else(String::new, |on: bool| {
+                format!("[tool.pyship]\nstrip-sources = {on}\n")
+            });
+            fs_err::write(temp.path().join("pyproject.toml"), table).unwrap();
+            let config =
+                pyship::settings::resolve(build_args(temp.path(), args).into_flags()).unwrap();
             assert_eq!(
-                switch(parsed.strip_sources, parsed.no_strip_sources, tool),
+                config.placement == pyship::settings::Placement::Replace,
                 expected,
                 "{args:?} with {tool:?}"
             );
-        }
-    }
-
-    #[test]
-    fn pip_files_from_the_table_resolve_inside_the_project() {
-        let temp = tempfile::tempdir().unwrap();
-        fs_err::write(temp.path().join("reqs.txt"), "").unwrap();
-        let real = fs_err::canonicalize(temp.path().join("reqs.txt")).unwrap();
-        let real = real.to_str().unwrap();
-        let args = [
-            "-r",
-            "reqs.txt",
-            "--no-deps",
-            "-rreqs.txt",
-            "--constraint=reqs.txt",
-        ];
-        let confined = confine_pip_files(
-            temp.path(),
-            args.iter().map(|&arg| arg.to_owned()).collect(),
-        )
-        .unwrap();
-        assert_eq!(
-            confined,
-            [
-                "-r".to_owned(),
-                real.to_owned(),
-                "--no-deps".to_owned(),
-                format!("-r{real}"),
-                format!("--constraint={real}"),
-            ]
-        );
-        for outside in [["-r", "/etc/passwd"], ["-c", "../x"]] {
-            let err = confine_pip_files(
-                temp.path(),
-                outside.iter().map(|&arg| arg.to_owned()).collect(),
-            )
-            .unwrap_err();
-            assert!(matches!(err, ProjectError::Outside { .. }), "{err}");
         }
     }
 }

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use crate::bytecode::marshal;
 use crate::bytecode::pyc;
+use crate::settings::{Pyproject, ToolConfig};
 use crate::source::project;
 use crate::wheel::read::{self, Limits};
 
@@ -94,7 +95,7 @@ fn assert_only_below(dir: &Path, out: &Path) {
 
 /// `fuzz/fuzz_targets/pyproject.rs`: `data` as the `pyproject.toml` of a small project (a
 /// README, a LICENSE, a `src/pkg` package) in a fresh temporary directory, loaded as
-/// `pyship build` loads it: [`project::load`], [`project::load_tool_config`] and
+/// `pyship build` loads it: [`Pyproject::read`], [`ToolConfig::parse`], [`project::load`] and
 /// [`project::discover_packages`].
 pub fn pyproject(data: &[u8]) {
     let Ok(temp) = tempfile::tempdir() else {
@@ -118,9 +119,13 @@ pub fn pyproject(data: &[u8]) {
             return;
         }
     }
-    let _ = project::load(dir);
-    if let Ok(tool) = project::load_tool_config(dir) {
-        let _ = project::discover_packages(dir, &tool);
+    let Ok(Some(pyproject)) = Pyproject::read(dir) else {
+        return;
+    };
+    let project = project::load(dir, &pyproject);
+    if let Ok(tool) = ToolConfig::parse(dir, &pyproject) {
+        let name = project.ok().flatten().map(|project| project.name);
+        let _ = project::discover_packages(dir, tool.packages.as_deref(), name.as_deref());
     }
 }
 
@@ -175,6 +180,7 @@ mod tests {
     #[test]
     fn seeds_are_accepted() {
         use crate::bytecode::{marshal, pyc};
+        use crate::settings::{Pyproject, ToolConfig};
         use crate::source::project;
         use crate::wheel;
         for (file, data) in seeds("marshal") {
@@ -207,10 +213,15 @@ mod tests {
         }
         for (file, data) in seeds("pyproject") {
             fs_err::write(temp.path().join("pyproject.toml"), data).unwrap();
-            let loaded = project::load(temp.path())
-                .and_then(|_| project::load_tool_config(temp.path()))
-                .and_then(|tool| project::discover_packages(temp.path(), &tool));
-            loaded.unwrap_or_else(|err| panic!("{}: {err}", file.display()));
+            let dir = temp.path();
+            let pyproject = Pyproject::read(dir).unwrap().unwrap();
+            let tool = ToolConfig::parse(dir, &pyproject)
+                .unwrap_or_else(|err| panic!("{}: {err}", file.display()));
+            let project = project::load(dir, &pyproject)
+                .unwrap_or_else(|err| panic!("{}: {err}", file.display()));
+            let name = project.map(|project| project.name);
+            project::discover_packages(dir, tool.packages.as_deref(), name.as_deref())
+                .unwrap_or_else(|err| panic!("{}: {err}", file.display()));
         }
     }
 
@@ -237,7 +248,11 @@ mod tests {
             let project_dir = dir.clone();
             // A thread, so that a read that never ends fails the test instead of hanging it.
             std::thread::spawn(move || {
-                let _ = send.send(crate::source::project::load(&project_dir).map(|_| ()));
+                let pyproject = crate::settings::Pyproject::read(&project_dir)
+                    .unwrap()
+                    .unwrap();
+                let _ =
+                    send.send(crate::source::project::load(&project_dir, &pyproject).map(|_| ()));
             });
             let loaded = receive
                 .recv_timeout(Duration::from_secs(10))

@@ -3,7 +3,8 @@
 //!
 //! Data flows one way, one folder per stage:
 //!
-//! - [`settings`]: the resolved options ([`settings::Config`]): flags, `[tool.pyship]`, defaults.
+//! - [`settings`]: the resolved options ([`settings::Config`]): flags, `[tool.pyship]`, defaults,
+//!   merged by [`settings::resolve`], which reads `pyproject.toml` once for the whole build.
 //! - [`source`]: what SOURCE holds ([`source::Input`]): a tree, a PEP 621 project, a wheel, and
 //!   with `--with-deps` the dependencies.
 //! - [`plan`]: pure decisions: each artifact's name and generated files, where every file goes

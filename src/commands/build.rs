@@ -10,7 +10,7 @@ use pyship::report::escape;
 
 /// Run `pyship build`.
 pub(crate) fn run(args: Box<BuildArgs>, quiet: bool, verbose: bool) -> ExitCode {
-    let config = match args.into_config() {
+    let config = match pyship::settings::resolve(args.into_flags()) {
         Ok(config) => config,
         Err(err) => {
             print_error(&err, None);

@@ -1,6 +1,12 @@
-//! Resolved build options: command-line flags merged with defaults. Plain data.
+//! Resolved build options ([`Config`]): the command line, `[tool.pyship]` and the defaults,
+//! merged by [`resolve`] ([`tool`]), which also reads `pyproject.toml`, once per build.
+
+pub mod tool;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use tool::{Flags, Pyproject, SettingsError, Switch, ToolConfig, resolve};
 
 use crate::bytecode::pyc::Invalidation;
 
@@ -71,6 +77,11 @@ pub struct Config {
     pub bundle: BundleOptions,
     /// The compile cache directory (SPEC §5); `None` compiles everything (`--no-cache`).
     pub cache_dir: Option<PathBuf>,
+    /// `[tool.pyship] packages`: what a project wheel ships, instead of the discovered packages.
+    pub packages: Option<Vec<String>>,
+    /// SOURCE's `pyproject.toml` as [`resolve`] read it; `None` when there is none (or SOURCE is
+    /// a wheel). The later stages parse it from here rather than reading the file again.
+    pub pyproject: Option<Arc<Pyproject>>,
 }
 
 /// Options for deployment bundles: zipapp entry point, vendored dependencies, slimming and the
@@ -122,6 +133,8 @@ impl Config {
             source_date_epoch: ZIP_EPOCH,
             bundle: BundleOptions::default(),
             cache_dir: None,
+            packages: None,
+            pyproject: None,
         }
     }
 

@@ -97,14 +97,22 @@ impl Input {
 }
 
 /// Read `config.source`, leaving out `excludes` (gitignore-style, on top of the defaults) from
-/// directories; a wheel's members are all kept.
+/// directories; a wheel's members are all kept. A directory is a PEP 621 project when
+/// [`Config::pyproject`] (read by [`crate::settings::resolve`]) has a `[project]` table.
 pub fn load(config: &Config, excludes: &[String]) -> Result<Input, SourceError> {
     if crate::settings::is_wheel(&config.source) {
         return load_wheel(&config.source);
     }
-    if let Some(project) = project::load(&config.source)? {
-        let tool = project::load_tool_config(&config.source)?;
-        let roots = project::discover_packages(&config.source, &tool)?;
+    let project = match &config.pyproject {
+        Some(pyproject) => project::load(&config.source, pyproject)?,
+        None => None,
+    };
+    if let Some(project) = project {
+        let roots = project::discover_packages(
+            &config.source,
+            config.packages.as_deref(),
+            Some(&project.name),
+        )?;
         check_overlap(config, Some(&roots))?;
         let mut scan = tree::discover(&roots.root, excludes, &config.out_dir)?;
         scan.files.retain(|file| {
@@ -362,6 +370,43 @@ fn load_wheel(path: &Path) -> Result<Input, SourceError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// SOURCE's `pyproject.toml` is read once, by the settings stage: loading the project
+    /// uses that text, whatever the file holds by then.
+    #[test]
+    fn the_project_is_loaded_from_the_file_read_by_the_settings() {
+        let temp = tempfile::tempdir().unwrap();
+        let root = temp.path();
+        for (file, text) in [
+            (
+                "pyproject.toml",
+                "[project]\nname = \"spam\"\nversion = \"1\"\n[tool.pyship]\npackages = [\"lib/eggs\"]\n",
+            ),
+            ("lib/eggs/__init__.py", ""),
+            ("spam/__init__.py", ""),
+        ] {
+            fs_err::create_dir_all(root.join(file).parent().unwrap()).unwrap();
+            fs_err::write(root.join(file), text).unwrap();
+        }
+        let config = crate::settings::resolve(crate::settings::Flags {
+            source: root.to_path_buf(),
+            ..crate::settings::Flags::default()
+        })
+        .unwrap();
+        fs_err::remove_file(root.join("pyproject.toml")).unwrap();
+        let input = load(&config, &[]).unwrap();
+        assert_eq!(
+            input.project().map(|project| project.version.as_str()),
+            Some("1")
+        );
+        assert_eq!(input.name, "spam");
+        let files: Vec<&str> = input
+            .files
+            .iter()
+            .map(|file| file.relative.as_str())
+            .collect();
+        assert_eq!(files, ["eggs/__init__.py"]);
+    }
 
     #[test]
     fn install_paths() {

@@ -1,17 +1,15 @@
-//! `pyproject.toml`: static PEP 621 metadata ([`load`]), the `[tool.pyship]` defaults for
-//! `pyship build` ([`load_tool_config`]) and the packages a project wheel ships
-//! ([`discover_packages`]).
+//! `pyproject.toml` (as [`crate::settings::resolve`] read it): static PEP 621 metadata
+//! ([`load`]) and the packages a project wheel ships ([`discover_packages`]). Its
+//! `[tool.pyship]` table belongs to [`crate::settings::tool`].
 //!
 //! PEP 621: <https://packaging.python.org/en/latest/specifications/pyproject-toml/>
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
-use crate::bytecode::pyc::Invalidation;
-use crate::compile::Optimize;
-use crate::settings::OutputFormat;
+use crate::settings::Pyproject;
 
 /// Why `pyproject.toml` could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -280,148 +278,6 @@ struct ProjectFile {
     project: Option<RawProject>,
 }
 
-#[derive(Debug, Deserialize)]
-struct ToolFile {
-    #[serde(default)]
-    tool: Tools,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct Tools {
-    #[serde(default)]
-    pyship: ToolConfig,
-}
-
-/// `[tool.pyship]`: defaults for every `pyship build` option; the command line wins. Every
-/// field is `None` when not set. Paths are resolved against the project directory.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct ToolConfig {
-    /// `format`: a string or a list of `dir`, `zip`, `wheel`, `zipapp`.
-    #[serde(default, deserialize_with = "formats")]
-    pub format: Option<Vec<OutputFormat>>,
-    /// `out-dir`.
-    pub out_dir: Option<PathBuf>,
-    /// `python`: a string or a list of target interpreters.
-    #[serde(default, deserialize_with = "one_or_many")]
-    pub python: Option<Vec<String>>,
-    /// `optimize`: 0, 1 or 2.
-    #[serde(default, deserialize_with = "optimize")]
-    pub optimize: Option<Optimize>,
-    /// `strip-sources`.
-    pub strip_sources: Option<bool>,
-    /// `keep-source`: a glob or a list of globs.
-    #[serde(default, deserialize_with = "one_or_many")]
-    pub keep_source: Option<Vec<String>>,
-    /// `exclude`: a glob or a list of globs.
-    #[serde(default, deserialize_with = "one_or_many")]
-    pub exclude: Option<Vec<String>>,
-    /// `invalidation-mode`: `timestamp`, `checked-hash` or `unchecked-hash`.
-    pub invalidation_mode: Option<Invalidation>,
-    /// `main`: `module:function` for zipapps.
-    pub main: Option<String>,
-    /// `with-deps`.
-    pub with_deps: Option<bool>,
-    /// `shebang`: the zipapp's interpreter line, without `#!`.
-    pub shebang: Option<String>,
-    /// `extract`: the zipapp unpacks itself before running.
-    pub extract: Option<bool>,
-    /// `slim`: leave out tests, docs, stubs and markers.
-    pub slim: Option<bool>,
-    /// `pip-arg`: a string or a list of extra pip arguments.
-    #[serde(default, deserialize_with = "one_or_many")]
-    pub pip_arg: Option<Vec<String>>,
-    /// `jobs`: at least 1.
-    #[serde(default, deserialize_with = "jobs")]
-    pub jobs: Option<usize>,
-    /// `cache-dir`.
-    pub cache_dir: Option<PathBuf>,
-    /// `no-cache`.
-    pub no_cache: Option<bool>,
-    /// `report`: where the JSON report goes.
-    pub report: Option<PathBuf>,
-    /// `dfile-prefix`.
-    pub dfile_prefix: Option<String>,
-    /// `packages`: package directories or module files, relative to the project, that a
-    /// project wheel ships (see [`discover_packages`]).
-    #[serde(default, deserialize_with = "one_or_many")]
-    pub packages: Option<Vec<String>>,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum OneOrMany {
-    One(String),
-    Many(Vec<String>),
-}
-
-impl From<OneOrMany> for Vec<String> {
-    fn from(value: OneOrMany) -> Self {
-        match value {
-            OneOrMany::One(one) => vec![one],
-            OneOrMany::Many(many) => many,
-        }
-    }
-}
-
-fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
-    use serde::de::Error;
-    let value = OneOrMany::deserialize(d)
-        .map_err(|_| D::Error::custom("expected a string or a list of strings"))?;
-    Ok(Some(value.into()))
-}
-
-fn formats<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<OutputFormat>>, D::Error> {
-    use serde::de::Error;
-    let names: Vec<String> = one_or_many(d)?.unwrap_or_default();
-    let mut formats = Vec::new();
-    for name in names {
-        let format = match name.as_str() {
-            "dir" => OutputFormat::Dir,
-            "zip" => OutputFormat::Zip,
-            "wheel" => OutputFormat::Wheel,
-            "zipapp" => OutputFormat::Zipapp,
-            _ => {
-                return Err(D::Error::custom(format!(
-                    "unknown format `{name}`, expected `dir`, `zip`, `wheel` or `zipapp`"
-                )));
-            }
-        };
-        if !formats.contains(&format) {
-            formats.push(format);
-        }
-    }
-    Ok(Some(formats))
-}
-
-fn optimize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Optimize>, D::Error> {
-    use serde::de::Error;
-    Optimize::from_level(i64::deserialize(d)?)
-        .map(Some)
-        .map_err(D::Error::custom)
-}
-
-fn jobs<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
-    use serde::de::Error;
-    let jobs = i64::deserialize(d)?;
-    match usize::try_from(jobs) {
-        Ok(jobs) if jobs > 0 => Ok(Some(jobs)),
-        _ => Err(D::Error::custom(format!(
-            "jobs must be at least 1, not {jobs}"
-        ))),
-    }
-}
-
-/// Read `dir/pyproject.toml`, or `None` when the file does not exist.
-fn read_pyproject(dir: &Path) -> Result<Option<(PathBuf, String)>, ProjectError> {
-    let path = dir.join("pyproject.toml");
-    if !path.is_file() {
-        return Ok(None);
-    }
-    let text = fs_err::read_to_string(&path)?;
-    Ok(Some((path, text)))
-}
-
 fn parse<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T, ProjectError> {
     toml::from_str(text).map_err(|err| ProjectError::Toml {
         path: path.to_path_buf(),
@@ -429,14 +285,12 @@ fn parse<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T, P
     })
 }
 
-/// Load the static PEP 621 metadata of the project in `dir`: `None` when there is no
-/// `pyproject.toml` or it has no `[project]` table. The readme and license files are read.
-/// Fields listed in `dynamic` are left empty (see [`Project::dynamic`]).
-pub fn load(dir: &Path) -> Result<Option<Project>, ProjectError> {
-    let Some((path, text)) = read_pyproject(dir)? else {
-        return Ok(None);
-    };
-    let file: ProjectFile = parse(&path, &text)?;
+/// Load the static PEP 621 metadata from `pyproject`, the file of the project in `dir`: `None`
+/// when it has no `[project]` table. The readme and license files are read. Fields listed in
+/// `dynamic` are left empty (see [`Project::dynamic`]).
+pub fn load(dir: &Path, pyproject: &Pyproject) -> Result<Option<Project>, ProjectError> {
+    let path = &pyproject.path;
+    let file: ProjectFile = parse(path, &pyproject.text)?;
     let Some(raw) = file.project else {
         return Ok(None);
     };
@@ -534,7 +388,7 @@ pub fn load(dir: &Path) -> Result<Option<Project>, ProjectError> {
     }
     let readme = raw
         .readme
-        .map(|readme| load_readme(dir, &path, readme))
+        .map(|readme| load_readme(dir, path, readme))
         .transpose()?;
     let license = raw
         .license
@@ -673,23 +527,11 @@ fn resolve_license_files(dir: &Path, patterns: &[String]) -> Result<Vec<LicenseF
 /// `dir/relative` after symlinks, if it stays inside `dir` (also after symlinks); else
 /// [`ProjectError::Outside`] naming `key`. A path that does not exist is returned as joined when
 /// it cannot climb out (no `..`, not absolute), so that reading it reports it missing.
-pub fn confine(dir: &Path, relative: &Path, key: &str) -> Result<PathBuf, ProjectError> {
-    let outside = || ProjectError::Outside {
+fn confine(dir: &Path, relative: &Path, key: &str) -> Result<PathBuf, ProjectError> {
+    crate::support::paths::confine(dir, relative)?.ok_or_else(|| ProjectError::Outside {
         key: key.to_owned(),
         path: relative.to_path_buf(),
-    };
-    let joined = dir.join(relative);
-    let canonical_dir = fs_err::canonicalize(dir)?;
-    let stays = relative
-        .components()
-        .all(|component| matches!(component, Component::Normal(_) | Component::CurDir));
-    match std::fs::canonicalize(&joined) {
-        Ok(real) if real.starts_with(&canonical_dir) => Ok(real),
-        // Missing: fine to report as such unless it climbs out, or is a dangling link (which
-        // may point out too).
-        Err(_) if stays && std::fs::symlink_metadata(&joined).is_err() => Ok(joined),
-        Ok(_) | Err(_) => Err(outside()),
-    }
+    })
 }
 
 /// Read the file `file` that `project.{field}` names: inside the project and a regular file.
@@ -748,24 +590,6 @@ fn content_type_for(file: &str) -> &'static str {
     }
 }
 
-/// Load `[tool.pyship]` from `dir/pyproject.toml`: all `None` when the file or the table is
-/// absent; an unknown key or a bad value is an error naming it. Relative paths (`out-dir`,
-/// `cache-dir`, `report`) are resolved against `dir`.
-pub fn load_tool_config(dir: &Path) -> Result<ToolConfig, ProjectError> {
-    let Some((path, text)) = read_pyproject(dir)? else {
-        return Ok(ToolConfig::default());
-    };
-    let file: ToolFile = parse(&path, &text)?;
-    let mut tool = file.tool.pyship;
-    for path in [&mut tool.out_dir, &mut tool.cache_dir, &mut tool.report]
-        .into_iter()
-        .flatten()
-    {
-        *path = dir.join(&*path);
-    }
-    Ok(tool)
-}
-
 /// What a project wheel ships: `entries` (package directories and module files, `/`-separated,
 /// sorted) relative to `root`, which becomes the wheel's top level.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -782,12 +606,17 @@ const FLAT_EXCLUDED_DIRS: &[&str] = &["tests", "test", "docs", "examples", "buil
 /// Modules never shipped by the flat-layout discovery.
 const FLAT_EXCLUDED_MODULES: &[&str] = &["setup.py", "conftest.py", "noxfile.py"];
 
-/// Find the packages a wheel of the project in `dir` ships: `tool.packages` when set; else
-/// every top-level package and module in `src/`; else the top-level packages (directories with
-/// an `__init__.py`, or named like the project) and modules of `dir`, leaving out tests, docs,
-/// examples, build outputs and `setup.py`-like scripts. Finding nothing is an error.
-pub fn discover_packages(dir: &Path, tool: &ToolConfig) -> Result<PackageRoots, ProjectError> {
-    if let Some(packages) = &tool.packages {
+/// Find the packages a wheel of the project in `dir` ships: `packages` (`[tool.pyship]
+/// packages`) when set; else every top-level package and module in `src/`; else the top-level
+/// packages (directories with an `__init__.py`, or named like the project, `project_name`) and
+/// modules of `dir`, leaving out tests, docs, examples, build outputs and `setup.py`-like
+/// scripts. Finding nothing is an error.
+pub fn discover_packages(
+    dir: &Path,
+    packages: Option<&[String]>,
+    project_name: Option<&str>,
+) -> Result<PackageRoots, ProjectError> {
+    if let Some(packages) = packages {
         return configured_packages(dir, packages);
     }
     let src = dir.join("src");
@@ -804,7 +633,7 @@ pub fn discover_packages(dir: &Path, tool: &ToolConfig) -> Result<PackageRoots, 
             return Ok(PackageRoots { root: src, entries });
         }
     }
-    let project_name = project_name(dir).map(|name| crate::wheel::wheel_name_component(&name));
+    let project_name = project_name.map(crate::wheel::wheel_name_component);
     let entries = top_level(dir, |name, path, is_dir| {
         if is_dir {
             !FLAT_EXCLUDED_DIRS.contains(&name)
@@ -844,18 +673,6 @@ fn check_inside(dir: &Path, parent: &Path, entries: &[String]) -> Result<(), Pro
         }
     }
     Ok(())
-}
-
-/// `[project].name` if it can be read, for the flat-layout rule "a directory named like the
-/// project"; errors are left to [`load`].
-fn project_name(dir: &Path) -> Option<String> {
-    let (_, text) = read_pyproject(dir).ok()??;
-    let table: toml::Table = text.parse().ok()?;
-    table
-        .get("project")?
-        .get("name")?
-        .as_str()
-        .map(str::to_owned)
 }
 
 fn is_identifier(name: &str) -> bool {
@@ -1001,6 +818,14 @@ mod tests {
 
     use super::*;
 
+    /// [`load`] the project in `dir` as a build does: `None` without a `pyproject.toml`.
+    fn load_dir(dir: &Path) -> Result<Option<Project>, ProjectError> {
+        match Pyproject::read(dir).unwrap() {
+            Some(pyproject) => load(dir, &pyproject),
+            None => Ok(None),
+        }
+    }
+
     fn write(root: &Path, relative: &str, text: &str) {
         let path = root.join(relative);
         fs_err::create_dir_all(path.parent().unwrap()).unwrap();
@@ -1128,7 +953,7 @@ packages = ["src/spam"]
     fn loads_every_field() {
         let temp = tempfile::tempdir().unwrap();
         full_project(temp.path());
-        let project = load(temp.path()).unwrap().unwrap();
+        let project = load_dir(temp.path()).unwrap().unwrap();
         assert_eq!(project.name, "Spam.Eggs_tool");
         assert_eq!(project.version, "1.2.0rc1");
         assert_eq!(project.description.as_deref(), Some("Eggs, with spam"));
@@ -1164,53 +989,15 @@ packages = ["src/spam"]
     }
 
     #[test]
-    fn loads_tool_config_and_resolves_paths() {
-        let temp = tempfile::tempdir().unwrap();
-        full_project(temp.path());
-        let tool = load_tool_config(temp.path()).unwrap();
-        assert_eq!(
-            tool,
-            ToolConfig {
-                format: Some(vec![OutputFormat::Wheel]),
-                out_dir: Some(temp.path().join("wheels")),
-                python: Some(vec!["3.11".to_owned(), "3.12".to_owned()]),
-                optimize: Some(Optimize::Two),
-                strip_sources: Some(true),
-                keep_source: Some(vec!["spam/_version.py".to_owned()]),
-                exclude: Some(vec!["*.md".to_owned(), "tests/".to_owned()]),
-                invalidation_mode: Some(Invalidation::UncheckedHash),
-                jobs: Some(4),
-                main: Some("spam.cli:main".to_owned()),
-                with_deps: Some(false),
-                shebang: Some("/usr/bin/python3".to_owned()),
-                extract: Some(true),
-                slim: Some(true),
-                pip_arg: Some(vec!["--no-binary".to_owned(), ":all:".to_owned()]),
-                dfile_prefix: Some("site/".to_owned()),
-                packages: Some(vec!["src/spam".to_owned()]),
-                ..ToolConfig::default()
-            }
-        );
-    }
-
-    #[test]
     fn no_pyproject_or_no_project_table() {
         let temp = tempfile::tempdir().unwrap();
-        assert_eq!(load(temp.path()).unwrap(), None);
-        assert_eq!(
-            load_tool_config(temp.path()).unwrap(),
-            ToolConfig::default()
-        );
+        assert_eq!(load_dir(temp.path()).unwrap(), None);
         write(
             temp.path(),
             "pyproject.toml",
             "[tool.ruff]\nline-length = 88\n",
         );
-        assert_eq!(load(temp.path()).unwrap(), None);
-        assert_eq!(
-            load_tool_config(temp.path()).unwrap(),
-            ToolConfig::default()
-        );
+        assert_eq!(load_dir(temp.path()).unwrap(), None);
     }
 
     #[test]
@@ -1221,7 +1008,7 @@ packages = ["src/spam"]
             "pyproject.toml",
             "[project]\nname = \"spam\"\ndynamic = [\"version\", \"dependencies\"]\n",
         );
-        let project = load(temp.path()).unwrap().unwrap();
+        let project = load_dir(temp.path()).unwrap().unwrap();
         assert_eq!(project.dynamic, ["version", "dependencies"]);
         assert!(project.is_dynamic("dependencies") && !project.is_dynamic("readme"));
         assert_eq!(project.version, "");
@@ -1242,7 +1029,7 @@ packages = ["src/spam"]
                 "pyproject.toml",
                 &format!("[project]\nname = \"spam\"\nversion = \"1\"\ndynamic = [{dynamic}]\n"),
             );
-            let err = load(temp.path()).unwrap_err();
+            let err = load_dir(temp.path()).unwrap_err();
             let text = chain(&err, temp.path());
             assert!(text.contains(reason), "{text}");
         }
@@ -1256,7 +1043,7 @@ packages = ["src/spam"]
             "pyproject.toml",
             "[project]\nname = \"spam\"\n",
         );
-        let err = load(temp.path()).unwrap_err();
+        let err = load_dir(temp.path()).unwrap_err();
         insta::assert_snapshot!(chain(&err, temp.path()), @"`[TEMP]/pyproject.toml` has no `project.version`");
 
         write(
@@ -1264,13 +1051,13 @@ packages = ["src/spam"]
             "pyproject.toml",
             "[project]\nname = \"spam\"\nversion = \"1.0-Beta.2\"\n",
         );
-        assert_eq!(load(temp.path()).unwrap().unwrap().version, "1.0b2");
+        assert_eq!(load_dir(temp.path()).unwrap().unwrap().version, "1.0b2");
         write(
             temp.path(),
             "pyproject.toml",
             "[project]\nname = \"spam\"\nversion = \"one\"\n",
         );
-        let err = load(temp.path()).unwrap_err();
+        let err = load_dir(temp.path()).unwrap_err();
         let text = chain(&err, temp.path());
         assert!(text.contains("`one` is not a PEP 440 version"), "{text}");
 
@@ -1279,7 +1066,7 @@ packages = ["src/spam"]
             "pyproject.toml",
             "[project]\nname = \"spam\nversion = 1\n",
         );
-        let err = load(temp.path()).unwrap_err();
+        let err = load_dir(temp.path()).unwrap_err();
         let text = chain(&err, temp.path());
         assert!(
             text.starts_with(
@@ -1293,7 +1080,7 @@ packages = ["src/spam"]
             "pyproject.toml",
             "[project]\nname = \"spam\"\nversion = \"1\"\nreadme = \"README.rst\"\n",
         );
-        let err = load(temp.path()).unwrap_err();
+        let err = load_dir(temp.path()).unwrap_err();
         let text = chain(&err, temp.path());
         assert!(
             text.starts_with(
@@ -1315,7 +1102,7 @@ packages = ["src/spam"]
                 "pyproject.toml",
                 &format!("[project]\nname = \"spam\"\nversion = \"1\"\n{extra}\n"),
             );
-            load(root)
+            load_dir(root)
         };
         let project = load_with("readme = \"README.rst\"\nlicense = \"MIT\"")
             .unwrap()
@@ -1352,49 +1139,6 @@ packages = ["src/spam"]
     }
 
     #[test]
-    fn tool_config_names_unknown_keys_and_bad_values() {
-        let temp = tempfile::tempdir().unwrap();
-        let check = |body: &str, expected: &str| {
-            write(
-                temp.path(),
-                "pyproject.toml",
-                &format!("[tool.pyship]\n{body}\n"),
-            );
-            let text = chain(&load_tool_config(temp.path()).unwrap_err(), temp.path());
-            assert!(text.contains(expected), "{text}");
-            assert!(
-                text.starts_with("Failed to parse `[TEMP]/pyproject.toml`"),
-                "{text}"
-            );
-        };
-        check("formatt = \"zip\"", "unknown field `formatt`");
-        check("format = \"egg\"", "unknown format `egg`");
-        check("optimize = 3", "optimize must be 0, 1 or 2, not 3");
-        check("jobs = 0", "jobs must be at least 1, not 0");
-        check("invalidation-mode = \"never\"", "unknown variant `never`");
-        check("python = 3.12", "expected a string or a list of strings");
-        // Keys of features pyship does not have yet are refused, not silently ignored.
-        check(
-            "strip-docstrings = true",
-            "unknown field `strip-docstrings`",
-        );
-        check("prune-from = \"app\"", "unknown field `prune-from`");
-        check("include = [\"plugins\"]", "unknown field `include`");
-
-        write(
-            temp.path(),
-            "pyproject.toml",
-            "[tool.pyship]\nformat = [\"zip\", \"wheel\", \"zip\"]\npython = \"3.12\"\n",
-        );
-        let tool = load_tool_config(temp.path()).unwrap();
-        assert_eq!(
-            tool.format,
-            Some(vec![OutputFormat::Zip, OutputFormat::Wheel])
-        );
-        assert_eq!(tool.python, Some(vec!["3.12".to_owned()]));
-    }
-
-    #[test]
     fn discovers_src_layout() {
         let temp = tempfile::tempdir().unwrap();
         let root = temp.path();
@@ -1410,7 +1154,7 @@ packages = ["src/spam"]
         write(root, "src/data_only/x.txt", "");
         write(root, "tests/test_spam.py", "");
         write(root, "setup.py", "");
-        let found = discover_packages(root, &ToolConfig::default()).unwrap();
+        let found = discover_packages(root, None, Some("spam")).unwrap();
         assert_eq!(found.root, root.join("src"));
         assert_eq!(found.entries, ["nspkg", "single.py", "spam"]);
     }
@@ -1438,9 +1182,12 @@ packages = ["src/spam"]
         write(root, "not-a-module.py", "");
         // `src/` without Python in it is not a src layout.
         write(root, "src/README", "");
-        let found = discover_packages(root, &ToolConfig::default()).unwrap();
+        let found = discover_packages(root, None, Some("My-Tool")).unwrap();
         assert_eq!(found.root, root);
         assert_eq!(found.entries, ["helpers", "my_tool", "tool.py"]);
+        // Without a project name, only directories with an `__init__.py` are packages.
+        let found = discover_packages(root, None, None).unwrap();
+        assert_eq!(found.entries, ["helpers", "tool.py"]);
     }
 
     #[test]
@@ -1451,22 +1198,23 @@ packages = ["src/spam"]
         write(root, "lib/eggs.py", "");
         write(root, "src/other/__init__.py", "");
         write(root, "top/__init__.py", "");
-        let tool = |packages: &[&str]| ToolConfig {
-            packages: Some(packages.iter().map(|&package| package.to_owned()).collect()),
-            ..ToolConfig::default()
+        let discover = |packages: &[&str]| {
+            let packages: Vec<String> =
+                packages.iter().map(|&package| package.to_owned()).collect();
+            discover_packages(root, Some(&packages), None)
         };
-        let found = discover_packages(root, &tool(&["lib/spam/", "lib/eggs.py"])).unwrap();
+        let found = discover(&["lib/spam/", "lib/eggs.py"]).unwrap();
         assert_eq!(found.root, root.join("lib"));
         assert_eq!(found.entries, ["eggs.py", "spam"]);
-        let found = discover_packages(root, &tool(&["top"])).unwrap();
+        let found = discover(&["top"]).unwrap();
         assert_eq!(found.root, root);
         assert_eq!(found.entries, ["top"]);
 
-        let err = discover_packages(root, &tool(&["lib/spam", "top"])).unwrap_err();
+        let err = discover(&["lib/spam", "top"]).unwrap_err();
         insta::assert_snapshot!(err, @"Invalid `tool.pyship.packages` entry `top`: all packages must share one parent directory, and the project directory is not `lib`");
-        let err = discover_packages(root, &tool(&["../outside"])).unwrap_err();
+        let err = discover(&["../outside"]).unwrap_err();
         insta::assert_snapshot!(err, @"Invalid `tool.pyship.packages` entry `../outside`: must be a relative path inside the project");
-        let err = discover_packages(root, &tool(&["missing"])).unwrap_err();
+        let err = discover(&["missing"]).unwrap_err();
         insta::assert_snapshot!(err, @"Invalid `tool.pyship.packages` entry `missing`: is neither a package directory nor a `.py` module");
     }
 
@@ -1475,7 +1223,7 @@ packages = ["src/spam"]
         let temp = tempfile::tempdir().unwrap();
         write(temp.path(), "setup.py", "");
         write(temp.path(), "tests/__init__.py", "");
-        let err = discover_packages(temp.path(), &ToolConfig::default()).unwrap_err();
+        let err = discover_packages(temp.path(), None, None).unwrap_err();
         insta::assert_snapshot!(chain(&err, temp.path()), @"No Python package or module found in `[TEMP]` (looked for a `src/` layout and top-level packages); list them in `[tool.pyship] packages`");
     }
 }
