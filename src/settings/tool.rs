@@ -346,11 +346,21 @@ impl ToolConfig {
                 err,
             })?;
         let mut tool = file.tool.pyship;
-        for path in [&mut tool.out_dir, &mut tool.cache_dir, &mut tool.report]
+        for path in [&mut tool.out_dir, &mut tool.cache_dir]
             .into_iter()
             .flatten()
         {
             *path = dir.join(&*path);
+        }
+        // The report overwrites whatever file it names: a project (say, an untrusted pull request
+        // built in CI) may only name one inside itself. `--report` on the command line is free.
+        if let Some(report) = &mut tool.report {
+            *report = crate::support::paths::confine(dir, report)?.ok_or_else(|| {
+                SettingsError::Outside {
+                    key: "tool.pyship.report".to_owned(),
+                    path: report.clone(),
+                }
+            })?;
         }
         Ok(tool)
     }

@@ -126,6 +126,12 @@ fn paths_named_by_pyproject_stay_inside_the_project() {
             "pip-arg = [\"--constraint=/etc/passwd\"]",
             "`tool.pyship.pip-arg` points outside the project: `/etc/passwd`",
         ),
+        // Written, not read: a project must not overwrite a host file through its table.
+        (
+            "",
+            "report = \"../victim.json\"",
+            "`tool.pyship.report` points outside the project: `../victim.json`",
+        ),
     ];
     for (project_extra, tool, needle) in cases {
         let temp = tempfile::tempdir().unwrap();
