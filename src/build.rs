@@ -133,11 +133,22 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
     let sources = read_modules(files)?;
     lap(&mut report, "read".to_owned());
     crate::support::interrupt::check()?;
-    let dependencies = if config.bundle.with_deps {
-        dependencies(config, input.project(), &mut report)?
-    } else {
-        Vec::new()
-    };
+    if config.bundle.with_deps && formats.contains(&OutputFormat::Wheel) {
+        report.warnings.push(
+            "`--with-deps` does not apply to a wheel: it declares its dependencies instead of carrying them".to_owned(),
+        );
+    } else if !config.bundle.with_deps && !config.bundle.requirements.is_empty() {
+        report.warnings.push(
+            "`-r/--requirement` files are installed only with `--with-deps`: ignored".to_owned(),
+        );
+    }
+    // A wheel alone needs no dependencies installed.
+    let dependencies =
+        if config.bundle.with_deps && formats.iter().any(|format| *format != OutputFormat::Wheel) {
+            dependencies(config, input.project())?
+        } else {
+            deps::Requirements::default()
+        };
     // Each source is hashed once, for every target's cache lookups, and only if one compiles.
     let mut digests: Option<Vec<Option<SourceDigest>>> = None;
     let mut targets: Vec<Target> = Vec::with_capacity(interpreters.len());
@@ -337,27 +348,34 @@ fn feed(
     Ok(())
 }
 
-/// `[project.dependencies]` for `--with-deps`; a warning when there are none.
-fn dependencies(
-    config: &Config,
-    project: Option<&Project>,
-    report: &mut Report,
-) -> Result<Vec<String>, Error> {
-    if project.is_some_and(|project| project.is_dynamic("dependencies")) {
+/// What `--with-deps` installs: `[project.dependencies]` and the `-r` files. Nothing to install
+/// is an error: the bundle would die with `ModuleNotFoundError`.
+fn dependencies(config: &Config, project: Option<&Project>) -> Result<deps::Requirements, Error> {
+    let files = config.bundle.requirements.clone();
+    if let Some(file) = files.iter().find(|file| !file.is_file()) {
+        return Err(bundle::BundleError::MissingRequirements { path: file.clone() }.into());
+    }
+    let dynamic = project.is_some_and(|project| project.is_dynamic("dependencies"));
+    if dynamic && files.is_empty() {
         return Err(bundle::BundleError::DynamicDependencies {
             path: config.source.join("pyproject.toml"),
         }
         .into());
     }
-    let dependencies = project
-        .map(|project| project.dependencies.clone())
-        .unwrap_or_default();
-    if dependencies.is_empty() {
-        report
-            .warnings
-            .push("`--with-deps`: the project declares no `[project.dependencies]`".to_owned());
+    let requirements = deps::Requirements {
+        specs: project
+            .filter(|_| !dynamic)
+            .map(|project| project.dependencies.clone())
+            .unwrap_or_default(),
+        files,
+    };
+    if requirements.is_empty() {
+        return Err(bundle::BundleError::NoDependencies {
+            path: config.source.clone(),
+        }
+        .into());
     }
-    Ok(dependencies)
+    Ok(requirements)
 }
 
 fn resolve_all(specs: &[String]) -> Result<Vec<Interpreter>, Error> {

@@ -147,6 +147,10 @@ pub(crate) struct BuildArgs {
     /// `--pip-arg=--no-index --pip-arg=--find-links=wheels/`.
     #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
     pub pip_arg: Vec<String>,
+    /// A requirements file whose dependencies `--with-deps` installs too, for apps that list
+    /// them there rather than in `[project.dependencies]` (repeatable).
+    #[arg(short = 'r', long = "requirement", value_name = "FILE")]
+    pub requirements: Vec<PathBuf>,
     /// The zipapp unpacks itself once into `~/.cache/pyship/apps/<hash>/` (XDG_CACHE_HOME) and
     /// runs from there: needed for native extensions (`.so`, `.pyd`).
     #[arg(long, overrides_with = "no_extract")]
@@ -212,6 +216,7 @@ impl BuildArgs {
             shebang: self.shebang,
             with_deps: switch(self.with_deps, self.no_with_deps),
             pip_args: self.pip_arg,
+            requirements: self.requirements,
             extract: switch(self.extract, self.no_extract),
             slim: switch(self.slim, self.no_slim),
             report: self.report,

@@ -44,6 +44,9 @@ pub enum Error {
     },
 }
 
+/// What `pyship build` accepts as SOURCE.
+const SOURCE_KINDS: &str = "SOURCE is a project directory (with pyproject.toml), a directory of modules, a wheel (`.whl`) or an sdist (`NAME-VERSION.tar.gz`, sdist `.zip`)";
+
 impl Error {
     /// What the user can do about it, printed as a `hint:` line under the error.
     pub fn hint(&self) -> Option<String> {
@@ -60,6 +63,19 @@ impl Error {
                 crate::interpreter::InterpreterError::NotFound { .. },
             )) => Some(
                 "`pyship pythons` lists the interpreters found; `-p` also takes a path".to_owned(),
+            ),
+            Error::Source(
+                crate::source::SourceError::NotASource { .. }
+                | crate::source::SourceError::Sdist(crate::source::sdist::SdistError::NoProject {
+                    ..
+                }),
+            ) => Some(SOURCE_KINDS.to_owned()),
+            Error::Bundle(
+                crate::plan::bundle::BundleError::NoDependencies { .. }
+                | crate::plan::bundle::BundleError::DynamicDependencies { .. },
+            ) => Some(
+                "name the file that lists them with `-r requirements.txt` (repeatable; `requirement` in `[tool.pyship]`)"
+                    .to_owned(),
             ),
             _ => None,
         }
