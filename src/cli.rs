@@ -136,8 +136,8 @@ pub(crate) struct BuildArgs {
     /// Zipapp interpreter line, without `#!` [default: `/usr/bin/env python3.X` for the target]
     #[arg(long, value_name = "COMMAND")]
     pub shebang: Option<String>,
-    /// Install `[project.dependencies]` with the target's pip and ship them compiled (dir, zip,
-    /// zipapp).
+    /// Install `[project.dependencies]` and the `-r` files with the target's pip and ship them
+    /// compiled (dir, zip, zipapp; a wheel declares its dependencies instead).
     #[arg(long, overrides_with = "no_with_deps")]
     pub with_deps: bool,
     /// Ship the project alone, whatever `[tool.pyship]` says.
