@@ -117,15 +117,19 @@ impl Input {
 /// directories; a wheel's members are all kept. A directory is a PEP 621 project when
 /// [`Config::pyproject`] (read by [`crate::settings::resolve`]) has a `[project]` table.
 pub fn load(config: &Config, excludes: &[String]) -> Result<Input, SourceError> {
+    let metadata = std::fs::metadata(&config.source);
+    if metadata
+        .as_ref()
+        .is_err_and(|err| err.kind() == std::io::ErrorKind::NotFound)
+    {
+        return Err(SourceError::NotFound {
+            path: config.source.clone(),
+        });
+    }
     if crate::settings::is_wheel(&config.source) {
         return load_wheel(&config.source);
     }
-    match std::fs::metadata(&config.source) {
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            return Err(SourceError::NotFound {
-                path: config.source.clone(),
-            });
-        }
+    match metadata {
         Ok(metadata) if !metadata.is_dir() => {
             if metadata.is_file() && crate::settings::is_sdist(&config.source) {
                 return load_sdist(config, excludes);

@@ -274,6 +274,12 @@ fn a_source_that_is_not_one_says_what_source_may_be() {
         &format!("error: `{}` does not exist", missing.display()),
         false,
     );
+    let missing = temp.path().join("nope-1.0-py3-none-any.whl");
+    check(
+        &missing,
+        &format!("error: `{}` does not exist", missing.display()),
+        false,
+    );
     let missing = temp.path().join("nope.tar.gz");
     check(
         &missing,

@@ -598,6 +598,10 @@ fn pip_failure_is_one_clear_error() {
         &output,
         "`--with-deps` needs static `[project.dependencies]`",
     );
+    assert_stderr_contains(
+        &output,
+        "hint: name the file that lists them with `-r requirements.txt`",
+    );
     assert!(!temp.path().join("out").exists());
 }
 
