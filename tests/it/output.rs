@@ -366,7 +366,12 @@ fn file_names_are_escaped_in_every_message() {
     // A fatal error.
     let output = Pyship::build(&dir.join(BAD)).fails(2);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
+    // One error line, then the hint saying what SOURCE may be.
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(
+        lines.len() == 2 && lines[0].starts_with("error:") && lines[1].starts_with("hint:"),
+        "{stderr:?}"
+    );
     assert!(stderr.contains("bad\\u{1b}[2J\\r\\nfake.py"), "{stderr}");
     assert!(!stderr.contains(['\u{1b}', '\r']), "{stderr:?}");
 }
