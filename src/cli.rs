@@ -48,8 +48,13 @@ pub(crate) enum Command {
     /// Show or empty the compile cache.
     #[command(subcommand)]
     Cache(CacheCommand),
-    /// List the interpreters pyship can target.
-    Pythons,
+    /// List the CPythons pyship can target (on PATH, in pyenv, among uv's Pythons); `*` marks
+    /// the default, `python3`, which `build` targets without `-p`.
+    Pythons {
+        /// Print a JSON list of {version, magic_number, cache_tag, executable, source, default}.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a shell completion script, e.g. `pyship completions bash > ~/.local/share/bash-completion/completions/pyship`.
     Completions {
         /// The shell.

@@ -90,7 +90,7 @@ fn run_cli() -> ExitCode {
     color.write_global();
 
     match cli.command {
-        Command::Pythons => commands::pythons::run(),
+        Command::Pythons { json } => commands::pythons::run(json),
         Command::Compile(args) => {
             commands::compile::run(&args.into_config(), cli.quiet, cli.verbose)
         }

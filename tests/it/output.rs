@@ -68,6 +68,7 @@ fn every_subcommand(dir: &Path, python: &Python) -> Vec<(&'static str, Vec<PathB
             args(&[&"compile", &dir.join("inplace"), &"-p", &python.path, &"-v"]),
         ),
         ("pythons", args(&[&"pythons"])),
+        ("pythons --json", args(&[&"pythons", &"--json"])),
         (
             "cache dir",
             args(&[&"cache", &"dir", &"--cache-dir", &cache]),
