@@ -346,7 +346,8 @@ fn pyenv_root() -> Option<PathBuf> {
 fn uv_python_dir() -> Option<PathBuf> {
     uv_python_dir_from(
         env_var("UV_PYTHON_INSTALL_DIR"),
-        env_var("XDG_DATA_HOME"),
+        // uv reads the XDG variables on Unix and macOS only.
+        env_var("XDG_DATA_HOME").filter(|_| !cfg!(windows)),
         if cfg!(windows) {
             env_var("APPDATA")
         } else {
