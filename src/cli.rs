@@ -9,6 +9,9 @@ use pyship::compile::Optimize;
 use pyship::in_place::{InplaceConfig, default_invalidation};
 use pyship::settings::{Flags, OutputFormat, Switch};
 
+/// The heading of `-q`, `-v` and `--color` in every command's help, apart from its own options.
+const GLOBAL_OPTIONS: &str = "Global options";
+
 /// Turn a Python project into a bytecode-only distribution, compiled by the target CPython.
 #[derive(Debug, Parser)]
 #[command(name = "pyship", version, about, propagate_version = true)]
@@ -16,14 +19,22 @@ pub(crate) struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
-    /// Print only errors (no warnings, notes or summary).
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    /// Print no messages but errors: no progress bar, warnings, notes, size tables, summary
+    /// or `cache clean` count (what goes to stdout is unchanged).
+    #[arg(
+        short,
+        long,
+        global = true,
+        conflicts_with = "verbose",
+        help_heading = GLOBAL_OPTIONS
+    )]
     pub quiet: bool,
-    /// Print each module as it is compiled, the stage timings and the cache counts.
-    #[arg(short, long, global = true)]
+    /// `build` and `compile`: print each module as it is compiled, then the stage timings and
+    /// the cache counts (the other commands have nothing more to say).
+    #[arg(short, long, global = true, help_heading = GLOBAL_OPTIONS)]
     pub verbose: bool,
     /// When to use colors (NO_COLOR is honoured with `auto`).
-    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, help_heading = GLOBAL_OPTIONS)]
     pub color: ColorChoice,
 }
 
@@ -48,8 +59,15 @@ pub(crate) enum Command {
     /// Show or empty the compile cache.
     #[command(subcommand)]
     Cache(CacheCommand),
-    /// List the interpreters pyship can target.
-    Pythons,
+    /// List the CPythons pyship can target: on PATH, in pyenv and among uv's Pythons.
+    ///
+    /// `*` marks the default, `python3`, the target of `build` without `-p`.
+    Pythons {
+        /// Print a JSON list of objects: version, magic_number, cache_tag, executable, source
+        /// (`path`, `pyenv` or `uv`), default.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a shell completion script, e.g. `pyship completions bash > ~/.local/share/bash-completion/completions/pyship`.
     Completions {
         /// The shell.
@@ -94,7 +112,8 @@ pub(crate) struct BuildArgs {
     /// otherwise]
     #[arg(short, long = "format", value_enum)]
     pub formats: Vec<FormatArg>,
-    /// Where artifacts are written; never scanned as input [default: SOURCE/dist]
+    /// Where artifacts are written; never scanned as input [default: SOURCE/dist, or dist/
+    /// beside a wheel SOURCE]
     #[arg(short, long)]
     pub out_dir: Option<PathBuf>,
     /// Target interpreter: a path, a command (`python3.12`) or a version (`3.12`); repeat for

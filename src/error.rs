@@ -58,12 +58,10 @@ impl Error {
                 "choose a target that `requires-python` allows with `-p` (`pyship pythons` lists them)"
                     .to_owned(),
             ),
-            Error::Interpreter(crate::interpreter::InterpreterError::NotFound { .. })
-            | Error::Inplace(crate::in_place::InplaceError::Interpreter(
-                crate::interpreter::InterpreterError::NotFound { .. },
-            )) => Some(
-                "`pyship pythons` lists the interpreters found; `-p` also takes a path".to_owned(),
-            ),
+            Error::Interpreter(err)
+            | Error::Inplace(crate::in_place::InplaceError::Interpreter(err)) => {
+                err.hint().map(str::to_owned)
+            }
             Error::Source(
                 crate::source::SourceError::NotASource { .. }
                 | crate::source::SourceError::Sdist(crate::source::sdist::SdistError::NoProject {

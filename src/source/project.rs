@@ -921,25 +921,6 @@ eggs = "spam.plugins.eggs:Plugin"
 
 [tool.black]
 line-length = 100
-
-[tool.pyship]
-format = "wheel"
-python = ["3.11", "3.12"]
-optimize = 2
-strip-sources = true
-keep-source = "spam/_version.py"
-exclude = ["*.md", "tests/"]
-invalidation-mode = "unchecked-hash"
-jobs = 4
-main = "spam.cli:main"
-with-deps = false
-shebang = "/usr/bin/python3"
-extract = true
-slim = true
-pip-arg = ["--no-binary", ":all:"]
-dfile-prefix = "site/"
-out-dir = "wheels"
-packages = ["src/spam"]
 "#;
 
     fn full_project(root: &Path) {

@@ -19,6 +19,9 @@ mod inputs;
 mod marshal;
 mod output;
 mod pool;
+// Symlinks and shell-script shims.
+#[cfg(unix)]
+mod pythons;
 mod sdist;
 // Signals, process groups and /proc.
 #[cfg(target_os = "linux")]
