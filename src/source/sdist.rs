@@ -505,4 +505,50 @@ mod tests {
             "{err}"
         );
     }
+
+    /// A zip sdist gets the wheel's refusals: names that climb out, absolute names, symlinks.
+    #[test]
+    fn hostile_zip_sdists_are_refused() {
+        let temp = tempfile::tempdir().unwrap();
+        for (label, name, symlink, needle) in [
+            (
+                "traversal",
+                "demo-1.0/../../x.py",
+                false,
+                "has a `..` component",
+            ),
+            ("absolute", "/tmp/x.py", false, "is an absolute path"),
+            (
+                "symlink",
+                "demo-1.0/demo/link.py",
+                true,
+                "is a symbolic link",
+            ),
+        ] {
+            let path = temp.path().join(format!("{label}-1.0.zip"));
+            let mut writer = zip::ZipWriter::new(fs_err::File::create(&path).unwrap());
+            let options = zip::write::SimpleFileOptions::default();
+            writer
+                .start_file("demo-1.0/pyproject.toml", options)
+                .unwrap();
+            std::io::Write::write_all(
+                &mut writer,
+                b"[project]\nname = \"demo\"\nversion = \"1\"\n",
+            )
+            .unwrap();
+            if symlink {
+                writer
+                    .add_symlink(name, "../../../etc/passwd", options)
+                    .unwrap();
+            } else {
+                writer.start_file(name, options).unwrap();
+            }
+            writer.finish().unwrap();
+            let err = unpack(&path, Limits::default()).unwrap_err();
+            assert!(
+                matches!(err, SdistError::UnsafeMember { .. }) && err.to_string().contains(needle),
+                "{label}: {err}"
+            );
+        }
+    }
 }
