@@ -105,7 +105,7 @@ pub enum InvalidationArg {
 /// `pyship build`
 #[derive(Debug, Args)]
 pub(crate) struct BuildArgs {
-    /// The project directory, or a wheel to convert.
+    /// The project directory, a wheel to convert, or an sdist (`.tar.gz`, `.zip`) to build.
     #[arg(default_value = ".")]
     pub source: PathBuf,
     /// Output format; repeat for several [default: wheel for a PEP 621 project or a wheel, dir
