@@ -3,6 +3,7 @@
 //! verified and held in memory (its members' paths then only name them inside the wheel).
 
 pub mod deps;
+pub mod dist_info;
 pub mod project;
 pub mod tree;
 

@@ -137,7 +137,9 @@ pub struct Readme {
 /// `project.license`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum License {
-    /// A string (an SPDX expression, PEP 639) or `{ text = "…" }`.
+    /// A string: an SPDX license expression (PEP 639), written as `License-Expression`.
+    Expression(String),
+    /// `{ text = "…" }`.
     Text(String),
     /// `{ file = "…" }`: the file's path relative to the project and its content.
     File {
@@ -149,10 +151,10 @@ pub enum License {
 }
 
 impl License {
-    /// The text for the `License` core metadata field.
+    /// The expression, or the text for the `License` core metadata field.
     pub fn text(&self) -> &str {
         match self {
-            License::Text(text) => text,
+            License::Expression(text) | License::Text(text) => text,
             License::File { content, .. } => content,
         }
     }
@@ -393,8 +395,8 @@ pub fn load(dir: &Path, pyproject: &Pyproject) -> Result<Option<Project>, Projec
     let license = raw
         .license
         .map(|license| match license {
-            RawLicense::Expression(text)
-            | RawLicense::Table(RawLicenseTable {
+            RawLicense::Expression(expression) => Ok(License::Expression(expression)),
+            RawLicense::Table(RawLicenseTable {
                 text: Some(text),
                 file: None,
             }) => Ok(License::Text(text)),
@@ -1108,7 +1110,7 @@ packages = ["src/spam"]
             .unwrap()
             .unwrap();
         assert_eq!(project.readme.unwrap().content_type, "text/x-rst");
-        assert_eq!(project.license, Some(License::Text("MIT".to_owned())));
+        assert_eq!(project.license, Some(License::Expression("MIT".to_owned())));
         let project = load_with("readme = \"README\"\nlicense = { text = \"BSD\" }")
             .unwrap()
             .unwrap();
