@@ -187,8 +187,8 @@ pub fn bundle_metadata_warning(project: &Project) -> Option<String> {
         .join(", ");
     if project.is_dynamic("version") {
         Some(format!(
-            "Bundles carry no `.dist-info` for `{}`: its version is dynamic (`dynamic = [{fields}]`), so `importlib.metadata` cannot find it inside them",
-            project.name
+            "Bundles carry no `.dist-info` for `{name}`: its version is dynamic (only its build backend knows it), so `importlib.metadata.version(\"{name}\")` raises PackageNotFoundError inside them",
+            name = project.name
         ))
     } else if project.dynamic.is_empty() {
         None

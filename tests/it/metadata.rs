@@ -213,7 +213,7 @@ fn a_dynamic_version_leaves_the_dist_info_out_with_a_warning() {
         .succeeds();
     assert_stderr_contains(
         &output,
-        "warning: Bundles carry no `.dist-info` for `app_with_dep`: its version is dynamic (`dynamic = [`version`]`), so `importlib.metadata` cannot find it inside them",
+        "warning: Bundles carry no `.dist-info` for `app_with_dep`: its version is dynamic (only its build backend knows it), so `importlib.metadata.version(\"app_with_dep\")` raises PackageNotFoundError inside them",
     );
     let zip = String::from_utf8(output.stdout).unwrap();
     let files = members(Path::new(zip.trim()));
