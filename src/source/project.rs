@@ -416,6 +416,21 @@ pub fn load(dir: &Path, pyproject: &Pyproject) -> Result<Option<Project>, Projec
             )),
         })
         .transpose()?;
+    // PEP 639: with an SPDX expression, `License ::` classifiers must be refused (setuptools
+    // and hatchling do), lest the two disagree.
+    if matches!(license, Some(License::Expression(_)))
+        && let Some(classifier) = raw
+            .classifiers
+            .iter()
+            .find(|classifier| classifier.starts_with("License ::"))
+    {
+        return Err(invalid(
+            "classifiers",
+            format!(
+                "`{classifier}` cannot go with the SPDX expression in `license` (PEP 639): remove the `License ::` classifiers"
+            ),
+        ));
+    }
     Ok(Some(Project {
         name,
         version,
@@ -1136,6 +1151,15 @@ packages = ["src/spam"]
         insta::assert_snapshot!(chain(&err, root), @"Invalid `project.license` in `[TEMP]/pyproject.toml`: needs exactly one of `file` and `text`");
         let err = load_with("[project.entry-points.console_scripts]\nx = \"y:z\"").unwrap_err();
         insta::assert_snapshot!(chain(&err, root), @"Invalid `project.entry-points` in `[TEMP]/pyproject.toml`: the `console_scripts` group belongs in `project.scripts` or `project.gui-scripts`");
+        let err = load_with(
+            "license = \"MIT\"\nclassifiers = [\"License :: OSI Approved :: MIT License\"]",
+        )
+        .unwrap_err();
+        insta::assert_snapshot!(chain(&err, root), @"Invalid `project.classifiers` in `[TEMP]/pyproject.toml`: `License :: OSI Approved :: MIT License` cannot go with the SPDX expression in `license` (PEP 639): remove the `License ::` classifiers");
+        let project = load_with(
+            "license = { text = \"MIT\" }\nclassifiers = [\"License :: OSI Approved :: MIT License\"]",
+        );
+        assert!(project.is_ok(), "a license text may go with classifiers");
         let err = load_with("authors = [{}]").unwrap_err();
         assert!(chain(&err, root).contains("each entry needs a `name` or an `email`"));
     }
