@@ -121,6 +121,11 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
     if formats.contains(&OutputFormat::Zipapp) {
         bundle::entry_point(config, input.project(), files)?;
     }
+    if formats.iter().any(|&format| format != OutputFormat::Wheel)
+        && let Some(warning) = input.project().and_then(plan::bundle_metadata_warning)
+    {
+        report.warnings.push(warning);
+    }
     let keep_source = matcher(
         Path::new(""),
         &config
@@ -162,13 +167,17 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
         let installed = if dependencies.is_empty() {
             None
         } else {
-            let installed = deps::install(
+            let mut installed = deps::install(
                 &interpreter,
                 &dependencies,
                 &config.bundle.pip_args,
                 &bundle::slim_excludes(config),
             )
             .map_err(bundle::BundleError::from)?;
+            installed.scan.files = source::dist_info::trim(
+                std::mem::take(&mut installed.scan.files),
+                config.bundle.slim,
+            )?;
             target_sources.extend(read_modules(&installed.scan.files)?);
             target_files.extend(installed.scan.files.iter().cloned());
             report

@@ -178,7 +178,8 @@ pub(crate) struct BuildArgs {
     #[arg(long, overrides_with = "extract")]
     pub no_extract: bool,
     /// Leave out what embedded bundles do not need: `tests/`, `test/`, `test_*.py`,
-    /// `*_test.py`, `conftest.py`, `docs/`, `*.pyi`, `py.typed` (and `__pycache__/`, always).
+    /// `*_test.py`, `conftest.py`, `docs/`, `*.pyi`, `py.typed` (and `__pycache__/`, always),
+    /// and the long description in each `.dist-info/METADATA`.
     #[arg(long, overrides_with = "no_slim")]
     pub slim: bool,
     /// Ship tests, docs and stubs too, whatever `[tool.pyship]` says.

@@ -4,6 +4,7 @@
 //! an sdist, unpacked safely and built as the project it holds ([`sdist`]).
 
 pub mod deps;
+pub mod dist_info;
 pub mod project;
 pub mod sdist;
 pub mod tree;

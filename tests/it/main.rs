@@ -17,6 +17,7 @@ mod compile;
 mod docs;
 mod inputs;
 mod marshal;
+mod metadata;
 mod output;
 mod pool;
 // Symlinks and shell-script shims.

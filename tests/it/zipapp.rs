@@ -14,7 +14,17 @@ use sha2::{Digest, Sha256};
 use crate::common::{Pyship, Python, assert_stderr_contains, copy_fixture, fixture, pythons};
 
 /// Write `fixtures/dep_pkg` as `dep_pkg-1.0-py3-none-any.whl` into `dir` (PEP 427).
-fn build_dep_wheel(dir: &Path) -> PathBuf {
+pub fn build_dep_wheel(dir: &Path) -> PathBuf {
+    write_dep_wheel(
+        dir,
+        b"Metadata-Version: 2.1\nName: dep_pkg\nVersion: 1.0\n",
+        &[],
+    )
+}
+
+/// [`build_dep_wheel`] with `metadata` as METADATA and `extra` files (relative to the
+/// `.dist-info`) besides.
+pub fn write_dep_wheel(dir: &Path, metadata: &[u8], extra: &[(&str, &[u8])]) -> PathBuf {
     std::fs::create_dir_all(dir).unwrap();
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     for name in ["__init__.py", "helpers.py"] {
@@ -22,10 +32,10 @@ fn build_dep_wheel(dir: &Path) -> PathBuf {
         files.push((format!("dep_pkg/{name}"), bytes));
     }
     let info = "dep_pkg-1.0.dist-info";
-    files.push((
-        format!("{info}/METADATA"),
-        b"Metadata-Version: 2.1\nName: dep_pkg\nVersion: 1.0\n".to_vec(),
-    ));
+    files.push((format!("{info}/METADATA"), metadata.to_vec()));
+    for (name, bytes) in extra {
+        files.push((format!("{info}/{name}"), bytes.to_vec()));
+    }
     files.push((
         format!("{info}/WHEEL"),
         b"Wheel-Version: 1.0\nGenerator: pyship-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
@@ -61,7 +71,7 @@ fn build(project: &Path, out: &Path, python: &Python, extra: &[&str]) -> PathBuf
 }
 
 /// Build with the dependency wheel in `wheels` as the only package index.
-fn build_with_deps(
+pub fn build_with_deps(
     project: &Path,
     out: &Path,
     python: &Python,
@@ -75,7 +85,7 @@ fn build_with_deps(
 }
 
 /// Archive member names → bytes (the zip crate skips a zipapp's shebang).
-fn members(path: &Path) -> BTreeMap<String, Vec<u8>> {
+pub fn members(path: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut archive = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
     let mut files = BTreeMap::new();
     for i in 0..archive.len() {
@@ -96,7 +106,7 @@ fn run(python: &Python, args: &[&str], env: &[(&str, &Path)]) -> Output {
     command.output().unwrap()
 }
 
-fn stdout_of(output: &Output, what: &str) -> String {
+pub fn stdout_of(output: &Output, what: &str) -> String {
     assert!(
         output.status.success(),
         "{what} failed:\n{}",
