@@ -59,6 +59,11 @@ def bench_round(round_, binaries, plan, python, copies, results):
         results[label].record(REBUILD, bench.run(build))
 
 
+def load_average():
+    """The 1, 5 and 15 minute load averages: other work on the machine adds noise."""
+    return "load average " + ", ".join(f"{load:.2f}" for load in os.getloadavg())
+
+
 def report(results, rounds):
     a, b = results["A"], results["B"]
     print()
@@ -93,7 +98,7 @@ def main():
     ).split()
     binaries = {"A": os.path.abspath(args.a), "B": os.path.abspath(args.b)}
     print(f"CPython {version} ({python}); {bench.CPUS} CPUs; {args.rounds} rounds, "
-          f"interleaved (A,B then B,A)")
+          f"interleaved (A,B then B,A); {load_average()}")
     for label, pyship in binaries.items():
         version_line = subprocess.check_output([pyship, "--version"], text=True).strip()
         print(f"  {label}: {pyship} ({version_line}, {os.path.getsize(pyship) / 2**20:.1f} MiB)")
@@ -113,6 +118,7 @@ def main():
         for round_ in range(args.rounds):
             bench_round(round_, binaries, plan, python, copies, results)
             print(f"round {round_ + 1}/{args.rounds} done", flush=True)
+        print(f"timing done; {load_average()}")
         report(results, args.rounds)
 
 
