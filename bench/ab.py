@@ -38,6 +38,17 @@ COLD = "build -f zip (cold cache)"
 REBUILD = "build -f zip (no change)"
 
 
+def run(command, cpu, name):
+    """bench.run, also noting the CPU seconds (user + sys) of the command and the workers it
+    reaped under `cpu[name]`: on a busy machine they vary far less than wall time."""
+    start = os.times()
+    measured = bench.run(command)
+    end = os.times()
+    cpu.setdefault(name, []).append(
+        end.children_user - start.children_user + end.children_system - start.children_system)
+    return measured
+
+
 def bench_round(round_, binaries, plan, python, copies, results):
     """One round: every command for both binaries, back to back, in this round's order."""
     order = list(binaries.items()) if round_ % 2 == 0 else list(binaries.items())[::-1]
@@ -45,18 +56,22 @@ def bench_round(round_, binaries, plan, python, copies, results):
         copy = next(copies)
         bench.fresh_copy(plan.corpus, copy)
         command = [pyship, "compile", plan.in_place, "-p", python, "--no-cache"]
-        results[label].record(COMPILE, bench.compile_in_place(copy, plan.in_place, command))
+        os.rename(copy, plan.in_place)
+        try:
+            results[label].record(COMPILE, run(command, results[label].cpu, COMPILE))
+        finally:
+            os.rename(plan.in_place, copy)
     for label, pyship in order:
         out = os.path.join(plan.work, f"out-{label}-{round_}")
         build = [pyship, "build", plan.corpus.path, "-f", "zip", "-p", python, "-o", out]
-        results[label].record(FULL, bench.run(build + ["--no-cache"]))
+        results[label].record(FULL, run(build + ["--no-cache"], results[label].cpu, FULL))
     for label, pyship in order:
         out = os.path.join(plan.work, f"out-{label}-{round_}")
         cache = os.path.join(plan.work, f"cache-{label}-{round_}")
         build = [pyship, "build", plan.corpus.path, "-f", "zip", "-p", python, "-o", out,
                  "--cache-dir", cache]
-        results[label].record(COLD, bench.run(build))
-        results[label].record(REBUILD, bench.run(build))
+        results[label].record(COLD, run(build, results[label].cpu, COLD))
+        results[label].record(REBUILD, run(build, results[label].cpu, REBUILD))
 
 
 def load_average():
@@ -76,6 +91,13 @@ def report(results, rounds):
               f"{min(a.seconds[name]):6.3f}..{max(a.seconds[name]):6.3f}s   "
               f"{min(b.seconds[name]):6.3f}..{max(b.seconds[name]):6.3f}s   "
               f"{min(ratios):5.3f}..{max(ratios):5.3f}")
+    print()
+    print("CPU seconds (user + sys, with the workers), less sensitive to other load:")
+    for name in a.cpu:
+        ratios = [y / x for x, y in zip(a.cpu[name], b.cpu[name])]
+        median_a, median_b = statistics.median(a.cpu[name]), statistics.median(b.cpu[name])
+        print(f"  {name:27} A {median_a:7.3f}s  B {median_b:7.3f}s  B/A {median_b / median_a:6.3f}"
+              f"   per-round B/A {min(ratios):5.3f}..{max(ratios):5.3f}")
     print()
     print(f"peak RSS (largest process, max over {rounds} rounds):")
     for name in a.seconds:
@@ -115,6 +137,8 @@ def main():
         bench.wait_for_quiet_inodes()
 
         results = {label: bench.Results() for label in binaries}
+        for result in results.values():
+            result.cpu = {}
         for round_ in range(args.rounds):
             bench_round(round_, binaries, plan, python, copies, results)
             print(f"round {round_ + 1}/{args.rounds} done", flush=True)
