@@ -136,7 +136,13 @@ pub fn render_sizes(sizes: &BundleSizes) -> String {
         human_bytes(sizes.shipped_bytes)
     );
     if let Some(archive) = sizes.archive_bytes {
-        let _ = write!(out, " ({} compressed)", human_bytes(archive));
+        // An archive of small files can be larger than they are: it is not "compressed" then.
+        let what = if archive < sizes.shipped_bytes {
+            "compressed"
+        } else {
+            "on disk"
+        };
+        let _ = write!(out, " ({} {what})", human_bytes(archive));
     }
     if sizes.stripped_source_bytes > 0 {
         let _ = write!(

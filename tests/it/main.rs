@@ -19,6 +19,7 @@ mod inputs;
 mod marshal;
 mod output;
 mod pool;
+mod sources;
 // Signals, process groups and /proc.
 #[cfg(target_os = "linux")]
 mod signals;

@@ -600,3 +600,49 @@ fn pip_failure_is_one_clear_error() {
     );
     assert!(!temp.path().join("out").exists());
 }
+
+/// Among several targets, a target whose pip fails is named in the one `error:` line: the
+/// dependency is offered only for the first target (a `cp3X` wheel), so the second fails.
+#[test]
+fn a_pip_failure_of_one_target_names_its_python() {
+    let found = pythons();
+    let [.., older, newer] = found.as_slice() else {
+        eprintln!("note: needs two CPythons; skipped");
+        return;
+    };
+    let temp = tempfile::tempdir().unwrap();
+    let built = build_dep_wheel(&temp.path().join("built"));
+    let wheels = temp.path().join("wheels");
+    std::fs::create_dir_all(&wheels).unwrap();
+    std::fs::copy(
+        &built,
+        wheels.join(format!("dep_pkg-1.0-cp3{}-none-any.whl", newer.minor)),
+    )
+    .unwrap();
+    let (_project_dir, project) = copy_fixture("app_with_dep");
+    let out = temp.path().join("out");
+    let find_links = format!("--pip-arg=--find-links={}", wheels.display());
+    let output = Pyship::build(&project)
+        .out(&out)
+        .python(newer)
+        .python(older)
+        .args([
+            "-f",
+            "zip",
+            "--with-deps",
+            "--pip-arg=--no-index",
+            &find_links,
+        ])
+        .fails(2);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.starts_with("error:"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(
+        errors[0].starts_with(&format!("error: Python 3.{}: ", older.minor)),
+        "{stderr}"
+    );
+    assert!(!out.exists(), "out-dir left behind");
+}
