@@ -60,6 +60,7 @@ impl Error {
         use crate::plan::PlanError;
         match self {
             Error::Target { .. }
+            | Error::Interrupted(_)
             | Error::Plan(
                 PlanError::RequiresPython { .. } | PlanError::WheelForOtherPython { .. },
             ) => self,

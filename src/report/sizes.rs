@@ -191,6 +191,21 @@ mod tests {
     }
 
     #[test]
+    fn an_archive_larger_than_its_files_is_not_called_compressed() {
+        let sizes = |archive| BundleSizes {
+            artifact: PathBuf::from("a.zip"),
+            python: "3.12".to_owned(),
+            shipped_bytes: 1000,
+            archive_bytes: Some(archive),
+            ..BundleSizes::default()
+        };
+        assert!(render_sizes(&sizes(400)).contains("1000 B (400 B compressed)"));
+        let big = render_sizes(&sizes(1300));
+        assert!(big.contains("1000 B (1.3 KiB on disk)"), "{big}");
+        assert!(!big.contains("compressed"), "{big}");
+    }
+
+    #[test]
     fn sizes_per_package() {
         let artifact = Artifact::new(
             PathBuf::from("out"),

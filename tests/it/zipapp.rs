@@ -646,3 +646,42 @@ fn a_pip_failure_of_one_target_names_its_python() {
     );
     assert!(!out.exists(), "out-dir left behind");
 }
+
+/// The sources an artifact carries, in the summary and `--report`, include its dependencies'.
+#[test]
+fn an_artifacts_source_size_counts_its_dependencies() {
+    let Some(python) = pythons().into_iter().last() else {
+        return;
+    };
+    let (temp, project) = copy_fixture("app_with_dep");
+    let wheels = temp.path().join("wheels");
+    build_dep_wheel(&wheels);
+    let report = temp.path().join("report.json");
+    let report_arg = format!("--report={}", report.display());
+    build_with_deps(
+        &project,
+        &temp.path().join("out"),
+        &python,
+        &wheels,
+        &["-f", "zip", &report_arg],
+    );
+    let sizes = |dir: &Path| -> u64 {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "py"))
+            .map(|path| std::fs::metadata(path).unwrap().len())
+            .sum()
+    };
+    // Test files may be excluded: the entry module alone is surely shipped.
+    let project_modules = std::fs::metadata(project.join("src/app_with_dep/cli.py"))
+        .unwrap()
+        .len();
+    let dep_modules = sizes(&fixture("dep_pkg").join("dep_pkg"));
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let source_bytes = json["artifacts"][0]["source_bytes"].as_u64().unwrap();
+    assert!(
+        source_bytes >= project_modules + dep_modules,
+        "{source_bytes} < {project_modules} + {dep_modules}"
+    );
+}
