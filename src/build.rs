@@ -121,6 +121,11 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
     if formats.contains(&OutputFormat::Zipapp) {
         bundle::entry_point(config, input.project(), files)?;
     }
+    if formats.iter().any(|&format| format != OutputFormat::Wheel)
+        && let Some(warning) = input.project().and_then(plan::bundle_metadata_warning)
+    {
+        report.warnings.push(warning);
+    }
     let keep_source = matcher(
         Path::new(""),
         &config
@@ -133,11 +138,22 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
     let sources = read_modules(files)?;
     lap(&mut report, "read".to_owned());
     crate::support::interrupt::check()?;
-    let dependencies = if config.bundle.with_deps {
-        dependencies(config, input.project(), &mut report)?
-    } else {
-        Vec::new()
-    };
+    if config.bundle.with_deps && formats.contains(&OutputFormat::Wheel) {
+        report.warnings.push(
+            "`--with-deps` does not apply to a wheel: it declares its dependencies instead of carrying them".to_owned(),
+        );
+    } else if !config.bundle.with_deps && !config.bundle.requirements.is_empty() {
+        report.warnings.push(
+            "`-r/--requirement` files are installed only with `--with-deps`: ignored".to_owned(),
+        );
+    }
+    // A wheel alone needs no dependencies installed.
+    let dependencies =
+        if config.bundle.with_deps && formats.iter().any(|format| *format != OutputFormat::Wheel) {
+            dependencies(config, input.project())?
+        } else {
+            deps::Requirements::default()
+        };
     let several = interpreters.len() > 1;
     let shared = name_artifacts(config, &input, &interpreters, &formats)?;
     // What pyc headers and fingerprints need of the project's modules, for every target up
@@ -165,13 +181,17 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
         let installed = if dependencies.is_empty() {
             None
         } else {
-            let installed = deps::install(
+            let mut installed = deps::install(
                 &interpreter,
                 &dependencies,
                 &config.bundle.pip_args,
                 &bundle::slim_excludes(config),
             )
             .map_err(|err| in_target(bundle::BundleError::from(err).into()))?;
+            installed.scan.files = source::dist_info::trim(
+                std::mem::take(&mut installed.scan.files),
+                config.bundle.slim,
+            )?;
             target_sources.extend(read_modules(&installed.scan.files)?);
             target_files.extend(installed.scan.files.iter().cloned());
             report
@@ -503,27 +523,34 @@ fn feed(
     Ok(())
 }
 
-/// `[project.dependencies]` for `--with-deps`; a warning when there are none.
-fn dependencies(
-    config: &Config,
-    project: Option<&Project>,
-    report: &mut Report,
-) -> Result<Vec<String>, Error> {
-    if project.is_some_and(|project| project.is_dynamic("dependencies")) {
+/// What `--with-deps` installs: `[project.dependencies]` and the `-r` files. Nothing to install
+/// is an error: the bundle would die with `ModuleNotFoundError`.
+fn dependencies(config: &Config, project: Option<&Project>) -> Result<deps::Requirements, Error> {
+    let files = config.bundle.requirements.clone();
+    if let Some(file) = files.iter().find(|file| !file.is_file()) {
+        return Err(bundle::BundleError::MissingRequirements { path: file.clone() }.into());
+    }
+    let dynamic = project.is_some_and(|project| project.is_dynamic("dependencies"));
+    if dynamic && files.is_empty() {
         return Err(bundle::BundleError::DynamicDependencies {
             path: config.source.join("pyproject.toml"),
         }
         .into());
     }
-    let dependencies = project
-        .map(|project| project.dependencies.clone())
-        .unwrap_or_default();
-    if dependencies.is_empty() {
-        report
-            .warnings
-            .push("`--with-deps`: the project declares no `[project.dependencies]`".to_owned());
+    let requirements = deps::Requirements {
+        specs: project
+            .filter(|_| !dynamic)
+            .map(|project| project.dependencies.clone())
+            .unwrap_or_default(),
+        files,
+    };
+    if requirements.is_empty() {
+        return Err(bundle::BundleError::NoDependencies {
+            path: config.source.clone(),
+        }
+        .into());
     }
-    Ok(dependencies)
+    Ok(requirements)
 }
 
 fn resolve_all(specs: &[String]) -> Result<Vec<Interpreter>, Error> {

@@ -9,6 +9,9 @@ use pyship::compile::Optimize;
 use pyship::in_place::{InplaceConfig, default_invalidation};
 use pyship::settings::{Flags, OutputFormat, Switch};
 
+/// The heading of `-q`, `-v` and `--color` in every command's help, apart from its own options.
+const GLOBAL_OPTIONS: &str = "Global options";
+
 /// Turn a Python project into a bytecode-only distribution, compiled by the target CPython.
 #[derive(Debug, Parser)]
 #[command(name = "pyship", version, about, propagate_version = true)]
@@ -16,14 +19,22 @@ pub(crate) struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
-    /// Print only errors (no warnings, notes or summary).
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    /// Print no messages but errors: no progress bar, warnings, notes, size tables, summary
+    /// or `cache clean` count (what goes to stdout is unchanged).
+    #[arg(
+        short,
+        long,
+        global = true,
+        conflicts_with = "verbose",
+        help_heading = GLOBAL_OPTIONS
+    )]
     pub quiet: bool,
-    /// Print each module as it is compiled, the stage timings and the cache counts.
-    #[arg(short, long, global = true)]
+    /// `build` and `compile`: print each module as it is compiled, then the stage timings and
+    /// the cache counts (the other commands have nothing more to say).
+    #[arg(short, long, global = true, help_heading = GLOBAL_OPTIONS)]
     pub verbose: bool,
     /// When to use colors (NO_COLOR is honoured with `auto`).
-    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, help_heading = GLOBAL_OPTIONS)]
     pub color: ColorChoice,
 }
 
@@ -48,8 +59,15 @@ pub(crate) enum Command {
     /// Show or empty the compile cache.
     #[command(subcommand)]
     Cache(CacheCommand),
-    /// List the interpreters pyship can target.
-    Pythons,
+    /// List the CPythons pyship can target: on PATH, in pyenv and among uv's Pythons.
+    ///
+    /// `*` marks the default, `python3`, the target of `build` without `-p`.
+    Pythons {
+        /// Print a JSON list of objects: version, magic_number, cache_tag, executable, source
+        /// (`path`, `pyenv` or `uv`), default.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a shell completion script, e.g. `pyship completions bash > ~/.local/share/bash-completion/completions/pyship`.
     Completions {
         /// The shell.
@@ -87,15 +105,16 @@ pub enum InvalidationArg {
 /// `pyship build`
 #[derive(Debug, Args)]
 pub(crate) struct BuildArgs {
-    /// The project directory, a directory of modules, or a wheel to convert; several are
-    /// built one after another with the same options
+    /// The project directory, a directory of modules, a wheel to convert, or an sdist
+    /// (`.tar.gz`, `.zip`) to build; several are built one after another with the same options
     #[arg(value_name = "SOURCE", default_value = ".")]
     pub sources: Vec<PathBuf>,
     /// Output format; repeat for several [default: wheel for a PEP 621 project or a wheel, dir
     /// otherwise]
     #[arg(short, long = "format", value_enum)]
     pub formats: Vec<FormatArg>,
-    /// Where artifacts are written; never scanned as input [default: SOURCE/dist]
+    /// Where artifacts are written; never scanned as input [default: SOURCE/dist, or dist/
+    /// beside a wheel SOURCE]
     #[arg(short, long)]
     pub out_dir: Option<PathBuf>,
     /// Target interpreter: a path, a command (`python3.12`) or a version (`3.12`); repeat for
@@ -137,8 +156,8 @@ pub(crate) struct BuildArgs {
     /// Zipapp interpreter line, without `#!` [default: `/usr/bin/env python3.X` for the target]
     #[arg(long, value_name = "COMMAND")]
     pub shebang: Option<String>,
-    /// Install `[project.dependencies]` with the target's pip and ship them compiled (dir, zip,
-    /// zipapp).
+    /// Install `[project.dependencies]` and the `-r` files with the target's pip and ship them
+    /// compiled (dir, zip, zipapp; a wheel declares its dependencies instead).
     #[arg(long, overrides_with = "no_with_deps")]
     pub with_deps: bool,
     /// Ship the project alone, whatever `[tool.pyship]` says.
@@ -148,6 +167,10 @@ pub(crate) struct BuildArgs {
     /// `--pip-arg=--no-index --pip-arg=--find-links=wheels/`.
     #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
     pub pip_arg: Vec<String>,
+    /// A requirements file whose dependencies `--with-deps` installs too, for apps that list
+    /// them there rather than in `[project.dependencies]` (repeatable).
+    #[arg(short = 'r', long = "requirement", value_name = "FILE")]
+    pub requirements: Vec<PathBuf>,
     /// The zipapp unpacks itself once into `~/.cache/pyship/apps/<hash>/` (XDG_CACHE_HOME) and
     /// runs from there: needed for native extensions (`.so`, `.pyd`).
     #[arg(long, overrides_with = "no_extract")]
@@ -156,7 +179,8 @@ pub(crate) struct BuildArgs {
     #[arg(long, overrides_with = "extract")]
     pub no_extract: bool,
     /// Leave out what embedded bundles do not need: `tests/`, `test/`, `test_*.py`,
-    /// `*_test.py`, `conftest.py`, `docs/`, `*.pyi`, `py.typed` (and `__pycache__/`, always).
+    /// `*_test.py`, `conftest.py`, `docs/`, `*.pyi`, `py.typed` (and `__pycache__/`, always),
+    /// and the long description in each `.dist-info/METADATA`.
     #[arg(long, overrides_with = "no_slim")]
     pub slim: bool,
     /// Ship tests, docs and stubs too, whatever `[tool.pyship]` says.
@@ -213,6 +237,7 @@ impl BuildArgs {
             shebang: self.shebang,
             with_deps: switch(self.with_deps, self.no_with_deps),
             pip_args: self.pip_arg,
+            requirements: self.requirements,
             extract: switch(self.extract, self.no_extract),
             slim: switch(self.slim, self.no_slim),
             report: self.report,

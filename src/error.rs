@@ -53,6 +53,9 @@ pub enum Error {
     },
 }
 
+/// What `pyship build` accepts as SOURCE.
+const SOURCE_KINDS: &str = "SOURCE is a project directory (with pyproject.toml), a directory of modules, a wheel (`.whl`) or an sdist (`NAME-VERSION.tar.gz`, sdist `.zip`)";
+
 impl Error {
     /// This error, saying it is `python`'s (e.g. `3.12`) unless it already names the target.
     #[must_use]
@@ -82,11 +85,22 @@ impl Error {
                 "choose a target that `requires-python` allows with `-p` (`pyship pythons` lists them)"
                     .to_owned(),
             ),
-            Error::Interpreter(crate::interpreter::InterpreterError::NotFound { .. })
-            | Error::Inplace(crate::in_place::InplaceError::Interpreter(
-                crate::interpreter::InterpreterError::NotFound { .. },
-            )) => Some(
-                "`pyship pythons` lists the interpreters found; `-p` also takes a path".to_owned(),
+            Error::Interpreter(err)
+            | Error::Inplace(crate::in_place::InplaceError::Interpreter(err)) => {
+                err.hint().map(str::to_owned)
+            }
+            Error::Source(
+                crate::source::SourceError::NotASource { .. }
+                | crate::source::SourceError::Sdist(crate::source::sdist::SdistError::NoProject {
+                    ..
+                }),
+            ) => Some(SOURCE_KINDS.to_owned()),
+            Error::Bundle(
+                crate::plan::bundle::BundleError::NoDependencies { .. }
+                | crate::plan::bundle::BundleError::DynamicDependencies { .. },
+            ) => Some(
+                "name the file that lists them with `-r requirements.txt` (repeatable; `requirement` in `[tool.pyship]`)"
+                    .to_owned(),
             ),
             _ => None,
         }

@@ -1,7 +1,8 @@
 //! Find and probe target CPython interpreters.
 //!
 //! A target is named by a path, a command (`python3.12`) or a version (`3.12`), looked up on
-//! `PATH` and in pyenv. Each is probed once for its version, magic number and cache tag.
+//! `PATH`, in pyenv and among uv's managed Pythons. Each is probed once for its version, magic
+//! number and cache tag.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -16,6 +17,9 @@ pub const PROBE_TIMEOUT_ENV: &str = "PYSHIP_PROBE_TIMEOUT";
 /// How long an interpreter may take to say what it is: a cold start on a slow disk takes a
 /// second or two, a hanging one forever.
 pub const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The target of a build without `-p`, resolved as any command is.
+pub const DEFAULT_PYTHON: &str = "python3";
 
 /// Oldest CPython minor version pyship targets.
 pub const MIN_MINOR: u8 = 8;
@@ -62,11 +66,33 @@ impl Interpreter {
 /// Why a target interpreter could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum InterpreterError {
-    /// Nothing matched the name or version.
-    #[error("No Python interpreter found for `{spec}` (looked on PATH and in pyenv)")]
+    /// Nothing matched the version.
+    #[error(
+        "No Python interpreter found for `{spec}` (looked on PATH, in pyenv and among uv's Pythons)"
+    )]
     NotFound {
         /// What the user asked for.
         spec: String,
+    },
+    /// No such command on `PATH`.
+    #[error("No `{command}` on PATH")]
+    NotOnPath {
+        /// The command, e.g. `python3`.
+        command: String,
+    },
+    /// An explicit path that names nothing.
+    #[error("`{}` does not exist", path.display())]
+    NoSuchFile {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// A version asked for that pyship cannot target, whether or not it is installed.
+    #[error("{}", out_of_range(*major, *minor))]
+    VersionOutOfRange {
+        /// e.g. 2 for `2.7`.
+        major: u8,
+        /// e.g. 7 for `2.7`.
+        minor: u8,
     },
     /// The file ran but did not answer like CPython.
     #[error("`{}` is not a Python interpreter", path.display())]
@@ -108,6 +134,42 @@ pub enum InterpreterError {
         /// Its version.
         version: Version,
     },
+}
+
+/// Why `-p MAJOR.MINOR` cannot be a target.
+fn out_of_range(major: u8, minor: u8) -> String {
+    let range = format!("CPython 3.{MIN_MINOR} to 3.{MAX_MINOR}");
+    match (major, minor) {
+        (3, minor) if minor < MIN_MINOR => {
+            format!("Python 3.{minor} is below the supported range, {range}")
+        }
+        (3, minor) => format!("Python 3.{minor} is above the supported range, {range}"),
+        (2, _) => format!("Python 2 is not supported: pyship targets {range}"),
+        (major, minor) => {
+            format!("Python {major}.{minor} is not supported: pyship targets {range}")
+        }
+    }
+}
+
+impl InterpreterError {
+    /// What the user can do about it, printed as a `hint:` line under the error.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            InterpreterError::NotFound { .. }
+            | InterpreterError::NotOnPath { .. }
+            | InterpreterError::NoSuchFile { .. } => {
+                Some("`pyship pythons` lists the interpreters found; `-p` also takes a path")
+            }
+            InterpreterError::NotPython { .. }
+            | InterpreterError::NotCPython { .. }
+            | InterpreterError::Unsupported { .. }
+            | InterpreterError::VersionOutOfRange { .. } => {
+                Some("`pyship pythons` lists the interpreters pyship can target")
+            }
+            // The message says how to wait longer; an interrupt needs no fix.
+            InterpreterError::TimedOut { .. } | InterpreterError::Interrupted => None,
+        }
+    }
 }
 
 /// What the probe script prints: `IMPLEMENTATION MAJOR MINOR MICRO MAGIC CACHE_TAG EXECUTABLE`,
@@ -233,34 +295,170 @@ fn parse_version_spec(spec: &str) -> Option<(u8, u8)> {
     parts.next().is_none().then_some((major, minor))
 }
 
-/// The pyenv root: `$PYENV_ROOT`, else `~/.pyenv`.
-fn pyenv_root() -> Option<PathBuf> {
-    std::env::var_os("PYENV_ROOT")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".pyenv")))
+/// Where an interpreter was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// A `python3.X` or `python3` on `PATH`.
+    Path,
+    /// `$PYENV_ROOT/versions/X.Y.Z`.
+    Pyenv,
+    /// uv's managed Pythons (`uv python dir`).
+    Uv,
 }
 
-/// `python3` of every pyenv-installed version, newest patch release last.
-fn pyenv_executables() -> Vec<PathBuf> {
-    let Some(versions) = pyenv_root().map(|root| root.join("versions")) else {
+impl Source {
+    /// `path`, `pyenv` or `uv`, as `pyship pythons` prints it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Path => "path",
+            Source::Pyenv => "pyenv",
+            Source::Uv => "uv",
+        }
+    }
+}
+
+/// An interpreter installed by pyenv or uv, known by its directory before it is probed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Install {
+    /// (major, minor) as the directory names it.
+    version: (u8, u8),
+    /// The directory's version numbers, to order patch releases.
+    order: Vec<u32>,
+    executable: PathBuf,
+    source: Source,
+}
+
+/// A variable's value, unless unset or empty.
+fn env_var(name: &str) -> Option<std::ffi::OsString> {
+    std::env::var_os(name).filter(|value| !value.is_empty())
+}
+
+/// The pyenv root: `$PYENV_ROOT`, else `~/.pyenv`.
+fn pyenv_root() -> Option<PathBuf> {
+    env_var("PYENV_ROOT")
+        .map(PathBuf::from)
+        .or_else(|| env_var("HOME").map(|home| PathBuf::from(home).join(".pyenv")))
+}
+
+/// uv's managed Pythons, as `uv python dir` finds them (uv need not be installed):
+/// `$UV_PYTHON_INSTALL_DIR`, else `$XDG_DATA_HOME/uv/python` (an absolute one), else
+/// `~/.local/share/uv/python`; on Windows `%APPDATA%\uv\data\python`.
+fn uv_python_dir() -> Option<PathBuf> {
+    uv_python_dir_from(
+        env_var("UV_PYTHON_INSTALL_DIR"),
+        // uv reads the XDG variables on Unix and macOS only.
+        env_var("XDG_DATA_HOME").filter(|_| !cfg!(windows)),
+        if cfg!(windows) {
+            env_var("APPDATA")
+        } else {
+            env_var("HOME")
+        },
+    )
+}
+
+fn uv_python_dir_from(
+    install_dir: Option<std::ffi::OsString>,
+    xdg_data_home: Option<std::ffi::OsString>,
+    home: Option<std::ffi::OsString>,
+) -> Option<PathBuf> {
+    if let Some(dir) = install_dir {
+        return Some(PathBuf::from(dir));
+    }
+    if let Some(data) = xdg_data_home
+        .map(PathBuf::from)
+        .filter(|dir| dir.is_absolute())
+    {
+        return Some(data.join("uv").join("python"));
+    }
+    let home = PathBuf::from(home?);
+    Some(if cfg!(windows) {
+        home.join("uv").join("data").join("python")
+    } else {
+        home.join(".local").join("share").join("uv").join("python")
+    })
+}
+
+/// The version numbers of a pyenv version directory (`3.12.1`), `None` for anything else
+/// (`3.13.0t`, `miniconda3-latest`, a virtualenv).
+fn pyenv_version(name: &str) -> Option<Vec<u32>> {
+    let order: Option<Vec<u32>> = name.split('.').map(|part| part.parse().ok()).collect();
+    order.filter(|order| order.len() >= 2)
+}
+
+/// The version numbers of a uv install directory, `cpython-3.12.7-linux-x86_64-gnu` or
+/// `cpython-3.13.0+freethreaded-linux-x86_64-gnu`; `None` for PyPy, GraalPy and uv's own files.
+fn uv_version(name: &str) -> Option<Vec<u32>> {
+    let version = name.strip_prefix("cpython-")?.split(['-', '+']).next()?;
+    // A pre-release (`3.14.0rc2`) orders by its leading digits.
+    let order: Option<Vec<u32>> = version
+        .split('.')
+        .map(|part| {
+            let digits = part
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(part.len());
+            part[..digits].parse().ok()
+        })
+        .collect();
+    order.filter(|order| order.len() >= 2)
+}
+
+/// The installs under `dir`: each entry whose name `version` reads, with the first of
+/// `executables(minor)` that is a file. Oldest first.
+fn installs(
+    dir: Option<PathBuf>,
+    source: Source,
+    version: fn(&str) -> Option<Vec<u32>>,
+    executables: fn(u32) -> Vec<PathBuf>,
+) -> Vec<Install> {
+    let Some(dir) = dir else {
         return Vec::new();
     };
-    let mut found: Vec<(Vec<u32>, PathBuf)> = fs_err::read_dir(&versions)
+    let mut found: Vec<Install> = fs_err::read_dir(&dir)
         .into_iter()
         .flatten()
         .filter_map(Result::ok)
         .filter_map(|entry| {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let key: Option<Vec<u32>> = name.split('.').map(|part| part.parse().ok()).collect();
-            let executable = entry.path().join("bin").join("python3");
-            Some((key?, executable)).filter(|(_, executable)| executable.is_file())
+            let order = version(&entry.file_name().to_string_lossy())?;
+            let major = u8::try_from(order[0]).ok()?;
+            let minor = u8::try_from(order[1]).ok()?;
+            let executable = executables(order[1])
+                .into_iter()
+                .map(|relative| entry.path().join(relative))
+                .find(|executable| executable.is_file())?;
+            Some(Install {
+                version: (major, minor),
+                order,
+                executable,
+                source,
+            })
         })
         .collect();
-    found.sort();
+    found.sort_by(|a, b| a.order.cmp(&b.order));
     found
-        .into_iter()
-        .map(|(_, executable)| executable)
-        .collect()
+}
+
+/// Every pyenv and uv install, pyenv's first, each oldest first.
+fn managed_installs() -> Vec<Install> {
+    let mut found = installs(
+        pyenv_root().map(|root| root.join("versions")),
+        Source::Pyenv,
+        pyenv_version,
+        |_| vec![Path::new("bin").join("python3")],
+    );
+    found.extend(installs(
+        uv_python_dir(),
+        Source::Uv,
+        uv_version,
+        // A free-threaded build names its executable `python3.13t`; `python3` is in all.
+        |minor| {
+            vec![
+                Path::new("bin").join(format!("python3.{minor}")),
+                Path::new("bin").join("python3"),
+                PathBuf::from("python.exe"),
+            ]
+        },
+    ));
+    found
 }
 
 /// Directories on `PATH`, without pyenv's shims: a shim runs whatever version pyenv has
@@ -281,16 +479,15 @@ fn which(name: &str, dirs: &[PathBuf]) -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
-/// Resolve a `-p/--python` value: a path, a command on `PATH`, or a version found on `PATH` or
-/// in pyenv.
+/// Resolve a `-p/--python` value: a path, a command on `PATH`, or a version found on `PATH`,
+/// in pyenv or among uv's Pythons.
 pub fn resolve(spec: &str) -> Result<Interpreter, InterpreterError> {
-    let not_found = || InterpreterError::NotFound {
-        spec: spec.to_owned(),
-    };
     if spec.contains(std::path::MAIN_SEPARATOR) || spec.contains('/') {
         let path = Path::new(spec);
         if !path.exists() {
-            return Err(not_found());
+            return Err(InterpreterError::NoSuchFile {
+                path: path.to_path_buf(),
+            });
         }
         return probe(path);
     }
@@ -300,20 +497,17 @@ pub fn resolve(spec: &str) -> Result<Interpreter, InterpreterError> {
             .filter(|_| spec.contains('.'))
     });
     if let Some((major, minor)) = wanted {
+        // Said before looking: that 2.7 or 3.7 is installed does not make it a target.
+        if major != 3 || !(MIN_MINOR..=MAX_MINOR).contains(&minor) {
+            return Err(InterpreterError::VersionOutOfRange { major, minor });
+        }
         let name = format!("python{major}.{minor}");
         let candidates = which(&name, &path_dirs()).into_iter().chain(
-            pyenv_executables().into_iter().rev().filter(|executable| {
-                executable
-                    .ancestors()
-                    .nth(2)
-                    .and_then(Path::file_name)
-                    .and_then(|version| version.to_str())
-                    .and_then(|version| {
-                        let mut parts = version.split('.');
-                        Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
-                    })
-                    == Some((major, minor))
-            }),
+            managed_installs()
+                .into_iter()
+                .filter(|install| install.version == (major, minor))
+                .rev()
+                .map(|install| install.executable),
         );
         let mut timed_out = None;
         for candidate in candidates {
@@ -333,51 +527,94 @@ pub fn resolve(spec: &str) -> Result<Interpreter, InterpreterError> {
                 _ => {}
             }
         }
-        return Err(timed_out.unwrap_or_else(not_found));
+        return Err(timed_out.unwrap_or_else(|| InterpreterError::NotFound {
+            spec: spec.to_owned(),
+        }));
     }
     // A plain command such as `python3`: PATH as the user sees it, shims included.
     let all_dirs: Vec<PathBuf> = std::env::var_os("PATH")
         .map(|path| std::env::split_paths(&path).collect())
         .unwrap_or_default();
-    let executable = which(spec, &all_dirs).ok_or_else(not_found)?;
+    let executable = which(spec, &all_dirs).ok_or_else(|| InterpreterError::NotOnPath {
+        command: spec.to_owned(),
+    })?;
     probe(&executable)
 }
 
-/// Every CPython pyship can target, from `PATH` and pyenv, deduplicated by executable and
-/// sorted newest first.
-pub fn find_all() -> Vec<Interpreter> {
+/// An interpreter `pyship pythons` lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// The probed interpreter.
+    pub interpreter: Interpreter,
+    /// Where it was found first.
+    pub source: Source,
+    /// Whether it is [`DEFAULT_PYTHON`], the target of a build without `-p`.
+    pub default: bool,
+}
+
+/// Every CPython pyship can target, from `PATH`, pyenv and uv, deduplicated by executable
+/// (after symlinks) and sorted newest first; the default marked.
+pub fn find_all() -> Vec<Found> {
     let dirs = path_dirs();
-    let mut candidates: Vec<PathBuf> = Vec::new();
+    let mut candidates: Vec<(PathBuf, Source)> = Vec::new();
     for dir in &dirs {
         for minor in (MIN_MINOR..=MAX_MINOR).rev() {
-            candidates.extend(which(
-                &format!("python3.{minor}"),
-                std::slice::from_ref(dir),
-            ));
+            candidates.extend(
+                which(&format!("python3.{minor}"), std::slice::from_ref(dir))
+                    .map(|path| (path, Source::Path)),
+            );
         }
-        candidates.extend(which("python3", std::slice::from_ref(dir)));
+        candidates
+            .extend(which("python3", std::slice::from_ref(dir)).map(|path| (path, Source::Path)));
     }
-    candidates.extend(pyenv_executables());
-    let probed: Vec<Interpreter> = std::thread::scope(|scope| {
+    candidates.extend(
+        managed_installs()
+            .into_iter()
+            .map(|install| (install.executable, install.source)),
+    );
+    let (default, probed) = std::thread::scope(|scope| {
+        let default = scope.spawn(|| resolve(DEFAULT_PYTHON).ok());
         let handles: Vec<_> = candidates
             .iter()
-            .map(|candidate| scope.spawn(move || probe(candidate).ok()))
+            .map(|(candidate, source)| {
+                scope.spawn(move || probe(candidate).ok().map(|found| (found, *source)))
+            })
             .collect();
-        handles
+        let probed: Vec<(Interpreter, Source)> = handles
             .into_iter()
             .filter_map(|handle| handle.join().ok().flatten())
-            .collect()
+            .collect();
+        (default.join().ok().flatten(), probed)
     });
+    let key = |interpreter: &Interpreter| {
+        fs_err::canonicalize(&interpreter.executable)
+            .unwrap_or_else(|_| interpreter.executable.clone())
+    };
+    let default_key = default.as_ref().map(key);
     let mut seen = std::collections::HashSet::new();
-    let mut found: Vec<Interpreter> = probed
+    let mut found: Vec<Found> = probed
         .into_iter()
-        .filter(|interpreter| {
-            let key = fs_err::canonicalize(&interpreter.executable)
-                .unwrap_or_else(|_| interpreter.executable.clone());
-            seen.insert(key)
+        .filter_map(|(interpreter, source)| {
+            let key = key(&interpreter);
+            let default = Some(&key) == default_key.as_ref();
+            seen.insert(key).then_some(Found {
+                interpreter,
+                source,
+                default,
+            })
         })
         .collect();
-    found.sort_by_key(|interpreter| std::cmp::Reverse(interpreter.version));
+    // A `python3` reached only through a shim or a directory not searched above.
+    if let (Some(interpreter), Some(key)) = (default, default_key)
+        && !seen.contains(&key)
+    {
+        found.push(Found {
+            interpreter,
+            source: Source::Path,
+            default: true,
+        });
+    }
+    found.sort_by_key(|found| std::cmp::Reverse(found.interpreter.version));
     found
 }
 
@@ -391,6 +628,70 @@ mod tests {
         assert_eq!(parse_version_spec("3"), None);
         assert_eq!(parse_version_spec("3.12.1"), None);
         assert_eq!(parse_version_spec("python"), None);
+    }
+
+    #[test]
+    fn install_directories_name_their_version() {
+        assert_eq!(pyenv_version("3.12.1"), Some(vec![3, 12, 1]));
+        assert_eq!(pyenv_version("2.7.18"), Some(vec![2, 7, 18]));
+        for other in ["3.13.0t", "miniconda3-latest", "myenv", "3"] {
+            assert_eq!(pyenv_version(other), None, "{other}");
+        }
+        assert_eq!(
+            uv_version("cpython-3.12.7-linux-x86_64-gnu"),
+            Some(vec![3, 12, 7])
+        );
+        assert_eq!(
+            uv_version("cpython-3.13.0+freethreaded-linux-x86_64-gnu"),
+            Some(vec![3, 13, 0])
+        );
+        assert_eq!(
+            uv_version("cpython-3.14.0rc2-macos-aarch64-none"),
+            Some(vec![3, 14, 0])
+        );
+        for other in [
+            "pypy-3.10.14-linux-x86_64-gnu",
+            "graalpy-24.1.0-linux-x86_64-gnu",
+            ".lock",
+            ".cache",
+            "cpython-x-linux",
+        ] {
+            assert_eq!(uv_version(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn uv_python_dir_is_found_as_uv_finds_it() {
+        let some = |text: &str| Some(std::ffi::OsString::from(text));
+        assert_eq!(
+            uv_python_dir_from(some("/opt/uv"), some("/data"), some("/home/me")),
+            Some(PathBuf::from("/opt/uv"))
+        );
+        assert_eq!(
+            uv_python_dir_from(None, some("/data"), some("/home/me")),
+            Some(PathBuf::from("/data/uv/python"))
+        );
+        // A relative XDG_DATA_HOME is ignored, as the XDG spec says.
+        let home = uv_python_dir_from(None, some("data"), some("/home/me"));
+        if cfg!(windows) {
+            assert_eq!(home, Some(PathBuf::from("/home/me/uv/data/python")));
+        } else {
+            assert_eq!(home, Some(PathBuf::from("/home/me/.local/share/uv/python")));
+        }
+        assert_eq!(uv_python_dir_from(None, None, None), None);
+    }
+
+    #[test]
+    fn versions_out_of_range_say_which_way() {
+        assert_eq!(
+            out_of_range(2, 7),
+            format!(
+                "Python 2 is not supported: pyship targets CPython 3.{MIN_MINOR} to 3.{MAX_MINOR}"
+            )
+        );
+        assert!(out_of_range(3, MIN_MINOR - 1).contains("below the supported range"));
+        assert!(out_of_range(3, MAX_MINOR + 1).contains("above the supported range"));
+        assert!(out_of_range(4, 0).starts_with("Python 4.0 is not supported"));
     }
 
     #[test]

@@ -90,11 +90,11 @@ fn run_cli() -> ExitCode {
     color.write_global();
 
     match cli.command {
-        Command::Pythons => commands::pythons::run(),
+        Command::Pythons { json } => commands::pythons::run(json),
         Command::Compile(args) => {
             commands::compile::run(&args.into_config(), cli.quiet, cli.verbose)
         }
-        Command::Cache(command) => commands::cache::run(&command),
+        Command::Cache(command) => commands::cache::run(&command, cli.quiet),
         Command::Build(args) => commands::build::run(args, cli.quiet, cli.verbose),
         Command::Completions { shell } => commands::docs::completions(shell),
         Command::Man => commands::docs::man(),

@@ -6,8 +6,8 @@ use crate::cli;
 use crate::output::{self, ERROR, message, print_error};
 use pyship::report::escape;
 
-/// `pyship cache dir|clean`
-pub(crate) fn run(command: &cli::CacheCommand) -> ExitCode {
+/// `pyship cache dir|clean`; `quiet` silences the count of what `clean` removed.
+pub(crate) fn run(command: &cli::CacheCommand, quiet: bool) -> ExitCode {
     let Some(dir) = command.dir() else {
         message(format_args!(
             "{ERROR}: No cache directory: set --cache-dir, {} or HOME",
@@ -21,6 +21,7 @@ pub(crate) fn run(command: &cli::CacheCommand) -> ExitCode {
             Err(err) => output::stdout_failed(&err),
         },
         cli::CacheCommand::Clean { .. } => match pyship::cache::Cache::new(&dir).clean() {
+            Ok(_) if quiet => ExitCode::SUCCESS,
             Ok(count) => {
                 message(format_args!(
                     "Removed {count} cache entr{} from {}",

@@ -34,18 +34,33 @@ pub enum BundleError {
     Deps(#[from] DepsError),
     /// `--with-deps` cannot know dynamic dependencies.
     #[error(
-        "`--with-deps` needs static `[project.dependencies]`, but `{}` declares them dynamic",
+        "`--with-deps` needs static `[project.dependencies]`, but `{}` declares them dynamic and no `-r/--requirement` file is given",
         path.display()
     )]
     DynamicDependencies {
         /// The pyproject.toml.
         path: PathBuf,
     },
+    /// `--with-deps` with nothing to install: the app would die with `ModuleNotFoundError`.
+    #[error(
+        "`--with-deps` has nothing to install: `{}` declares no `[project.dependencies]` and no `-r/--requirement` file is given",
+        path.display()
+    )]
+    NoDependencies {
+        /// SOURCE.
+        path: PathBuf,
+    },
+    /// A `-r/--requirement` file does not exist.
+    #[error("Requirements file `{}` does not exist", path.display())]
+    MissingRequirements {
+        /// The path given.
+        path: PathBuf,
+    },
     /// A native extension would go into an archive that zipimport reads.
-    #[error("Native extension `{path}` cannot be imported from a {format}: {hint}")]
+    #[error("{} cannot be imported from a {format}: {hint}", list_natives(paths))]
     NativeInZip {
-        /// Its path in the artifact.
-        path: String,
+        /// Their paths in the artifact, every one.
+        paths: Vec<String>,
         /// `zip` or `zipapp`.
         format: &'static str,
         /// What to do instead.
@@ -126,14 +141,39 @@ pub fn check_native(
         OutputFormat::Zip => ("zip", "build a `dir` instead, or leave the module out"),
         _ => return Ok(()),
     };
-    match files.iter().find(|file| is_native(&file.relative)) {
-        Some(file) => Err(BundleError::NativeInZip {
-            path: file.relative.clone(),
-            format,
-            hint,
-        }),
-        None => Ok(()),
+    let paths: Vec<String> = files
+        .iter()
+        .filter(|file| is_native(&file.relative))
+        .map(|file| file.relative.clone())
+        .collect();
+    if paths.is_empty() {
+        return Ok(());
     }
+    Err(BundleError::NativeInZip {
+        paths,
+        format,
+        hint,
+    })
+}
+
+/// How many native extensions an error names before it counts the rest.
+const NATIVES_NAMED: usize = 3;
+
+/// "Native extension `a`", "Native extensions `a`, `b` and `c`", "… `c` and 4 more".
+fn list_natives(paths: &[String]) -> String {
+    let named: Vec<String> = paths
+        .iter()
+        .take(NATIVES_NAMED)
+        .map(|path| format!("`{path}`"))
+        .collect();
+    let rest = paths.len().saturating_sub(NATIVES_NAMED);
+    let list = match (named.split_last(), rest) {
+        (Some((last, [])), 0) => last.clone(),
+        (Some((last, first)), 0) => format!("{} and {last}", first.join(", ")),
+        (_, rest) => format!("{} and {rest} more", named.join(", ")),
+    };
+    let plural = if paths.len() == 1 { "" } else { "s" };
+    format!("Native extension{plural} {list}")
 }
 
 fn is_native(path: &str) -> bool {
@@ -171,6 +211,34 @@ mod tests {
             "Native extension `pkg/_speed.abi3.so` cannot be imported from a zipapp: build with `--extract` so that the zipapp unpacks itself before running"
         );
         assert!(check_native(OutputFormat::Zip, false, &files).is_err());
+        // Every extension is named, up to a few; then a count.
+        let mut many = vec![file("pkg/__init__.py", 1)];
+        for name in [
+            "a.so",
+            "b.pyd",
+            "c.cpython-312-x86_64-linux-gnu.so",
+            "d.so",
+            "e.so",
+        ] {
+            many.push(file(&format!("pkg/{name}"), 1));
+        }
+        let message = |files: &[SourceFile]| {
+            check_native(OutputFormat::Zip, false, files)
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            message(&many[..3]),
+            "Native extensions `pkg/a.so` and `pkg/b.pyd` cannot be imported from a zip: build a `dir` instead, or leave the module out"
+        );
+        assert_eq!(
+            message(&many[..4]),
+            "Native extensions `pkg/a.so`, `pkg/b.pyd` and `pkg/c.cpython-312-x86_64-linux-gnu.so` cannot be imported from a zip: build a `dir` instead, or leave the module out"
+        );
+        assert_eq!(
+            message(&many),
+            "Native extensions `pkg/a.so`, `pkg/b.pyd`, `pkg/c.cpython-312-x86_64-linux-gnu.so` and 2 more cannot be imported from a zip: build a `dir` instead, or leave the module out"
+        );
         check_native(OutputFormat::Zipapp, true, &files).unwrap();
         check_native(OutputFormat::Dir, false, &files).unwrap();
         check_native(OutputFormat::Zip, false, &files[..1]).unwrap();

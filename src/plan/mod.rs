@@ -10,9 +10,11 @@ use std::path::PathBuf;
 
 use crate::interpreter::Interpreter;
 use crate::settings::{Config, OutputFormat, Placement};
-use crate::source::project::ProjectError;
+use crate::source::project::{Project, ProjectError};
 use crate::source::{Input, InputKind};
-use crate::wheel::metadata::{render_entry_points, render_metadata, render_wheel_file};
+use crate::wheel::metadata::{
+    render_entry_points, render_metadata, render_wheel_file, strip_long_description,
+};
 use crate::wheel::tags::{Tag, WheelFilename, retag_sourceless, rewrite_wheel_file};
 use crate::wheel::{dist_info_dir, wheel_name_component, wheel_version_component};
 
@@ -144,14 +146,79 @@ pub fn plan_artifact(
         OutputFormat::Zipapp => simple(config.out_dir.join(format!("{base}-{tag}.pyz"))),
         OutputFormat::Wheel => return plan_wheel(config, input, interpreter),
     };
-    if let InputKind::Wheel(wheel) = &input.kind {
+    match &input.kind {
         // A wheel laid out as a directory or zip keeps its metadata as it was.
-        plan.generated.push((
+        InputKind::Wheel(wheel) => plan.generated.push((
             format!("{}/WHEEL", wheel.dist_info),
             wheel.wheel_file.clone().into_bytes(),
-        ));
+        )),
+        InputKind::Project(project) => plan
+            .generated
+            .extend(bundle_dist_info(project, config.bundle.slim)),
+        InputKind::Tree => {}
     }
     Ok(plan)
+}
+
+/// The project's own `.dist-info` in a bundle (SPEC §6), so that `importlib.metadata` finds
+/// its version and entry points there as it does for its dependencies: `METADATA`,
+/// `entry_points.txt` and the license files, as in the wheel; `--slim` drops the long
+/// description. None when the version is dynamic: a dist-info needs one in its name.
+pub fn bundle_dist_info(project: &Project, slim: bool) -> Vec<(String, Vec<u8>)> {
+    if project.is_dynamic("version") {
+        return Vec::new();
+    }
+    let dist_info = dist_info_dir(&project.name, &project.version);
+    let mut files = dist_info_files(project, &dist_info);
+    if slim && let Some((_, metadata)) = files.first_mut() {
+        *metadata = strip_long_description(&String::from_utf8_lossy(metadata)).into_bytes();
+    }
+    files
+}
+
+/// Why a bundle of `project` carries no or incomplete metadata, when it does: a field that
+/// only the build backend knows (`dynamic`) cannot be written by pyship.
+pub fn bundle_metadata_warning(project: &Project) -> Option<String> {
+    let fields = project
+        .dynamic
+        .iter()
+        .map(|field| format!("`{field}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if project.is_dynamic("version") {
+        Some(format!(
+            "Bundles carry no `.dist-info` for `{name}`: its version is dynamic (only its build backend knows it), so `importlib.metadata.version(\"{name}\")` raises PackageNotFoundError inside them",
+            name = project.name
+        ))
+    } else if project.dynamic.is_empty() {
+        None
+    } else {
+        Some(format!(
+            "The `.dist-info` of `{}` in bundles leaves out its dynamic fields ({fields}): only the build backend knows them",
+            project.name
+        ))
+    }
+}
+
+/// `METADATA` (first), `entry_points.txt` and `licenses/` of `project` under `dist_info`.
+fn dist_info_files(project: &Project, dist_info: &str) -> Vec<(String, Vec<u8>)> {
+    let mut files = vec![(
+        format!("{dist_info}/METADATA"),
+        render_metadata(project).into_bytes(),
+    )];
+    if let Some(entry_points) = render_entry_points(project) {
+        files.push((
+            format!("{dist_info}/entry_points.txt"),
+            entry_points.into_bytes(),
+        ));
+    }
+    for file in &project.license_files {
+        files.push((
+            format!("{dist_info}/licenses/{}", file.path),
+            file.content.clone(),
+        ));
+    }
+    files
 }
 
 /// The wheel for `interpreter`: retagged when sourceless (SPEC §6), with PEP 427 metadata.
@@ -190,28 +257,14 @@ fn plan_wheel(
                 tags: tags.clone(),
             };
             let dist_info = dist_info_dir(&project.name, &project.version);
-            let mut generated = vec![
-                (
-                    format!("{dist_info}/METADATA"),
-                    render_metadata(project).into_bytes(),
-                ),
+            let mut generated = dist_info_files(project, &dist_info);
+            generated.insert(
+                1,
                 (
                     format!("{dist_info}/WHEEL"),
                     render_wheel_file(generator, true, &tags).into_bytes(),
                 ),
-            ];
-            if let Some(entry_points) = render_entry_points(project) {
-                generated.push((
-                    format!("{dist_info}/entry_points.txt"),
-                    entry_points.into_bytes(),
-                ));
-            }
-            for file in &project.license_files {
-                generated.push((
-                    format!("{dist_info}/licenses/{}", file.path),
-                    file.content.clone(),
-                ));
-            }
+            );
             (filename, dist_info, generated)
         }
         InputKind::Wheel(wheel) => {

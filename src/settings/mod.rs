@@ -100,6 +100,8 @@ pub struct BundleOptions {
     pub with_deps: bool,
     /// Extra arguments for `pip install`.
     pub pip_args: Vec<String>,
+    /// `-r/--requirement` files installed with `--with-deps`, besides `[project.dependencies]`.
+    pub requirements: Vec<PathBuf>,
     /// The zipapp unpacks itself into a per-user cache on first run (native extensions).
     pub extract: bool,
     /// Leave out tests, docs, stubs and `py.typed` ([`crate::plan::bundle::SLIM_EXCLUDES`]).
@@ -113,10 +115,10 @@ pub const ZIP_EPOCH: u32 = 315_532_800;
 
 impl Config {
     /// A config with pyship's defaults for `source`: artifacts go to `dist/` inside a project
-    /// directory, or beside a wheel given as `source`.
+    /// directory, or beside a wheel or sdist given as `source`.
     pub fn new(source: impl Into<PathBuf>) -> Config {
         let source = source.into();
-        let out_dir = if is_wheel(&source) {
+        let out_dir = if is_wheel(&source) || is_sdist(&source) {
             source.parent().unwrap_or(Path::new("")).join("dist")
         } else {
             source.join("dist")
@@ -167,4 +169,19 @@ pub fn is_wheel(source: &Path) -> bool {
         .extension()
         .is_some_and(|extension| extension.eq_ignore_ascii_case("whl"))
         && !source.is_dir()
+}
+
+/// Whether `source` names an sdist (`.tar.gz`, `.zip`) rather than a directory.
+pub fn is_sdist(source: &Path) -> bool {
+    let name = source
+        .file_name()
+        .map(|name| name.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let zip = source
+        .extension()
+        .is_some_and(|extension| extension.eq_ignore_ascii_case("zip"));
+    // Lowercased above: `.tar.gz` is two extensions, which `Path::extension` cannot see.
+    #[allow(clippy::case_sensitive_file_extension_comparisons)]
+    let tar_gz = name.ends_with(".tar.gz");
+    (zip || tar_gz) && !source.is_dir()
 }

@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer};
 
-use super::{BundleOptions, Config, OutputFormat, Placement, is_wheel, source_date_epoch_from_env};
+use super::{
+    BundleOptions, Config, OutputFormat, Placement, is_sdist, is_wheel, source_date_epoch_from_env,
+};
 use crate::bytecode::pyc::Invalidation;
 use crate::compile::Optimize;
 
@@ -103,6 +105,8 @@ pub struct Flags {
     pub with_deps: Switch,
     /// `--pip-arg`.
     pub pip_args: Vec<String>,
+    /// `-r/--requirement`.
+    pub requirements: Vec<PathBuf>,
     /// `--extract`, `--no-extract`.
     pub extract: Switch,
     /// `--slim`, `--no-slim`.
@@ -135,7 +139,8 @@ impl Switch {
 /// into a [`Config`]: the command line wins over the table, the table over the defaults. The
 /// file is read here, once, and kept in [`Config::pyproject`]; a wheel SOURCE has none.
 pub fn resolve(flags: Flags) -> Result<Config, SettingsError> {
-    let pyproject = if is_wheel(&flags.source) {
+    // A wheel's or an sdist's own metadata is read by the source stage.
+    let pyproject = if is_wheel(&flags.source) || is_sdist(&flags.source) {
         None
     } else {
         Pyproject::read(&flags.source)?
@@ -211,6 +216,11 @@ pub fn resolve(flags: Flags) -> Result<Config, SettingsError> {
         } else {
             flags.pip_args
         },
+        requirements: if flags.requirements.is_empty() {
+            confine_requirements(&flags.source, tool.requirement.unwrap_or_default())?
+        } else {
+            flags.requirements
+        },
         extract: flags.extract.or(tool.extract),
         slim: flags.slim.or(tool.slim),
         report: flags.report.or(tool.report),
@@ -226,6 +236,23 @@ pub fn resolve(flags: Flags) -> Result<Config, SettingsError> {
     config.packages = tool.packages;
     config.pyproject = pyproject.map(Arc::new);
     Ok(config)
+}
+
+/// `requirement` from `[tool.pyship]`: files inside the project, resolved against it (a project
+/// may not hand pip a host file).
+fn confine_requirements(source: &Path, files: Vec<String>) -> Result<Vec<PathBuf>, SettingsError> {
+    files
+        .into_iter()
+        .map(
+            |file| match crate::support::paths::confine(source, Path::new(&file))? {
+                Some(path) => Ok(path),
+                None => Err(SettingsError::Outside {
+                    key: "tool.pyship.requirement".to_owned(),
+                    path: file.into(),
+                }),
+            },
+        )
+        .collect()
 }
 
 /// pip options that read a local file: requirements and constraints.
@@ -318,6 +345,9 @@ pub struct ToolConfig {
     /// `pip-arg`: a string or a list of extra pip arguments.
     #[serde(default, deserialize_with = "one_or_many")]
     pub pip_arg: Option<Vec<String>>,
+    /// `requirement`: a requirements file or a list of them, inside the project.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub requirement: Option<Vec<String>>,
     /// `jobs`: at least 1.
     #[serde(default, deserialize_with = "jobs")]
     pub jobs: Option<usize>,

@@ -1,4 +1,5 @@
-//! `--with-deps`: install the project's `[project.dependencies]` with the *target*
+//! `--with-deps`: install the project's `[project.dependencies]` (and `-r/--requirement` files)
+//! with the *target*
 //! interpreter's own pip into a temporary directory, then scan it like the project.
 //!
 //! pip picks the wheels for the target's version and platform, so this runs once per target.
@@ -81,8 +82,24 @@ pub struct Installed {
     pub scan: Scan,
 }
 
+/// What `--with-deps` installs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Requirements {
+    /// PEP 508 requirements: `[project.dependencies]`.
+    pub specs: Vec<String>,
+    /// Requirements files, given to pip as `-r FILE`.
+    pub files: Vec<PathBuf>,
+}
+
+impl Requirements {
+    /// Whether there is nothing to install.
+    pub fn is_empty(&self) -> bool {
+        self.specs.is_empty() && self.files.is_empty()
+    }
+}
+
 /// The arguments after `python`.
-pub fn pip_command(target: &Path, requirements: &[String], pip_args: &[String]) -> Vec<String> {
+pub fn pip_command(target: &Path, requirements: &Requirements, pip_args: &[String]) -> Vec<String> {
     let mut args: Vec<String> = [
         "-m",
         "pip",
@@ -98,7 +115,11 @@ pub fn pip_command(target: &Path, requirements: &[String], pip_args: &[String]) 
     .map(|arg| (*arg).to_owned())
     .collect();
     args.extend(pip_args.iter().cloned());
-    args.extend(requirements.iter().cloned());
+    for file in &requirements.files {
+        args.push("-r".to_owned());
+        args.push(file.to_string_lossy().into_owned());
+    }
+    args.extend(requirements.specs.iter().cloned());
     args
 }
 
@@ -106,7 +127,7 @@ pub fn pip_command(target: &Path, requirements: &[String], pip_args: &[String]) 
 /// the default excludes and pip's `bin/`).
 pub fn install(
     interpreter: &Interpreter,
-    requirements: &[String],
+    requirements: &Requirements,
     pip_args: &[String],
     excludes: &[String],
 ) -> Result<Installed, DepsError> {
@@ -165,12 +186,15 @@ mod tests {
     fn pip_arguments_come_before_requirements() {
         let args = pip_command(
             Path::new("/tmp/x"),
-            &["dep_pkg>=1".to_owned()],
+            &Requirements {
+                specs: vec!["dep_pkg>=1".to_owned()],
+                files: vec!["reqs.txt".into(), "/p/more.txt".into()],
+            },
             &["--no-index".to_owned(), "--find-links=w".to_owned()],
         );
         assert_eq!(
             args.join(" "),
-            "-m pip install --target /tmp/x --no-compile --disable-pip-version-check --no-input --quiet --no-index --find-links=w dep_pkg>=1"
+            "-m pip install --target /tmp/x --no-compile --disable-pip-version-check --no-input --quiet --no-index --find-links=w -r reqs.txt -r /p/more.txt dep_pkg>=1"
         );
     }
 }

@@ -1,9 +1,12 @@
 //! What `pyship build` reads (SPEC §1 `SOURCE`): a directory of modules, a PEP 621 project
 //! (its packages, found by [`project::discover_packages`]), or a wheel from any build backend,
-//! verified and held in memory (its members' paths then only name them inside the wheel).
+//! verified and held in memory (its members' paths then only name them inside the wheel), or
+//! an sdist, unpacked safely and built as the project it holds ([`sdist`]).
 
 pub mod deps;
+pub mod dist_info;
 pub mod project;
+pub mod sdist;
 pub mod tree;
 
 use std::path::{Path, PathBuf};
@@ -27,9 +30,24 @@ pub enum SourceError {
     /// The input wheel is malformed or unsafe.
     #[error(transparent)]
     Wheel(#[from] crate::wheel::WheelError),
+    /// The input sdist is malformed or unsafe.
+    #[error(transparent)]
+    Sdist(#[from] sdist::SdistError),
     /// Reading SOURCE failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// SOURCE does not exist.
+    #[error("`{}` does not exist", path.display())]
+    NotFound {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// SOURCE is a file of a kind pyship cannot build from.
+    #[error("`{}` cannot be built: it is not a directory, a wheel or an sdist", path.display())]
+    NotASource {
+        /// The path given.
+        path: PathBuf,
+    },
     /// The out-dir and the source overlap: the scan leaves out the out-dir, so the artifact
     /// would lack what is in both.
     #[error("{reason}: choose an out-dir outside what is shipped, e.g. `{}` (the default)", default.display())]
@@ -100,8 +118,29 @@ impl Input {
 /// directories; a wheel's members are all kept. A directory is a PEP 621 project when
 /// [`Config::pyproject`] (read by [`crate::settings::resolve`]) has a `[project]` table.
 pub fn load(config: &Config, excludes: &[String]) -> Result<Input, SourceError> {
+    let metadata = std::fs::metadata(&config.source);
+    if metadata
+        .as_ref()
+        .is_err_and(|err| err.kind() == std::io::ErrorKind::NotFound)
+    {
+        return Err(SourceError::NotFound {
+            path: config.source.clone(),
+        });
+    }
     if crate::settings::is_wheel(&config.source) {
         return load_wheel(&config.source);
+    }
+    match metadata {
+        Ok(metadata) if !metadata.is_dir() => {
+            if metadata.is_file() && crate::settings::is_sdist(&config.source) {
+                return load_sdist(config, excludes);
+            }
+            return Err(SourceError::NotASource {
+                path: config.source.clone(),
+            });
+        }
+        // Other failures are reported by the scan, with the path.
+        Ok(_) | Err(_) => {}
     }
     let project = match &config.pyproject {
         Some(pyproject) => project::load(&config.source, pyproject)?,
@@ -170,6 +209,21 @@ pub fn load(config: &Config, excludes: &[String]) -> Result<Input, SourceError> 
         kind: InputKind::Tree,
         spill: None,
     })
+}
+
+/// An sdist SOURCE: unpacked into a temporary directory (kept alive by [`Input::spill`]) and
+/// loaded from its top directory as a project directory, with the options of the command line
+/// (its own `[tool.pyship]` is not read, as a wheel's is not).
+fn load_sdist(config: &Config, excludes: &[String]) -> Result<Input, SourceError> {
+    let unpacked = sdist::unpack(&config.source, sdist::Limits::default())?;
+    let path = unpacked.root.join("pyproject.toml");
+    let text = fs_err::read_to_string(&path)?;
+    let mut inner = config.clone();
+    inner.source.clone_from(&unpacked.root);
+    inner.pyproject = Some(Arc::new(crate::settings::Pyproject { path, text }));
+    let mut input = load(&inner, excludes)?;
+    input.spill = Some(unpacked.dir);
+    Ok(input)
 }
 
 /// `path` made absolute with symlinks resolved as far as it exists; the rest (which does not

@@ -137,7 +137,9 @@ pub struct Readme {
 /// `project.license`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum License {
-    /// A string (an SPDX expression, PEP 639) or `{ text = "…" }`.
+    /// A string: an SPDX license expression (PEP 639), written as `License-Expression`.
+    Expression(String),
+    /// `{ text = "…" }`.
     Text(String),
     /// `{ file = "…" }`: the file's path relative to the project and its content.
     File {
@@ -149,10 +151,10 @@ pub enum License {
 }
 
 impl License {
-    /// The text for the `License` core metadata field.
+    /// The expression, or the text for the `License` core metadata field.
     pub fn text(&self) -> &str {
         match self {
-            License::Text(text) => text,
+            License::Expression(text) | License::Text(text) => text,
             License::File { content, .. } => content,
         }
     }
@@ -393,8 +395,8 @@ pub fn load(dir: &Path, pyproject: &Pyproject) -> Result<Option<Project>, Projec
     let license = raw
         .license
         .map(|license| match license {
-            RawLicense::Expression(text)
-            | RawLicense::Table(RawLicenseTable {
+            RawLicense::Expression(expression) => Ok(License::Expression(expression)),
+            RawLicense::Table(RawLicenseTable {
                 text: Some(text),
                 file: None,
             }) => Ok(License::Text(text)),
@@ -414,6 +416,21 @@ pub fn load(dir: &Path, pyproject: &Pyproject) -> Result<Option<Project>, Projec
             )),
         })
         .transpose()?;
+    // PEP 639: with an SPDX expression, `License ::` classifiers must be refused (setuptools
+    // and hatchling do), lest the two disagree.
+    if matches!(license, Some(License::Expression(_)))
+        && let Some(classifier) = raw
+            .classifiers
+            .iter()
+            .find(|classifier| classifier.starts_with("License ::"))
+    {
+        return Err(invalid(
+            "classifiers",
+            format!(
+                "`{classifier}` cannot go with the SPDX expression in `license` (PEP 639): remove the `License ::` classifiers"
+            ),
+        ));
+    }
     Ok(Some(Project {
         name,
         version,
@@ -921,25 +938,6 @@ eggs = "spam.plugins.eggs:Plugin"
 
 [tool.black]
 line-length = 100
-
-[tool.pyship]
-format = "wheel"
-python = ["3.11", "3.12"]
-optimize = 2
-strip-sources = true
-keep-source = "spam/_version.py"
-exclude = ["*.md", "tests/"]
-invalidation-mode = "unchecked-hash"
-jobs = 4
-main = "spam.cli:main"
-with-deps = false
-shebang = "/usr/bin/python3"
-extract = true
-slim = true
-pip-arg = ["--no-binary", ":all:"]
-dfile-prefix = "site/"
-out-dir = "wheels"
-packages = ["src/spam"]
 "#;
 
     fn full_project(root: &Path) {
@@ -1108,7 +1106,7 @@ packages = ["src/spam"]
             .unwrap()
             .unwrap();
         assert_eq!(project.readme.unwrap().content_type, "text/x-rst");
-        assert_eq!(project.license, Some(License::Text("MIT".to_owned())));
+        assert_eq!(project.license, Some(License::Expression("MIT".to_owned())));
         let project = load_with("readme = \"README\"\nlicense = { text = \"BSD\" }")
             .unwrap()
             .unwrap();
@@ -1134,6 +1132,15 @@ packages = ["src/spam"]
         insta::assert_snapshot!(chain(&err, root), @"Invalid `project.license` in `[TEMP]/pyproject.toml`: needs exactly one of `file` and `text`");
         let err = load_with("[project.entry-points.console_scripts]\nx = \"y:z\"").unwrap_err();
         insta::assert_snapshot!(chain(&err, root), @"Invalid `project.entry-points` in `[TEMP]/pyproject.toml`: the `console_scripts` group belongs in `project.scripts` or `project.gui-scripts`");
+        let err = load_with(
+            "license = \"MIT\"\nclassifiers = [\"License :: OSI Approved :: MIT License\"]",
+        )
+        .unwrap_err();
+        insta::assert_snapshot!(chain(&err, root), @"Invalid `project.classifiers` in `[TEMP]/pyproject.toml`: `License :: OSI Approved :: MIT License` cannot go with the SPDX expression in `license` (PEP 639): remove the `License ::` classifiers");
+        let project = load_with(
+            "license = { text = \"MIT\" }\nclassifiers = [\"License :: OSI Approved :: MIT License\"]",
+        );
+        assert!(project.is_ok(), "a license text may go with classifiers");
         let err = load_with("authors = [{}]").unwrap_err();
         assert!(chain(&err, root).contains("each entry needs a `name` or an `email`"));
     }

@@ -1,5 +1,6 @@
 //! The text files of a `.dist-info` directory built from a [`Project`]: `METADATA` (core
-//! metadata 2.1), `WHEEL` and `entry_points.txt`. Deterministic: same project, same bytes.
+//! metadata 2.1, or 2.4 when PEP 639 fields are used), `WHEEL` and `entry_points.txt`.
+//! Deterministic: same project, same bytes.
 //!
 //! Core metadata: <https://packaging.python.org/en/latest/specifications/core-metadata/>
 //! Entry points: <https://packaging.python.org/en/latest/specifications/entry-points/>
@@ -8,10 +9,15 @@ use std::fmt::Write as _;
 
 use super::normalize_name;
 use super::tags::Tag;
-use crate::source::project::{Person, Project};
+use crate::source::project::{License, Person, Project};
 
-/// `METADATA` for `project`: core metadata 2.1 headers, then the readme as the message body.
+/// `METADATA` for `project`: core metadata headers, then the readme as the message body.
+///
+/// Metadata-Version is 2.4 only when `License-Expression` or `License-File` is written (PEP
+/// 639, as the uv build backend does), so that tools older than 2.4 read every other project.
 pub fn render_metadata(project: &Project) -> String {
+    let pep_639 = matches!(project.license, Some(License::Expression(_)))
+        || !project.license_files.is_empty();
     let mut out = String::new();
     let mut field = |name: &str, value: &str| {
         out.push_str(name);
@@ -19,7 +25,7 @@ pub fn render_metadata(project: &Project) -> String {
         out.push_str(&fold(value));
         out.push('\n');
     };
-    field("Metadata-Version", "2.1");
+    field("Metadata-Version", if pep_639 { "2.4" } else { "2.1" });
     field("Name", &project.name);
     field("Version", &project.version);
     if let Some(summary) = &project.description {
@@ -40,8 +46,10 @@ pub fn render_metadata(project: &Project) -> String {
             field(email_field, &emails);
         }
     }
-    if let Some(license) = &project.license {
-        field("License", license.text().trim_end());
+    match &project.license {
+        Some(License::Expression(expression)) => field("License-Expression", expression.trim()),
+        Some(license) => field("License", license.text().trim_end()),
+        None => {}
     }
     // Copied to `.dist-info/licenses/` by the wheel build (PEP 639).
     for file in &project.license_files {
@@ -73,6 +81,34 @@ pub fn render_metadata(project: &Project) -> String {
         out.push_str(&readme.content);
         if !readme.content.ends_with('\n') {
             out.push('\n');
+        }
+    }
+    out
+}
+
+/// `METADATA` without its long description (`--slim`): the headers up to the first blank line,
+/// less a `Description` header and its continuation lines. `importlib.metadata` reads headers;
+/// the description is for package indexes.
+pub fn strip_long_description(metadata: &str) -> String {
+    let mut out = String::with_capacity(metadata.len());
+    let mut in_description = false;
+    for line in metadata.split_inclusive('\n') {
+        let content = line.trim_end_matches(['\r', '\n']);
+        if content.is_empty() {
+            break;
+        }
+        if line.starts_with([' ', '\t']) {
+            // A continuation line belongs to the header before it.
+            if !in_description {
+                out.push_str(line);
+            }
+            continue;
+        }
+        in_description = content
+            .split_once(':')
+            .is_some_and(|(name, _)| name.trim().eq_ignore_ascii_case("description"));
+        if !in_description {
+            out.push_str(line);
         }
     }
     out
@@ -278,7 +314,7 @@ mod tests {
     #[test]
     fn metadata_of_a_full_project() {
         assert_snapshot!(render_metadata(&full()), @r#"
-        Metadata-Version: 2.1
+        Metadata-Version: 2.4
         Name: Spam.Eggs_tool
         Version: 1.2.0rc1
         Summary: Eggs, with spam
@@ -323,6 +359,42 @@ mod tests {
         Version: 0.1
         ");
         assert_eq!(render_entry_points(&project), None);
+    }
+
+    #[test]
+    fn spdx_license_expression_is_pep_639() {
+        let project = Project {
+            name: "tiny".to_owned(),
+            version: "0.1".to_owned(),
+            license: Some(License::Expression("MIT OR Apache-2.0".to_owned())),
+            ..Project::default()
+        };
+        assert_snapshot!(render_metadata(&project), @r"
+        Metadata-Version: 2.4
+        Name: tiny
+        Version: 0.1
+        License-Expression: MIT OR Apache-2.0
+        ");
+        // A license text keeps the older version: tools before 2.4 still read it.
+        let project = Project {
+            license: Some(License::Text("Free for all".to_owned())),
+            ..project
+        };
+        assert!(render_metadata(&project).starts_with("Metadata-Version: 2.1\n"));
+        assert!(render_metadata(&project).contains("\nLicense: Free for all\n"));
+    }
+
+    #[test]
+    fn long_description_is_stripped() {
+        let metadata = "Metadata-Version: 2.1\nName: a\nDescription: long\n        text\n       |more\nSummary: s\n  folded\n\n# Readme\n\nBody\n";
+        assert_eq!(
+            strip_long_description(metadata),
+            "Metadata-Version: 2.1\nName: a\nSummary: s\n  folded\n"
+        );
+        assert_eq!(strip_long_description(&render_metadata(&full())), {
+            let rendered = render_metadata(&full());
+            rendered[..=rendered.find("\n\n").unwrap()].to_owned()
+        });
     }
 
     #[test]

@@ -254,7 +254,7 @@ pub fn open_wheel(path: &Path, limits: Limits) -> Result<WheelContents, WheelErr
 }
 
 /// Why a stored member name is unsafe or not portable, if it is.
-fn check_member_name(name: &str) -> Result<(), &'static str> {
+pub(crate) fn check_member_name(name: &str) -> Result<(), &'static str> {
     if name.is_empty() {
         return Err("has an empty name");
     }

@@ -55,3 +55,62 @@ fn the_man_page_is_roff_with_every_subcommand() {
         assert!(rendered.status.success(), "{rendered:?}");
     }
 }
+
+/// The options of `pyship SUBCOMMAND --help`, each as (`-x` if it has one, `--long`), without
+/// `--help` and `--version`.
+fn options(subcommand: &str) -> Vec<(Option<String>, String)> {
+    let output = Pyship::new([subcommand, "--help"]).succeeds();
+    let help = String::from_utf8(output.stdout).unwrap();
+    help.lines()
+        .filter_map(|line| {
+            let line = line.trim_start();
+            let (short, rest) = match line.strip_prefix('-') {
+                Some(after) if !after.starts_with('-') => {
+                    let (short, rest) = line.split_once(", ")?;
+                    (Some(short.to_owned()), rest)
+                }
+                _ => (None, line),
+            };
+            let long = rest.strip_prefix("--")?.split([' ', '<']).next()?;
+            Some((short, format!("--{long}")))
+        })
+        .filter(|(_, long)| long != "--help" && long != "--version")
+        .collect()
+}
+
+/// The first ```` ```sh ```` block after `heading` in the README.
+fn readme_block(heading: &str) -> String {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let after = &readme[readme
+        .find(heading)
+        .unwrap_or_else(|| panic!("no `{heading}`"))..];
+    let start = after.find("```sh\n").unwrap() + "```sh\n".len();
+    let end = start + after[start..].find("```").unwrap();
+    after[start..end].to_owned()
+}
+
+#[test]
+fn the_readme_usage_names_every_option() {
+    for (subcommand, heading) in [
+        ("build", "## Usage"),
+        ("compile", "## In place: `pyship compile`"),
+    ] {
+        let block = readme_block(heading);
+        let options = options(subcommand);
+        assert!(options.len() > 5, "{options:?}");
+        for (short, long) in options {
+            // Named whole: `--cache-dir` is not named by `--cache-dir-x`, `-j` not by `-jobs`.
+            let named = |flag: &str| {
+                block.match_indices(flag).any(|(at, _)| {
+                    !block[at + flag.len()..]
+                        .starts_with(|c: char| c.is_ascii_alphanumeric() || c == '-')
+                })
+            };
+            assert!(
+                named(&long) || short.as_deref().is_some_and(named),
+                "`{long}` of `pyship {subcommand}` is not in the README's usage:\n{block}"
+            );
+        }
+    }
+}

@@ -17,8 +17,13 @@ mod compile;
 mod docs;
 mod inputs;
 mod marshal;
+mod metadata;
 mod output;
 mod pool;
+// Symlinks and shell-script shims.
+#[cfg(unix)]
+mod pythons;
+mod sdist;
 mod sources;
 // Signals, process groups and /proc.
 #[cfg(target_os = "linux")]

@@ -68,6 +68,7 @@ fn every_subcommand(dir: &Path, python: &Python) -> Vec<(&'static str, Vec<PathB
             args(&[&"compile", &dir.join("inplace"), &"-p", &python.path, &"-v"]),
         ),
         ("pythons", args(&[&"pythons"])),
+        ("pythons --json", args(&[&"pythons", &"--json"])),
         (
             "cache dir",
             args(&[&"cache", &"dir", &"--cache-dir", &cache]),
@@ -158,6 +159,41 @@ fn a_closed_or_full_stdout_never_panics() {
             .join(format!("flat-cp3{}.zip", python.minor))
             .is_file()
     );
+}
+
+#[test]
+fn quiet_leaves_only_data_and_verbose_only_adds_where_it_says() {
+    let Some(python) = pythons().pop() else {
+        return;
+    };
+    let temp = tempfile::tempdir().unwrap();
+    let cache = temp.path().join("cache");
+    for (name, mut args) in every_subcommand(temp.path(), &python) {
+        args.retain(|arg| arg != Path::new("-v"));
+        args.push("-q".into());
+        let quiet = run(&cache, &args, Stdio::piped(), Stdio::piped());
+        assert_eq!(quiet.status.code(), Some(0), "`{name} -q`");
+        assert_eq!(
+            String::from_utf8_lossy(&quiet.stderr),
+            "",
+            "`{name} -q` printed messages"
+        );
+        // `-v` is about compiling: every other command says the same with it as without.
+        // (Each run right after another, so `cache clean` finds the same empty cache.)
+        if !["build", "compile"].contains(&name) && !name.starts_with("--") {
+            args.pop();
+            let plain = run(&cache, &args, Stdio::piped(), Stdio::piped());
+            args.push("-v".into());
+            let verbose = run(&cache, &args, Stdio::piped(), Stdio::piped());
+            let text = |output: &Output| {
+                (
+                    String::from_utf8_lossy(&output.stdout).into_owned(),
+                    String::from_utf8_lossy(&output.stderr).into_owned(),
+                )
+            };
+            assert_eq!(text(&verbose), text(&plain), "`{name} -v`");
+        }
+    }
 }
 
 #[test]
@@ -369,7 +405,12 @@ fn file_names_are_escaped_in_every_message() {
     // A fatal error.
     let output = Pyship::build(&dir.join(BAD)).fails(2);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
+    // One error line, then the hint saying what SOURCE may be.
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(
+        lines.len() == 2 && lines[0].starts_with("error:") && lines[1].starts_with("hint:"),
+        "{stderr:?}"
+    );
     assert!(stderr.contains("bad\\u{1b}[2J\\r\\nfake.py"), "{stderr}");
     assert!(!stderr.contains(['\u{1b}', '\r']), "{stderr:?}");
 }

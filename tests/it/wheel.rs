@@ -10,7 +10,7 @@ use crate::common::{Pyship, Python, assert_stderr_contains, copy_fixture, python
 const MAKE_WHEEL: &str = include_str!("make_wheel.py");
 
 /// A fresh venv of `python` in `dir`; returns its interpreter.
-fn venv(python: &Python, dir: &Path) -> PathBuf {
+pub fn venv(python: &Python, dir: &Path) -> PathBuf {
     let output = python.run(&["-m", "venv", "--without-pip", dir.to_str().unwrap()]);
     assert!(
         output.status.success(),
@@ -32,7 +32,7 @@ fn pip_install(python: &Python, target: &Path, wheel: &Path) -> std::process::Ou
 }
 
 /// pip's `--python` option appeared in pip 22.3; older pips install from inside the venv.
-fn install(python: &Python, venv_dir: &Path, wheel: &Path) -> std::process::Output {
+pub fn install(python: &Python, venv_dir: &Path, wheel: &Path) -> std::process::Output {
     let target = venv_dir.join("bin").join("python");
     let output = pip_install(python, &target, wheel);
     if output.status.success()

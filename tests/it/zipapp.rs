@@ -14,7 +14,17 @@ use sha2::{Digest, Sha256};
 use crate::common::{Pyship, Python, assert_stderr_contains, copy_fixture, fixture, pythons};
 
 /// Write `fixtures/dep_pkg` as `dep_pkg-1.0-py3-none-any.whl` into `dir` (PEP 427).
-fn build_dep_wheel(dir: &Path) -> PathBuf {
+pub fn build_dep_wheel(dir: &Path) -> PathBuf {
+    write_dep_wheel(
+        dir,
+        b"Metadata-Version: 2.1\nName: dep_pkg\nVersion: 1.0\n",
+        &[],
+    )
+}
+
+/// [`build_dep_wheel`] with `metadata` as METADATA and `extra` files (relative to the
+/// `.dist-info`) besides.
+pub fn write_dep_wheel(dir: &Path, metadata: &[u8], extra: &[(&str, &[u8])]) -> PathBuf {
     std::fs::create_dir_all(dir).unwrap();
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     for name in ["__init__.py", "helpers.py"] {
@@ -22,10 +32,10 @@ fn build_dep_wheel(dir: &Path) -> PathBuf {
         files.push((format!("dep_pkg/{name}"), bytes));
     }
     let info = "dep_pkg-1.0.dist-info";
-    files.push((
-        format!("{info}/METADATA"),
-        b"Metadata-Version: 2.1\nName: dep_pkg\nVersion: 1.0\n".to_vec(),
-    ));
+    files.push((format!("{info}/METADATA"), metadata.to_vec()));
+    for (name, bytes) in extra {
+        files.push((format!("{info}/{name}"), bytes.to_vec()));
+    }
     files.push((
         format!("{info}/WHEEL"),
         b"Wheel-Version: 1.0\nGenerator: pyship-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
@@ -61,7 +71,7 @@ fn build(project: &Path, out: &Path, python: &Python, extra: &[&str]) -> PathBuf
 }
 
 /// Build with the dependency wheel in `wheels` as the only package index.
-fn build_with_deps(
+pub fn build_with_deps(
     project: &Path,
     out: &Path,
     python: &Python,
@@ -75,7 +85,7 @@ fn build_with_deps(
 }
 
 /// Archive member names → bytes (the zip crate skips a zipapp's shebang).
-fn members(path: &Path) -> BTreeMap<String, Vec<u8>> {
+pub fn members(path: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut archive = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
     let mut files = BTreeMap::new();
     for i in 0..archive.len() {
@@ -96,7 +106,7 @@ fn run(python: &Python, args: &[&str], env: &[(&str, &Path)]) -> Output {
     command.output().unwrap()
 }
 
-fn stdout_of(output: &Output, what: &str) -> String {
+pub fn stdout_of(output: &Output, what: &str) -> String {
     assert!(
         output.status.success(),
         "{what} failed:\n{}",
@@ -598,7 +608,149 @@ fn pip_failure_is_one_clear_error() {
         &output,
         "`--with-deps` needs static `[project.dependencies]`",
     );
+    assert_stderr_contains(
+        &output,
+        "hint: name the file that lists them with `-r requirements.txt`",
+    );
     assert!(!temp.path().join("out").exists());
+}
+
+/// `app_with_dep` with its `dependencies` line taken out: like an app (httpie) that declares
+/// none in pyproject.toml.
+fn app_without_declared_dependencies() -> (tempfile::TempDir, PathBuf) {
+    let (temp, project) = copy_fixture("app_with_dep");
+    let pyproject = project.join("pyproject.toml");
+    let text = std::fs::read_to_string(&pyproject).unwrap();
+    let text: Vec<&str> = text
+        .lines()
+        .filter(|line| !line.starts_with("dependencies"))
+        .collect();
+    let text = text.join("\n") + "\n";
+    std::fs::write(&pyproject, text).unwrap();
+    (temp, project)
+}
+
+#[test]
+fn with_deps_installs_requirements_files() {
+    let Some(python) = pythons().into_iter().last() else {
+        return;
+    };
+    let (temp, project) = app_without_declared_dependencies();
+    let wheels = temp.path().join("wheels");
+    build_dep_wheel(&wheels);
+    std::fs::write(project.join("requirements.txt"), "dep_pkg>=1.0\n").unwrap();
+    let check = |pyz: &Path| {
+        let output = run(&python, &[pyz.to_str().unwrap(), "Ada"], &[]);
+        assert!(
+            stdout_of(&output, "the zipapp").starts_with("Hello, Ada, from dep_pkg!"),
+            "{}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+    };
+    // On the command line, relative to the working directory as pip's own `-r`.
+    let out = temp.path().join("out");
+    let find_links = format!("--pip-arg=--find-links={}", wheels.display());
+    let pyz = build_command(
+        &project,
+        &out,
+        &python,
+        &[
+            "-f",
+            "zipapp",
+            "--with-deps",
+            "-r",
+            "requirements.txt",
+            "--pip-arg=--no-index",
+            &find_links,
+        ],
+    )
+    .current_dir(&project)
+    .artifact();
+    check(&pyz);
+    std::fs::remove_dir_all(&out).unwrap();
+
+    // In `[tool.pyship]`, relative to the project.
+    let pyproject = project.join("pyproject.toml");
+    let text = std::fs::read_to_string(&pyproject).unwrap();
+    std::fs::write(
+        &pyproject,
+        format!("{text}\n[tool.pyship]\nrequirement = \"requirements.txt\"\n"),
+    )
+    .unwrap();
+    let pyz = build_with_deps(&project, &out, &python, &wheels, &["-f", "zipapp"]);
+    check(&pyz);
+    std::fs::remove_dir_all(&out).unwrap();
+
+    // One outside the project is refused, before pip reads it.
+    std::fs::write(temp.path().join("host.txt"), "dep_pkg\n").unwrap();
+    std::fs::write(
+        &pyproject,
+        format!("{text}\n[tool.pyship]\nrequirement = [\"requirements.txt\", \"../host.txt\"]\n"),
+    )
+    .unwrap();
+    let output = build_command(&project, &out, &python, &["-f", "zipapp", "--with-deps"]).fails(2);
+    assert_stderr_contains(
+        &output,
+        "error: `tool.pyship.requirement` points outside the project: `../host.txt`",
+    );
+    // A missing file on the command line is named.
+    std::fs::write(&pyproject, &text).unwrap();
+    let output = build_command(
+        &project,
+        &out,
+        &python,
+        &["-f", "zipapp", "--with-deps", "-r", "nope.txt"],
+    )
+    .fails(2);
+    assert_stderr_contains(
+        &output,
+        "error: Requirements file `nope.txt` does not exist",
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn with_deps_with_nothing_to_install_is_an_error_with_a_hint() {
+    let Some(python) = pythons().into_iter().last() else {
+        return;
+    };
+    let (temp, project) = app_without_declared_dependencies();
+    let out = temp.path().join("out");
+    let output = build_command(&project, &out, &python, &["-f", "zipapp", "--with-deps"]).fails(2);
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(
+        stderr.replace(&project.display().to_string(), "[PROJECT]"),
+        "error: `--with-deps` has nothing to install: `[PROJECT]` declares no `[project.dependencies]` and no `-r/--requirement` file is given\n\
+         hint: name the file that lists them with `-r requirements.txt` (repeatable; `requirement` in `[tool.pyship]`)\n"
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn with_deps_and_a_wheel_warns_that_a_wheel_declares_its_dependencies() {
+    let Some(python) = pythons().into_iter().last() else {
+        return;
+    };
+    let (temp, project) = copy_fixture("app_with_dep");
+    let out = temp.path().join("out");
+    // No index is reachable: a wheel alone needs no dependency installed.
+    let output = build_command(
+        &project,
+        &out,
+        &python,
+        &["-f", "wheel", "--with-deps", "--pip-arg=--no-index"],
+    )
+    .succeeds();
+    assert_stderr_contains(
+        &output,
+        "warning: `--with-deps` does not apply to a wheel: it declares its dependencies instead of carrying them",
+    );
+    let output = build_command(&project, &out, &python, &["-f", "wheel"]).succeeds();
+    assert!(
+        !String::from_utf8_lossy(&output.stderr).contains("warning:"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 /// Among several targets, a target whose pip fails is named in the one `error:` line: the
