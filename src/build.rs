@@ -41,7 +41,7 @@ struct Target {
     files: Vec<SourceFile>,
     /// `(source hash for this target's magic number, size)` of each module, for pyc headers
     /// and fingerprints: sources are not kept in memory once compiled.
-    stamps: Vec<Option<([u8; 8], u64)>>,
+    stamps: Vec<Stamp>,
     /// Keeps the installed dependencies on disk until their data files are written.
     _deps: Option<deps::Installed>,
 }
@@ -154,15 +154,29 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
         } else {
             deps::Requirements::default()
         };
+    let several = interpreters.len() > 1;
+    let shared = name_artifacts(config, &input, &interpreters, &formats)?;
+    // What pyc headers and fingerprints need of the project's modules, for every target up
+    // front: a wheel shared by several targets is fingerprinted with all of them.
+    let project_stamps: Vec<_> = interpreters
+        .iter()
+        .map(|interpreter| stamp_modules(interpreter, &sources))
+        .collect();
     // Each source is hashed once, for every target's cache lookups, and only if one compiles.
     let mut digests: Option<Vec<Option<SourceDigest>>> = None;
     let mut targets: Vec<Target> = Vec::with_capacity(interpreters.len());
     // (target index, artifact), in the order of the targets and formats asked for.
     let mut artifacts: Vec<(usize, Artifact)> = Vec::new();
-    for interpreter in interpreters {
-        if let Some(project) = input.project() {
-            plan::check_requires_python(project, &interpreter)?;
-        }
+    for (index, interpreter) in interpreters.iter().cloned().enumerate() {
+        let python = interpreter.short_version();
+        // Among several targets, an error says whose it is.
+        let in_target = |err: Error| {
+            if several {
+                err.for_target(&python)
+            } else {
+                err
+            }
+        };
         let (mut target_files, mut target_sources) = (files.clone(), sources.clone());
         let installed = if dependencies.is_empty() {
             None
@@ -173,7 +187,7 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
                 &config.bundle.pip_args,
                 &bundle::slim_excludes(config),
             )
-            .map_err(bundle::BundleError::from)?;
+            .map_err(|err| in_target(bundle::BundleError::from(err).into()))?;
             installed.scan.files = source::dist_info::trim(
                 std::mem::take(&mut installed.scan.files),
                 config.bundle.slim,
@@ -189,34 +203,69 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
             );
             Some(installed)
         };
-        let stamps = stamp_modules(&interpreter, &target_sources);
+        let mut stamps = project_stamps[index].clone();
+        stamps.extend(stamp_modules(
+            &interpreter,
+            &target_sources[sources.len()..],
+        ));
         let target = Target {
             interpreter,
             files: target_files,
             stamps,
             _deps: installed,
         };
-        let first = artifacts.len();
+        // This target's artifacts: indices into `artifacts`.
+        let mut mine = Vec::with_capacity(formats.len());
         for &format in &formats {
-            bundle::check_native(format, config.bundle.extract, &target.files)?;
-            let plan = plan_artifact(config, &input, &target.interpreter, format)?;
-            // Name every artifact before writing any, so a clash writes nothing.
-            if artifacts
+            bundle::check_native(format, config.bundle.extract, &target.files)
+                .map_err(|err| in_target(err.into()))?;
+            let plan = plan_artifact(config, &input, &target.interpreter, format)
+                .map_err(|err| in_target(err.into()))?;
+            // A wheel that keeps its sources, already opened by an earlier target: this
+            // target's pycs go into it too.
+            if let Some(at) = artifacts
                 .iter()
-                .any(|(_, other)| other.plan().dest == plan.dest)
+                .position(|(_, other)| other.plan().dest == plan.dest)
             {
-                return Err(PlanError::ArtifactClash {
-                    path: plan.dest,
-                    hint: "a wheel that keeps its sources keeps its tags, so it is the same for every target: build one target at a time, or use --strip-sources",
+                if let Artifact::Open(open) = &mut artifacts[at].1 {
+                    let files = artifact_files(&plan, &input.files, &target);
+                    let options = layout_options(config, &plan, &target.interpreter, &keep_source);
+                    open.pycs = compiled_paths(files, &options);
                 }
-                .into());
+                mine.push(at);
+                continue;
             }
-            let artifact = start_artifact(config, plan, &target, &input, &keep_source)?;
+            // Every target whose pycs go into it (several only for a shared wheel); this
+            // target with its dependencies' stamps, as its artifacts carry them.
+            let this = (&target.interpreter, target.stamps.as_slice());
+            let members: Vec<(&Interpreter, &[Stamp])> = shared
+                .iter()
+                .find(|(dest, _)| *dest == plan.dest)
+                .map_or_else(
+                    || vec![this],
+                    |(_, members)| {
+                        members
+                            .iter()
+                            .map(|&member| {
+                                if member == index {
+                                    this
+                                } else {
+                                    (&interpreters[member], project_stamps[member].as_slice())
+                                }
+                            })
+                            .collect()
+                    },
+                );
+            let artifact = start_artifact(config, plan, &target, &members, &input, &keep_source)
+                .map_err(in_target)?;
+            mine.push(artifacts.len());
             artifacts.push((targets.len(), artifact));
         }
-        let mut open: Vec<&mut OpenArtifact> = artifacts[first..]
+        let mut open: Vec<&mut OpenArtifact> = artifacts
             .iter_mut()
-            .filter_map(|(_, artifact)| match artifact {
+            .enumerate()
+            .filter(|(at, _)| mine.contains(at))
+            .filter_map(|(_, (_, artifact))| match artifact {
                 Artifact::Open(open) => Some(open),
                 Artifact::UpToDate { .. } => None,
             })
@@ -237,7 +286,8 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
                 reporter,
                 &mut report,
                 &mut open,
-            )?;
+            )
+            .map_err(in_target)?;
             lap(
                 &mut report,
                 format!("compile {}", target.interpreter.short_version()),
@@ -259,6 +309,7 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
         // Unfinished artifacts are dropped, so their staging is removed.
         crate::support::interrupt::check()?;
         let target = &targets[index];
+        let up_to_date = matches!(artifact, Artifact::UpToDate { .. });
         let (plan, written) = match artifact {
             Artifact::UpToDate { plan, recorded } => {
                 report.up_to_date.push(plan.dest.clone());
@@ -273,19 +324,37 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
                 (open.plan, written)
             }
         };
-        report.bundles.push(crate::report::sizes::measure(
+        // A wheel shared by several targets is for each of them.
+        let python = shared
+            .iter()
+            .find(|(dest, _)| *dest == plan.dest)
+            .map_or_else(
+                || target.interpreter.short_version(),
+                |(_, members)| {
+                    members
+                        .iter()
+                        .map(|&member| interpreters[member].short_version())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                },
+            );
+        let sizes = crate::report::sizes::measure(
             &written,
             artifact_files(&plan, files, target),
-            &target.interpreter.short_version(),
+            &python,
             config.optimize.level(),
-        )?);
+        )?;
         lap(&mut report, format!("write {}", written.path.display()));
         report.artifacts.push(ArtifactReport {
             path: written.path,
             format: plan.format.name(),
-            python: target.interpreter.short_version(),
+            python,
             bytes: written.bytes,
+            source_bytes: sizes.source_bytes,
+            archive_bytes: sizes.archive_bytes,
+            up_to_date,
         });
+        report.bundles.push(sizes);
     }
     if config.optimize != Optimize::Zero
         && formats.contains(&OutputFormat::Dir)
@@ -304,6 +373,103 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
     }
     report.duration = start.elapsed();
     Ok(report)
+}
+
+/// What pyc headers need of one module for one target: its source hash and size.
+type Stamp = Option<([u8; 8], u64)>;
+
+/// Name every artifact of every target before anything is written, so a clash writes nothing
+/// (SPEC §6): `(destination, targets)` of each. A wheel that keeps its sources is the same file
+/// for every target, so they share it; any other name given twice is an error.
+fn name_artifacts(
+    config: &Config,
+    input: &Input,
+    interpreters: &[Interpreter],
+    formats: &[OutputFormat],
+) -> Result<Vec<(std::path::PathBuf, Vec<usize>)>, Error> {
+    let several = interpreters.len() > 1;
+    let mut named: Vec<(std::path::PathBuf, Vec<usize>)> = Vec::new();
+    for (index, interpreter) in interpreters.iter().enumerate() {
+        let in_target = |err: PlanError| -> Error {
+            if several {
+                Error::from(err).for_target(&interpreter.short_version())
+            } else {
+                err.into()
+            }
+        };
+        if let Some(project) = input.project() {
+            plan::check_requires_python(project, interpreter).map_err(in_target)?;
+        }
+        for &format in formats {
+            let plan = plan_artifact(config, input, interpreter, format).map_err(in_target)?;
+            if config.claimed.contains(&plan.dest) {
+                return Err(PlanError::ArtifactClash {
+                    path: plan.dest,
+                    hint: "another SOURCE of this call writes it too: build them with different `--out-dir`s",
+                }
+                .into());
+            }
+            let shareable = format == OutputFormat::Wheel && config.placement != Placement::Replace;
+            match named.iter_mut().find(|(dest, _)| *dest == plan.dest) {
+                Some((_, members)) if shareable && !members.contains(&index) => {
+                    members.push(index);
+                }
+                Some(_) => {
+                    return Err(PlanError::ArtifactClash {
+                        path: plan.dest,
+                        hint: "two targets are the same Python version: give each version once with `-p`",
+                    }
+                    .into());
+                }
+                None => named.push((plan.dest, vec![index])),
+            }
+        }
+    }
+    Ok(named)
+}
+
+/// How `plan`'s artifact lays out files for `interpreter`.
+fn layout_options<'a>(
+    config: &Config,
+    plan: &ArtifactPlan,
+    interpreter: &'a Interpreter,
+    keep_source: &'a ignore::gitignore::Gitignore,
+) -> LayoutOptions<'a> {
+    let loader = match plan.format {
+        OutputFormat::Dir | OutputFormat::Wheel => Loader::FileSystem,
+        // `--extract` bundles are unpacked before anything is imported: beside a source, only
+        // a `__pycache__` pyc is used there.
+        OutputFormat::Zipapp if config.bundle.extract => Loader::FileSystem,
+        OutputFormat::Zip | OutputFormat::Zipapp => Loader::Zip,
+    };
+    LayoutOptions {
+        placement: config.placement,
+        loader,
+        cache_tag: &interpreter.cache_tag,
+        optimize: config.optimize,
+        keep_source,
+        beside_invalidation: config.invalidation_for(Placement::Beside),
+        sourceless_invalidation: config.invalidation_for(Placement::Replace),
+    }
+}
+
+/// Where the compiled form of each of `files` goes (see [`OpenArtifact::pycs`]), for a target
+/// joining a wheel whose sources and data an earlier target already added.
+fn compiled_paths(
+    files: &[SourceFile],
+    options: &LayoutOptions<'_>,
+) -> Vec<Vec<(String, Invalidation)>> {
+    let mut pycs = vec![Vec::new(); files.len()];
+    for entry in layout::plan(files, options) {
+        if let Content::Compiled {
+            index,
+            invalidation,
+        } = entry.content
+        {
+            pycs[index].push((entry.path, invalidation));
+        }
+    }
+    pycs
 }
 
 impl Artifact {
@@ -422,7 +588,7 @@ fn read_modules(files: &[SourceFile]) -> Result<Vec<Option<Arc<[u8]>>>, Error> {
 fn fingerprint(
     config: &Config,
     plan: &ArtifactPlan,
-    target: &Target,
+    members: &[(&Interpreter, &[Stamp])],
     files: &[SourceFile],
 ) -> [u8; 32] {
     use sha2::{Digest, Sha256};
@@ -432,11 +598,12 @@ fn fingerprint(
     // What of the file decides the artifact is already here: the options resolved from it,
     // the generated metadata and the files shipped.
     options.pyproject = None;
+    options.claimed = Vec::new();
     hasher.update(env!("CARGO_PKG_VERSION"));
-    hasher.update(format!(
-        "{options:?}\n{:?}\n{:?}\n",
-        target.interpreter, plan.format
-    ));
+    hasher.update(format!("{options:?}\n{:?}\n", plan.format));
+    for (interpreter, _) in members {
+        hasher.update(format!("{interpreter:?}\n"));
+    }
     hasher.update(format!("{:?}\n", plan.dist_info));
     for (path, bytes) in &plan.generated {
         hasher.update(format!("{path}:{}:", bytes.len()));
@@ -447,9 +614,15 @@ fn fingerprint(
             "\n{}:{:?}:{}:",
             file.relative, file.kind, file.executable
         ));
-        if let Some(Some((hash, size))) = target.stamps.get(index) {
-            hasher.update(hash);
-            hasher.update(size.to_le_bytes());
+        let stamps: Vec<([u8; 8], u64)> = members
+            .iter()
+            .filter_map(|(_, stamps)| stamps.get(index).copied().flatten())
+            .collect();
+        if !stamps.is_empty() {
+            for (hash, size) in stamps {
+                hasher.update(hash);
+                hasher.update(size.to_le_bytes());
+            }
         } else if let Some(contents) = &file.contents {
             hasher.update(Sha256::digest(contents));
         } else if let Ok(metadata) = fs_err::metadata(&file.path) {
@@ -465,10 +638,7 @@ fn fingerprint(
 }
 
 /// What pyc headers need of each module for `interpreter`: its source hash and size.
-fn stamp_modules(
-    interpreter: &Interpreter,
-    sources: &[Option<Arc<[u8]>>],
-) -> Vec<Option<([u8; 8], u64)>> {
+fn stamp_modules(interpreter: &Interpreter, sources: &[Option<Arc<[u8]>>]) -> Vec<Stamp> {
     sources
         .par_iter()
         .map(|source| {
@@ -596,6 +766,7 @@ fn start_artifact(
     config: &Config,
     plan: ArtifactPlan,
     target: &Target,
+    members: &[(&Interpreter, &[Stamp])],
     input: &Input,
     keep_source: &ignore::gitignore::Gitignore,
 ) -> Result<Artifact, Error> {
@@ -609,7 +780,7 @@ fn start_artifact(
         .map(|dir| {
             (
                 ArtifactRecords::new(dir),
-                fingerprint(config, &plan, target, files),
+                fingerprint(config, &plan, members, files),
             )
         });
     if let Some((records, fingerprint)) = &record
@@ -620,22 +791,7 @@ fn start_artifact(
 
     let interpreter = &target.interpreter;
     let dest = &plan.dest;
-    let loader = match plan.format {
-        OutputFormat::Dir | OutputFormat::Wheel => Loader::FileSystem,
-        // `--extract` bundles are unpacked before anything is imported: beside a source, only
-        // a `__pycache__` pyc is used there.
-        OutputFormat::Zipapp if config.bundle.extract => Loader::FileSystem,
-        OutputFormat::Zip | OutputFormat::Zipapp => Loader::Zip,
-    };
-    let options = LayoutOptions {
-        placement: config.placement,
-        loader,
-        cache_tag: &interpreter.cache_tag,
-        optimize: config.optimize,
-        keep_source,
-        beside_invalidation: config.invalidation_for(Placement::Beside),
-        sourceless_invalidation: config.invalidation_for(Placement::Replace),
-    };
+    let options = layout_options(config, &plan, interpreter, keep_source);
     let renamed;
     let files = if plan.format == OutputFormat::Zipapp {
         renamed = bundle::rename_main(files);

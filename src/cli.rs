@@ -105,9 +105,10 @@ pub enum InvalidationArg {
 /// `pyship build`
 #[derive(Debug, Args)]
 pub(crate) struct BuildArgs {
-    /// The project directory, a wheel to convert, or an sdist (`.tar.gz`, `.zip`) to build.
-    #[arg(default_value = ".")]
-    pub source: PathBuf,
+    /// The project directory, a directory of modules, a wheel to convert, or an sdist
+    /// (`.tar.gz`, `.zip`) to build; several are built one after another with the same options
+    #[arg(value_name = "SOURCE", default_value = ".")]
+    pub sources: Vec<PathBuf>,
     /// Output format; repeat for several [default: wheel for a PEP 621 project or a wheel, dir
     /// otherwise]
     #[arg(short, long = "format", value_enum)]
@@ -215,12 +216,12 @@ impl From<InvalidationArg> for Invalidation {
 }
 
 impl BuildArgs {
-    /// The command line as given, for [`pyship::settings::resolve`] to merge with
-    /// `[tool.pyship]` and the defaults.
-    pub(crate) fn into_flags(self) -> Flags {
+    /// The command line as given, one [`Flags`] per SOURCE, for [`pyship::settings::resolve`]
+    /// to merge with that SOURCE's `[tool.pyship]` and the defaults.
+    pub(crate) fn into_flags(self) -> Vec<Flags> {
         let switch = |on, off| Switch { on, off };
-        Flags {
-            source: self.source,
+        let flags = Flags {
+            source: PathBuf::new(),
             formats: self.formats.into_iter().map(OutputFormat::from).collect(),
             out_dir: self.out_dir,
             pythons: self.pythons,
@@ -242,7 +243,14 @@ impl BuildArgs {
             report: self.report,
             cache_dir: self.cache.cache_dir,
             no_cache: self.cache.no_cache,
-        }
+        };
+        self.sources
+            .into_iter()
+            .map(|source| Flags {
+                source,
+                ..flags.clone()
+            })
+            .collect()
     }
 }
 
@@ -385,7 +393,8 @@ mod tests {
             });
             fs_err::write(temp.path().join("pyproject.toml"), table).unwrap();
             let config =
-                pyship::settings::resolve(build_args(temp.path(), args).into_flags()).unwrap();
+                pyship::settings::resolve(build_args(temp.path(), args).into_flags().remove(0))
+                    .unwrap();
             assert_eq!(
                 config.placement == pyship::settings::Placement::Replace,
                 expected,

@@ -36,6 +36,15 @@ pub enum Error {
     /// SIGINT or SIGTERM stopped the build.
     #[error(transparent)]
     Interrupted(#[from] crate::support::interrupt::Interrupted),
+    /// One target among several failed: the error, and which target it is.
+    #[error("Python {python}: {error}")]
+    Target {
+        /// The target, e.g. `3.12`.
+        python: String,
+        /// What went wrong.
+        #[source]
+        error: Box<Error>,
+    },
     /// The out-dir names an existing file.
     #[error("The out-dir `{}` is a file", path.display())]
     OutDirIsFile {
@@ -48,9 +57,27 @@ pub enum Error {
 const SOURCE_KINDS: &str = "SOURCE is a project directory (with pyproject.toml), a directory of modules, a wheel (`.whl`) or an sdist (`NAME-VERSION.tar.gz`, sdist `.zip`)";
 
 impl Error {
+    /// This error, saying it is `python`'s (e.g. `3.12`) unless it already names the target.
+    #[must_use]
+    pub fn for_target(self, python: &str) -> Error {
+        use crate::plan::PlanError;
+        match self {
+            Error::Target { .. }
+            | Error::Interrupted(_)
+            | Error::Plan(
+                PlanError::RequiresPython { .. } | PlanError::WheelForOtherPython { .. },
+            ) => self,
+            error => Error::Target {
+                python: python.to_owned(),
+                error: Box::new(error),
+            },
+        }
+    }
+
     /// What the user can do about it, printed as a `hint:` line under the error.
     pub fn hint(&self) -> Option<String> {
         match self {
+            Error::Target { error, .. } => error.hint(),
             Error::Plan(crate::plan::PlanError::ArtifactClash { hint, .. }) => {
                 Some((*hint).to_owned())
             }

@@ -7,6 +7,8 @@ use std::borrow::Cow;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::compile::CacheStats;
+
 /// Progress callbacks. The library never prints; the binary draws a progress bar from these.
 pub trait Reporter: Sync {
     /// Compilation for `python` (e.g. `3.12`) starts with `total` modules.
@@ -32,6 +34,12 @@ pub struct ArtifactReport {
     pub python: String,
     /// Bytes of file contents shipped.
     pub bytes: u64,
+    /// Bytes of the input files it carries (dependencies included), as sources.
+    pub source_bytes: u64,
+    /// Bytes of the archive file; `None` for a directory.
+    pub archive_bytes: Option<u64>,
+    /// Already up to date, so not written again.
+    pub up_to_date: bool,
 }
 
 /// A module that did not compile.
@@ -119,7 +127,7 @@ pub struct Report {
     pub bundles: Vec<sizes::BundleSizes>,
     /// Modules compiled by workers, answered from the compile cache, and workers started,
     /// summed over targets.
-    pub cache: crate::compile::CacheStats,
+    pub cache: CacheStats,
     /// Wall time of each stage, in order: `scan`, `read`, `compile 3.12`, `write NAME.zip`.
     pub timings: Vec<(String, f64)>,
     /// Wall time.
@@ -148,21 +156,76 @@ pub fn human_bytes(bytes: u64) -> String {
 }
 
 impl Report {
-    /// The one-line summary printed after a successful build.
+    /// The summary printed after a successful build: what was compiled this run, then one line
+    /// per artifact with the sources it carries and its own size.
     pub fn summary(&self) -> String {
-        let shipped: u64 = self.artifacts.iter().map(|artifact| artifact.bytes).sum();
-        let count = self.artifacts.len().max(1) as u64;
-        format!(
-            "Compiled {} module{} and carried {} file{}: {} → {} in {:.2}s{}",
-            self.modules,
-            if self.modules == 1 { "" } else { "s" },
-            self.data_files,
-            if self.data_files == 1 { "" } else { "s" },
-            human_bytes(self.source_bytes),
-            human_bytes(shipped / count),
+        use std::fmt::Write as _;
+        let CacheStats {
+            compiled, cached, ..
+        } = self.cache;
+        let mut out = format!(
+            "Compiled {compiled} module{}",
+            if compiled == 1 { "" } else { "s" }
+        );
+        if cached > 0 {
+            let _ = write!(out, " ({cached} more from the cache)");
+        }
+        let all_up_to_date = self.artifacts.iter().all(|artifact| artifact.up_to_date);
+        if compiled + cached == 0 && all_up_to_date && !self.artifacts.is_empty() {
+            out.push_str(": everything up to date");
+        }
+        let _ = write!(
+            out,
+            " in {:.2}s{}",
             self.duration.as_secs_f64(),
             warning_count(self.warnings.len())
-        )
+        );
+        for artifact in &self.artifacts {
+            let _ = write!(
+                out,
+                "\n  {} (Python {}): {} of sources → {}",
+                escape(&artifact.path.to_string_lossy()),
+                artifact.python,
+                human_bytes(artifact.source_bytes),
+                shipped_size(artifact.bytes, artifact.archive_bytes)
+            );
+            if artifact.up_to_date {
+                out.push_str(", up to date");
+            }
+        }
+        out
+    }
+
+    /// Add `other`'s build to this one: several SOURCEs give one report.
+    pub fn absorb(&mut self, other: Report) {
+        self.artifacts.extend(other.artifacts);
+        self.up_to_date.extend(other.up_to_date);
+        self.modules += other.modules;
+        self.data_files += other.data_files;
+        self.source_bytes += other.source_bytes;
+        self.failures.extend(other.failures);
+        self.warnings.extend(other.warnings);
+        self.notes.extend(other.notes);
+        self.bundles.extend(other.bundles);
+        self.cache += other.cache;
+        self.timings.extend(other.timings);
+        self.duration += other.duration;
+    }
+}
+
+/// `12.0 KiB` of files shipped, and the archive's own size: `, 4.1 KiB compressed` when it is
+/// smaller, `, 13.2 KiB on disk` when an archive of small files is not.
+pub fn shipped_size(shipped: u64, archive: Option<u64>) -> String {
+    match archive {
+        Some(archive) if archive < shipped => {
+            format!(
+                "{}, {} compressed",
+                human_bytes(shipped),
+                human_bytes(archive)
+            )
+        }
+        Some(archive) => format!("{}, {} on disk", human_bytes(shipped), human_bytes(archive)),
+        None => human_bytes(shipped),
     }
 }
 
@@ -209,6 +272,67 @@ mod tests {
         assert_eq!(
             escape("a\u{1b}]0;t\u{7}b\tc\rd\ne\u{7f}f\u{85}g\u{202e}h"),
             "a\\u{1b}]0;t\\u{7}b\\tc\\rd\\ne\\u{7f}f\\u{85}g\\u{202e}h"
+        );
+    }
+
+    fn artifact(
+        path: &str,
+        bytes: u64,
+        archive_bytes: Option<u64>,
+        up_to_date: bool,
+    ) -> ArtifactReport {
+        ArtifactReport {
+            path: PathBuf::from(path),
+            format: "zip",
+            python: "3.12".to_owned(),
+            bytes,
+            source_bytes: 10 * 1024,
+            archive_bytes,
+            up_to_date,
+        }
+    }
+
+    #[test]
+    fn summary_lists_each_artifact_and_what_was_compiled() {
+        let mut report = Report {
+            artifacts: vec![
+                artifact("dist/a.zip", 4096, Some(1024), false),
+                artifact("dist/tiny.zip", 100, Some(300), false),
+                artifact("dist/d", 2048, None, false),
+            ],
+            cache: CacheStats {
+                compiled: 3,
+                cached: 2,
+                ..CacheStats::default()
+            },
+            ..Report::default()
+        };
+        let summary = report.summary();
+        let lines: Vec<&str> = summary.lines().collect();
+        assert!(
+            lines[0].starts_with("Compiled 3 modules (2 more from the cache) in "),
+            "{summary}"
+        );
+        assert_eq!(
+            &lines[1..],
+            [
+                "  dist/a.zip (Python 3.12): 10.0 KiB of sources → 4.0 KiB, 1.0 KiB compressed",
+                "  dist/tiny.zip (Python 3.12): 10.0 KiB of sources → 100 B, 300 B on disk",
+                "  dist/d (Python 3.12): 10.0 KiB of sources → 2.0 KiB",
+            ]
+        );
+        report.cache = CacheStats::default();
+        for artifact in &mut report.artifacts {
+            artifact.up_to_date = true;
+        }
+        let summary = report.summary();
+        assert!(
+            summary.starts_with("Compiled 0 modules: everything up to date in "),
+            "{summary}"
+        );
+        assert!(
+            summary.contains("1.0 KiB compressed, up to date"),
+            "{summary}"
         );
     }
 

@@ -136,7 +136,13 @@ pub fn render_sizes(sizes: &BundleSizes) -> String {
         human_bytes(sizes.shipped_bytes)
     );
     if let Some(archive) = sizes.archive_bytes {
-        let _ = write!(out, " ({} compressed)", human_bytes(archive));
+        // An archive of small files can be larger than they are: it is not "compressed" then.
+        let what = if archive < sizes.shipped_bytes {
+            "compressed"
+        } else {
+            "on disk"
+        };
+        let _ = write!(out, " ({} {what})", human_bytes(archive));
     }
     if sizes.stripped_source_bytes > 0 {
         let _ = write!(
@@ -182,6 +188,21 @@ mod tests {
             top_level("_native.cpython-312-x86_64-linux-gnu.so"),
             "_native"
         );
+    }
+
+    #[test]
+    fn an_archive_larger_than_its_files_is_not_called_compressed() {
+        let sizes = |archive| BundleSizes {
+            artifact: PathBuf::from("a.zip"),
+            python: "3.12".to_owned(),
+            shipped_bytes: 1000,
+            archive_bytes: Some(archive),
+            ..BundleSizes::default()
+        };
+        assert!(render_sizes(&sizes(400)).contains("1000 B (400 B compressed)"));
+        let big = render_sizes(&sizes(1300));
+        assert!(big.contains("1000 B (1.3 KiB on disk)"), "{big}");
+        assert!(!big.contains("compressed"), "{big}");
     }
 
     #[test]

@@ -82,6 +82,9 @@ pub struct Config {
     /// SOURCE's `pyproject.toml` as [`resolve`] read it; `None` when there is none (or SOURCE is
     /// a wheel). The later stages parse it from here rather than reading the file again.
     pub pyproject: Option<Arc<Pyproject>>,
+    /// Artifacts that earlier SOURCEs of the same call wrote: planning one of them again is a
+    /// clash, not an overwrite.
+    pub claimed: Vec<PathBuf>,
 }
 
 /// Options for deployment bundles: zipapp entry point, vendored dependencies, slimming and the
@@ -137,6 +140,7 @@ impl Config {
             cache_dir: None,
             packages: None,
             pyproject: None,
+            claimed: Vec::new(),
         }
     }
 

@@ -685,4 +685,25 @@ fn a_crashing_worker_is_retried_once_then_reported() {
     );
     assert!(stderr.contains("simulated crash"), "{stderr}");
     assert!(!out.exists(), "out-dir left behind");
+
+    // Among several targets, the error says whose worker failed.
+    let found = pythons();
+    if let [.., older, newer] = found.as_slice() {
+        let output = Pyship::build(&project)
+            .args(["-f", "zip"])
+            .out(&out)
+            .python(older)
+            .python(newer)
+            .env("PYSHIP_TEST_CRASH_DFILE", "pkg/sub/mod.py")
+            .fails(2);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.starts_with(&format!(
+                "error: Python 3.{}: Compile worker for `pkg/sub/mod.py` failed",
+                older.minor
+            )),
+            "{stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
 }

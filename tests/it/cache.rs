@@ -436,7 +436,9 @@ fn unchanged_archives_are_not_written_again() {
     // The size report comes from the record, unchanged.
     let sizes = |stderr: &str| {
         let start = stderr.find("Sizes of").expect("a size report");
-        stderr[start..stderr[start..].find("compressed)").unwrap() + start].to_owned()
+        // Through the total line: "(… compressed)" or "(… on disk)".
+        let total = start + stderr[start..].find("\n  total").unwrap() + 1;
+        stderr[start..total + stderr[total..].find('\n').unwrap()].to_owned()
     };
     assert_eq!(sizes(&stderr), sizes(&first_stderr));
     // An up-to-date archive needs no code: not even the cache is asked.

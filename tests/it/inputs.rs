@@ -445,7 +445,10 @@ fn warnings_are_shown_by_default_counted_and_silenced_by_quiet() {
         .collect();
     assert_eq!(warnings.len(), 1, "{stderr}");
     assert!(warnings[0].contains("dangling.py"), "{stderr}");
-    let summary = stderr.lines().last().unwrap();
+    let summary = stderr
+        .lines()
+        .find(|line| line.starts_with("Compiled "))
+        .unwrap();
     assert!(summary.ends_with(", 1 warning"), "{stderr}");
 
     let quiet = run(&dir, None, &python, &["-q"]).succeeds();

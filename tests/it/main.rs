@@ -24,6 +24,7 @@ mod pool;
 #[cfg(unix)]
 mod pythons;
 mod sdist;
+mod sources;
 // Signals, process groups and /proc.
 #[cfg(target_os = "linux")]
 mod signals;

@@ -283,17 +283,20 @@ fn a_full_disk_is_one_error_line_in_every_format() {
 
 #[test]
 fn errors_show_their_hint() {
-    let found = pythons();
-    let [.., older, newer] = found.as_slice() else {
-        eprintln!("note: needs two CPythons; skipped");
+    let Some(python) = pythons().pop() else {
         return;
     };
     let (temp, project) = copy_fixture("hello");
+    // A venv of the same CPython is another interpreter of the same version: both targets'
+    // zips would have one name.
+    let venv = temp.path().join("venv");
+    let created = python.run(&["-m", "venv", "--without-pip", venv.to_str().unwrap()]);
+    assert!(created.status.success());
     let output = Pyship::build(&project)
         .out(&temp.path().join("out"))
-        .args(["-f", "wheel"])
-        .python(older)
-        .python(newer)
+        .args(["-f", "zip", "-p"])
+        .arg(venv.join("bin").join("python"))
+        .python(&python)
         .fails(2);
     let stderr = String::from_utf8_lossy(&output.stderr);
     let lines: Vec<&str> = stderr.lines().collect();
@@ -303,7 +306,7 @@ fn errors_show_their_hint() {
         "{stderr}"
     );
     assert!(
-        lines[1].starts_with("hint: ") && lines[1].contains("--strip-sources"),
+        lines[1].starts_with("hint: ") && lines[1].contains("same Python version"),
         "{stderr}"
     );
 }
@@ -410,4 +413,101 @@ fn file_names_are_escaped_in_every_message() {
     );
     assert!(stderr.contains("bad\\u{1b}[2J\\r\\nfake.py"), "{stderr}");
     assert!(!stderr.contains(['\u{1b}', '\r']), "{stderr:?}");
+}
+
+/// The summary's lines from `stderr`: the `Compiled …` line and the artifact lines under it.
+fn summary(stderr: &str) -> Vec<String> {
+    stderr
+        .lines()
+        .skip_while(|line| !line.starts_with("Compiled "))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The summary says how many modules this run compiled (0 and "up to date" when nothing was),
+/// and each artifact's own size, on disk for an archive: never an average, and "compressed"
+/// only when the archive is smaller than what it holds.
+#[test]
+fn the_summary_says_what_was_compiled_and_each_artifacts_size() {
+    let Some(python) = pythons().pop() else {
+        return;
+    };
+    let (temp, project) = copy_fixture("flat");
+    let out = temp.path().join("out");
+    let cache = temp.path().join("cache");
+    let run = |formats: &[&str]| {
+        let output = Pyship::build(&project)
+            .out(&out)
+            .python(&python)
+            .args(formats)
+            .arg("--cache-dir")
+            .arg(&cache)
+            .succeeds();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        (stdout, summary(&stderr))
+    };
+    let (stdout, lines) = run(&["-f", "zip", "-f", "dir"]);
+    let paths: Vec<&str> = stdout.lines().collect();
+    // Each module compiled once for both artifacts: as many as the dir has pycs.
+    let dir = paths.iter().find(|path| Path::new(path).is_dir()).unwrap();
+    let modules = walk(Path::new(dir))
+        .iter()
+        .filter(|path| path.extension().is_some_and(|ext| ext == "pyc"))
+        .count();
+    assert!(modules > 1);
+    assert!(
+        lines[0].starts_with(&format!("Compiled {modules} modules in ")),
+        "{lines:?}"
+    );
+    assert_eq!(lines.len(), 1 + paths.len(), "{lines:?}");
+    for (line, path) in lines[1..].iter().zip(&paths) {
+        assert!(line.starts_with(&format!("  {path} (Python ")), "{line}");
+        let path = Path::new(path);
+        if path.is_file() {
+            let on_disk = std::fs::metadata(path).unwrap().len();
+            let size = pyship::report::human_bytes(on_disk);
+            let compressed = line.ends_with(&format!(", {size} compressed"));
+            assert!(
+                compressed || line.ends_with(&format!(", {size} on disk")),
+                "{line}"
+            );
+            let shipped: u64 = crate::build::contents(path)
+                .values()
+                .map(|bytes| bytes.len() as u64)
+                .sum();
+            assert_eq!(compressed, on_disk < shipped, "{line}");
+        }
+    }
+    // Nothing changed: the zip is not written again, the dir is, from the cache.
+    let (_, lines) = run(&["-f", "zip", "-f", "dir"]);
+    assert!(
+        lines[0].starts_with(&format!(
+            "Compiled 0 modules ({modules} more from the cache) in "
+        )),
+        "{lines:?}"
+    );
+    assert!(lines[1].ends_with(", up to date"), "{lines:?}");
+    assert!(!lines[2].ends_with(", up to date"), "{lines:?}");
+    run(&["-f", "zip"]);
+    let (_, lines) = run(&["-f", "zip"]);
+    assert!(
+        lines[0].starts_with("Compiled 0 modules: everything up to date in "),
+        "{lines:?}"
+    );
+    assert!(lines[1].ends_with(", up to date"), "{lines:?}");
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
 }

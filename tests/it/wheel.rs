@@ -670,3 +670,91 @@ fn a_wheel_with_megabytes_of_zeros_converts_and_installs() {
     convert(&input, &out, &python, &cache_arg);
     assert_eq!(identity(), first, "written again");
 }
+
+/// The RECORD rows of an installed distribution, in order.
+fn installed_record(venv_dir: &Path, dist_info: &str) -> Vec<String> {
+    std::fs::read_to_string(site_packages(venv_dir).join(dist_info).join("RECORD"))
+        .unwrap()
+        .lines()
+        .map(|row| row.split(',').next().unwrap().to_owned())
+        .collect()
+}
+
+/// A wheel that keeps its sources is not bound to one CPython: `-p A -p B` writes one wheel
+/// holding both targets' `__pycache__` pycs, each listed once in RECORD; installed with each
+/// target's pip (`--no-compile`), the installed RECORD has no duplicate row and the module is
+/// imported from the shipped pyc of that version, byte for byte.
+#[test]
+fn a_wheel_keeping_its_sources_holds_every_targets_pycs() {
+    let found = pythons();
+    let [.., older, newer] = found.as_slice() else {
+        eprintln!("note: needs two CPythons; skipped");
+        return;
+    };
+    let (temp, project) = copy_fixture("hello");
+    let out = temp.path().join("out");
+    let wheels = Pyship::build(&project)
+        .out(&out)
+        .python(older)
+        .python(newer)
+        .artifacts();
+    assert_eq!(wheels.len(), 1, "{wheels:?}");
+    let wheel = &wheels[0];
+    assert_eq!(wheel_tags(wheel), ["py3-none-any"]);
+    verify_record(newer, wheel);
+    let members = contents(wheel);
+    let record = String::from_utf8(members["hello-0.1.0.dist-info/RECORD"].clone()).unwrap();
+    let rows: Vec<&str> = record
+        .lines()
+        .map(|row| row.split(',').next().unwrap())
+        .collect();
+    let mut unique = rows.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), rows.len(), "duplicate RECORD rows: {record}");
+    for python in [older, newer] {
+        let pyc = format!("hello/__pycache__/cli.cpython-3{}.pyc", python.minor);
+        assert!(rows.contains(&pyc.as_str()), "{pyc} not in {record}");
+
+        let env = temp.path().join(format!("venv{}", python.minor));
+        let env_python = venv(python, &env);
+        let output = Command::new(&python.path)
+            .args(["-m", "pip", "--disable-pip-version-check", "--python"])
+            .arg(&env_python)
+            .args(["install", "--no-index", "--no-deps", "--no-compile"])
+            .arg(wheel)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let installed = installed_record(&env, "hello-0.1.0.dist-info");
+        let mut unique = installed.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), installed.len(), "{installed:?}");
+        assert!(installed.contains(&pyc), "{installed:?}");
+        assert!(guarded_import(&env_python, "hello.cli").ends_with("cli.py"));
+        assert_eq!(
+            std::fs::read(site_packages(&env).join(&pyc)).unwrap(),
+            members[&pyc],
+            "{pyc} is not the shipped one"
+        );
+    }
+
+    // A converted wheel that keeps its sources: one wheel for both targets too.
+    let converted = Pyship::build(wheel)
+        .out(&temp.path().join("converted"))
+        .python(older)
+        .python(newer)
+        .artifacts();
+    assert_eq!(converted.len(), 1, "{converted:?}");
+    let names = names(&converted[0]);
+    for python in [older, newer] {
+        let pyc = format!("hello/__pycache__/cli.cpython-3{}.pyc", python.minor);
+        assert!(names.contains(&pyc), "{pyc} not in {names:?}");
+    }
+    verify_record(newer, &converted[0]);
+}

@@ -752,3 +752,88 @@ fn with_deps_and_a_wheel_warns_that_a_wheel_declares_its_dependencies() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// Among several targets, a target whose pip fails is named in the one `error:` line: the
+/// dependency is offered only for the first target (a `cp3X` wheel), so the second fails.
+#[test]
+fn a_pip_failure_of_one_target_names_its_python() {
+    let found = pythons();
+    let [.., older, newer] = found.as_slice() else {
+        eprintln!("note: needs two CPythons; skipped");
+        return;
+    };
+    let temp = tempfile::tempdir().unwrap();
+    let built = build_dep_wheel(&temp.path().join("built"));
+    let wheels = temp.path().join("wheels");
+    std::fs::create_dir_all(&wheels).unwrap();
+    std::fs::copy(
+        &built,
+        wheels.join(format!("dep_pkg-1.0-cp3{}-none-any.whl", newer.minor)),
+    )
+    .unwrap();
+    let (_project_dir, project) = copy_fixture("app_with_dep");
+    let out = temp.path().join("out");
+    let find_links = format!("--pip-arg=--find-links={}", wheels.display());
+    let output = Pyship::build(&project)
+        .out(&out)
+        .python(newer)
+        .python(older)
+        .args([
+            "-f",
+            "zip",
+            "--with-deps",
+            "--pip-arg=--no-index",
+            &find_links,
+        ])
+        .fails(2);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.starts_with("error:"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(
+        errors[0].starts_with(&format!("error: Python 3.{}: ", older.minor)),
+        "{stderr}"
+    );
+    assert!(!out.exists(), "out-dir left behind");
+}
+
+/// The sources an artifact carries, in the summary and `--report`, include its dependencies'.
+#[test]
+fn an_artifacts_source_size_counts_its_dependencies() {
+    let Some(python) = pythons().into_iter().last() else {
+        return;
+    };
+    let (temp, project) = copy_fixture("app_with_dep");
+    let wheels = temp.path().join("wheels");
+    build_dep_wheel(&wheels);
+    let report = temp.path().join("report.json");
+    let report_arg = format!("--report={}", report.display());
+    build_with_deps(
+        &project,
+        &temp.path().join("out"),
+        &python,
+        &wheels,
+        &["-f", "zip", &report_arg],
+    );
+    let sizes = |dir: &Path| -> u64 {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "py"))
+            .map(|path| std::fs::metadata(path).unwrap().len())
+            .sum()
+    };
+    // Test files may be excluded: the entry module alone is surely shipped.
+    let project_modules = std::fs::metadata(project.join("src/app_with_dep/cli.py"))
+        .unwrap()
+        .len();
+    let dep_modules = sizes(&fixture("dep_pkg").join("dep_pkg"));
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let source_bytes = json["artifacts"][0]["source_bytes"].as_u64().unwrap();
+    assert!(
+        source_bytes >= project_modules + dep_modules,
+        "{source_bytes} < {project_modules} + {dep_modules}"
+    );
+}
