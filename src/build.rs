@@ -20,8 +20,7 @@ use crate::cache::Cache;
 use crate::cache::artifacts::ArtifactRecords;
 use crate::compile::cpython::WorkerPool;
 use crate::compile::{
-    CodeOptions, CompileError, CompileOutcome, CompileRequest, Compiled, Event, Optimize,
-    SourceDigest, SyntaxError, compile_all,
+    CodeOptions, CompileRequest, Compiled, Event, Failures, Optimize, SourceDigest, compile_all,
 };
 use crate::error::Error;
 use crate::interpreter::{Interpreter, resolve};
@@ -691,8 +690,7 @@ fn compile_target(
             .collect()
     });
     let pool = WorkerPool::idle(interpreter, config.jobs);
-    let mut syntax_errors: Vec<(usize, SyntaxError)> = Vec::new();
-    let mut fatal: Option<(usize, CompileError)> = None;
+    let mut failures = Failures::default();
     let mut compiling = false;
     let compiled = compile_all(
         &pool,
@@ -711,22 +709,8 @@ fn compile_target(
             if !answer.cached {
                 reporter.on_compiled(&answer.dfile);
             }
-            match answer.outcome {
-                Ok(CompileOutcome::Code(code)) => {
-                    feed(config, target, open, indices[answer.index], &code)?;
-                }
-                Ok(CompileOutcome::SyntaxError(error)) => {
-                    syntax_errors.push((indices[answer.index], error));
-                }
-                // The first in file order is the one reported, as before.
-                Err(err) => {
-                    if fatal
-                        .as_ref()
-                        .is_none_or(|(index, _)| answer.index < *index)
-                    {
-                        fatal = Some((answer.index, err));
-                    }
-                }
+            if let Some(code) = failures.code(answer.index, answer.outcome) {
+                feed(config, target, open, indices[answer.index], &code)?;
             }
             Ok::<(), Error>(())
         },
@@ -744,13 +728,9 @@ fn compile_target(
     if let Some(err) = write_error {
         report.warnings.push(err.warning(stats.write_errors));
     }
-    if let Some((_, err)) = fatal {
-        return Err(err.into());
-    }
-    syntax_errors.sort_unstable_by_key(|(index, _)| *index);
-    for (index, error) in syntax_errors {
+    for (index, error) in failures.finish()? {
         report.failures.push(Failure {
-            path: target.files[index].path.clone(),
+            path: target.files[indices[index]].path.clone(),
             line: error.line,
             column: error.column,
             message: error.message,

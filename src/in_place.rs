@@ -37,8 +37,8 @@ use crate::bytecode::pyc::{self, Invalidation};
 use crate::cache::Cache;
 use crate::compile::cpython::WorkerPool;
 use crate::compile::{
-    CacheStats, CodeOptions, CompileError, CompileOutcome, CompileRequest, Compiled, Event,
-    Optimize, SyntaxError, compile_all,
+    CacheStats, CodeOptions, CompileError, CompileRequest, Compiled, Event, Failures, Optimize,
+    compile_all,
 };
 use crate::interpreter::{Interpreter, resolve};
 use crate::report::{Failure, Reporter, human_bytes};
@@ -279,8 +279,7 @@ pub fn run(config: &InplaceConfig, reporter: &dyn Reporter) -> Result<InplaceRep
     // Each pyc is written in the background as its code arrives, so this thread goes straight
     // back to taking answers and the compiling threads to feeding the workers.
     let mut writes: Jobs<(usize, Result<(), InplaceError>)> = Jobs::new();
-    let mut failures: Vec<(usize, SyntaxError)> = Vec::new();
-    let mut fatal: Option<(usize, CompileError)> = None;
+    let mut failures = Failures::default();
     let mut compiling = false;
     let compiled = compile_all(&pool, cache.as_ref(), requests, None, |event| {
         let answer = match event {
@@ -294,24 +293,11 @@ pub fn run(config: &InplaceConfig, reporter: &dyn Reporter) -> Result<InplaceRep
         if !answer.cached {
             reporter.on_compiled(&answer.dfile);
         }
-        match answer.outcome {
-            Ok(CompileOutcome::Code(code)) => {
-                let item = &pending[answer.index];
-                let (path, header, mode) =
-                    (sources[item.index].pyc.clone(), item.header, item.mode);
-                let index = item.index;
-                writes.spawn(move || (index, write_pyc(&path, header, mode, &code)));
-            }
-            Ok(CompileOutcome::SyntaxError(error)) => failures.push((answer.index, error)),
-            // The first in request order is the one reported, as before.
-            Err(err) => {
-                if fatal
-                    .as_ref()
-                    .is_none_or(|(index, _)| answer.index < *index)
-                {
-                    fatal = Some((answer.index, err));
-                }
-            }
+        if let Some(code) = failures.code(answer.index, answer.outcome) {
+            let item = &pending[answer.index];
+            let (path, header, mode) = (sources[item.index].pyc.clone(), item.header, item.mode);
+            let index = item.index;
+            writes.spawn(move || (index, write_pyc(&path, header, mode, &code)));
         }
         Ok::<(), InplaceError>(())
     });
@@ -348,8 +334,7 @@ pub fn run(config: &InplaceConfig, reporter: &dyn Reporter) -> Result<InplaceRep
             .push(failure_of(&sources[index].path, &err, &interpreter));
     }
 
-    failures.sort_unstable_by_key(|(index, _)| *index);
-    for (index, error) in failures {
+    for (index, error) in failures.finish()? {
         report.failures.push(Failure {
             path: sources[pending[index].index].path.clone(),
             line: error.line,
@@ -361,10 +346,6 @@ pub fn run(config: &InplaceConfig, reporter: &dyn Reporter) -> Result<InplaceRep
     report.written = written;
     // Walk order, whichever stage found the failure.
     report.failures.sort_by(|a, b| a.path.cmp(&b.path));
-
-    if let Some((_, err)) = fatal {
-        return Err(err.into());
-    }
     report.duration = start.elapsed();
     Ok(report)
 }

@@ -180,6 +180,44 @@ pub struct Compiled {
     pub write_error: Option<CacheError>,
 }
 
+/// What a consumer of [`compile_all`] keeps of the answers that are not code: every syntax
+/// error, and the fatal error of the first request (in request order) that had one, so the
+/// error reported does not depend on which worker answered first.
+#[derive(Debug, Default)]
+pub struct Failures {
+    syntax_errors: Vec<(usize, SyntaxError)>,
+    fatal: Option<(usize, CompileError)>,
+}
+
+impl Failures {
+    /// Keep what request `index` gave unless it is code, which is returned.
+    pub fn code(
+        &mut self,
+        index: usize,
+        outcome: Result<CompileOutcome, CompileError>,
+    ) -> Option<Vec<u8>> {
+        match outcome {
+            Ok(CompileOutcome::Code(code)) => return Some(code),
+            Ok(CompileOutcome::SyntaxError(error)) => self.syntax_errors.push((index, error)),
+            Err(err) => {
+                if self.fatal.as_ref().is_none_or(|(first, _)| index < *first) {
+                    self.fatal = Some((index, err));
+                }
+            }
+        }
+        None
+    }
+
+    /// The first fatal error, else the syntax errors by request index.
+    pub fn finish(mut self) -> Result<Vec<(usize, SyntaxError)>, CompileError> {
+        if let Some((_, err)) = self.fatal {
+            return Err(err);
+        }
+        self.syntax_errors.sort_unstable_by_key(|(index, _)| *index);
+        Ok(self.syntax_errors)
+    }
+}
+
 /// How many answers may wait for the consumer before the compiling threads wait for it.
 const ANSWERS_IN_FLIGHT: usize = 64;
 
