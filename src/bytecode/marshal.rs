@@ -67,12 +67,26 @@ pub enum MarshalError {
 /// Re-emit `data` (`marshal.dumps(code)` as CPython 3.`minor` writes it, 3.8 to 3.14) in
 /// canonical form. Bytes after the first object are ignored, as `marshal.loads` ignores them.
 pub fn canonicalize(data: &[u8], minor: u8) -> Result<Vec<u8>, MarshalError> {
-    let layout = match minor {
-        8..=10 => LAYOUT_38,
-        11..=14 => LAYOUT_311,
+    emit(data, minor, None)
+}
+
+/// [`canonicalize`] `data` with every code object's `co_filename` replaced by `filename`: the
+/// bytes are those of canonicalizing the same module compiled with `filename` as its dfile
+/// (a compiler puts the dfile nowhere else), so code compiled once serves every path. The
+/// filename joins the value graph like any string: equal to a constant it is shared with it,
+/// and whether it carries a reference, its type byte and the reference numbering follow.
+pub fn with_filename(data: &[u8], minor: u8, filename: &str) -> Result<Vec<u8>, MarshalError> {
+    emit(data, minor, Some(filename))
+}
+
+fn emit(data: &[u8], minor: u8, filename: Option<&str>) -> Result<Vec<u8>, MarshalError> {
+    let (layout, filename_field) = match minor {
+        8..=10 => (LAYOUT_38, FILENAME_38),
+        11..=14 => (LAYOUT_311, FILENAME_311),
         _ => return Err(MarshalError::UnsupportedVersion { minor }),
     };
     let mut parser = Parser::new(data, layout, minor >= 14);
+    parser.filename = filename.map(|name| (name, filename_field, NO_INDEX));
     let root = parser.object()?;
     let graph = parser.graph;
     let mut counts = vec![0u32; graph.values.len()];
@@ -114,6 +128,9 @@ const LAYOUT_38: &[Field] = &[I, I, I, I, I, I, O, O, O, O, O, O, O, O, I, O];
 /// localsplusnames, localspluskinds, filename, name, qualname, firstlineno, linetable,
 /// exceptiontable.
 const LAYOUT_311: &[Field] = &[I, I, I, I, I, O, O, O, O, O, O, O, O, I, O, O];
+/// Which object field of a code object is `co_filename`, in each layout.
+const FILENAME_38: usize = 6;
+const FILENAME_311: usize = 5;
 
 /// A run of `len` items from `start` in one of the graph's pools.
 #[derive(Debug, Clone, Copy)]
@@ -274,6 +291,9 @@ struct Parser<'a> {
     /// Scratch space for value keys.
     key: Vec<u8>,
     singletons: [u32; 5],
+    /// The `co_filename` to put in every code object: the name, the object field it goes in,
+    /// and its node once made.
+    filename: Option<(&'a str, usize, u32)>,
 }
 
 impl<'a> Parser<'a> {
@@ -292,6 +312,7 @@ impl<'a> Parser<'a> {
             stack: Vec::new(),
             key: Vec::new(),
             singletons: [NO_INDEX; 5],
+            filename: None,
         }
     }
 
@@ -478,12 +499,24 @@ impl<'a> Parser<'a> {
                 let base = self.stack.len();
                 let mut raw = [0i32; 8];
                 let mut n_ints = 0;
+                let mut n_objects = 0;
                 for &field in self.graph.layout {
                     if field == Field::Int {
                         raw[n_ints] = self.int()?;
                         n_ints += 1;
                     } else {
-                        let child = self.object()?;
+                        let mut child = self.object()?;
+                        if let Some((name, index, node)) = self.filename
+                            && index == n_objects
+                        {
+                            // Read as written (a back-reference may point at it), then replaced.
+                            child = if node == NO_INDEX {
+                                self.filename_node(name, index)
+                            } else {
+                                node
+                            };
+                        }
+                        n_objects += 1;
                         self.stack.push(child);
                     }
                 }
@@ -509,6 +542,17 @@ impl<'a> Parser<'a> {
         };
         self.depth -= 1;
         Ok(node)
+    }
+
+    /// The node of the replacement `co_filename`, made on first use.
+    fn filename_node(&mut self, name: &'a str, index: usize) -> u32 {
+        let data = self.store(name.as_bytes());
+        let node = self.push(Kind::Str {
+            ascii: name.is_ascii(),
+            data,
+        });
+        self.filename = Some((name, index, node));
+        node
     }
 
     fn singleton(&mut self, ty: u8) -> u32 {

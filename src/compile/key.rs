@@ -1,7 +1,10 @@
 //! What identifies one compiled module in the [`Cache`](crate::cache::Cache): the sha256 of
 //! the source bytes' digest ([`SourceDigest`], computed once per file even with several
-//! targets), the target's magic number, the [`CodeOptions`](super::CodeOptions), the dfile and
-//! pyship's version (so a change to the canonical form never serves stale bytes).
+//! targets), the target's magic number, the [`CodeOptions`](super::CodeOptions) and pyship's
+//! version (so a change to the canonical form never serves stale bytes). Not the dfile: an entry
+//! holds the code compiled at [`STORED_DFILE`], and [`Backend::relocate`](super::Backend::relocate)
+//! writes the real `co_filename` in when a pyc is produced, so the same source at another path
+//! (a second venv, a new checkout) is a hit.
 
 use sha2::{Digest as _, Sha256};
 
@@ -19,11 +22,14 @@ impl SourceDigest {
     }
 }
 
+/// The `co_filename` of the code a cache entry holds, whatever path it was compiled at.
+pub const STORED_DFILE: &str = "<pyship>";
+
 /// The key of `request` (its source by `digest`) compiled for the interpreter whose magic
-/// number is `magic`.
+/// number is `magic`, at any path.
 pub fn cache_key(digest: &SourceDigest, magic: [u8; 4], request: &CompileRequest) -> CacheKey {
     let mut hasher = Sha256::new();
-    hasher.update(b"pyship cache key\0");
+    hasher.update(b"pyship cache key, any path\0");
     hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
     hasher.update(b"\0");
     hasher.update(digest.0);
@@ -33,8 +39,6 @@ pub fn cache_key(digest: &SourceDigest, magic: [u8; 4], request: &CompileRequest
         request.options.optimize.level(),
         u8::from(request.options.strip_docstrings),
     ]);
-    hasher.update((request.dfile.len() as u64).to_le_bytes());
-    hasher.update(request.dfile.as_bytes());
     CacheKey::from_hash(hasher.finalize().into())
 }
 
@@ -55,7 +59,7 @@ mod tests {
     }
 
     #[test]
-    fn key_depends_on_every_part() {
+    fn key_depends_on_every_part_but_the_path() {
         let magic = *b"\xcb\x0d\r\n";
         let plain = CodeOptions::default();
         let key = |(digest, request): (SourceDigest, CompileRequest), magic| {
@@ -80,11 +84,15 @@ mod tests {
                 ),
                 magic,
             ),
-            key(request(b"x = 1\n", plain, "b.py"), magic),
         ];
         for other in others {
             assert_ne!(base, other);
         }
         assert_eq!(base, key(request(b"x = 1\n", plain, "a.py"), magic));
+        // The path is not part of it.
+        assert_eq!(
+            base,
+            key(request(b"x = 1\n", plain, "elsewhere/b.py"), magic)
+        );
     }
 }

@@ -19,7 +19,7 @@ use rayon::prelude::*;
 
 use crate::cache::{Cache, CacheError, CacheKey};
 use crate::support::jobs::Jobs;
-pub use key::{SourceDigest, cache_key};
+pub use key::{STORED_DFILE, SourceDigest, cache_key};
 pub use options::{CodeOptions, InvalidOptimize, Optimize};
 
 /// One module to compile.
@@ -108,6 +108,11 @@ pub trait Backend: Send + Sync {
 
     /// The magic number of the bytecode it produces: with the request, what a cache key needs.
     fn magic(&self) -> [u8; 4];
+
+    /// The code `code` (canonical code bytes it produced) with every code object's
+    /// `co_filename` set to `dfile`: exactly what compiling the same source at `dfile` gives.
+    /// The cache stores code at [`STORED_DFILE`] and relocates it to each request's dfile.
+    fn relocate(&self, code: &[u8], dfile: &str) -> Result<Vec<u8>, CompileError>;
 
     /// How many requests it serves at once (a pool's workers); [`compile_all`] runs two
     /// threads per slot: while one finishes an answer, the other has already handed the slot
@@ -263,7 +268,10 @@ pub fn compile_all<E: From<CompileError>>(
                         |digests| digests[index],
                     );
                     let key = cache_key(&digest, magic, request);
-                    let code = cache.get(&key);
+                    // An entry that does not relocate is corrupt: a miss, rewritten.
+                    let code = cache
+                        .get(&key)
+                        .and_then(|code| backend.relocate(&code, &request.dfile).ok());
                     if code.is_none() {
                         let count = found.fetch_add(1, Ordering::Relaxed) + 1;
                         if count <= slots
@@ -319,7 +327,10 @@ pub fn compile_all<E: From<CompileError>>(
             work_sender.send(miss).expect("the receiver is here");
         }
         drop(work_sender);
-        let (answer_sender, answers) = crossbeam_channel::bounded::<Answer>(ANSWERS_IN_FLIGHT);
+        let (answer_sender, answers) = crossbeam_channel::bounded::<(
+            Answer,
+            Option<Result<Vec<u8>, CompileError>>,
+        )>(ANSWERS_IN_FLIGHT);
         let stopped = &stopped;
         let mut on_event =
             |event| on_event(event).inspect_err(|_| stopped.store(true, Ordering::Relaxed));
@@ -331,6 +342,14 @@ pub fn compile_all<E: From<CompileError>>(
                         break;
                     }
                     let outcome = backend.compile(&request);
+                    // What the cache stores: the code at the path-free dfile, made here while
+                    // the consumer is busy with other answers.
+                    let stored = match (cache, &outcome) {
+                        (Some(_), Ok(CompileOutcome::Code(code))) => {
+                            Some(backend.relocate(code, STORED_DFILE))
+                        }
+                        _ => None,
+                    };
                     let CompileRequest { dfile, .. } = request;
                     let answer = Answer {
                         index,
@@ -338,7 +357,7 @@ pub fn compile_all<E: From<CompileError>>(
                         outcome,
                         cached: false,
                     };
-                    if answer_sender.send(answer).is_err() {
+                    if answer_sender.send((answer, stored)).is_err() {
                         break;
                     }
                 }
@@ -352,10 +371,10 @@ pub fn compile_all<E: From<CompileError>>(
         if miss_count > 0 {
             on_event(Event::Compiling { misses: miss_count })?;
         }
-        for answer in answers {
-            if let (Some(cache), Ok(CompileOutcome::Code(code))) = (cache, &answer.outcome) {
+        for (answer, stored) in answers {
+            // Code that does not relocate is not stored; the answer itself is unaffected.
+            if let (Some(cache), Some(Ok(code))) = (cache, stored) {
                 let (cache, key) = (cache.clone(), keys[answer.index].expect("keyed"));
-                let code = code.clone();
                 puts.spawn(move || cache.put(&key, &code));
             }
             // On an error the receiver is dropped here, which stops the threads.

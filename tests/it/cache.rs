@@ -487,3 +487,96 @@ fn unchanged_archives_are_not_written_again() {
     let cold_path = String::from_utf8(cold.stdout).unwrap();
     assert_eq!(optimized, std::fs::read(cold_path.trim()).unwrap());
 }
+
+/// Every `.pyc` under `dir` by path relative to it, with its bytes.
+fn pycs(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        for entry in std::fs::read_dir(&current).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|ext| ext == "pyc") {
+                let bytes = std::fs::read(&path).unwrap();
+                out.insert(path.strip_prefix(dir).unwrap().to_path_buf(), bytes);
+            }
+        }
+    }
+    out
+}
+
+/// The cache is keyed by content, not path: the same tree at another path (and a module copied
+/// under another name) is all hits and starts no worker, and what it produces is byte for byte
+/// what a `--no-cache` run writes there, though every `co_filename` differs.
+#[test]
+fn the_same_tree_at_another_path_is_all_hits() {
+    for python in pythons() {
+        let temp = tempfile::tempdir().unwrap();
+        let cache = temp.path().join("cache");
+        let first = temp.path().join("a/flat");
+        let second = temp.path().join("elsewhere/deeper/flat");
+        copy_tree(&fixture("flat"), &first);
+        copy_tree(&fixture("flat"), &second);
+
+        // build: the second tree also has a module copied under another name.
+        std::fs::copy(second.join("pkg/sub/mod.py"), second.join("pkg/moved.py")).unwrap();
+        let (_, stderr) = build(&first, &temp.path().join("out-a"), &cache, &python, &[]);
+        let (compiled, _, _) = counts(&stderr);
+        let (warm, stderr) = build(&second, &temp.path().join("out-b"), &cache, &python, &[]);
+        assert_eq!(counts(&stderr), (0, compiled + 1, 0), "{stderr}");
+        let (cold, _) = build(
+            &second,
+            &temp.path().join("out-c"),
+            &cache,
+            &python,
+            &["--no-cache"],
+        );
+        assert!(
+            warm == cold,
+            "build at another path differs on 3.{}",
+            python.minor
+        );
+
+        // compile in place: co_filename is the real path, different in each tree. Its own
+        // cache, so the first compile starts cold.
+        let cache = temp.path().join("cache-compile");
+        let compile = |tree: &Path, extra: &[&str]| {
+            let output = Pyship::compile()
+                .env("PYSHIP_CACHE_DIR", &cache)
+                .arg(tree)
+                .args(["-v"])
+                .args(extra)
+                .python(&python)
+                .succeeds();
+            counts(&String::from_utf8(output.stderr).unwrap())
+        };
+        let (compiled, _, _) = compile(&first, &[]);
+        assert!(compiled >= 5);
+        // The module copied under another name is a hit too.
+        assert_eq!(compile(&second, &[]), (0, compiled + 1, 0));
+        let warm = pycs(&second);
+        assert_eq!(warm.len(), compiled + 1);
+        for dir in ["", "ns", "pkg", "pkg/sub", "tests"] {
+            std::fs::remove_dir_all(second.join(dir).join("__pycache__")).unwrap();
+        }
+        compile(&second, &["--no-cache"]);
+        let cold = pycs(&second);
+        assert_eq!(
+            warm.keys().collect::<Vec<_>>(),
+            cold.keys().collect::<Vec<_>>()
+        );
+        for (path, bytes) in &warm {
+            assert!(
+                *bytes == cold[path],
+                "{} differs from a --no-cache compile on 3.{}",
+                path.display(),
+                python.minor
+            );
+        }
+        assert!(
+            warm != pycs(&first),
+            "the trees' pycs should differ by co_filename"
+        );
+    }
+}

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use pyship::bytecode::marshal::canonicalize;
+use pyship::bytecode::marshal::{canonicalize, with_filename};
 use pyship::bytecode::pyc::{Invalidation, header, version_for_magic};
 
 use crate::common::{self, Python};
@@ -39,6 +39,9 @@ def corpus():
             dirs[:] = sorted(d for d in dirs if d not in ("test", "tests", "__pycache__"))
             paths += [os.path.join(root, f) for f in sorted(files) if f.endswith(".py")]
     return paths[:400]
+
+def moved_dfile(n):
+    return ["", "m", "ab.", "<pyship>", "dir/é.py", "x" * 300, "pkg/m%d.py" % (n + 1)][n % 7]
 
 def manifest():
     with open(os.path.join(work, "manifest.txt")) as f:
@@ -97,6 +100,10 @@ elif role == "other":
         hold(code)
         with open(os.path.join(work, "b", "%d.bin" % n), "wb") as f:
             f.write(marshal.dumps(code))
+        # The same module compiled at another path: short, empty, non-ASCII or long names.
+        moved = compile(sources[n], moved_dfile(n), "exec", dont_inherit=True)
+        with open(os.path.join(work, "b", "%d.moved" % n), "wb") as f:
+            f.write(marshal.dumps(moved))
 
 elif role == "verify":
     def bits(x):
@@ -147,6 +154,19 @@ elif role == "verify":
         same(original, canonical, path)
     print(len(entries))
 "#;
+
+/// The dfile the `other` role compiles file `n` at besides its own (as its `moved_dfile`).
+fn moved_dfile(n: usize) -> String {
+    match n % 7 {
+        0 => String::new(),
+        1 => "m".to_owned(),
+        2 => "ab.".to_owned(),
+        3 => "<pyship>".to_owned(),
+        4 => "dir/é.py".to_owned(),
+        5 => "x".repeat(300),
+        _ => format!("pkg/m{}.py", n + 1),
+    }
+}
 
 /// Sources that exercise what the stdlib alone might not.
 fn crafted() -> Vec<(&'static str, String)> {
@@ -228,6 +248,20 @@ finally:
                 big_tuple.join(", "),
                 "not a name ".repeat(40),
                 "é".repeat(300),
+            ),
+        ),
+        (
+            // Constants equal to the filenames this file is compiled at (its index among the
+            // crafted files is small): shared with `co_filename` in canonical form. And one code
+            // object only, so the filename is written once.
+            "dfile_constants.py",
+            format!(
+                "NAMES = ({}, '', 'm', 'ab.', '<pyship>', 'dir/é.py', '{}')\n",
+                (0..12)
+                    .map(|i| format!("'pkg/m{i}.py'"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                "x".repeat(300)
             ),
         ),
         (
@@ -372,6 +406,26 @@ fn check(python: &Python) -> Outcome {
             }
             Err(err) => {
                 let _ = writeln!(failures, "{path} (other process): {err}");
+            }
+        }
+        // (f) moved: the code compiled at another dfile, its filename rewritten, is the
+        // canonical form of the code compiled at this one, and the other way round.
+        let moved = fs_err::read(work.join("b").join(format!("{n}.moved"))).unwrap();
+        let moved_dfile = moved_dfile(n);
+        match (
+            with_filename(&moved, minor, dfile),
+            canonicalize(&moved, minor),
+        ) {
+            (Ok(relocated), Ok(moved)) => {
+                if relocated != canonical {
+                    let _ = writeln!(failures, "{path}: moved to `{dfile}` differs");
+                }
+                if with_filename(&canonical, minor, &moved_dfile).as_ref() != Ok(&moved) {
+                    let _ = writeln!(failures, "{path}: moved to `{moved_dfile}` differs");
+                }
+            }
+            (Err(err), _) | (_, Err(err)) => {
+                let _ = writeln!(failures, "{path} (moved): {err}");
             }
         }
         // (c) idempotent.

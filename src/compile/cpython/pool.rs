@@ -266,6 +266,14 @@ impl Backend for WorkerPool {
         self.interpreter.magic
     }
 
+    fn relocate(&self, code: &[u8], dfile: &str) -> Result<Vec<u8>, CompileError> {
+        crate::bytecode::marshal::with_filename(code, self.interpreter.version.minor, dfile)
+            .map_err(|err| CompileError::Marshal {
+                dfile: dfile.to_owned(),
+                err,
+            })
+    }
+
     fn slots(&self) -> usize {
         self.size
     }
