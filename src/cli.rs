@@ -286,6 +286,33 @@ pub(crate) enum CacheCommand {
         #[arg(long, value_name = "DIR", env = pyship::cache::CACHE_DIR_ENV)]
         cache_dir: Option<PathBuf>,
     },
+    /// Print the location, the number of entries and their size, and the cap.
+    Info {
+        /// The cache directory [default: $XDG_CACHE_HOME/pyship or ~/.cache/pyship]
+        #[arg(long, value_name = "DIR", env = pyship::cache::CACHE_DIR_ENV)]
+        cache_dir: Option<PathBuf>,
+        /// Print one JSON object: dir, entries, bytes, outdated, records, max_size.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove the least recently used entries: down to the cap without options, else those
+    /// beyond `--max-size` or unused for `--older-than`; entries of an older format always.
+    ///
+    /// After a build or compile that added entries, pyship prunes to 90% of the cap by itself
+    /// once the cache is over it. The cap is 1 GiB unless PYSHIP_CACHE_MAX_SIZE says otherwise
+    /// (a size such as 500M or 2G; 0 for none).
+    Prune {
+        /// The cache directory [default: $XDG_CACHE_HOME/pyship or ~/.cache/pyship]
+        #[arg(long, value_name = "DIR", env = pyship::cache::CACHE_DIR_ENV)]
+        cache_dir: Option<PathBuf>,
+        /// Keep at most this much, the most recently used first: bytes, or with a unit K, M, G
+        /// (powers of 1000) or Ki, Mi, Gi (of 1024), e.g. 500M
+        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        max_size: Option<u64>,
+        /// Remove the entries not used for this many days (decimals allowed)
+        #[arg(long, value_name = "DAYS", value_parser = parse_days)]
+        older_than: Option<std::time::Duration>,
+    },
     /// Remove every cache entry.
     Clean {
         /// The cache directory [default: $XDG_CACHE_HOME/pyship or ~/.cache/pyship]
@@ -298,11 +325,29 @@ impl CacheCommand {
     /// The cache directory the command is about.
     pub(crate) fn dir(&self) -> Option<PathBuf> {
         match self {
-            CacheCommand::Dir { cache_dir } | CacheCommand::Clean { cache_dir } => {
+            CacheCommand::Dir { cache_dir }
+            | CacheCommand::Info { cache_dir, .. }
+            | CacheCommand::Prune { cache_dir, .. }
+            | CacheCommand::Clean { cache_dir } => {
                 cache_dir.clone().or_else(pyship::cache::default_dir)
             }
         }
     }
+}
+
+/// `--max-size`
+fn parse_size(text: &str) -> Result<u64, String> {
+    pyship::cache::parse_size(text).map_err(str::to_owned)
+}
+
+/// `--older-than`: days, as a duration.
+fn parse_days(text: &str) -> Result<std::time::Duration, String> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|days| days.is_finite() && *days >= 0.0 && *days < 1e9)
+        .map(|days| std::time::Duration::from_secs_f64(days * 86_400.0))
+        .ok_or_else(|| "expected a number of days, such as 30 or 0.5".to_owned())
 }
 
 /// `pyship compile`

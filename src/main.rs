@@ -89,6 +89,19 @@ fn run_cli() -> ExitCode {
     };
     color.write_global();
 
+    // A bad cap in the environment is bad input to every command that writes or prunes the
+    // cache, caught before any work.
+    if matches!(
+        cli.command,
+        Command::Build(_) | Command::Compile(_) | Command::Cache(_)
+    ) && let Err(err) = pyship::cache::max_size_from_env()
+    {
+        output::print_error(
+            &err,
+            Some("a size is bytes or a number with K, M, G (or Ki, Mi, Gi), e.g. 2G; 0 for no cap"),
+        );
+        return ExitCode::from(2);
+    }
     match cli.command {
         Command::Pythons { json } => commands::pythons::run(json),
         Command::Compile(args) => {

@@ -383,11 +383,21 @@ pub fn compile_all<E: From<CompileError>>(
         Ok(())
     })?;
     let mut write_error = None;
+    let mut written = 0;
     while let Some(put) = puts.next() {
-        if let Err(err) = put {
-            stats.write_errors += 1;
-            write_error.get_or_insert(err);
+        match put {
+            Ok(()) => written += 1,
+            Err(err) => {
+                stats.write_errors += 1;
+                write_error.get_or_insert(err);
+            }
         }
+    }
+    // Only a run that added entries can have taken the cache over its cap.
+    if let Some(cache) = cache
+        && written > 0
+    {
+        cache.cap();
     }
     Ok(Compiled { stats, write_error })
 }

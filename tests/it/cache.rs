@@ -45,7 +45,7 @@ fn build(
 
 fn entries(cache: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    let Ok(shards) = std::fs::read_dir(cache.join("v1")) else {
+    let Ok(shards) = std::fs::read_dir(cache.join("v2")) else {
         return out;
     };
     for shard in shards {
@@ -108,7 +108,11 @@ fn corrupt_entries_are_compiled_again() {
         let mut bytes = std::fs::read(entry).unwrap();
         match i % 3 {
             0 => bytes.truncate(bytes.len() / 2),
-            1 => *bytes.last_mut().unwrap() ^= 0x40,
+            // In the middle: the last byte of a deflate stream may be padding only.
+            1 => {
+                let middle = bytes.len() / 2;
+                bytes[middle] ^= 0x40;
+            }
             _ => bytes.clear(),
         }
         std::fs::write(entry, bytes).unwrap();
@@ -341,7 +345,7 @@ fn clean_refuses_unmarked_dirs_and_keeps_foreign_files() {
     let clean = |dir: &Path| Pyship::new(["cache", "clean", "--cache-dir"]).arg(dir);
     // Someone else's directory that happens to have the same layout.
     let foreign = temp.path().join("foreign");
-    let shard = foreign.join("v1/ab");
+    let shard = foreign.join("v2/ab");
     std::fs::create_dir_all(&shard).unwrap();
     std::fs::create_dir_all(foreign.join("artifacts-v1")).unwrap();
     std::fs::write(shard.join("c".repeat(62)), "data").unwrap();
@@ -382,14 +386,14 @@ fn clean_refuses_unmarked_dirs_and_keeps_foreign_files() {
     let keep = [
         shard.join("README"),
         shard.join("F".repeat(62)),
-        cache.join("v1/notes.txt"),
+        cache.join("v2/notes.txt"),
         cache.join("artifacts-v1/notes.txt"),
         cache.join("mine.txt"),
     ];
     for path in &keep {
         std::fs::write(path, "keep").unwrap();
     }
-    std::os::unix::fs::symlink(&precious, cache.join("v1/cd")).unwrap();
+    std::os::unix::fs::symlink(&precious, cache.join("v2/cd")).unwrap();
     // A temporary file a killed writer left is pyship's own.
     std::fs::write(shard.join(".tmp-pyship-Ab12Cd"), "partial").unwrap();
     clean(&cache).succeeds();
@@ -401,7 +405,7 @@ fn clean_refuses_unmarked_dirs_and_keeps_foreign_files() {
         assert!(path.is_file(), "{} was removed", path.display());
     }
     assert!(precious.join("a.txt").is_file());
-    assert!(std::fs::symlink_metadata(cache.join("v1/cd")).is_ok());
+    assert!(std::fs::symlink_metadata(cache.join("v2/cd")).is_ok());
     clean(&cache).succeeds();
 }
 
@@ -579,4 +583,169 @@ fn the_same_tree_at_another_path_is_all_hits() {
             "the trees' pycs should differ by co_filename"
         );
     }
+}
+
+/// `pyship cache info --json` as a JSON value.
+fn info(cache: &Path) -> serde_json::Value {
+    let output = Pyship::new(["cache", "info", "--json", "--cache-dir"])
+        .arg(cache)
+        .succeeds();
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// Set every entry's modification time (its last use) to `days` ago.
+fn used_days_ago(entries: &[PathBuf], days: u64) {
+    let time = std::time::SystemTime::now() - std::time::Duration::from_secs(days * 86_400);
+    for entry in entries {
+        filetime::set_file_mtime(entry, filetime::FileTime::from_system_time(time)).unwrap();
+    }
+}
+
+/// `cache info` counts what is there; `cache prune` removes by age and by size, least recently
+/// used first, refuses what is not a pyship cache; bad sizes are one error line.
+#[test]
+fn cache_info_and_prune() {
+    let Some(python) = pythons().pop() else {
+        return;
+    };
+    let (temp, project) = copy_fixture("flat");
+    let cache = temp.path().join("cache");
+    let empty = info(&cache);
+    assert_eq!(
+        (empty["entries"].as_u64(), empty["bytes"].as_u64()),
+        (Some(0), Some(0))
+    );
+    let (_, stderr) = build(&project, &temp.path().join("a"), &cache, &python, &[]);
+    let (compiled, _, _) = counts(&stderr);
+    let all = entries(&cache);
+    let bytes: u64 = all
+        .iter()
+        .map(|entry| entry.metadata().unwrap().len())
+        .sum();
+    let found = info(&cache);
+    assert_eq!(found["entries"].as_u64(), Some(compiled as u64));
+    assert_eq!(found["bytes"].as_u64(), Some(bytes));
+    assert_eq!(found["dir"].as_str(), cache.to_str());
+    assert_eq!(found["max_size"].as_u64(), Some(1 << 30));
+    let human = Pyship::new(["cache", "info"])
+        .env("PYSHIP_CACHE_DIR", &cache)
+        .env("PYSHIP_CACHE_MAX_SIZE", "2G")
+        .succeeds();
+    let human = String::from_utf8(human.stdout).unwrap();
+    assert!(
+        human.contains(&format!("Entries:  {compiled} (")),
+        "{human}"
+    );
+    assert!(human.contains("Cap: 1.9 GiB"), "{human}");
+
+    // Two entries unused for 40 days, one for 20.
+    used_days_ago(&all[..2], 40);
+    used_days_ago(&all[2..3], 20);
+    let prune = |args: &[&str]| {
+        let output = Pyship::new(["cache", "prune", "--cache-dir"])
+            .arg(&cache)
+            .args(args)
+            .succeeds();
+        String::from_utf8(output.stderr).unwrap()
+    };
+    let stderr = prune(&["--older-than", "30"]);
+    assert!(stderr.starts_with("Removed 2 cache entries ("), "{stderr}");
+    assert!(!all[0].exists() && !all[1].exists() && all[2].exists());
+    // By size: the least recently used (20 days) goes first.
+    let size = |entry: &PathBuf| entry.metadata().unwrap().len();
+    let rest: u64 = all[3..].iter().map(size).sum();
+    let stderr = prune(&["--max-size", &rest.to_string()]);
+    assert!(stderr.starts_with("Removed 1 cache entry ("), "{stderr}");
+    assert!(!all[2].exists() && all[3..].iter().all(|entry| entry.exists()));
+    prune(&["--max-size", "0"]);
+    assert!(entries(&cache).is_empty());
+    let (_, stderr) = build(&project, &temp.path().join("b"), &cache, &python, &[]);
+    assert_eq!(counts(&stderr).0, compiled);
+
+    // Not a pyship cache: refused.
+    let foreign = temp.path().join("foreign");
+    std::fs::create_dir_all(&foreign).unwrap();
+    std::fs::write(foreign.join("file"), "mine").unwrap();
+    let output = Pyship::new(["cache", "prune", "--cache-dir"])
+        .arg(&foreign)
+        .fails(2);
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        format!(
+            "error: Refusing to prune `{}`: it has no `CACHEDIR.TAG`, so it is not a pyship cache\n",
+            foreign.display()
+        )
+    );
+    assert!(foreign.join("file").is_file());
+
+    // Bad sizes.
+    let output = Pyship::new(["cache", "prune", "--max-size", "5X", "--cache-dir"])
+        .arg(&cache)
+        .fails(2);
+    assert_stderr_contains(&output, "invalid value '5X' for '--max-size <SIZE>'");
+    let output = Pyship::build(&project)
+        .env("PYSHIP_CACHE_MAX_SIZE", "lots")
+        .out(&temp.path().join("c"))
+        .python(&python)
+        .fails(2);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with("error: Invalid cache size `lots` in PYSHIP_CACHE_MAX_SIZE: ")
+            && stderr.lines().count() == 2
+            && stderr.lines().nth(1).unwrap().starts_with("hint: "),
+        "{stderr}"
+    );
+}
+
+/// After a build that added entries and took the cache over its cap, the least recently used
+/// entries go until it is at 90% of the cap; a build under the cap removes nothing.
+#[test]
+fn the_cap_applies_after_a_build() {
+    let Some(python) = pythons().pop() else {
+        return;
+    };
+    let (temp, project) = copy_fixture("flat");
+    let cache = temp.path().join("cache");
+    let (_, stderr) = build(&project, &temp.path().join("a"), &cache, &python, &[]);
+    let (compiled, _, _) = counts(&stderr);
+    let old = entries(&cache);
+    let bytes: u64 = old
+        .iter()
+        .map(|entry| entry.metadata().unwrap().len())
+        .sum();
+    used_days_ago(&old, 10);
+
+    // Room for both builds' entries: nothing removed.
+    let capped = |extra: &[&str], cap: u64, out: &str| {
+        let output = Pyship::build(&project)
+            .env("PYSHIP_CACHE_DIR", &cache)
+            .env("PYSHIP_CACHE_MAX_SIZE", cap.to_string())
+            .args(["-f", "zip", "-v"])
+            .args(extra)
+            .out(&temp.path().join(out))
+            .python(&python)
+            .succeeds();
+        counts(&String::from_utf8(output.stderr).unwrap())
+    };
+    capped(&["-O"], 3 * bytes, "b");
+    let both = entries(&cache);
+    assert_eq!(both.len(), 2 * compiled);
+    let optimized: u64 = both
+        .iter()
+        .filter(|entry| !old.contains(entry))
+        .map(|entry| entry.metadata().unwrap().len())
+        .sum();
+    std::fs::remove_dir_all(&cache).unwrap();
+    build(&project, &temp.path().join("c"), &cache, &python, &[]);
+    let old = entries(&cache);
+    used_days_ago(&old, 10);
+
+    // Over a cap whose 90% holds the -O entries and no more: the older build's entries go.
+    capped(&["-O"], (optimized / 9 + 1) * 10, "d");
+    let left = entries(&cache);
+    assert_eq!(left.len(), compiled, "{left:?}");
+    assert!(old.iter().all(|entry| !entry.exists()));
+    // Without -O everything is compiled again; the -O entries are hits.
+    assert_eq!(capped(&["-O"], 0, "e"), (0, compiled, 0));
+    assert_eq!(capped(&[], 0, "f").0, compiled);
 }
