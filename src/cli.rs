@@ -56,7 +56,12 @@ pub(crate) enum Command {
     Build(Box<BuildArgs>),
     /// Compile sources in place, like `python -m compileall` but faster.
     Compile(CompileArgs),
-    /// Show or empty the compile cache.
+    /// The compile cache: where it is, what it holds, prune it (least recently used first) or
+    /// empty it.
+    ///
+    /// Entries are keyed by source bytes, target and options, not by path, so the same files
+    /// at another path are hits. After a run that added entries, the cache is pruned to 90% of
+    /// its cap once over it: 1 GiB, or PYSHIP_CACHE_MAX_SIZE (0 for none).
     #[command(subcommand)]
     Cache(CacheCommand),
     /// List the CPythons pyship can target: on PATH, in pyenv and among uv's Pythons.

@@ -223,6 +223,48 @@ impl Failures {
     }
 }
 
+/// What a cache entry holds for `outcome`: a kind byte, then the code relocated to
+/// [`STORED_DFILE`], or the syntax error's line, column (`u32`, little-endian) and message. A
+/// syntax error is cached too (its message never names the file), so a warm run over a tree
+/// with a broken file starts no worker either.
+fn store(backend: &dyn Backend, outcome: &CompileOutcome) -> Result<Vec<u8>, CompileError> {
+    match outcome {
+        CompileOutcome::Code(code) => {
+            let mut stored = backend.relocate(code, STORED_DFILE)?;
+            stored.insert(0, STORED_CODE);
+            Ok(stored)
+        }
+        CompileOutcome::SyntaxError(error) => {
+            let mut stored = vec![STORED_SYNTAX_ERROR];
+            stored.extend_from_slice(&error.line.to_le_bytes());
+            stored.extend_from_slice(&error.column.to_le_bytes());
+            stored.extend_from_slice(error.message.as_bytes());
+            Ok(stored)
+        }
+    }
+}
+
+/// The outcome a cache entry made by [`store`] gives at `dfile`; `None` when it does not read.
+fn unstore(backend: &dyn Backend, stored: &[u8], dfile: &str) -> Option<CompileOutcome> {
+    match stored.split_first()? {
+        (&STORED_CODE, code) => backend.relocate(code, dfile).ok().map(CompileOutcome::Code),
+        (&STORED_SYNTAX_ERROR, error) if error.len() >= 8 => {
+            let number = |at: usize| u32::from_le_bytes(error[at..at + 4].try_into().expect("4"));
+            Some(CompileOutcome::SyntaxError(SyntaxError {
+                line: number(0),
+                column: number(4),
+                message: String::from_utf8(error[8..].to_vec()).ok()?,
+            }))
+        }
+        _ => None,
+    }
+}
+
+/// The kind byte of a cache entry holding code.
+const STORED_CODE: u8 = b'c';
+/// The kind byte of a cache entry holding a syntax error.
+const STORED_SYNTAX_ERROR: u8 = b'e';
+
 /// How many answers may wait for the consumer before the compiling threads wait for it.
 const ANSWERS_IN_FLIGHT: usize = 64;
 
@@ -250,7 +292,7 @@ pub fn compile_all<E: From<CompileError>>(
     let total = requests.len();
     let slots = backend.slots().max(1);
     // With a cache, each miss found gets the backend ready while the other lookups run.
-    let (keys, codes): (Vec<Option<CacheKey>>, Vec<Option<Vec<u8>>>) = match cache {
+    let (keys, codes): (Vec<Option<CacheKey>>, Vec<Option<CompileOutcome>>) = match cache {
         None => {
             backend.prepare(total.min(slots))?;
             (vec![None; total], (0..total).map(|_| None).collect())
@@ -268,10 +310,10 @@ pub fn compile_all<E: From<CompileError>>(
                         |digests| digests[index],
                     );
                     let key = cache_key(&digest, magic, request);
-                    // An entry that does not relocate is corrupt: a miss, rewritten.
+                    // An entry that does not decode or relocate is corrupt: a miss, rewritten.
                     let code = cache
                         .get(&key)
-                        .and_then(|code| backend.relocate(&code, &request.dfile).ok());
+                        .and_then(|stored| unstore(backend, &stored, &request.dfile));
                     if code.is_none() {
                         let count = found.fetch_add(1, Ordering::Relaxed) + 1;
                         if count <= slots
@@ -300,10 +342,10 @@ pub fn compile_all<E: From<CompileError>>(
     let mut misses: Vec<(usize, CompileRequest)> = Vec::new();
     for (index, (request, code)) in requests.into_iter().zip(codes).enumerate() {
         match code {
-            Some(code) => hits.push(Answer {
+            Some(outcome) => hits.push(Answer {
                 index,
                 dfile: request.dfile,
-                outcome: Ok(CompileOutcome::Code(code)),
+                outcome: Ok(outcome),
                 cached: true,
             }),
             None => misses.push((index, request)),
@@ -342,12 +384,10 @@ pub fn compile_all<E: From<CompileError>>(
                         break;
                     }
                     let outcome = backend.compile(&request);
-                    // What the cache stores: the code at the path-free dfile, made here while
-                    // the consumer is busy with other answers.
+                    // What the cache stores, made here while the consumer is busy with other
+                    // answers.
                     let stored = match (cache, &outcome) {
-                        (Some(_), Ok(CompileOutcome::Code(code))) => {
-                            Some(backend.relocate(code, STORED_DFILE))
-                        }
+                        (Some(_), Ok(outcome)) => Some(store(backend, outcome)),
                         _ => None,
                     };
                     let CompileRequest { dfile, .. } = request;

@@ -171,21 +171,27 @@ fn with_a_cache_hits_are_never_asked_of_the_backend() {
         options: CodeOptions::new(Optimize::Two),
         ..request("m0.py", "x = 0\n")
     });
+    // The source of m1.py under another name: a hit, relocated there.
+    second.push(request("pkg/copy.py", "x = 1\n"));
     let warm = Fake::default();
     let run_warm = run(&warm, Some(&cache), second);
     let mut asked = warm.asked.lock().unwrap().clone();
     asked.sort();
-    // Syntax errors are not cached: they are asked again.
-    assert_eq!(asked, ["broken.py", "m0.py", "m3.py", "new.py"]);
+    // Syntax errors are cached too: not asked again.
+    assert_eq!(asked, ["m0.py", "m3.py", "new.py"]);
     // Workers are prepared only for misses, as they are found.
     assert_eq!(warm.prepared.load(Ordering::SeqCst), 2);
     let stats = run_warm.compiled.stats;
-    assert_eq!((stats.compiled, stats.cached), (4, 9));
-    for i in [0, 1, 2, 4, 5, 6, 7, 8, 9] {
+    assert_eq!((stats.compiled, stats.cached), (3, 11));
+    for i in [0, 1, 2, 4, 5, 6, 7, 8, 9, 10] {
         let (outcome, cached) = &run_warm.outcomes[&i];
-        assert!(cached, "m{i}.py");
+        assert!(cached, "request {i}");
         assert_eq!(outcome, &run_cold.outcomes[&i].0);
     }
+    assert_eq!(
+        code(&run_warm.outcomes[&13].0),
+        b"code of pkg/copy.py at 1".as_slice()
+    );
     assert_eq!(
         code(&run_warm.outcomes[&3].0),
         b"code of m3.py at 1".as_slice()
@@ -198,7 +204,7 @@ fn with_a_cache_hits_are_never_asked_of_the_backend() {
     let compiling = run_warm
         .events
         .iter()
-        .position(|event| event == "compiling 4")
+        .position(|event| event == "compiling 3")
         .unwrap();
     assert!(run_warm.events[..compiling].iter().all(|e| e == "hit"));
     assert!(run_warm.events[compiling + 1..].iter().all(|e| e == "miss"));

@@ -544,7 +544,11 @@ fn the_same_tree_at_another_path_is_all_hits() {
 
         // compile in place: co_filename is the real path, different in each tree. Its own
         // cache, so the first compile starts cold.
+        // A syntax error is cached too: it is reported again without a worker.
         let cache = temp.path().join("cache-compile");
+        for tree in [&first, &second] {
+            std::fs::write(tree.join("broken.py"), "def f(:\n    pass\n").unwrap();
+        }
         let compile = |tree: &Path, extra: &[&str]| {
             let output = Pyship::compile()
                 .env("PYSHIP_CACHE_DIR", &cache)
@@ -552,15 +556,26 @@ fn the_same_tree_at_another_path_is_all_hits() {
                 .args(["-v"])
                 .args(extra)
                 .python(&python)
-                .succeeds();
-            counts(&String::from_utf8(output.stderr).unwrap())
+                .output();
+            let stdout = String::from_utf8(output.stdout).unwrap();
+            let stderr = String::from_utf8(output.stderr).unwrap();
+            assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+            let broken = tree.join("broken.py");
+            let error = format!("{}:1:", broken.display());
+            assert!(
+                stdout.contains(&error) || stderr.contains(&error),
+                "{stdout}{stderr}"
+            );
+            counts(&stderr)
         };
+        // Every module and the broken file.
         let (compiled, _, _) = compile(&first, &[]);
-        assert!(compiled >= 5);
+        assert!(compiled >= 6);
         // The module copied under another name is a hit too.
         assert_eq!(compile(&second, &[]), (0, compiled + 1, 0));
         let warm = pycs(&second);
-        assert_eq!(warm.len(), compiled + 1);
+        // Not the broken file's.
+        assert_eq!(warm.len(), compiled);
         for dir in ["", "ns", "pkg", "pkg/sub", "tests"] {
             std::fs::remove_dir_all(second.join(dir).join("__pycache__")).unwrap();
         }

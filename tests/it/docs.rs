@@ -59,7 +59,7 @@ fn the_man_page_is_roff_with_every_subcommand() {
 /// The options of `pyship SUBCOMMAND --help`, each as (`-x` if it has one, `--long`), without
 /// `--help` and `--version`.
 fn options(subcommand: &str) -> Vec<(Option<String>, String)> {
-    let output = Pyship::new([subcommand, "--help"]).succeeds();
+    let output = Pyship::new(subcommand.split(' ').chain(["--help"])).succeeds();
     let help = String::from_utf8(output.stdout).unwrap();
     help.lines()
         .filter_map(|line| {
@@ -95,10 +95,12 @@ fn the_readme_usage_names_every_option() {
     for (subcommand, heading) in [
         ("build", "## Usage"),
         ("compile", "## In place: `pyship compile`"),
+        ("cache info", "## Compile cache"),
+        ("cache prune", "## Compile cache"),
     ] {
         let block = readme_block(heading);
         let options = options(subcommand);
-        assert!(options.len() > 5, "{options:?}");
+        assert!(options.len() > 1, "{options:?}");
         for (short, long) in options {
             // Named whole: `--cache-dir` is not named by `--cache-dir-x`, `-j` not by `-jobs`.
             let named = |flag: &str| {

@@ -74,6 +74,18 @@ fn every_subcommand(dir: &Path, python: &Python) -> Vec<(&'static str, Vec<PathB
             args(&[&"cache", &"dir", &"--cache-dir", &cache]),
         ),
         (
+            "cache info",
+            args(&[&"cache", &"info", &"--cache-dir", &cache]),
+        ),
+        (
+            "cache info --json",
+            args(&[&"cache", &"info", &"--json", &"--cache-dir", &cache]),
+        ),
+        (
+            "cache prune",
+            args(&[&"cache", &"prune", &"--cache-dir", &cache]),
+        ),
+        (
             "cache clean",
             args(&[&"cache", &"clean", &"--cache-dir", &cache]),
         ),
