@@ -67,7 +67,7 @@ pub enum MarshalError {
 /// Re-emit `data` (`marshal.dumps(code)` as CPython 3.`minor` writes it, 3.8 to 3.14) in
 /// canonical form. Bytes after the first object are ignored, as `marshal.loads` ignores them.
 pub fn canonicalize(data: &[u8], minor: u8) -> Result<Vec<u8>, MarshalError> {
-    emit(data, minor, None)
+    emit(data, minor, None).map(|(out, _)| out)
 }
 
 /// [`canonicalize`] `data` with every code object's `co_filename` replaced by `filename`: the
@@ -76,10 +76,66 @@ pub fn canonicalize(data: &[u8], minor: u8) -> Result<Vec<u8>, MarshalError> {
 /// filename joins the value graph like any string: equal to a constant it is shared with it,
 /// and whether it carries a reference, its type byte and the reference numbering follow.
 pub fn with_filename(data: &[u8], minor: u8, filename: &str) -> Result<Vec<u8>, MarshalError> {
+    emit(data, minor, Some(filename)).map(|(out, _)| out)
+}
+
+/// [`with_filename`], and where the filename sits in the result when [`splice_filename`] can
+/// replace it there: when it is written in full once (longer than a reference) and no value
+/// but `co_filename` fields is that string.
+pub fn with_filename_slot(
+    data: &[u8],
+    minor: u8,
+    filename: &str,
+) -> Result<(Vec<u8>, Option<usize>), MarshalError> {
     emit(data, minor, Some(filename))
 }
 
-fn emit(data: &[u8], minor: u8, filename: Option<&str>) -> Result<Vec<u8>, MarshalError> {
+/// The canonical stream `data` (from [`with_filename_slot`], its filename at `slot`) with
+/// `filename` in every code object instead, without parsing it: the bytes [`with_filename`]
+/// gives, or `None` when a splice cannot promise them and it must be used instead. A splice
+/// keeps every reference as it is, so it needs the new name to be written in full once too
+/// (longer than a reference) and to be equal to no other string in the stream (which would
+/// then be shared with it): it must not occur in `data` at all.
+pub fn splice_filename(data: &[u8], slot: usize, filename: &str) -> Option<Vec<u8>> {
+    let ty = *data.get(slot)?;
+    let (header, len) = match ty & !FLAG_REF {
+        b'z' | b'Z' => (2, usize::from(*data.get(slot + 1)?)),
+        b'a' | b'A' | b'u' => {
+            let len = data.get(slot + 1..slot + 5)?;
+            (5, u32::from_le_bytes(len.try_into().ok()?) as usize)
+        }
+        _ => return None,
+    };
+    let end = slot.checked_add(header)?.checked_add(len)?;
+    if end > data.len()
+        || filename.is_empty()
+        || memchr::memmem::find(data, filename.as_bytes()).is_some()
+    {
+        return None;
+    }
+    let mut name = Vec::with_capacity(filename.len() + 5);
+    write_str(
+        filename.as_bytes(),
+        filename.is_ascii(),
+        ty & FLAG_REF,
+        &mut name,
+    );
+    if name.len() as u64 <= REF_SIZE {
+        return None;
+    }
+    let mut out = Vec::with_capacity(data.len() - (end - slot) + name.len());
+    out.extend_from_slice(&data[..slot]);
+    out.extend_from_slice(&name);
+    out.extend_from_slice(&data[end..]);
+    Some(out)
+}
+
+/// The canonical stream, and with a filename, where it sits if [`splice_filename`] can use it.
+fn emit(
+    data: &[u8],
+    minor: u8,
+    filename: Option<&str>,
+) -> Result<(Vec<u8>, Option<usize>), MarshalError> {
     let (layout, filename_field) = match minor {
         8..=10 => (LAYOUT_38, FILENAME_38),
         11..=14 => (LAYOUT_311, FILENAME_311),
@@ -88,7 +144,26 @@ fn emit(data: &[u8], minor: u8, filename: Option<&str>) -> Result<Vec<u8>, Marsh
     let mut parser = Parser::new(data, layout, minor >= 14);
     parser.filename = filename.map(|name| (name, filename_field, NO_INDEX));
     let root = parser.object()?;
+    let filename_node = parser.filename.map_or(NO_INDEX, |(_, _, node)| node);
     let graph = parser.graph;
+    // The filename can be spliced when it is written once in full and only code objects'
+    // filename fields point at its value (each code object has one).
+    let track = (filename_node != NO_INDEX)
+        .then(|| graph.nodes[filename_node as usize].value)
+        .filter(|&value| {
+            let edges = graph
+                .children
+                .iter()
+                .filter(|&&child| graph.nodes[child as usize].value == value)
+                .count();
+            let codes = graph
+                .nodes
+                .iter()
+                .filter(|node| matches!(node.kind, Kind::Code { .. }))
+                .count();
+            edges == codes && graph.values[value as usize].size > REF_SIZE
+        })
+        .unwrap_or(NO_INDEX);
     let mut counts = vec![0u32; graph.values.len()];
     graph.count(root, &mut counts);
     let mut writer = Writer {
@@ -97,9 +172,11 @@ fn emit(data: &[u8], minor: u8, filename: Option<&str>) -> Result<Vec<u8>, Marsh
         indices: vec![NO_INDEX; graph.values.len()],
         next_index: 0,
         out: Vec::with_capacity(data.len()),
+        track,
+        slot: None,
     };
     writer.write(root);
-    Ok(writer.out)
+    Ok((writer.out, writer.slot))
 }
 
 /// `FLAG_REF`: the object gets the next back-reference index.
@@ -895,21 +972,7 @@ impl Graph {
                 sized(out, b's', data.len);
                 out.extend_from_slice(&self.bytes[data.range()]);
             }
-            Kind::Str { ascii, data } => {
-                let bytes = &self.bytes[data.range()];
-                if ascii {
-                    let interned = all_name_chars(bytes);
-                    if data.len < 256 {
-                        out.push(if interned { b'Z' } else { b'z' } | flag);
-                        out.push(data.len as u8);
-                    } else {
-                        sized(out, if interned { b'A' } else { b'a' }, data.len);
-                    }
-                } else {
-                    sized(out, b'u', data.len);
-                }
-                out.extend_from_slice(bytes);
-            }
+            Kind::Str { ascii, data } => write_str(&self.bytes[data.range()], ascii, flag, out),
             Kind::Tuple(span) => {
                 if span.len < 256 {
                     out.extend_from_slice(&[b')' | flag, span.len as u8]);
@@ -951,6 +1014,25 @@ impl Graph {
     }
 }
 
+/// A string as CPython picks its type (see the module docs), with `flag`.
+fn write_str(bytes: &[u8], ascii: bool, flag: u8, out: &mut Vec<u8>) {
+    let len = bytes.len() as u32;
+    if ascii {
+        let interned = all_name_chars(bytes);
+        if len < 256 {
+            out.push(if interned { b'Z' } else { b'z' } | flag);
+            out.push(len as u8);
+        } else {
+            out.push(if interned { b'A' } else { b'a' } | flag);
+            out.extend_from_slice(&len.to_le_bytes());
+        }
+    } else {
+        out.push(b'u' | flag);
+        out.extend_from_slice(&len.to_le_bytes());
+    }
+    out.extend_from_slice(bytes);
+}
+
 impl Kind {
     fn children(self) -> Option<Span> {
         match self {
@@ -973,6 +1055,9 @@ struct Writer<'g> {
     indices: Vec<u32>,
     next_index: u32,
     out: Vec<u8>,
+    /// The value whose first full write [`Writer::slot`] records (the filename), or `NO_INDEX`.
+    track: u32,
+    slot: Option<usize>,
 }
 
 impl Writer<'_> {
@@ -990,6 +1075,9 @@ impl Writer<'_> {
             self.indices[value as usize] = self.next_index;
             self.next_index += 1;
             flag = FLAG_REF;
+        }
+        if value == self.track && self.slot.is_none() {
+            self.slot = Some(self.out.len());
         }
         graph.write_head(kind, flag, &mut self.out);
         let mut out = std::mem::take(&mut self.out);
@@ -1133,6 +1221,63 @@ mod tests {
         expected.extend_from_slice(&1i32.to_le_bytes());
         expected.extend_from_slice(b"s\x00\x00\x00\x00s\x00\x00\x00\x00");
         assert_eq!(out, expected);
+    }
+
+    /// A 3.12 module whose constants are `consts` (marshalled), filename `m.py`.
+    fn module(consts: &[u8]) -> Vec<u8> {
+        let mut data = vec![b'c'];
+        for value in [0i32, 0, 0, 1, 0] {
+            data.extend_from_slice(&value.to_le_bytes());
+        }
+        data.extend_from_slice(b"s\x02\x00\x00\x00\x97\x00");
+        data.extend_from_slice(consts);
+        data.extend_from_slice(b")\x00)\x00s\x00\x00\x00\x00z\x04m.py\xda\x08<module>");
+        data.extend_from_slice(b"r\x00\x00\x00\x00");
+        data.extend_from_slice(&1i32.to_le_bytes());
+        data.extend_from_slice(b"s\x00\x00\x00\x00s\x00\x00\x00\x00");
+        data
+    }
+
+    #[test]
+    fn filename_rewritten_or_spliced() {
+        let plain = module(b")\x01N");
+        let moved = with_filename(&plain, 12, "pkg/other.py").unwrap();
+        assert!(moved.windows(14).any(|w| w == b"z\x0cpkg/other.py"));
+        let (stored, slot) = with_filename_slot(&plain, 12, "<pyship>").unwrap();
+        let slot = slot.expect("spliceable");
+        assert_eq!(&stored[slot..slot + 10], b"z\x08<pyship>");
+        assert_eq!(splice_filename(&stored, slot, "pkg/other.py"), Some(moved));
+        // Non-ASCII and long names take the 4-byte length.
+        for name in ["dir/é.py", &"x".repeat(300)] {
+            let expected = with_filename(&plain, 12, name).unwrap();
+            assert_eq!(splice_filename(&stored, slot, name), Some(expected));
+        }
+        // Too short to be shared, or in the stream already: no splice.
+        assert_eq!(splice_filename(&stored, slot, "a.p"), None);
+        assert_eq!(splice_filename(&stored, slot, "module"), None);
+        assert_eq!(splice_filename(&stored, slot, ""), None);
+        assert_eq!(splice_filename(&stored, slot + 1, "pkg/other.py"), None);
+
+        // A constant equal to the filename is shared with it: relocating must split them, so
+        // the slot is not offered; and a constant equal to the new name joins it.
+        let with_constant = module(b")\x01z\x08<pyship>");
+        let (stored, slot) = with_filename_slot(&with_constant, 12, "<pyship>").unwrap();
+        assert_eq!(slot, None);
+        let moved = with_filename(&stored, 12, "pkg/other.py").unwrap();
+        assert_eq!(
+            moved,
+            with_filename(&with_constant, 12, "pkg/other.py").unwrap()
+        );
+        // The constant keeps its value, written once, no longer shared.
+        assert!(moved.windows(10).any(|w| w == b"z\x08<pyship>"));
+        assert!(moved.windows(14).any(|w| w == b"z\x0cpkg/other.py"));
+        let joined = with_filename(&module(b")\x01z\x0cpkg/other.py"), 12, "pkg/other.py");
+        let joined = joined.unwrap();
+        assert!(joined.windows(14).any(|w| w == b"\xfa\x0cpkg/other.py"));
+        assert_eq!(
+            joined.windows(12).filter(|w| w == b"pkg/other.py").count(),
+            1
+        );
     }
 
     #[test]

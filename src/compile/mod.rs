@@ -111,8 +111,15 @@ pub trait Backend: Send + Sync {
 
     /// The code `code` (canonical code bytes it produced) with every code object's
     /// `co_filename` set to `dfile`: exactly what compiling the same source at `dfile` gives.
-    /// The cache stores code at [`STORED_DFILE`] and relocates it to each request's dfile.
-    fn relocate(&self, code: &[u8], dfile: &str) -> Result<Vec<u8>, CompileError>;
+    /// `slot`, from the [`Relocated`] that gave `code`, may let it splice the name in instead
+    /// of rewriting the stream. The cache stores code at [`STORED_DFILE`] with its slot and
+    /// relocates it to each request's dfile.
+    fn relocate(
+        &self,
+        code: &[u8],
+        slot: Option<usize>,
+        dfile: &str,
+    ) -> Result<Relocated, CompileError>;
 
     /// How many requests it serves at once (a pool's workers); [`compile_all`] runs two
     /// threads per slot: while one finishes an answer, the other has already handed the slot
@@ -126,6 +133,15 @@ pub trait Backend: Send + Sync {
         let _ = misses;
         Ok(())
     }
+}
+
+/// What [`Backend::relocate`] gives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Relocated {
+    /// The code with its new `co_filename`.
+    pub code: Vec<u8>,
+    /// Where the name sits in it, when a later relocate can splice another in there.
+    pub slot: Option<usize>,
 }
 
 /// What [`compile_all`] did, summed over targets in a build.
@@ -224,14 +240,21 @@ impl Failures {
 }
 
 /// What a cache entry holds for `outcome`: a kind byte, then the code relocated to
-/// [`STORED_DFILE`], or the syntax error's line, column (`u32`, little-endian) and message. A
-/// syntax error is cached too (its message never names the file), so a warm run over a tree
-/// with a broken file starts no worker either.
+/// [`STORED_DFILE`] after its slot (`u32`, little-endian, `u32::MAX` for none), or the syntax
+/// error's line, column (`u32`, little-endian) and message. A syntax error is cached too (its
+/// message never names the file), so a warm run over a tree with a broken file starts no worker
+/// either.
 fn store(backend: &dyn Backend, outcome: &CompileOutcome) -> Result<Vec<u8>, CompileError> {
     match outcome {
         CompileOutcome::Code(code) => {
-            let mut stored = backend.relocate(code, STORED_DFILE)?;
-            stored.insert(0, STORED_CODE);
+            let Relocated { code, slot } = backend.relocate(code, None, STORED_DFILE)?;
+            let slot = slot
+                .and_then(|slot| u32::try_from(slot).ok())
+                .unwrap_or(u32::MAX);
+            let mut stored = Vec::with_capacity(5 + code.len());
+            stored.push(STORED_CODE);
+            stored.extend_from_slice(&slot.to_le_bytes());
+            stored.extend_from_slice(&code);
             Ok(stored)
         }
         CompileOutcome::SyntaxError(error) => {
@@ -247,7 +270,12 @@ fn store(backend: &dyn Backend, outcome: &CompileOutcome) -> Result<Vec<u8>, Com
 /// The outcome a cache entry made by [`store`] gives at `dfile`; `None` when it does not read.
 fn unstore(backend: &dyn Backend, stored: &[u8], dfile: &str) -> Option<CompileOutcome> {
     match stored.split_first()? {
-        (&STORED_CODE, code) => backend.relocate(code, dfile).ok().map(CompileOutcome::Code),
+        (&STORED_CODE, code) if code.len() >= 4 => {
+            let slot = u32::from_le_bytes(code[..4].try_into().expect("4 bytes"));
+            let slot = (slot != u32::MAX).then_some(slot as usize);
+            let relocated = backend.relocate(&code[4..], slot, dfile).ok()?;
+            Some(CompileOutcome::Code(relocated.code))
+        }
         (&STORED_SYNTAX_ERROR, error) if error.len() >= 8 => {
             let number = |at: usize| u32::from_le_bytes(error[at..at + 4].try_into().expect("4"));
             Some(CompileOutcome::SyntaxError(SyntaxError {

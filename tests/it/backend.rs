@@ -10,7 +10,7 @@ use std::time::Duration;
 use pyship::cache::Cache;
 use pyship::compile::{
     Backend, CodeOptions, CompileError, CompileOutcome, CompileRequest, Compiled, Event, Optimize,
-    SyntaxError, compile_all,
+    Relocated, SyntaxError, compile_all,
 };
 
 /// Answers `code of DFILE at LEVEL` for every source, a syntax error for one that says `bad`,
@@ -51,10 +51,18 @@ impl Backend for Fake {
     }
 
     /// `code of DFILE at LEVEL` with another DFILE.
-    fn relocate(&self, code: &[u8], dfile: &str) -> Result<Vec<u8>, CompileError> {
+    fn relocate(
+        &self,
+        code: &[u8],
+        _: Option<usize>,
+        dfile: &str,
+    ) -> Result<Relocated, CompileError> {
         let code = std::str::from_utf8(code).unwrap();
         let level = code.rsplit_once(" at ").unwrap().1;
-        Ok(format!("code of {dfile} at {level}").into_bytes())
+        Ok(Relocated {
+            code: format!("code of {dfile} at {level}").into_bytes(),
+            slot: None,
+        })
     }
 
     fn slots(&self) -> usize {

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use pyship::bytecode::marshal::{canonicalize, with_filename};
+use pyship::bytecode::marshal::{canonicalize, splice_filename, with_filename, with_filename_slot};
 use pyship::bytecode::pyc::{Invalidation, header, version_for_magic};
 
 use crate::common::{self, Python};
@@ -312,6 +312,9 @@ struct Outcome {
     raw_differences: usize,
     bytes: usize,
     elapsed: Duration,
+    /// Relocations done by a splice, and by a rewrite (the splice could not promise the bytes).
+    spliced: usize,
+    rewritten: usize,
 }
 
 fn check(python: &Python) -> Outcome {
@@ -363,6 +366,8 @@ fn check(python: &Python) -> Outcome {
         raw_differences: 0,
         bytes: 0,
         elapsed: Duration::ZERO,
+        spliced: 0,
+        rewritten: 0,
     };
     let mut failures = String::new();
     for (n, entry) in entries.iter().enumerate() {
@@ -423,6 +428,17 @@ fn check(python: &Python) -> Outcome {
                 if with_filename(&canonical, minor, &moved_dfile).as_ref() != Ok(&moved) {
                     let _ = writeln!(failures, "{path}: moved to `{moved_dfile}` differs");
                 }
+                // As the cache does it: stored at a placeholder, spliced where it can be.
+                let (stored, slot) = with_filename_slot(&moved, minor, "<pyship>").unwrap();
+                for (name, expected) in [(dfile, &canonical), (moved_dfile.as_str(), &moved)] {
+                    match slot.and_then(|slot| splice_filename(&stored, slot, name)) {
+                        Some(spliced) if spliced != *expected => {
+                            let _ = writeln!(failures, "{path}: spliced `{name}` differs");
+                        }
+                        Some(_) => outcome.spliced += 1,
+                        None => outcome.rewritten += 1,
+                    }
+                }
             }
             (Err(err), _) | (_, Err(err)) => {
                 let _ = writeln!(failures, "{path} (moved): {err}");
@@ -471,6 +487,15 @@ fn marshal_canonical_on_real_pythons() {
             outcome.raw_differences > 0,
             "CPython {}: no raw differences",
             python.version()
+        );
+        // Both ways of relocating were checked: most by a splice, some (short names, names
+        // equal to a constant) by a rewrite.
+        assert!(
+            outcome.spliced > outcome.files && outcome.rewritten > 0,
+            "CPython {}: {} spliced, {} rewritten",
+            python.version(),
+            outcome.spliced,
+            outcome.rewritten
         );
     }
 }

@@ -15,7 +15,7 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::worker::{Stage, Worker, WorkerFailure};
-use crate::compile::{Backend, CompileError, CompileOutcome, CompileRequest};
+use crate::compile::{Backend, CompileError, CompileOutcome, CompileRequest, Relocated};
 use crate::interpreter::Interpreter;
 
 /// Per-file timeout unless [`WorkerPool::with_timeout`] says otherwise.
@@ -266,8 +266,23 @@ impl Backend for WorkerPool {
         self.interpreter.magic
     }
 
-    fn relocate(&self, code: &[u8], dfile: &str) -> Result<Vec<u8>, CompileError> {
-        crate::bytecode::marshal::with_filename(code, self.interpreter.version.minor, dfile)
+    /// A splice at `slot` when it can promise the same bytes (most modules), else a rewrite of
+    /// the whole stream.
+    fn relocate(
+        &self,
+        code: &[u8],
+        slot: Option<usize>,
+        dfile: &str,
+    ) -> Result<Relocated, CompileError> {
+        use crate::bytecode::marshal;
+        if let Some(spliced) = slot.and_then(|slot| marshal::splice_filename(code, slot, dfile)) {
+            return Ok(Relocated {
+                code: spliced,
+                slot,
+            });
+        }
+        marshal::with_filename_slot(code, self.interpreter.version.minor, dfile)
+            .map(|(code, slot)| Relocated { code, slot })
             .map_err(|err| CompileError::Marshal {
                 dfile: dfile.to_owned(),
                 err,
