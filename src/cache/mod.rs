@@ -17,7 +17,8 @@
 //! The cache is bounded: a hit sets the entry's modification time (at most once an hour), so
 //! it tells when the entry was last used, and [`Cache::prune`] removes the least recently used
 //! first. After a run that wrote entries, [`Cache::cap`] prunes down to 90% of the cap
-//! ([`DEFAULT_MAX_SIZE`], or `$PYSHIP_CACHE_MAX_SIZE`) when the cache is over it.
+//! ([`DEFAULT_MAX_SIZE`], or `$PYSHIP_CACHE_MAX_SIZE`) when the cache is over it; `v2/size`
+//! keeps count of the size so that it need not walk every entry to know.
 
 pub mod artifacts;
 
@@ -215,8 +216,8 @@ impl Cache {
     }
 
     /// Store `code` under `key`, atomically: a temporary file in the entry's directory renamed
-    /// into place.
-    pub fn put(&self, key: &CacheKey, code: &[u8]) -> Result<(), CacheError> {
+    /// into place. Returns the entry's size, for [`Cache::cap`].
+    pub fn put(&self, key: &CacheKey, code: &[u8]) -> Result<u64, CacheError> {
         let path = self.entry_path(key);
         let parent = path.parent().expect("entries are in a shard directory");
         let io = |err: std::io::Error| CacheError::Io {
@@ -227,7 +228,9 @@ impl Cache {
             fs_err::create_dir_all(parent).map_err(io)?;
             self.mark();
         }
-        write_atomic(&path, &encode_entry(code)).map_err(io)
+        let entry = encode_entry(code);
+        write_atomic(&path, &entry).map_err(io)?;
+        Ok(entry.len() as u64)
     }
 
     /// Write `CACHEDIR.TAG` unless it is there: it tells backup tools to skip the directory,
@@ -288,6 +291,10 @@ impl Cache {
             for shard in shards(&entries).map_err(io)? {
                 count += remove_own_files(&shard, ENTRY_NAME_LEN).map_err(io)?;
                 let _ = fs_err::remove_dir(shard);
+            }
+            let size = entries.join(SIZE_FILE);
+            if fs_err::symlink_metadata(&size).is_ok_and(|metadata| metadata.is_file()) {
+                fs_err::remove_file(size).map_err(io)?;
             }
             remove_own_files(&entries, usize::MAX).map_err(io)?;
             let _ = fs_err::remove_dir(&entries);
@@ -440,6 +447,9 @@ impl Cache {
                 let _ = fs_err::remove_file(path);
             }
         }
+        if is_real_dir(&self.dir.join(FORMAT_DIR)) {
+            self.count_size(pruned.bytes);
+        }
         // Older formats' directories go once empty (`remove_dir` keeps any that are not).
         for format in OLD_FORMAT_DIRS {
             let entries = self.dir.join(format);
@@ -453,17 +463,27 @@ impl Cache {
         Ok(pruned)
     }
 
-    /// After a run that wrote entries: when they take more than [`Cache::max_size`] bytes,
-    /// prune down to 90% of it, so the next runs do not prune again at once. Best effort: a
-    /// cache that cannot be pruned still works, and `None` says nothing was done.
-    pub fn cap(&self) -> Option<Pruned> {
+    /// After a run that wrote `added` bytes of entries: when the entries take more than
+    /// [`Cache::max_size`] bytes, prune down to 90% of it, so the next runs do not prune again
+    /// at once. The size is kept in `v2/size` (what the last walk counted plus what runs added
+    /// since), so a run under the cap costs two small file operations, not a walk of every
+    /// entry; past the cap by that count, a walk counts again. Runs in parallel may lose each
+    /// other's additions, which only delays a prune to a later run. Best effort: a cache that
+    /// cannot be pruned still works, and `None` says nothing was removed.
+    pub fn cap(&self, added: u64) -> Option<Pruned> {
         let max_size = self.max_size;
         if max_size == 0 {
+            return None;
+        }
+        let counted = self.counted_size().map(|size| size.saturating_add(added));
+        if let Some(size) = counted.filter(|&size| size <= max_size) {
+            self.count_size(size);
             return None;
         }
         let walk = self.walk().ok()?;
         let bytes: u64 = walk.entries.iter().map(|found| found.size).sum();
         if bytes <= max_size {
+            self.count_size(bytes);
             return None;
         }
         self.prune(Limits {
@@ -471,6 +491,21 @@ impl Cache {
             older_than: None,
         })
         .ok()
+    }
+
+    fn size_path(&self) -> PathBuf {
+        self.dir.join(FORMAT_DIR).join(SIZE_FILE)
+    }
+
+    /// The size `v2/size` records, if it reads.
+    fn counted_size(&self) -> Option<u64> {
+        let text = fs_err::read_to_string(self.size_path()).ok()?;
+        text.trim().parse().ok()
+    }
+
+    /// Record `bytes` as the entries' size; best effort (without it, the next cap walks).
+    fn count_size(&self, bytes: u64) {
+        let _ = write_atomic(&self.size_path(), format!("{bytes}\n").as_bytes());
     }
 
     /// Every entry (of every format) and temporary file in the shards, never following a
@@ -602,6 +637,9 @@ const TEMPORARY_AGE: Duration = Duration::from_secs(3600);
 
 /// The tag's file name.
 const CACHEDIR_TAG_FILE: &str = "CACHEDIR.TAG";
+
+/// The file in [`FORMAT_DIR`] holding the entries' size as counted for [`Cache::cap`].
+const SIZE_FILE: &str = "size";
 
 /// An entry's file name: the key in hex after its first two digits.
 const ENTRY_NAME_LEN: usize = 62;
@@ -857,17 +895,37 @@ mod tests {
             used_days_ago(&cache.entry_path(key), 10.0 - i as f64);
         }
         let size = fs_err::metadata(cache.entry_path(&keys[0])).unwrap().len();
-        assert_eq!(cache.cap(), None, "no cap");
+        assert_eq!(cache.cap(size), None, "no cap");
+        // Nothing counted yet: a walk counts, and records the count.
         assert_eq!(
-            cache.clone().with_max_size(10 * size).cap(),
+            cache.clone().with_max_size(10 * size).cap(size),
             None,
             "not over"
         );
-        let pruned = cache.clone().with_max_size(10 * size - 1).cap().unwrap();
+        assert_eq!(cache.counted_size(), Some(10 * size));
+        let pruned = cache.clone().with_max_size(10 * size - 1).cap(0).unwrap();
         // 90% of just under ten entries holds eight: the two least recently used go.
         assert_eq!((pruned.removed, pruned.entries), (2, 8));
         let present = |key: &CacheKey| cache.entry_path(key).is_file();
         assert!(!present(&keys[1]) && present(&keys[2]));
+        assert_eq!(cache.counted_size(), Some(8 * size));
+
+        // Under the cap by the count: no walk, so entries the count missed (a parallel run's)
+        // wait for a later run.
+        let more: Vec<CacheKey> = (10..14).map(|i| key(&format!("m{i}.py"))).collect();
+        for key in &more {
+            cache.put(key, b"same size").unwrap();
+        }
+        let capped = cache.clone().with_max_size(10 * size);
+        assert_eq!(capped.cap(size), None);
+        assert_eq!(cache.counted_size(), Some(9 * size));
+        // Over by the count: a walk finds twelve entries and prunes to nine.
+        let pruned = capped.cap(2 * size).unwrap();
+        assert_eq!((pruned.removed, pruned.entries), (3, 9));
+        assert_eq!(cache.counted_size(), Some(9 * size));
+        // Cleaning removes the count with the entries.
+        assert_eq!(cache.clean().unwrap(), 9);
+        assert!(!dir.path().join("v2").exists());
     }
 
     #[test]

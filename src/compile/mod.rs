@@ -387,7 +387,7 @@ pub fn compile_all<E: From<CompileError>>(
         ..CacheStats::default()
     };
     // Cache entries are written in the background as the answers arrive; dropping this waits.
-    let mut puts: Jobs<Result<(), CacheError>> = Jobs::new();
+    let mut puts: Jobs<Result<u64, CacheError>> = Jobs::new();
     // Set when the consumer fails, so no thread takes another module.
     let stopped = AtomicBool::new(false);
     std::thread::scope(|scope| -> Result<(), E> {
@@ -454,7 +454,7 @@ pub fn compile_all<E: From<CompileError>>(
     let mut written = 0;
     while let Some(put) = puts.next() {
         match put {
-            Ok(()) => written += 1,
+            Ok(bytes) => written += bytes,
             Err(err) => {
                 stats.write_errors += 1;
                 write_error.get_or_insert(err);
@@ -465,7 +465,7 @@ pub fn compile_all<E: From<CompileError>>(
     if let Some(cache) = cache
         && written > 0
     {
-        cache.cap();
+        cache.cap(written);
     }
     Ok(Compiled { stats, write_error })
 }

@@ -48,8 +48,13 @@ fn entries(cache: &Path) -> Vec<PathBuf> {
     let Ok(shards) = std::fs::read_dir(cache.join("v2")) else {
         return out;
     };
+    // The shards; beside them is `size`, the count the cap keeps.
     for shard in shards {
-        for entry in std::fs::read_dir(shard.unwrap().path()).unwrap() {
+        let shard = shard.unwrap().path();
+        if !shard.is_dir() {
+            continue;
+        }
+        for entry in std::fs::read_dir(shard).unwrap() {
             out.push(entry.unwrap().path());
         }
     }
