@@ -1,26 +1,26 @@
 //! `pyship compile`: byte-compile sources in place, a faster drop-in for `python -m compileall`.
 //!
-//! Takes paths (directories walked as `compileall` walks them, or single files) and a target
-//! interpreter; writes `__pycache__/X.<cache_tag>[.opt-N].pyc` (or the legacy `X.pyc`) beside
-//! each source exactly as `py_compile.compile(path)` would, and returns an [`InplaceReport`].
+//! Takes compileall's command line ([`InplaceConfig`]) and a target interpreter; finds what
+//! `compileall.main` would compile (its walk: `-l`/`-r`, `-x`, `-e`, `-i`, the recorded names
+//! of `-d`/`-s`/`-p`, `sys.path` without arguments), writes
+//! `__pycache__/X.<cache_tag>[.opt-N].pyc` (or the legacy `X.pyc`) beside each source, one per
+//! `-o` level, exactly as `py_compile.compile(path, dfile=...)` would, and returns an
+//! [`InplaceReport`] holding what compileall would have printed ([`say`]).
 //!
 //! It shares the build pipeline's pieces: the worker pool and the compile cache through
 //! [`crate::compile::compile_all`] (so the code bytes are canonical), the `__pycache__` file
-//! name from [`crate::plan::layout`] and the pyc header from [`crate::bytecode::pyc`]. What it adds is the
-//! in-place part:
+//! name from [`crate::plan::layout`] and the pyc header from [`crate::bytecode::pyc`]. What it
+//! adds is the in-place part:
 //!
-//! - the walk: sorted directory entries, `__pycache__` skipped, symlinked directories not
-//!   followed (symlinked files are compiled), a file argument compiled only when it ends in
-//!   `.py` (`compileall.compile_dir`/`compile_file`);
-//! - `co_filename` is the source path as walked from the argument (`os.path.join(dir, name)`);
-//! - a pyc is left alone only when its whole 16-byte header equals the one that would be
-//!   written. `compileall` compares 12 bytes, which ignores the source size and treats every
-//!   hash-based pyc as stale or, worse, current (cpython#117204, cpython#121577). For timestamp
-//!   pycs the check needs only `stat`, not the source;
+//! - a source is compiled (at every level) unless all its pycs have the whole 16-byte header
+//!   that would be written, or with `-f`. `compileall` compares 12 bytes, which ignores the
+//!   source size and treats every hash-based pyc as stale or, worse, current (cpython#117204,
+//!   cpython#121577). For timestamp pycs the check needs only `stat`, not the source;
 //! - each pyc is written to a temporary file in its directory, created with `py_compile`'s mode
 //!   (the source's mode with owner write added, execute bits dropped, then the umask:
 //!   `importlib._bootstrap_external._calc_mode` and `_write_atomic`), and renamed into place.
-//!   Like `py_compile`, a pyc path that is a symlink or not a regular file is refused.
+//!   Like `py_compile`, a pyc path that is a symlink or not a regular file is refused;
+//! - `PYTHONPYCACHEPREFIX` moves the pycs as `sys.pycache_prefix` does.
 //!
 //! Syntax errors and sources that cannot be read do not stop the others: every other pyc is
 //! still written (compileall's semantics), and the failures are in the report.

@@ -73,7 +73,7 @@ fn pycs(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// What the reference script reports about one source.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, Clone)]
 struct Reference {
     source: String,
     /// Where the import system (or compileall -b) expects the pyc: pyship's file.
@@ -208,6 +208,44 @@ fn pycs_equal_py_compile_for_every_mode_and_level() {
             );
             assert_matches_references(&python, &project, &references);
         }
+    }
+}
+
+/// compileall's repeated `-o`: one pyc per level in one run, each equal to py_compile's, and
+/// with `--hardlink-dupes` the equal neighbours are one file.
+#[cfg(unix)]
+#[test]
+fn several_levels_in_one_run_equal_py_compile_and_dupes_are_hardlinked() {
+    use std::os::unix::fs::MetadataExt as _;
+    for python in pythons().into_iter().filter(|python| python.minor >= 9) {
+        let temp = tempfile::tempdir().unwrap();
+        let cwd = temp.path().join("levels");
+        let project = flat_in(&cwd);
+        let args = ["flat", "-o", "2", "-o", "0", "-o", "1", "--hardlink-dupes"];
+        compile_ok(&cwd, &python, &args);
+        let sources = sources(&cwd, &project);
+        let references: Vec<Vec<Reference>> = (0..=2)
+            .map(|level| {
+                let dest = temp.path().join(format!("ref-{level}"));
+                py_compile_references(&python, &cwd, &dest, &sources, level, "TIMESTAMP", false)
+            })
+            .collect();
+        assert_matches_references(&python, &project, &references.concat());
+        let mut linked = 0;
+        for at in 0..sources.len() {
+            for pair in references.windows(2) {
+                let (lower, upper) = (&pair[0][at].cfile, &pair[1][at].cfile);
+                let same_bytes = std::fs::read(lower).unwrap() == std::fs::read(upper).unwrap();
+                let inode = |path: &str| std::fs::metadata(path).unwrap().ino();
+                assert_eq!(inode(lower) == inode(upper), same_bytes, "{lower} {upper}");
+                linked += usize::from(same_bytes);
+            }
+        }
+        assert!(
+            linked > 0,
+            "no level gave equal bytes on 3.{}",
+            python.minor
+        );
     }
 }
 
