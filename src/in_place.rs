@@ -414,8 +414,13 @@ fn sys_path(interpreter: &Interpreter) -> Result<Vec<PathBuf>, InplaceError> {
         "-c",
         "import os, sys\nfor p in sys.path: sys.stdout.buffer.write(os.fsencode(p) + b'\\0')",
     ]);
-    let output = crate::support::process::output(command, std::time::Duration::from_secs(60))
-        .map_err(|err| error(err.to_string()))?;
+    // Asking for sys.path is a probe like the version's: the same deadline.
+    let deadline = crate::support::process::deadline_from_env(
+        crate::interpreter::PROBE_TIMEOUT_ENV,
+        crate::interpreter::DEFAULT_PROBE_TIMEOUT,
+    );
+    let output =
+        crate::support::process::output(command, deadline).map_err(|err| error(err.to_string()))?;
     if !output.status.success() {
         return Err(error(format!(
             "it exited with {}: {}",
