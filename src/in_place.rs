@@ -557,7 +557,14 @@ pub fn run(config: &InplaceConfig, reporter: &dyn Reporter) -> Result<InplaceRep
         else {
             return true;
         };
-        let said = say::os_error(err, Some(directory));
+        // A file where `__pycache__` should be: py_compile's makedirs lets that pass, and the
+        // write of the pyc fails instead.
+        let said = if err.kind() == std::io::ErrorKind::AlreadyExists {
+            let enotdir = std::io::Error::from_raw_os_error(libc::ENOTDIR);
+            say::os_error(&enotdir, Some(&item.pyc))
+        } else {
+            say::os_error(err, Some(directory))
+        };
         let err = InplaceError::Write {
             path: directory.clone(),
             err: std::io::Error::new(err.kind(), err.to_string()),

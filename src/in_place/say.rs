@@ -188,12 +188,13 @@ pub fn os_error(err: &std::io::Error, path: Option<&Path>) -> String {
     }
 }
 
-/// The errno behind `err`, also when `fs_err` wrapped it (its error's source is the original).
+/// The errno behind `err`, also when `fs_err` wrapped it: its message ends with the
+/// original's, `... (os error 5)`.
 fn errno(err: &std::io::Error) -> Option<i32> {
     err.raw_os_error().or_else(|| {
-        std::error::Error::source(err.get_ref()?)?
-            .downcast_ref::<std::io::Error>()?
-            .raw_os_error()
+        let text = err.to_string();
+        let (_, code) = text.strip_suffix(')')?.rsplit_once("(os error ")?;
+        code.parse().ok()
     })
 }
 
@@ -391,6 +392,12 @@ mod tests {
         assert_eq!(
             os_error(&err, Some(Path::new("a/b.pyc"))),
             "PermissionError: [Errno 13] Permission denied: 'a/b.pyc'"
+        );
+        // fs_err keeps the kind but not the errno: it is read back from its message.
+        let wrapped = fs_err::read("/nonexistent/pyship/x.py").unwrap_err();
+        assert_eq!(
+            os_error(&wrapped, None),
+            "FileNotFoundError: [Errno 2] No such file or directory"
         );
     }
 }

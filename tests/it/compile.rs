@@ -543,6 +543,21 @@ fn files_and_defaults_follow_compileall() {
     assert_eq!(String::from_utf8_lossy(&output.stderr), "");
 }
 
+/// compileall's stdout for the tree `theirs`, as it reads for `ours` beside it, run by its
+/// relative name: the path, and the random suffix of py_compile's temporary pyc name (`X.pyc.
+/// 140543346667040`), which pyship does not reproduce.
+fn same_tree_stdout(stdout: &[u8], theirs: &Path) -> String {
+    let text = String::from_utf8_lossy(stdout).replace(theirs.to_str().unwrap(), "ours");
+    let mut out = String::new();
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find(".pyc.") {
+        out.push_str(&rest[..at + 4]);
+        rest = rest[at + 5..].trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    out.push_str(rest);
+    out
+}
+
 /// A source that cannot be read, even by root: `/proc/self/mem` is a regular file whose first
 /// page is never mapped, so reading it fails with EIO.
 #[cfg(target_os = "linux")]
@@ -564,9 +579,16 @@ fn an_unreadable_source_is_reported_and_the_rest_is_written() {
             dir
         };
         let (ours, theirs) = (tree("ours"), tree("theirs"));
-        let output = compile(temp.path(), &python, &["ours"]).fails(1);
+        let output = compile(temp.path(), &python, &["-q", "ours"]).fails(1);
         let stderr = String::from_utf8_lossy(&output.stderr);
         let compileall = python.run(&["-I", "-m", "compileall", "-q", theirs.to_str().unwrap()]);
+        // compileall's words on stdout, for the same tree under another name.
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            same_tree_stdout(&compileall.stdout, &theirs),
+            "3.{}",
+            python.minor
+        );
         // compileall writes every other pyc and exits 1; so does pyship.
         assert_eq!(compileall.status.code(), Some(1));
         let relative = |dir: &Path| -> Vec<PathBuf> {
@@ -610,9 +632,16 @@ fn an_unwritable_pyc_is_reported_and_the_rest_is_written() {
             dir
         };
         let (ours, theirs) = (tree("ours"), tree("theirs"));
-        let output = compile(temp.path(), &python, &["ours"]).fails(1);
+        let output = compile(temp.path(), &python, &["-q", "ours"]).fails(1);
         let stderr = String::from_utf8_lossy(&output.stderr);
         let compileall = python.run(&["-I", "-m", "compileall", "-q", theirs.to_str().unwrap()]);
+        // compileall's words on stdout, for the same tree under another name.
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            same_tree_stdout(&compileall.stdout, &theirs),
+            "3.{}",
+            python.minor
+        );
         assert_eq!(compileall.status.code(), Some(1));
         let written = |dir: &Path| -> Vec<PathBuf> {
             pycs(dir)
