@@ -643,9 +643,13 @@ pub fn run(config: &InplaceConfig, reporter: &dyn Reporter) -> Result<InplaceRep
             .entry(source_index)
             .or_insert_with(|| source_error(&sources[source_index], &err, &interpreter));
     }
+    let mut refused = Vec::new();
     for (index, error) in failures.finish()? {
         let item = &pending[index];
         let source = &sources[item.index];
+        if !errors.contains_key(&item.index) {
+            refused.push((item.index, item.optimize));
+        }
         errors.entry(item.index).or_insert_with(|| SourceError {
             said: say::compile_error(
                 &source.dfile,
@@ -662,6 +666,25 @@ pub fn run(config: &InplaceConfig, reporter: &dyn Reporter) -> Result<InplaceRep
                 python: interpreter.short_version(),
             },
         });
+    }
+    // compileall prints py_compile's message for each: asked of the target itself, once for
+    // all of them, when they are to be printed (what the workers said stands in otherwise).
+    if !refused.is_empty() && config.quiet < 2 {
+        let asked: Vec<(&Path, &str, Optimize)> = refused
+            .iter()
+            .map(|&(index, optimize)| {
+                let source = &sources[index];
+                (source.path.as_path(), source.dfile.as_str(), optimize)
+            })
+            .collect();
+        for (&(index, _), message) in refused
+            .iter()
+            .zip(say::py_compile_messages(&interpreter, &asked))
+        {
+            if let (Some(message), Some(error)) = (message, errors.get_mut(&index)) {
+                error.said = message;
+            }
+        }
     }
     report.written = written.iter().filter(|written| **written).count();
     if config.hardlink_dupes {

@@ -203,8 +203,9 @@ fn errno(err: &std::io::Error) -> Option<i32> {
 /// with the recorded file name; for its subclasses (IndentationError, TabError) and other
 /// exceptions, `Sorry: TYPE: str(exc)`.
 ///
-/// The worker reports line, column and message; the source line comes from the source. The
-/// caret marks the column: where CPython 3.10+ underlines a range, this shows its first `^`.
+/// What stands in when [`py_compile_messages`] cannot ask the target: the worker reports line,
+/// column and message; the source line comes from the source. The caret marks the column:
+/// where CPython 3.10+ underlines a range, this shows its first `^`.
 pub fn compile_error(
     dfile: &str,
     source: &[u8],
@@ -267,6 +268,71 @@ pub fn compile_error(
     let _ = writeln!(out, "{class}: {message}");
     out
 }
+
+/// The target's own `py_compile` messages for sources it refused, exactly as compileall
+/// prints them (`PyCompileError(...).msg`: `traceback.format_exception_only` with its carets,
+/// or `Sorry: ...`), in the order asked; `None` for one that now reads or compiles otherwise,
+/// and all `None` when the interpreter cannot be asked (then [`compile_error`] stands in).
+pub fn py_compile_messages(
+    interpreter: &crate::interpreter::Interpreter,
+    sources: &[(&Path, &str, crate::compile::Optimize)],
+) -> Vec<Option<String>> {
+    let none = || vec![None; sources.len()];
+    let mut command = std::process::Command::new(&interpreter.executable);
+    command.args(["-I", "-S", "-c", PY_COMPILE_MESSAGES]);
+    for (path, dfile, optimize) in sources {
+        command
+            .arg(path)
+            .arg(dfile)
+            .arg(optimize.level().to_string());
+    }
+    let deadline = crate::support::process::deadline_from_env(
+        crate::interpreter::PROBE_TIMEOUT_ENV,
+        crate::interpreter::DEFAULT_PROBE_TIMEOUT,
+    );
+    let Ok(output) = crate::support::process::output(command, deadline) else {
+        return none();
+    };
+    let answers: Vec<&[u8]> = output
+        .stdout
+        .strip_suffix(b"\0")
+        .unwrap_or_default()
+        .split(|&byte| byte == 0)
+        .collect();
+    if !output.status.success() || answers.len() != sources.len() {
+        return none();
+    }
+    answers
+        .into_iter()
+        .map(|answer| match answer {
+            b"" | b"\x01" => None,
+            message => Some(String::from_utf8_lossy(message).into_owned()),
+        })
+        .collect()
+}
+
+/// Run as `python -I -S -c THIS PATH DFILE LEVEL...`: for each source, what `py_compile.compile`
+/// would raise, as compileall prints it, then a NUL; nothing when it compiles, `\x01` when it
+/// cannot be read. Non-UTF-8 paths come as surrogate escapes and are read back as such.
+const PY_COMPILE_MESSAGES: &str = "\
+import importlib.machinery, py_compile, sys
+out = sys.stdout.buffer
+args = sys.argv[1:]
+for at in range(0, len(args), 3):
+    path, dfile, level = args[at], args[at + 1], int(args[at + 2])
+    loader = importlib.machinery.SourceFileLoader('<py_compile>', path)
+    try:
+        data = loader.get_data(path)
+    except OSError:
+        out.write(b'\\x01\\0')
+        continue
+    try:
+        loader.source_to_code(data, dfile, _optimize=level)
+        message = ''
+    except Exception as err:
+        message = py_compile.PyCompileError(err.__class__, err, dfile).msg
+    out.write(message.encode('utf-8', 'backslashreplace') + b'\\0')
+";
 
 /// `ValueError: source code string cannot contain null bytes`: how the worker reports an
 /// exception other than SyntaxError.

@@ -685,6 +685,8 @@ fn compileall_tree(root: &Path) {
         ("pkg/it's.py", ""),
         ("pkg/sub/b.py", "y = 2\n"),
         ("pkg/sub/indent.py", "if 1:\nx = 1\n"),
+        // 3.10+ underline the whole call.
+        ("pkg/sub/range.py", "if 1:\n  \tprint \"hi\", f(x)\n"),
         ("pkg/sub/deeper/c.py", "z = 3\n"),
         ("top.py", "t = (\n"),
         ("list", "pkg/a.py\npkg/sub\n"),
