@@ -272,7 +272,7 @@ pub fn compile_error(
 /// The target's own `py_compile` messages for sources it refused, exactly as compileall
 /// prints them (`PyCompileError(...).msg`: `traceback.format_exception_only` with its carets,
 /// or `Sorry: ...`), in the order asked; `None` for one that now reads or compiles otherwise,
-/// and all `None` when the interpreter cannot be asked (then [`compile_error`] stands in).
+/// and all `None` when the interpreter cannot be asked (then [`compile_error()`] stands in).
 pub fn py_compile_messages(
     interpreter: &crate::interpreter::Interpreter,
     sources: &[(&Path, &str, crate::compile::Optimize)],
