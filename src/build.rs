@@ -812,6 +812,13 @@ fn start_artifact(
     for (path, bytes) in &plan.generated {
         sink.add_bytes(path, bytes, false)?;
     }
+    // What `pyship verify` needs to build it again, for every target it carries.
+    let targets: Vec<&Interpreter> = members.iter().map(|(member, _)| *member).collect();
+    sink.add_bytes(
+        &plan::facts::facts_path(&plan),
+        &plan::facts::BuildFacts::new(config, plan.format, &targets).to_json(),
+        false,
+    )?;
     let mut pycs = vec![Vec::new(); files.len()];
     for entry in layout::plan(files, &options) {
         match entry.content {

@@ -94,6 +94,8 @@ fn run_cli() -> ExitCode {
         Command::Compile(args) => {
             commands::compile::run(&args.into_config(), cli.quiet, cli.verbose)
         }
+        Command::Inspect { path, json } => commands::inspect::run(&path, json),
+        Command::Verify(args) => commands::verify::run(args, cli.quiet, cli.verbose),
         Command::Cache(command) => commands::cache::run(&command, cli.quiet),
         Command::Build(args) => commands::build::run(args, cli.quiet, cli.verbose),
         Command::Completions { shell } => commands::docs::completions(shell),
