@@ -16,6 +16,7 @@ mod common;
 mod compile;
 mod docs;
 mod inputs;
+mod inspect;
 mod marshal;
 mod metadata;
 mod output;
