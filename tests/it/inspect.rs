@@ -669,3 +669,59 @@ fn verify_without_a_record_is_one_error() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("records no build facts"), "{stderr}");
 }
+
+#[test]
+fn every_target_of_a_shared_wheel_is_recorded_and_verified() {
+    let all = pythons();
+    if all.len() < 2 {
+        return;
+    }
+    let temp = tempfile::tempdir().unwrap();
+    let project = temp.path().join("demo");
+    write_demo(&project);
+    let (first, second) = (&all[0], &all[all.len() - 1]);
+    let wheel = Pyship::build(&project)
+        .python(first)
+        .python(second)
+        .out(&temp.path().join("out"))
+        .artifact();
+    let got = inspect_json(&wheel);
+    let recorded: Vec<&str> = got["facts"]["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|target| target["python"].as_str().unwrap())
+        .collect();
+    assert_eq!(recorded, [first.version(), second.version()]);
+    for module in got["modules"].as_array().unwrap() {
+        assert_eq!(module["loads"].as_array().unwrap().len(), 2, "{module}");
+    }
+    let copy = temp.path().join("copy/demo");
+    write_demo(&copy);
+    verify(&wheel, &copy).succeeds();
+}
+
+#[test]
+fn an_artifact_built_again_from_itself_carries_one_record() {
+    let Some(python) = pythons().pop() else {
+        return;
+    };
+    let temp = tempfile::tempdir().unwrap();
+    let modules = temp.path().join("modules");
+    std::fs::create_dir_all(&modules).unwrap();
+    std::fs::write(modules.join("app.py"), "x = 1\n").unwrap();
+    let first = Pyship::build(&modules)
+        .python(&python)
+        .out(&temp.path().join("one"))
+        .artifact();
+    assert!(first.join(".pyship.json").is_file());
+    let second = Pyship::build(&first)
+        .python(&python)
+        .out(&temp.path().join("two"))
+        .args(["-O"])
+        .artifact();
+    let facts: Value =
+        serde_json::from_slice(&std::fs::read(second.join(".pyship.json")).unwrap()).unwrap();
+    assert_eq!(facts["optimize"], 1);
+    verify(&second, &first).succeeds();
+}
