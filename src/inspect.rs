@@ -251,19 +251,35 @@ fn is_module_file(path: &str) -> bool {
 fn members_to_files(members: Vec<Member>) -> Result<Vec<ArtifactFile>, InspectError> {
     let mut files = Vec::with_capacity(members.len());
     for member in members {
-        let bytes = match &member.spilled {
-            Some(spilled) => fs_err::read(spilled)?,
-            None => member.bytes,
+        let keep = keeps_bytes(&member.path);
+        let (digest, bytes) = match &member.spilled {
+            // A large member stays on disk unless its content is needed.
+            Some(spilled) if !keep => (digest_file(spilled)?, None),
+            Some(spilled) => {
+                let bytes = fs_err::read(spilled)?;
+                (Sha256::digest(&bytes).into(), Some(Arc::from(bytes)))
+            }
+            None => (
+                Sha256::digest(&member.bytes).into(),
+                keep.then(|| Arc::from(member.bytes)),
+            ),
         };
         files.push(ArtifactFile {
-            digest: Sha256::digest(&bytes).into(),
+            digest,
             size: member.size,
-            bytes: keeps_bytes(&member.path).then(|| Arc::from(bytes)),
+            bytes,
             path: member.path,
         });
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(files)
+}
+
+/// The sha256 of the file at `path`, streamed.
+fn digest_file(path: &Path) -> std::io::Result<[u8; 32]> {
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut fs_err::File::open(path)?, &mut hasher)?;
+    Ok(hasher.finalize().into())
 }
 
 /// Walk `root` without following symlinks (a symlink is left out, as pyship never writes
@@ -308,9 +324,7 @@ fn read_dir(root: &Path, limits: Limits) -> Result<ArtifactContents, InspectErro
                 let bytes = fs_err::read(entry.path())?;
                 (Sha256::digest(&bytes).into(), Some(Arc::from(bytes)))
             } else {
-                let mut hasher = Sha256::new();
-                std::io::copy(&mut fs_err::File::open(entry.path())?, &mut hasher)?;
-                (hasher.finalize().into(), None)
+                (digest_file(&entry.path())?, None)
             };
             files.push(ArtifactFile {
                 path: relative,

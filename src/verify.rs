@@ -87,12 +87,14 @@ pub enum VerifyError {
 
 impl VerifyError {
     /// What the user can do about it.
-    pub fn hint(&self) -> Option<&'static str> {
+    pub fn hint(&self) -> Option<String> {
         match self {
             VerifyError::NoInterpreter { .. } | VerifyError::WrongInterpreter { .. } => Some(
-                "give the target with `-p` (a path, a command or a version); `pyship pythons` lists those found",
+                "give the target with `-p` (a path, a command or a version); `pyship pythons` lists those found"
+                    .to_owned(),
             ),
-            VerifyError::Interpreter(err) => err.hint(),
+            VerifyError::Interpreter(err) => err.hint().map(str::to_owned),
+            VerifyError::Build { error, .. } => error.hint(),
             _ => None,
         }
     }

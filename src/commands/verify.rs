@@ -21,7 +21,7 @@ pub(crate) fn run(args: VerifyArgs, quiet: bool, verbose: bool) -> ExitCode {
     let verification = match pyship::verify::verify(&options, &reporter) {
         Ok(verification) => verification,
         Err(err) => {
-            print_error(&err, err.hint());
+            print_error(&err, err.hint().as_deref());
             return ExitCode::from(2);
         }
     };
