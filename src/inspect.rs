@@ -124,7 +124,7 @@ pub struct ArtifactSummary {
     /// The record pyship wrote into the artifact; `None` when there is none.
     pub facts: Option<BuildFacts>,
     /// The targets: the recorded ones, else those the pycs are for.
-    pub targets: Vec<TargetFacts>,
+    pub targets: Vec<Target>,
     /// A wheel's tags.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
@@ -134,6 +134,28 @@ pub struct ArtifactSummary {
     pub sources_present: bool,
     /// Every module, sorted by name.
     pub modules: Vec<ModuleSummary>,
+}
+
+/// A target of an artifact, keyed as `pyship pythons --json` keys an interpreter (the
+/// record in [`ArtifactSummary::facts`] is shown as stored, with its option-style keys).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Target {
+    /// `3.12`.
+    pub python: String,
+    /// The first two bytes of the magic number, little-endian.
+    pub magic_number: u16,
+    /// `cpython-312`.
+    pub cache_tag: String,
+}
+
+impl From<TargetFacts> for Target {
+    fn from(target: TargetFacts) -> Target {
+        Target {
+            python: target.python,
+            magic_number: target.magic_number,
+            cache_tag: target.cache_tag,
+        }
+    }
 }
 
 /// One module of an artifact.
@@ -376,11 +398,7 @@ fn header(file: &ArtifactFile) -> Option<pyc::PycHeader> {
 }
 
 /// Whether a pyc with `header` is used for `source` by `target` (see the module docs).
-fn usable(
-    header: Option<pyc::PycHeader>,
-    target: &TargetFacts,
-    source: Option<&ArtifactFile>,
-) -> bool {
+fn usable(header: Option<pyc::PycHeader>, target: &Target, source: Option<&ArtifactFile>) -> bool {
     let Some(header) = header else {
         return false;
     };
@@ -409,9 +427,9 @@ fn usable(
 }
 
 /// The artifact's targets: the recorded ones, else one per magic number of its pycs.
-fn targets(contents: &ArtifactContents, facts: Option<&BuildFacts>) -> Vec<TargetFacts> {
+fn targets(contents: &ArtifactContents, facts: Option<&BuildFacts>) -> Vec<Target> {
     if let Some(facts) = facts.filter(|facts| !facts.targets.is_empty()) {
-        return facts.targets.clone();
+        return facts.targets.iter().cloned().map(Target::from).collect();
     }
     let magics: BTreeSet<[u8; 4]> = contents
         .files
@@ -423,7 +441,7 @@ fn targets(contents: &ArtifactContents, facts: Option<&BuildFacts>) -> Vec<Targe
         .into_iter()
         .filter_map(|magic| {
             let (major, minor) = pyc::version_for_magic(magic)?;
-            Some(TargetFacts {
+            Some(Target {
                 cache_tag: format!("cpython-{major}{minor}"),
                 magic_number: u16::from_le_bytes([magic[0], magic[1]]),
                 python: format!("{major}.{minor}"),

@@ -229,11 +229,11 @@ fn artifacts_list_the_file_each_module_loads_from() {
                 assert_eq!(got["kind"], "artifact", "{context}");
                 let format = got["format"].as_str().unwrap().to_owned();
                 assert_eq!(
-                    got["targets"][0]["magic-number"].to_string(),
+                    got["targets"][0]["magic_number"].to_string(),
                     magic,
                     "{context}"
                 );
-                assert_eq!(got["targets"][0]["cache-tag"], cache_tag, "{context}");
+                assert_eq!(got["targets"][0]["cache_tag"], cache_tag, "{context}");
                 assert_eq!(got["targets"][0]["python"], python.version(), "{context}");
                 assert_eq!(got["facts"]["format"], format.as_str(), "{context}");
                 assert_eq!(got["facts"]["strip-sources"], sourceless, "{context}");
@@ -361,9 +361,9 @@ fn inspect_json_is_stable() {
       },
       "targets": [
         {
-          "cache-tag": "cpython-3X",
-          "magic-number": MAGIC,
-          "python": "3.X"
+          "python": "3.X",
+          "magic_number": MAGIC,
+          "cache_tag": "cpython-3X"
         }
       ],
       "tags": [
