@@ -54,6 +54,12 @@ pub enum InspectError {
         #[source]
         err: SummaryError,
     },
+    /// Nothing at the path.
+    #[error("`{}` does not exist", path.display())]
+    Missing {
+        /// The path.
+        path: PathBuf,
+    },
     /// Neither a pyc, an archive nor a directory.
     #[error("`{}` is not a `.pyc`, wheel, zip, zipapp or directory", path.display())]
     NotAnArtifact {
@@ -184,7 +190,7 @@ pub struct Load {
 
 /// Inspect `path`: a `.pyc` file, a wheel, a zip, a zipapp or a directory.
 pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
-    let metadata = fs_err::metadata(path)?;
+    let metadata = metadata(path)?;
     if metadata.is_file()
         && path
             .extension()
@@ -213,7 +219,7 @@ pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
 /// starting with `#!`, else a zip) within [`Limits::default`].
 pub fn read_artifact(path: &Path) -> Result<ArtifactContents, InspectError> {
     let limits = Limits::default();
-    let metadata = fs_err::metadata(path)?;
+    let metadata = metadata(path)?;
     if metadata.is_dir() {
         return read_dir(path, limits);
     }
@@ -258,6 +264,19 @@ pub fn read_artifact(path: &Path) -> Result<ArtifactContents, InspectError> {
         format,
         files: members_to_files(zip.members)?,
         tags: Vec::new(),
+    })
+}
+
+/// What `path` is, following symlinks; a missing path said plainly.
+fn metadata(path: &Path) -> Result<std::fs::Metadata, InspectError> {
+    fs_err::metadata(path).map_err(|err| {
+        if err.kind() == std::io::ErrorKind::NotFound {
+            InspectError::Missing {
+                path: path.to_path_buf(),
+            }
+        } else {
+            err.into()
+        }
     })
 }
 

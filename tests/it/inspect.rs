@@ -422,7 +422,9 @@ fn inspect_refuses_what_is_not_an_artifact_with_one_error() {
     std::fs::write(&zip, "PK not really").unwrap();
     let pyc = temp.path().join("short.pyc");
     std::fs::write(&pyc, b"\x00\x01").unwrap();
+    let missing = temp.path().join("missing.whl");
     for (path, needle) in [
+        (&missing, "does not exist"),
         (&text, "is not a `.pyc`, wheel, zip, zipapp or directory"),
         (&zip, "is not a zip archive"),
         (&pyc, "shorter than its 16-byte header"),
