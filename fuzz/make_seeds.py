@@ -8,7 +8,10 @@ usage: python3 fuzz/make_seeds.py PYTHON...   (one interpreter per CPython versi
   the same code objects;
 - wheel/: small wheels of `pkg` 1.0 written with `zipfile` as build backends write them
   (stored and deflated, directory entries, .data scripts, sha256/384/512 RECORD digests);
-- pyproject/: the fixtures' pyproject.toml files and a few that use every table and key.
+- pyproject/: the fixtures' pyproject.toml files and a few that use every table and key;
+- inspect/: `0` + a pyc seed of each version (read as a `.pyc`), and `1` + a small zip bundle
+  with a `.pyship.json` record, a sourceless pyc and a module beside its pyc (read as an
+  artifact); see `pyship::fuzz::inspect`.
 Seeds are small on purpose: the fuzzer grows its own corpus in fuzz/corpus/ (not committed).
 """
 import base64
@@ -234,12 +237,51 @@ def pyprojects():
             out.write(text)
 
 
+FACTS = b"""{
+  "format": "zip",
+  "optimize": 0,
+  "pyship": "0.1.0",
+  "source-date-epoch": 315532800,
+  "strip-sources": false,
+  "targets": [
+    {
+      "cache-tag": "cpython-312",
+      "magic-number": 3531,
+      "python": "3.12"
+    }
+  ]
+}
+"""
+
+
+def inspect_seeds():
+    pyc_dir = os.path.join(SEEDS, "pyc")
+    for name in sorted(os.listdir(pyc_dir)):
+        if name.startswith("mod-"):
+            with open(os.path.join(pyc_dir, name), "rb") as f, \
+                    open(os.path.join(SEEDS, "inspect", "pyc-" + name), "wb") as out:
+                out.write(b"\x00" + f.read())
+    with open(os.path.join(pyc_dir, "mod-3.12-ts.pyc"), "rb") as f:
+        pyc = f.read()
+    source = open(os.path.join(ROOT, "fixtures/flat/pkg/sub/mod.py"), "rb").read()
+    path = os.path.join(HERE, "target", "bundle.zip")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for member, data in [(".pyship.json", FACTS), ("pkg/__init__.pyc", pyc),
+                             ("pkg/mod.py", source), ("pkg/mod.pyc", pyc)]:
+            info = zipfile.ZipInfo(member, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, data)
+    with open(path, "rb") as f, open(os.path.join(SEEDS, "inspect", "bundle.zip"), "wb") as out:
+        out.write(b"\x01" + f.read())
+
+
 def main(pythons):
-    for target in ["marshal", "pyc", "wheel", "pyproject"]:
+    for target in ["marshal", "pyc", "wheel", "pyproject", "inspect"]:
         os.makedirs(os.path.join(SEEDS, target), exist_ok=True)
     pycs(pythons)
     wheels()
     pyprojects()
+    inspect_seeds()
 
 
 if __name__ == "__main__":

@@ -812,9 +812,19 @@ fn start_artifact(
     for (path, bytes) in &plan.generated {
         sink.add_bytes(path, bytes, false)?;
     }
+    // What `pyship verify` needs to build it again, for every target it carries.
+    let targets: Vec<&Interpreter> = members.iter().map(|(member, _)| *member).collect();
+    let facts_path = plan::facts::facts_path(&plan);
+    sink.add_bytes(
+        &facts_path,
+        &plan::facts::BuildFacts::new(config, plan.format, &targets).to_json(),
+        false,
+    )?;
     let mut pycs = vec![Vec::new(); files.len()];
     for entry in layout::plan(files, &options) {
         match entry.content {
+            // SOURCE is itself an artifact pyship built: its record gives way to this one's.
+            Content::Copy { .. } if entry.path == facts_path => {}
             Content::Copy { index } => {
                 let file = &files[index];
                 match &file.contents {

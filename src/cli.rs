@@ -58,6 +58,18 @@ pub(crate) enum Command {
     Build(Box<BuildArgs>),
     /// Compile sources in place: `python -m compileall`'s command line, faster.
     Compile(Box<CompileArgs>),
+    /// Explain a `.pyc`, or list every module of a wheel, zip, zipapp or built directory with
+    /// the file each target loads; never imports anything from it.
+    Inspect {
+        /// A `.pyc`, `.whl`, `.zip`, `.pyz` or directory.
+        path: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Build an artifact again from its sources with the options it records, and list every
+    /// file whose bytes differ (exit 1 if any).
+    Verify(VerifyArgs),
     /// The compile cache: where it is, what it holds, prune it (least recently used first) or
     /// empty it.
     ///
@@ -259,6 +271,23 @@ impl BuildArgs {
             })
             .collect()
     }
+}
+
+/// `pyship verify`
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    /// The artifact pyship wrote: a wheel, zip, zipapp or directory.
+    pub artifact: PathBuf,
+    /// What it was built from: a project directory, a directory of modules, a wheel or an sdist.
+    #[arg(long, value_name = "DIR")]
+    pub source: PathBuf,
+    /// Interpreter to rebuild with (repeatable) [default: the recorded version, found as
+    /// `-p 3.X` finds it]
+    #[arg(short, long = "python", value_name = "PY")]
+    pub pythons: Vec<String>,
+    /// Worker processes per target [default: number of CPUs]
+    #[arg(short, long)]
+    pub jobs: Option<usize>,
 }
 
 /// `--cache-dir`, `--no-cache`

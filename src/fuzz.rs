@@ -8,6 +8,8 @@ use std::path::Path;
 
 use crate::bytecode::marshal;
 use crate::bytecode::pyc;
+use crate::bytecode::summary;
+use crate::inspect;
 use crate::settings::{Pyproject, ToolConfig};
 use crate::source::project;
 use crate::wheel::read::{self, Limits};
@@ -89,6 +91,37 @@ fn assert_only_below(dir: &Path, out: &Path) {
             path == out || path.file_name().is_some_and(|name| name == WHEEL_NAME),
             "extraction wrote `{}`",
             path.display()
+        );
+    }
+}
+
+/// `fuzz/fuzz_targets/inspect.rs`: what `pyship inspect` reads. `data[0]` even: `data[1..]`
+/// is a `.pyc` for [`summary::summarize`] (header, code objects, docstring and assert
+/// heuristics); odd: it is stored as a zip in a fresh temporary directory and read with
+/// [`inspect::read_artifact`] (the guarded zip reader), then summarized module by module as
+/// [`inspect::summarize_artifact`] does, pyc headers, facts record and all.
+pub fn inspect(data: &[u8]) {
+    let Some((&selector, rest)) = data.split_first() else {
+        return;
+    };
+    if selector % 2 == 0 {
+        let _ = summary::summarize(rest);
+        return;
+    }
+    let Ok(temp) = tempfile::tempdir() else {
+        return;
+    };
+    let path = temp.path().join("bundle.zip");
+    if fs_err::write(&path, rest).is_err() {
+        return;
+    }
+    if let Ok(contents) = inspect::read_artifact(&path) {
+        let summary = inspect::summarize_artifact(&contents);
+        assert!(
+            summary
+                .modules
+                .windows(2)
+                .all(|pair| pair[0].module < pair[1].module)
         );
     }
 }
@@ -196,6 +229,20 @@ mod tests {
             marshal::canonicalize(&data[16..], minor)
                 .unwrap_or_else(|err| panic!("{}: {err}", file.display()));
         }
+        for (file, data) in seeds("inspect") {
+            if data[0] % 2 == 0 {
+                let summary = crate::bytecode::summary::summarize(&data[1..])
+                    .unwrap_or_else(|err| panic!("{}: {err}", file.display()));
+                assert!(summary.code_error.is_none(), "{}", file.display());
+            } else {
+                let dir = tempfile::tempdir().unwrap();
+                let path = dir.path().join("bundle.zip");
+                fs_err::write(&path, &data[1..]).unwrap();
+                let contents = crate::inspect::read_artifact(&path)
+                    .unwrap_or_else(|err| panic!("{}: {err}", file.display()));
+                assert!(contents.facts().is_some(), "{}", file.display());
+            }
+        }
         let temp = tempfile::tempdir().unwrap();
         for (file, data) in seeds("wheel") {
             let path = temp.path().join(super::WHEEL_NAME);
@@ -274,6 +321,11 @@ mod tests {
     #[test]
     fn wheel_seeds() {
         replay("wheel", super::wheel);
+    }
+
+    #[test]
+    fn inspect_seeds() {
+        replay("inspect", super::inspect);
     }
 
     #[test]

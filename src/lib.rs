@@ -18,7 +18,8 @@
 //!   through [`report::Reporter`].
 //!
 //! [`build`] runs that pipeline for `pyship build`, [`in_place`] the in-place variant for
-//! `pyship compile`. [`bytecode`] (pyc header, canonical marshal) and [`wheel`] (PEP 427 names,
+//! `pyship compile`; [`inspect`] reads an artifact back and [`verify`] builds it again to
+//! compare. [`bytecode`] (pyc header, canonical marshal) and [`wheel`] (PEP 427 names,
 //! tags, RECORD, METADATA, the reader) are pure format knowledge; [`interpreter`] finds and
 //! probes targets; [`support`] holds the plumbing: signals, child processes, staging, jobs.
 
@@ -30,6 +31,7 @@ pub mod error;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod in_place;
+pub mod inspect;
 pub mod interpreter;
 pub mod plan;
 pub mod report;
@@ -37,6 +39,7 @@ pub mod settings;
 pub mod sink;
 pub mod source;
 pub mod support;
+pub mod verify;
 pub mod wheel;
 
 pub use build::run;

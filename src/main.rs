@@ -107,6 +107,8 @@ fn run_cli() -> ExitCode {
         Command::Compile(args) => commands::compile::run(&args.into_config(cli.quiet), cli.verbose),
         Command::Cache(command) => commands::cache::run(&command, cli.quiet > 0),
         Command::Build(args) => commands::build::run(args, cli.quiet > 0, cli.verbose),
+        Command::Inspect { path, json } => commands::inspect::run(&path, json),
+        Command::Verify(args) => commands::verify::run(args, cli.quiet > 0, cli.verbose),
         Command::Completions { shell } => commands::docs::completions(shell),
         Command::Man => commands::docs::man(),
     }

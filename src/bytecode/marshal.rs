@@ -179,6 +179,86 @@ fn emit(
     Ok((writer.out, writer.slot))
 }
 
+/// What `pyship inspect` reads of one code object; nothing in it is ever executed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeObject {
+    /// `co_name`: `<module>`, a function's or class's name, `<lambda>`, `<listcomp>`…
+    pub name: String,
+    /// `co_filename`.
+    pub filename: String,
+    /// `co_flags`.
+    pub flags: u32,
+    /// Whether `co_consts[0]` is a `str` (where CPython keeps a function's docstring).
+    pub first_const_is_str: bool,
+    /// `co_names`.
+    pub names: Vec<String>,
+    /// `co_code`: the bytecode, with inline caches zeroed as marshal writes them.
+    pub code: Vec<u8>,
+}
+
+/// Every code object in `data` (a marshalled module as CPython 3.`minor` writes it), the
+/// outermost first, then the nested ones in stream order; each shared one once. An error when
+/// the stream does not parse or its outermost object is not a code object.
+pub fn code_objects(data: &[u8], minor: u8) -> Result<Vec<CodeObject>, MarshalError> {
+    let (layout, flags_at, filename_at, name_at) = match minor {
+        8..=10 => (LAYOUT_38, 5, 6, 7),
+        11..=14 => (LAYOUT_311, 4, 5, 6),
+        _ => return Err(MarshalError::UnsupportedVersion { minor }),
+    };
+    let mut parser = Parser::new(data, layout, minor >= 14);
+    let root = parser.object()?;
+    let graph = parser.graph;
+    if !matches!(graph.nodes[root as usize].kind, Kind::Code { .. }) {
+        return Err(MarshalError::Invalid {
+            offset: 0,
+            reason: "not a code object",
+        });
+    }
+    let text = |node: u32| match graph.nodes[node as usize].kind {
+        Kind::Str { data, .. } => String::from_utf8_lossy(&graph.bytes[data.range()]).into_owned(),
+        _ => String::new(),
+    };
+    let code_object = |node: u32| {
+        let Kind::Code { ints, objects } = graph.nodes[node as usize].kind else {
+            return None;
+        };
+        let ints = &graph.ints[ints.range()];
+        let objects = graph.kids(objects);
+        let code = match graph.nodes[objects[0] as usize].kind {
+            Kind::Bytes(data) => graph.bytes[data.range()].to_vec(),
+            _ => Vec::new(),
+        };
+        let (first_const_is_str, names) = match (
+            graph.nodes[objects[1] as usize].kind,
+            graph.nodes[objects[2] as usize].kind,
+        ) {
+            (Kind::Tuple(consts), Kind::Tuple(names)) => (
+                graph.kids(consts).first().is_some_and(|&first| {
+                    matches!(graph.nodes[first as usize].kind, Kind::Str { .. })
+                }),
+                graph.kids(names).iter().map(|&name| text(name)).collect(),
+            ),
+            _ => (false, Vec::new()),
+        };
+        Some(CodeObject {
+            name: text(objects[name_at]),
+            filename: text(objects[filename_at]),
+            flags: ints[flags_at] as u32,
+            first_const_is_str,
+            names,
+            code,
+        })
+    };
+    // Nodes are stored children first, so the outermost code object is the root, last.
+    let mut found: Vec<CodeObject> = code_object(root).into_iter().collect();
+    found.extend(
+        (0..graph.nodes.len() as u32)
+            .filter(|&node| node != root)
+            .filter_map(code_object),
+    );
+    Ok(found)
+}
+
 /// `FLAG_REF`: the object gets the next back-reference index.
 const FLAG_REF: u8 = 0x80;
 /// The reader's `MAX_MARSHAL_STACK_DEPTH` (POSIX).

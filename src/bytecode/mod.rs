@@ -2,3 +2,4 @@
 
 pub mod marshal;
 pub mod pyc;
+pub mod summary;

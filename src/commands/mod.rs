@@ -6,7 +6,9 @@ pub(crate) mod build;
 pub(crate) mod cache;
 pub(crate) mod compile;
 pub(crate) mod docs;
+pub(crate) mod inspect;
 pub(crate) mod pythons;
+pub(crate) mod verify;
 
 use std::io::IsTerminal;
 use std::sync::Mutex;

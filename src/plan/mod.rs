@@ -4,6 +4,7 @@
 //! returns an [`ArtifactPlan`]. Starts no process and writes nothing.
 
 pub mod bundle;
+pub mod facts;
 pub mod layout;
 
 use std::path::PathBuf;

@@ -356,7 +356,12 @@ fn is_data_dir(name: &str) -> bool {
 fn load_wheel(path: &Path) -> Result<Input, SourceError> {
     let contents = open_wheel(path, Limits::default())?;
     let dist_info = contents.dist_info.clone();
-    let regenerated = [format!("{dist_info}/RECORD"), format!("{dist_info}/WHEEL")];
+    // A wheel pyship wrote records how: this build writes its own record.
+    let regenerated = [
+        format!("{dist_info}/RECORD"),
+        format!("{dist_info}/WHEEL"),
+        format!("{dist_info}/{}", crate::plan::facts::DIST_INFO_FACTS),
+    ];
     let wheel_file = contents
         .member(&regenerated[1])
         .map(|member| String::from_utf8_lossy(&member.bytes).into_owned())

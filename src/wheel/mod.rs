@@ -35,6 +35,21 @@ pub enum WheelError {
         /// The path.
         path: PathBuf,
     },
+    /// The file is not a zip archive (a zip or zipapp given to `pyship inspect`).
+    #[error("`{}` is not a zip archive", path.display())]
+    NotAnArchive {
+        /// The file.
+        path: PathBuf,
+        /// Why the zip reader gave up.
+        #[source]
+        err: zip::result::ZipError,
+    },
+    /// The path names a FIFO, socket, device or directory where an archive was expected.
+    #[error("`{}` is not a regular file", path.display())]
+    NotARegularFile {
+        /// The path.
+        path: PathBuf,
+    },
     /// A member could not be read.
     #[error("Failed to read `{member}` from `{}`", path.display())]
     Zip {

@@ -93,22 +93,69 @@ pub fn open_wheel(path: &Path, limits: Limits) -> Result<WheelContents, WheelErr
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_default();
     let filename = WheelFilename::parse(&file_name)?;
+    let ZipContents { members, spill } = read_archive(path, limits, true)?;
+    let dist_info = find_dist_info(path, &filename, &members)?;
+    let wheel_path = format!("{dist_info}/WHEEL");
+    let (root_is_purelib, tags) = parse_wheel_file(path, &wheel_path, &members)?;
+    verify_record(path, &dist_info, &members)?;
+    Ok(WheelContents {
+        filename,
+        dist_info,
+        root_is_purelib,
+        tags,
+        members,
+        spill,
+    })
+}
+
+/// The files of any zip archive (a zip, a zipapp with its shebang line, a wheel), read with
+/// the guards of [`open_wheel`]: every name checked, no symlink, sizes within `limits`.
+#[derive(Debug, Clone)]
+pub struct ZipContents {
+    /// Every file (directory entries left out), in archive order.
+    pub members: Vec<Member>,
+    /// The temporary directory holding spilled members; removed when the last clone is dropped.
+    pub spill: Option<Arc<tempfile::TempDir>>,
+}
+
+/// Read the zip archive at `path` within `limits`, refusing what [`open_wheel`] refuses short
+/// of the wheel's own checks (name, `.dist-info`, `WHEEL`, `RECORD`).
+pub fn read_zip(path: &Path, limits: Limits) -> Result<ZipContents, WheelError> {
+    read_archive(path, limits, false)
+}
+
+/// [`read_zip`]; `wheel` says which word its errors use.
+fn read_archive(path: &Path, limits: Limits, wheel: bool) -> Result<ZipContents, WheelError> {
     // Opening a FIFO blocks until someone writes to it: look before opening.
     let metadata = fs_err::metadata(path)?;
     if !metadata.is_file() {
-        return Err(WheelError::NotAFile {
-            path: path.to_path_buf(),
+        return Err(if wheel {
+            WheelError::NotAFile {
+                path: path.to_path_buf(),
+            }
+        } else {
+            WheelError::NotARegularFile {
+                path: path.to_path_buf(),
+            }
         });
     }
     // Spilled members carry the wheel's modification time: a build's up-to-date check sees a
     // file on disk by its size and mtime, which then change exactly when the wheel does.
     let wheel_mtime = filetime::FileTime::from_last_modification_time(&metadata);
     let file = fs_err::File::open(path)?;
-    let mut archive =
-        zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|err| WheelError::NotAZip {
-            path: path.to_path_buf(),
-            err,
-        })?;
+    let mut archive = zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|err| {
+        if wheel {
+            WheelError::NotAZip {
+                path: path.to_path_buf(),
+                err,
+            }
+        } else {
+            WheelError::NotAnArchive {
+                path: path.to_path_buf(),
+                err,
+            }
+        }
+    })?;
 
     let unsafe_member = |member: &str, reason: &'static str| WheelError::UnsafeMember {
         path: path.to_path_buf(),
@@ -238,16 +285,7 @@ pub fn open_wheel(path: &Path, limits: Limits) -> Result<WheelContents, WheelErr
         });
     }
     drop(archive);
-
-    let dist_info = find_dist_info(path, &filename, &members)?;
-    let wheel_path = format!("{dist_info}/WHEEL");
-    let (root_is_purelib, tags) = parse_wheel_file(path, &wheel_path, &members)?;
-    verify_record(path, &dist_info, &members)?;
-    Ok(WheelContents {
-        filename,
-        dist_info,
-        root_is_purelib,
-        tags,
+    Ok(ZipContents {
         members,
         spill: spill.map(Arc::new),
     })

@@ -7,7 +7,15 @@ fn completions_are_valid_scripts_that_know_every_subcommand() {
     for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
         let output = Pyship::new(["completions", shell]).succeeds();
         let script = String::from_utf8(output.stdout).unwrap();
-        for subcommand in ["build", "compile", "cache", "pythons", "completions"] {
+        for subcommand in [
+            "build",
+            "compile",
+            "cache",
+            "pythons",
+            "completions",
+            "inspect",
+            "verify",
+        ] {
             assert!(script.contains(subcommand), "{shell}: no `{subcommand}`");
         }
         assert!(
@@ -33,7 +41,7 @@ fn the_man_page_is_roff_with_every_subcommand() {
     let output = Pyship::new(["man"]).succeeds();
     let page = String::from_utf8(output.stdout).unwrap();
     assert!(page.contains(".TH pyship 1"), "{page}");
-    for subcommand in ["build", "compile", "cache", "pythons"] {
+    for subcommand in ["build", "compile", "cache", "pythons", "inspect", "verify"] {
         assert!(page.contains(subcommand), "no `{subcommand}`");
     }
     // man itself renders it, when it is installed.
@@ -97,6 +105,8 @@ fn the_readme_usage_names_every_option() {
         ("compile", "## In place: `pyship compile`"),
         ("cache info", "## Compile cache"),
         ("cache prune", "## Compile cache"),
+        ("verify", "## Usage"),
+        ("inspect", "## Usage"),
     ] {
         let block = readme_block(heading);
         let options = options(subcommand);

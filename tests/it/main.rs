@@ -19,6 +19,7 @@ mod compile;
 mod conformance;
 mod docs;
 mod inputs;
+mod inspect;
 mod marshal;
 mod metadata;
 mod output;

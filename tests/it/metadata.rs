@@ -110,6 +110,8 @@ fn bundles_carry_the_projects_metadata_and_trimmed_dependency_metadata() {
         "app_with_dep-0.1.0.dist-info/METADATA",
         "app_with_dep-0.1.0.dist-info/entry_points.txt",
         "app_with_dep-0.1.0.dist-info/licenses/LICENSE",
+        // How the bundle was built, for `pyship verify`.
+        "app_with_dep-0.1.0.dist-info/pyship.json",
     ]
     .map(str::to_owned)
     .into();
