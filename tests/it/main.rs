@@ -9,6 +9,7 @@
     clippy::case_sensitive_file_extension_comparisons
 )]
 
+mod analysis;
 mod backend;
 mod build;
 mod cache;

@@ -1,0 +1,1 @@
+//! Pruning (`--prune-from`): the modules an entry point reaches by static imports.
