@@ -15,6 +15,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
+use crate::analysis::prune::PruneError;
 use crate::bytecode::pyc::{self, Invalidation};
 use crate::cache::Cache;
 use crate::cache::artifacts::ArtifactRecords;
@@ -26,7 +27,9 @@ use crate::error::Error;
 use crate::interpreter::{Interpreter, resolve};
 use crate::plan::layout::{self, Content, LayoutOptions, Loader};
 use crate::plan::{self, ArtifactPlan, PlanError, bundle, default_format, plan_artifact};
-use crate::report::{ArtifactReport, Failure, Report, Reporter};
+use crate::report::{
+    ArtifactReport, DroppedFile, Failure, OutsideImport, Pruned, Report, Reporter,
+};
 use crate::settings::{Config, OutputFormat, Placement};
 use crate::sink::{self, Sink, SinkError};
 use crate::source::deps;
@@ -120,6 +123,9 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
     if formats.contains(&OutputFormat::Zipapp) {
         bundle::entry_point(config, input.project(), files)?;
     }
+    if config.analysis.prunes() && formats.contains(&OutputFormat::Wheel) {
+        return Err(crate::analysis::prune::PruneError::Wheel.into());
+    }
     if formats.iter().any(|&format| format != OutputFormat::Wheel)
         && let Some(warning) = input.project().and_then(plan::bundle_metadata_warning)
     {
@@ -207,6 +213,20 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
             &interpreter,
             &target_sources[sources.len()..],
         ));
+        // `--prune-from`/`--prune`: from here on, this target's files are the kept ones.
+        let pruned = config.analysis.prunes();
+        if pruned {
+            prune_target(
+                config,
+                &input,
+                &python,
+                &mut target_files,
+                &mut target_sources,
+                &mut stamps,
+                &mut report,
+            )
+            .map_err(in_target)?;
+        }
         let target = Target {
             interpreter,
             files: target_files,
@@ -272,6 +292,10 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
         if !open.is_empty() {
             crate::support::interrupt::check()?;
             let digests = config.cache_dir.as_ref().map(|_| {
+                if pruned {
+                    // Indices moved: this target's own.
+                    return digest_modules(&target_sources);
+                }
                 let digests = digests.get_or_insert_with(|| digest_modules(&sources));
                 let mut all = digests.clone();
                 all.extend(digest_modules(&target_sources[sources.len()..]));
@@ -655,6 +679,93 @@ fn digest_modules(sources: &[Option<Arc<[u8]>>]) -> Vec<Option<SourceDigest>> {
         .par_iter()
         .map(|source| source.as_deref().map(SourceDigest::of))
         .collect()
+}
+
+/// The modules pruning starts from: `--prune-from`, else the entry point (as the zipapp runs
+/// it).
+fn prune_roots(
+    config: &Config,
+    input: &Input,
+    files: &[SourceFile],
+) -> Result<Vec<String>, PruneError> {
+    use crate::sink::zipapp::{EntryPoint, PROJECT_MAIN};
+    if !config.analysis.prune_from.is_empty() {
+        return Ok(config.analysis.prune_from.clone());
+    }
+    let entry = bundle::entry_point(config, input.project(), files).map_err(|err| {
+        PruneError::NoEntryPoint {
+            reason: err.to_string(),
+        }
+    })?;
+    let module = match &entry {
+        EntryPoint::Function(value) => value.split(':').next().unwrap_or_default(),
+        // The project's own top-level `__main__.py`, renamed only in the zipapp.
+        EntryPoint::Module(module) if module == PROJECT_MAIN => "__main__",
+        EntryPoint::Module(module) => module,
+    };
+    Ok(vec![module.to_owned()])
+}
+
+/// Keep of a target's `files` (dependencies included), and of their `sources` and `stamps`,
+/// only what the entry modules reach (see [`crate::analysis::prune`]); what is left out goes to
+/// `report.pruned`.
+fn prune_target(
+    config: &Config,
+    input: &Input,
+    python: &str,
+    files: &mut Vec<SourceFile>,
+    sources: &mut Vec<Option<Arc<[u8]>>>,
+    stamps: &mut Vec<Stamp>,
+    report: &mut Report,
+) -> Result<(), Error> {
+    let roots = prune_roots(config, input, files)?;
+    let include = &config.analysis.include;
+    let paths: Vec<&str> = files
+        .iter()
+        .map(|file| install_path(&file.relative))
+        .collect();
+    let analyses = crate::analysis::analyze(sources);
+    let pruning = crate::analysis::prune::prune(&paths, &analyses, &roots, include)?;
+    let mut pruned = Pruned {
+        python: python.to_owned(),
+        roots: roots.iter().chain(include).cloned().collect(),
+        ..Pruned::default()
+    };
+    for index in pruning.dropped() {
+        if crate::analysis::prune::module_name(paths[index]).is_some() {
+            pruned.modules += 1;
+        } else {
+            pruned.data_files += 1;
+        }
+        pruned.bytes += files[index].size;
+        pruned.dropped.push(DroppedFile {
+            path: paths[index].to_owned(),
+            bytes: files[index].size,
+        });
+    }
+    pruned.outside = pruning
+        .outside
+        .iter()
+        .map(|(module, &(index, line))| OutsideImport {
+            module: module.clone(),
+            path: paths[index].to_owned(),
+            line,
+        })
+        .collect();
+    pruned.kept_whole = pruning
+        .kept_whole
+        .iter()
+        .map(|(index, why)| format!("{}: {why}", paths[*index]))
+        .collect();
+    report.pruned.push(pruned);
+    let retain = |kept: &mut std::slice::Iter<'_, bool>| kept.next().copied().unwrap_or(true);
+    let mut kept = pruning.kept.iter();
+    files.retain(|_| retain(&mut kept));
+    let mut kept = pruning.kept.iter();
+    sources.retain(|_| retain(&mut kept));
+    let mut kept = pruning.kept.iter();
+    stamps.retain(|_| retain(&mut kept));
+    Ok(())
 }
 
 /// Compile every module of `target`, putting each one's code into the artifacts of `open` as

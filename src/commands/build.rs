@@ -96,6 +96,9 @@ pub(crate) fn run(args: Box<BuildArgs>, quiet: bool, verbose: bool) -> ExitCode 
                     escape(&path.to_string_lossy())
                 ));
             }
+            for pruned in &report.pruned {
+                print_pruned(pruned);
+            }
         }
         if !quiet {
             for sizes in &report.bundles {
@@ -134,6 +137,33 @@ fn summarize(total: &Report, quiet: bool) {
         for line in total.summary().lines() {
             message(escape(line));
         }
+    }
+}
+
+/// `-v`: what pruning left out, the imports it could not find in the bundle, and the
+/// packages it kept whole.
+fn print_pruned(pruned: &pyship::report::Pruned) {
+    let python = &pruned.python;
+    for file in &pruned.dropped {
+        message(format_args!(
+            "pruned (Python {python}): {} ({})",
+            escape(&file.path),
+            pyship::report::human_bytes(file.bytes)
+        ));
+    }
+    for import in &pruned.outside {
+        message(format_args!(
+            "not in the bundle (Python {python}; standard library or missing): {}, imported at {}:{}",
+            escape(&import.module),
+            escape(&import.path),
+            import.line
+        ));
+    }
+    for kept in &pruned.kept_whole {
+        message(format_args!(
+            "kept with its whole package (Python {python}): {}",
+            escape(kept)
+        ));
     }
 }
 

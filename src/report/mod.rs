@@ -104,6 +104,48 @@ pub fn escape(text: &str) -> Cow<'_, str> {
     Cow::Owned(escaped)
 }
 
+/// What pruning left out of one target's bundle.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Pruned {
+    /// Target CPython, e.g. `3.12`.
+    pub python: String,
+    /// The modules pruning started from: the entry modules, then the `--include`d ones.
+    pub roots: Vec<String>,
+    /// Modules left out.
+    pub modules: usize,
+    /// Data files left out.
+    pub data_files: usize,
+    /// Bytes of the files left out, as sources.
+    pub bytes: u64,
+    /// Each file left out, by its path in the bundle.
+    pub dropped: Vec<DroppedFile>,
+    /// Modules imported by kept ones that the bundle does not have (the standard library, or
+    /// missing): never an error, listed under `-v`.
+    pub outside: Vec<OutsideImport>,
+    /// Modules whose imports could not be read, kept with their whole package: `path: why`.
+    pub kept_whole: Vec<String>,
+}
+
+/// A file pruning left out.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DroppedFile {
+    /// Its path in the bundle.
+    pub path: String,
+    /// Its size as a source.
+    pub bytes: u64,
+}
+
+/// An import of a module the bundle does not have, at its first site.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OutsideImport {
+    /// The module.
+    pub module: String,
+    /// The importing file, by its path in the bundle.
+    pub path: String,
+    /// 1-based line.
+    pub line: u32,
+}
+
 /// The outcome of a build.
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct Report {
@@ -125,6 +167,8 @@ pub struct Report {
     pub notes: Vec<String>,
     /// Per-package sizes of each artifact (see [`sizes::measure`]).
     pub bundles: Vec<sizes::BundleSizes>,
+    /// What pruning (`--prune-from`, `--prune`) left out, per target.
+    pub pruned: Vec<Pruned>,
     /// Modules compiled by workers, answered from the compile cache, and workers started,
     /// summed over targets.
     pub cache: CacheStats,
@@ -193,6 +237,19 @@ impl Report {
                 out.push_str(", up to date");
             }
         }
+        for pruned in &self.pruned {
+            let _ = write!(
+                out,
+                "\n  pruned (Python {}): {} module{} and {} data file{} ({}) not reached from {}",
+                pruned.python,
+                pruned.modules,
+                if pruned.modules == 1 { "" } else { "s" },
+                pruned.data_files,
+                if pruned.data_files == 1 { "" } else { "s" },
+                human_bytes(pruned.bytes),
+                pruned.roots.join(", ")
+            );
+        }
         out
     }
 
@@ -207,6 +264,7 @@ impl Report {
         self.warnings.extend(other.warnings);
         self.notes.extend(other.notes);
         self.bundles.extend(other.bundles);
+        self.pruned.extend(other.pruned);
         self.cache += other.cache;
         self.timings.extend(other.timings);
         self.duration += other.duration;

@@ -21,6 +21,7 @@ mod marshal;
 mod metadata;
 mod output;
 mod pool;
+mod prune;
 // Symlinks and shell-script shims.
 #[cfg(unix)]
 mod pythons;
