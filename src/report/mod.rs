@@ -395,6 +395,28 @@ mod tests {
     }
 
     #[test]
+    fn summary_says_what_pruning_left_out() {
+        let report = Report {
+            artifacts: vec![artifact("dist/app.pyz", 4096, Some(1024), false)],
+            pruned: vec![Pruned {
+                python: "3.12".to_owned(),
+                roots: vec!["app.cli".to_owned(), "app.plugins.x".to_owned()],
+                modules: 3,
+                data_files: 1,
+                bytes: 3 * 1024,
+                ..Pruned::default()
+            }],
+            ..Report::default()
+        };
+        let summary = report.summary();
+        assert_eq!(
+            summary.lines().last().unwrap(),
+            "  pruned (Python 3.12): 3 modules and 1 data file (3.0 KiB) not reached from app.cli, app.plugins.x",
+            "{summary}"
+        );
+    }
+
+    #[test]
     fn sizes() {
         assert_eq!(human_bytes(512), "512 B");
         assert_eq!(human_bytes(1536), "1.5 KiB");
