@@ -15,12 +15,14 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
+use crate::analysis::warnings::{Said, docstring_warnings};
+use crate::analysis::{self, Analyzed, Decision, Stripping};
 use crate::bytecode::pyc::{self, Invalidation};
 use crate::cache::Cache;
 use crate::cache::artifacts::ArtifactRecords;
 use crate::compile::cpython::WorkerPool;
 use crate::compile::{
-    CodeOptions, CompileRequest, Compiled, Event, Failures, Optimize, SourceDigest, compile_all,
+    CompileRequest, Compiled, Event, Failures, Optimize, SourceDigest, compile_all,
 };
 use crate::error::Error;
 use crate::interpreter::{Interpreter, resolve};
@@ -38,6 +40,8 @@ use crate::source::{self, Input, install_path};
 struct Target {
     interpreter: Interpreter,
     files: Vec<SourceFile>,
+    /// How each of `files` is compiled (data files: the plain options, unused).
+    decisions: Vec<Decision>,
     /// `(source hash for this target's magic number, size)` of each module, for pyc headers
     /// and fingerprints: sources are not kept in memory once compiled.
     stamps: Vec<Stamp>,
@@ -136,6 +140,17 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
     .map_err(source::SourceError::from)?;
     let sources = read_modules(files)?;
     lap(&mut report, "read".to_owned());
+    let stripping = Stripping::new(config).map_err(source::SourceError::from)?;
+    // The Rust parser reads the modules only when a decision needs it.
+    let analyzes = stripping.any() || config.analysis.prunes() || config.dry_run;
+    let project_analysis = if analyzes {
+        let analyzed = analysis::analyze(&sources);
+        lap(&mut report, "analyze".to_owned());
+        analyzed
+    } else {
+        Vec::new()
+    };
+    let mut said = Said::default();
     crate::support::interrupt::check()?;
     if config.bundle.with_deps && formats.contains(&OutputFormat::Wheel) {
         report.warnings.push(
@@ -207,9 +222,23 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
             &interpreter,
             &target_sources[sources.len()..],
         ));
+        let mut target_analysis = project_analysis.clone();
+        if analyzes {
+            target_analysis.extend(analysis::analyze(&target_sources[sources.len()..]));
+        }
+        let decisions = decide(
+            &stripping,
+            &target_files,
+            &target_analysis,
+            files.len(),
+            index == 0,
+            &mut said,
+            &mut report,
+        );
         let target = Target {
             interpreter,
             files: target_files,
+            decisions,
             stamps,
             _deps: installed,
         };
@@ -636,6 +665,65 @@ fn fingerprint(
     hasher.finalize().into()
 }
 
+/// How each of `files` is compiled, given what the analysis read of it (`analyzed` is empty
+/// when nothing asked for the analysis); its warnings and notes go into `report`. The project's
+/// files (the first `project` ones) are the same for every target: only the first target
+/// reports on them.
+fn decide(
+    stripping: &Stripping,
+    files: &[SourceFile],
+    analyzed: &[Option<Analyzed>],
+    project: usize,
+    first_target: bool,
+    said: &mut Said,
+    report: &mut Report,
+) -> Vec<Decision> {
+    let mut kept = Vec::new();
+    let decisions = files
+        .iter()
+        .enumerate()
+        .map(|(index, file)| {
+            let analyzed = analyzed.get(index).and_then(Option::as_ref);
+            let decision = stripping.decide(&file.relative, analyzed);
+            if file.kind != FileKind::Module || (index < project && !first_target) {
+                return decision;
+            }
+            // Dependencies are named by their path in site-packages, not pip's staging.
+            let shown = if index < project {
+                file.path.to_string_lossy().into_owned()
+            } else {
+                file.relative.clone()
+            };
+            match analyzed {
+                Some(Analyzed::Unreadable(why)) => report.details.push(format!(
+                    "the Rust parser could not read {shown} ({why}): CPython compiles it as usual"
+                )),
+                Some(Analyzed::Read(facts)) if decision.stripped => report
+                    .source_warnings
+                    .extend(docstring_warnings(&shown, facts, said)),
+                _ => {}
+            }
+            if decision.kept {
+                kept.push(file.relative.clone());
+            }
+            decision
+        })
+        .collect();
+    if !kept.is_empty() {
+        let count = kept.len();
+        let mut named = kept.into_iter().take(3).collect::<Vec<_>>().join(", ");
+        if count > 3 {
+            named.push_str(&format!(" and {} more", count - 3));
+        }
+        report.notes.push(if stripping.optimize() == Optimize::Two {
+            format!("{count} modules keep their docstrings (`--keep-docstrings`), compiled at -O: {named}")
+        } else {
+            format!("{count} modules keep their docstrings (`--keep-docstrings`): {named}")
+        });
+    }
+    decisions
+}
+
 /// What pyc headers need of each module for `interpreter`: its source hash and size.
 fn stamp_modules(interpreter: &Interpreter, sources: &[Option<Arc<[u8]>>]) -> Vec<Stamp> {
     sources
@@ -677,7 +765,7 @@ fn compile_target(
             requests.push(CompileRequest {
                 source: Arc::clone(source),
                 dfile: format!("{}{}", config.dfile_prefix, install_path(&file.relative)),
-                options: CodeOptions::new(config.optimize),
+                options: target.decisions[index].options,
             });
         }
     }

@@ -10,6 +10,7 @@
 mod decode;
 mod facts;
 pub mod prune;
+mod strip;
 pub mod warnings;
 
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use rayon::prelude::*;
 
 pub use decode::{DecodeError, decode};
 pub use facts::{DocRead, DocUse, Docstring, Guard, Import, ModuleFacts, Owner};
+pub use strip::{Decision, Stripping};
 
 /// What the analysis made of one module.
 #[derive(Debug, Clone, PartialEq, Eq)]

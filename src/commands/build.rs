@@ -70,6 +70,14 @@ pub(crate) fn run(args: Box<BuildArgs>, quiet: bool, verbose: bool) -> ExitCode 
             for warning in &report.warnings {
                 message(format_args!("{WARNING}: {}", escape(warning)));
             }
+            for warning in &report.source_warnings {
+                message(format_args!(
+                    "{}:{}: {WARNING}: {}",
+                    escape(&warning.path),
+                    warning.line,
+                    escape(&warning.message)
+                ));
+            }
         }
         if !report.failures.is_empty() {
             summarize(&total, quiet);
@@ -90,6 +98,9 @@ pub(crate) fn run(args: Box<BuildArgs>, quiet: bool, verbose: bool) -> ExitCode 
                 message(format_args!("{}: {seconds:.3}s", escape(stage)));
             }
             message(cache_line(&report.cache));
+            for detail in &report.details {
+                message(escape(detail));
+            }
             for path in &report.up_to_date {
                 message(format_args!(
                     "up to date, not written again: {}",

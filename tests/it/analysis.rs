@@ -134,3 +134,107 @@ fn the_rust_parser_agrees_with_cpython_on_a_standard_library() {
             .join("\n")
     );
 }
+
+/// Compares each stripped pyc of `dir` with the target's own `optimize=2` compile of its source
+/// (code objects, recursively, every `co_*` attribute), for the modules without asserts; then
+/// imports the package from `dir` and checks docstrings are gone, asserts stay and tracebacks
+/// keep their lines.
+const CHECK_STRIPPED: &str = r#"
+import sys, os, marshal, types, struct, warnings, traceback
+warnings.simplefilter("ignore")
+built, source = sys.argv[1], sys.argv[2]
+
+def bits(x):
+    return struct.pack("<d", x)
+
+def same(a, b, where):
+    if type(a) is not type(b):
+        raise AssertionError("%s: %r is not %r" % (where, type(a), type(b)))
+    if isinstance(a, types.CodeType):
+        for attr in dir(a):
+            if not attr.startswith("co_"):
+                continue
+            x, y = getattr(a, attr), getattr(b, attr)
+            if callable(x):
+                try:
+                    x = list(x())
+                except TypeError:
+                    continue
+                y = list(y())
+            same(x, y, "%s.%s" % (where, attr))
+    elif isinstance(a, (tuple, list)):
+        if len(a) != len(b):
+            raise AssertionError("%s: lengths %d, %d" % (where, len(a), len(b)))
+        for i, (x, y) in enumerate(zip(a, b)):
+            same(x, y, "%s[%d]" % (where, i))
+    elif isinstance(a, frozenset):
+        key = lambda x: (type(x).__name__, repr(x))
+        same(sorted(a, key=key), sorted(b, key=key), where + "{}")
+    elif isinstance(a, float):
+        if bits(a) != bits(b):
+            raise AssertionError("%s: %r != %r" % (where, a, b))
+    elif a != b:
+        raise AssertionError("%s: %r != %r" % (where, a, b))
+
+compared = []
+for name in sorted(os.listdir(os.path.join(source, "docmod"))):
+    if not name.endswith(".py") or name == "checks.py":
+        continue
+    with open(os.path.join(source, "docmod", name), "rb") as f:
+        expected = compile(f.read(), "docmod/" + name, "exec", dont_inherit=True, optimize=2)
+    with open(os.path.join(built, "docmod", name[:-3] + ".pyc"), "rb") as f:
+        actual = marshal.loads(f.read()[16:])
+    same(expected, actual, name)
+    compared.append(name)
+
+sys.path.insert(0, built)
+import docmod, docmod.shapes as shapes, docmod.crlf, docmod.bom, docmod.latin, docmod.checks as checks
+assert docmod.__file__.endswith(".pyc"), docmod.__file__
+for module in (docmod, shapes, docmod.crlf, docmod.bom, docmod.latin, checks):
+    assert module.__doc__ is None, module
+for thing in (shapes.Plain, shapes.Plain.method, shapes.Plain.Inner, shapes.OnlyDoc, shapes.only_doc,
+              shapes.coroutine, shapes.outer, shapes.outer(), shapes.concatenated, shapes.two_strings,
+              shapes.decorated, docmod.crlf.f, docmod.bom.f, docmod.latin.f, checks.check, checks.fails):
+    assert thing.__doc__ is None, thing
+assert shapes.fstring_first() == 6 and shapes.two_strings() == 5 and docmod.latin.f() == "\xe9"
+try:
+    checks.check(0)
+except AssertionError as exc:
+    assert str(exc) == "x must be truthy"
+else:
+    raise AssertionError("the assert was stripped")
+try:
+    checks.fails()
+except ValueError:
+    line = traceback.extract_tb(sys.exc_info()[2])[-1].lineno
+    assert line == 17, line
+print(" ".join(compared))
+"#;
+
+/// `--strip-docstrings` on every CPython found: the code objects equal the target's own
+/// `optimize=2` compile for modules without asserts (module, class, function, async and nested
+/// docstrings, a docstring-only body, implicit concatenation, a second string statement, an
+/// f-string first statement, CRLF, BOM, a Latin-1 cookie, a package docstring followed by a
+/// `__future__` import), `__doc__` is None, asserts still raise and tracebacks keep their lines.
+#[test]
+fn strip_docstrings_matches_optimize_2_and_keeps_asserts() {
+    let (_temp, project) = common::copy_fixture("docstrings");
+    for python in common::pythons() {
+        let out = tempfile::tempdir().unwrap();
+        let built = common::Pyship::build(&project)
+            .python(&python)
+            .out(out.path())
+            .args(["-f", "dir", "--strip-sources", "--strip-docstrings", "--no-cache"])
+            .artifact();
+        let compared = python.script_args(
+            CHECK_STRIPPED,
+            &[&built.to_string_lossy(), &project.to_string_lossy()],
+        );
+        assert_eq!(
+            compared.trim(),
+            "__init__.py bom.py crlf.py latin.py shapes.py",
+            "{}",
+            python.version()
+        );
+    }
+}

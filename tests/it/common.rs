@@ -33,8 +33,18 @@ impl Python {
 
     /// Run a script with `-c`, panicking with stderr on failure; returns stdout.
     pub fn script(&self, code: &str, env: &[(&str, &str)]) -> String {
+        self.script_with(code, &[], env)
+    }
+
+    /// [`Python::script`] with `sys.argv[1:]` set to `args`.
+    pub fn script_args(&self, code: &str, args: &[&str]) -> String {
+        self.script_with(code, args, &[])
+    }
+
+    fn script_with(&self, code: &str, args: &[&str], env: &[(&str, &str)]) -> String {
         let output = Command::new(&self.path)
             .args(["-I", "-c", code])
+            .args(args)
             .envs(env.iter().copied())
             .output()
             .expect("failed to run python");
