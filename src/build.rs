@@ -713,7 +713,7 @@ fn decide(
         let count = kept.len();
         let mut named = kept.into_iter().take(3).collect::<Vec<_>>().join(", ");
         if count > 3 {
-            named.push_str(&format!(" and {} more", count - 3));
+            named = format!("{named} and {} more", count - 3);
         }
         report.notes.push(if stripping.optimize() == Optimize::Two {
             format!("{count} modules keep their docstrings (`--keep-docstrings`), compiled at -O: {named}")
