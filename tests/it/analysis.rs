@@ -224,7 +224,13 @@ fn strip_docstrings_matches_optimize_2_and_keeps_asserts() {
         let built = common::Pyship::build(&project)
             .python(&python)
             .out(out.path())
-            .args(["-f", "dir", "--strip-sources", "--strip-docstrings", "--no-cache"])
+            .args([
+                "-f",
+                "dir",
+                "--strip-sources",
+                "--strip-docstrings",
+                "--no-cache",
+            ])
             .artifact();
         let compared = python.script_args(
             CHECK_STRIPPED,
