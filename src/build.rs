@@ -709,6 +709,15 @@ fn decide(
             decision
         })
         .collect();
+    if first_target && let Some(first) = report.source_warnings.first() {
+        let example = files
+            .iter()
+            .find(|file| file.path.to_string_lossy() == first.path)
+            .map_or(first.path.as_str(), |file| file.relative.as_str());
+        report.notes.push(format!(
+            "a module that needs its docstrings can keep them: `--keep-docstrings {example}`"
+        ));
+    }
     if !kept.is_empty() {
         let count = kept.len();
         let mut named = kept.into_iter().take(3).collect::<Vec<_>>().join(", ");

@@ -244,3 +244,100 @@ fn strip_docstrings_matches_optimize_2_and_keeps_asserts() {
         );
     }
 }
+
+/// Under `-OO` and under `--strip-docstrings`, each place that reads a docstring gets exactly one
+/// `path:line: warning:` line (click once per build), counted in the summary and the report; a
+/// module listed in `--keep-docstrings` gets none, and a clean module none.
+#[test]
+fn code_that_reads_docstrings_gets_one_warning_per_site() {
+    let Some(python) = common::pythons().pop() else {
+        return;
+    };
+    let (temp, project) = common::copy_fixture("docwarnings");
+    let expected = [
+        ("tool/cli.py", 14, "`docopt(__doc__)`"),
+        ("tool/cli.py", 15, "`description=__doc__`"),
+        ("tool/cli.py", 16, "reads `.__doc__`"),
+        ("tool/cli.py", 21, "`getdoc()`"),
+        ("tool/cli.py", 24, "reads `__doc__`"),
+        ("tool/grammar.py", 3, "PLY"),
+        ("tool/grammar.py", 4, "click"),
+    ];
+    for options in [&["-OO"][..], &["--strip-docstrings"][..]] {
+        let report = temp.path().join("report.json");
+        let output = common::Pyship::build(&project)
+            .python(&python)
+            .out(&temp.path().join("out"))
+            .args(options)
+            .arg("--report")
+            .arg(&report)
+            .succeeds();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let lines: Vec<&str> = stderr
+            .lines()
+            .filter(|line| line.contains("warning:"))
+            .collect();
+        assert_eq!(lines.len(), expected.len(), "{options:?}:\n{stderr}");
+        for ((file, line, needle), printed) in expected.iter().zip(&lines) {
+            let place = format!("{}:{line}: warning: ", project.join(file).display());
+            assert!(
+                printed.starts_with(&place) && printed.contains(needle),
+                "{options:?}: expected {place}…{needle}…, got {printed}"
+            );
+        }
+        assert!(stderr.contains(", 7 warnings"), "{stderr}");
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+        assert_eq!(
+            json["source_warnings"].as_array().unwrap().len(),
+            expected.len()
+        );
+    }
+    // Kept modules are not stripped, so nothing breaks there.
+    let output = common::Pyship::build(&project)
+        .python(&python)
+        .out(&temp.path().join("out"))
+        .args(["-OO", "--keep-docstrings", "tool/cli.py", "--keep-docstrings", "tool/grammar.py"])
+        .succeeds();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("warning:"), "{stderr}");
+    assert!(
+        stderr.contains("2 modules keep their docstrings (`--keep-docstrings`), compiled at -O"),
+        "{stderr}"
+    );
+    // Without -OO or stripping, no analysis and no warning.
+    let output = common::Pyship::build(&project)
+        .python(&python)
+        .out(&temp.path().join("out"))
+        .succeeds();
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("warning:"));
+}
+
+/// `--keep-docstrings` under `-OO`: the kept module is compiled at `-O` (docstrings there,
+/// asserts gone) and the others at `-OO`, in the `.opt-2` pycs `python -OO` loads.
+#[test]
+fn kept_modules_are_compiled_at_o1_under_oo() {
+    let Some(python) = common::pythons().pop() else {
+        return;
+    };
+    let (temp, project) = common::copy_fixture("docstrings");
+    let built = common::Pyship::build(&project)
+        .python(&python)
+        .out(&temp.path().join("out"))
+        .args(["-f", "dir", "-OO", "--keep-docstrings", "docmod/checks.py"])
+        .artifact();
+    let output = std::process::Command::new(&python.path)
+        .current_dir(&built)
+        .args([
+            "-OO",
+            "-c",
+            "import docmod.checks as c, docmod.shapes as s; \
+             assert c.__cached__.endswith('.opt-2.pyc'); \
+             print(c.__doc__ is not None, c.check.__doc__ is not None, s.__doc__ is None); \
+             print(c.check(0))",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(stdout, "True True True\n0\n", "{}", String::from_utf8_lossy(&output.stderr));
+}
