@@ -97,8 +97,10 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
             path: config.out_dir.clone(),
         });
     }
-    // What killed builds left behind; a live build's staging stays.
-    crate::support::staging::sweep(&config.out_dir);
+    // What killed builds left behind; a live build's staging stays. A dry run touches nothing.
+    if !config.dry_run {
+        crate::support::staging::sweep(&config.out_dir);
+    }
     let mut stage = Instant::now();
     let mut lap = |report: &mut Report, name: String| {
         report.timings.push((name, stage.elapsed().as_secs_f64()));
@@ -162,12 +164,19 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
         );
     }
     // A wheel alone needs no dependencies installed.
-    let dependencies =
-        if config.bundle.with_deps && formats.iter().any(|format| *format != OutputFormat::Wheel) {
-            dependencies(config, input.project())?
-        } else {
-            deps::Requirements::default()
-        };
+    let bundles_deps =
+        config.bundle.with_deps && formats.iter().any(|format| *format != OutputFormat::Wheel);
+    let dependencies = if bundles_deps && !config.dry_run {
+        dependencies(config, input.project())?
+    } else {
+        if bundles_deps {
+            report.notes.push(
+                "a dry run installs no dependencies: the listing has the project's files only"
+                    .to_owned(),
+            );
+        }
+        deps::Requirements::default()
+    };
     let several = interpreters.len() > 1;
     let shared = name_artifacts(config, &input, &interpreters, &formats)?;
     // What pyc headers and fingerprints need of the project's modules, for every target up
@@ -249,6 +258,12 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
                 .map_err(|err| in_target(err.into()))?;
             let plan = plan_artifact(config, &input, &target.interpreter, format)
                 .map_err(|err| in_target(err.into()))?;
+            if config.dry_run {
+                report
+                    .listings
+                    .push(dry_run(config, &plan, &target, &input, &keep_source));
+                continue;
+            }
             // A wheel that keeps its sources, already opened by an earlier target: this
             // target's pycs go into it too.
             if let Some(at) = artifacts
@@ -326,7 +341,7 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
     // From here on, module sources are read again from disk only where they are shipped.
     drop(sources);
     drop(digests);
-    if !report.failures.is_empty() {
+    if !report.failures.is_empty() || config.dry_run {
         // The open artifacts are dropped unfinished: nothing is written.
         report.duration = start.elapsed();
         return Ok(report);
@@ -724,10 +739,15 @@ fn decide(
         if count > 3 {
             named = format!("{named} and {} more", count - 3);
         }
-        report.notes.push(if stripping.optimize() == Optimize::Two {
-            format!("{count} modules keep their docstrings (`--keep-docstrings`), compiled at -O: {named}")
+        let modules = if count == 1 {
+            "1 module keeps its docstrings".to_owned()
         } else {
-            format!("{count} modules keep their docstrings (`--keep-docstrings`): {named}")
+            format!("{count} modules keep their docstrings")
+        };
+        report.notes.push(if stripping.optimize() == Optimize::Two {
+            format!("{modules} (`--keep-docstrings`), compiled at -O: {named}")
+        } else {
+            format!("{modules} (`--keep-docstrings`): {named}")
         });
     }
     decisions
@@ -835,6 +855,35 @@ fn compile_target(
         });
     }
     Ok(())
+}
+
+/// What `plan`'s artifact would hold, for `--dry-run`.
+fn dry_run(
+    config: &Config,
+    plan: &ArtifactPlan,
+    target: &Target,
+    input: &Input,
+    keep_source: &ignore::gitignore::Gitignore,
+) -> plan::listing::Listing {
+    let files = artifact_files(plan, &input.files, target);
+    let options = layout_options(config, plan, &target.interpreter, keep_source);
+    let renamed;
+    let files = if plan.format == OutputFormat::Zipapp {
+        renamed = bundle::rename_main(files);
+        &renamed[..]
+    } else {
+        files
+    };
+    let entries = layout::plan(files, &options);
+    plan::listing::list(
+        plan,
+        target.interpreter.short_version(),
+        files,
+        &entries,
+        &target.decisions,
+        options.loader,
+        config.optimize,
+    )
 }
 
 /// Check whether `plan`'s artifact is up to date; if not, open its sink and add everything

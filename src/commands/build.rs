@@ -85,6 +85,26 @@ pub(crate) fn run(args: Box<BuildArgs>, quiet: bool, verbose: bool) -> ExitCode 
             failed = Some(ExitCode::from(1));
             break;
         }
+        // A dry run's listing is its output, on stdout like the artifacts' paths.
+        'listing: for listing in &report.listings {
+            for line in pyship::plan::listing::render(listing).lines() {
+                if let Err(err) = output::stdout_line(&escape(line)) {
+                    stdout_error = Some(err);
+                    break 'listing;
+                }
+            }
+        }
+        if !quiet && !report.listings.is_empty() {
+            let files: usize = report
+                .listings
+                .iter()
+                .map(|listing| listing.files.len())
+                .sum();
+            message(format_args!(
+                "Dry run: {} artifacts, {files} files planned; nothing written, no worker started",
+                report.listings.len()
+            ));
+        }
         // The artifacts are written: a closed stdout ends quietly, a failing one is
         // reported after the summary, so what was built is still said.
         for artifact in &report.artifacts {

@@ -125,6 +125,8 @@ pub struct Report {
     pub source_warnings: Vec<crate::analysis::warnings::SourceWarning>,
     /// What only `-v` shows: modules the Rust parser could not read, and the like.
     pub details: Vec<String>,
+    /// `--dry-run`: what each artifact would hold.
+    pub listings: Vec<crate::plan::listing::Listing>,
     /// Facts about how the artifact behaves, e.g. which interpreter flags use its pycs.
     pub notes: Vec<String>,
     /// Per-package sizes of each artifact (see [`sizes::measure`]).
@@ -211,6 +213,7 @@ impl Report {
         self.warnings.extend(other.warnings);
         self.source_warnings.extend(other.source_warnings);
         self.details.extend(other.details);
+        self.listings.extend(other.listings);
         self.notes.extend(other.notes);
         self.bundles.extend(other.bundles);
         self.cache += other.cache;

@@ -297,7 +297,13 @@ fn code_that_reads_docstrings_gets_one_warning_per_site() {
     let output = common::Pyship::build(&project)
         .python(&python)
         .out(&temp.path().join("out"))
-        .args(["-OO", "--keep-docstrings", "tool/cli.py", "--keep-docstrings", "tool/grammar.py"])
+        .args([
+            "-OO",
+            "--keep-docstrings",
+            "tool/cli.py",
+            "--keep-docstrings",
+            "tool/grammar.py",
+        ])
         .succeeds();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!stderr.contains("warning:"), "{stderr}");
@@ -339,5 +345,103 @@ fn kept_modules_are_compiled_at_o1_under_oo() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(stdout, "True True True\n0\n", "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        stdout,
+        "True True True\n0\n",
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// `--dry-run` lists exactly the files the real build writes, each pyc with its docstring
+/// decision, writes nothing (no out-dir) and starts no worker; `--report` has the same as JSON.
+#[test]
+fn dry_run_lists_what_the_build_writes_and_writes_nothing() {
+    let Some(python) = common::pythons().pop() else {
+        return;
+    };
+    let (temp, project) = common::copy_fixture("docstrings");
+    let out = temp.path().join("out");
+    let report = temp.path().join("report.json");
+    let pids = temp.path().join("pids");
+    let args = [
+        "-f",
+        "dir",
+        "--strip-docstrings",
+        "--keep-docstrings",
+        "docmod/checks.py",
+    ];
+    let output = common::Pyship::build(&project)
+        .python(&python)
+        .out(&out)
+        .args(args)
+        .args(["--dry-run", "--no-cache", "--report"])
+        .arg(&report)
+        .env("PYSHIP_TEST_PID_LOG", &pids)
+        .succeeds();
+    assert!(!out.exists(), "a dry run created the out-dir");
+    assert!(!pids.exists(), "a dry run started a worker");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let listing = &json["listings"][0];
+    let mut planned: Vec<String> = listing["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|file| file["path"].as_str().unwrap().to_owned())
+        .collect();
+    planned.sort();
+    for path in &planned {
+        assert!(stdout.contains(path.as_str()), "{path} not in:\n{stdout}");
+    }
+    let docstrings = |suffix: &str| {
+        listing["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|file| file["path"].as_str().unwrap().ends_with(suffix))
+            .map(|file| file["docstrings"].clone())
+            .unwrap()
+    };
+    assert_eq!(
+        docstrings(&format!("checks.cpython-3{}.pyc", python.minor)),
+        "kept"
+    );
+    assert_eq!(
+        docstrings(&format!("shapes.cpython-3{}.pyc", python.minor)),
+        "stripped"
+    );
+
+    // The real build writes exactly those files.
+    let built = common::Pyship::build(&project)
+        .python(&python)
+        .out(&out)
+        .args(args)
+        .artifact();
+    let mut written = Vec::new();
+    for entry in walk(&built) {
+        written.push(
+            entry
+                .strip_prefix(&built)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/"),
+        );
+    }
+    written.sort();
+    assert_eq!(planned, written);
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
 }
