@@ -43,10 +43,10 @@ def strip_docstrings(source, dfile, optimize):
     with None as co_consts[0], which is what a non-string constant statement in its place gives;
     3.13 drops the statement, and an emptied body's implicit return sits on the definition's
     first line. A module docstring cannot be changed that way when a `from __future__` import
-    follows it, so the module's own code comes from a real optimize=2 compile and only the
-    functions and classes in it from the rewritten tree — unless the module level itself has
-    asserts (then the docstring is changed in the tree: exact but for a __future__ import
-    after it, where the docstring statement is dropped and with it a line-table entry).
+    follows it (nothing but a docstring may come first), so then the module's own code comes
+    from a second, real optimize=2 compile and only the functions and classes in it from the
+    rewritten tree — unless the module level itself has asserts: then the docstring statement
+    is dropped, which differs from -OO by one line-table entry.
     """
     import ast
 
@@ -90,7 +90,11 @@ def strip_docstrings(source, dfile, optimize):
     if not is_docstring(tree.body):
         return compile_from(tree if changed else source, 0)
 
-    if not _module_level_debug(ast, tree, definitions):
+    follows = any(
+        isinstance(statement, ast.ImportFrom) and statement.module == "__future__"
+        for statement in tree.body[1:]
+    )
+    if follows and not _module_level_debug(ast, tree, definitions):
         top = compile_from(source, 2)
         code = compile_from(tree, 0)
         code_type = type(top)
@@ -107,13 +111,8 @@ def strip_docstrings(source, dfile, optimize):
                 next(swap) if isinstance(const, code_type) else const for const in top.co_consts
             )
             return top.replace(co_consts=consts)
-    first = tree.body[0]
-    follows = any(
-        isinstance(statement, ast.ImportFrom) and statement.module == "__future__"
-        for statement in tree.body[1:]
-    )
     if version < (3, 13) and not follows:
-        to_constant(first)
+        to_constant(tree.body[0])
     else:
         tree.body.pop(0)
         if version >= (3, 13) and is_docstring(tree.body):
