@@ -420,7 +420,7 @@ fn dry_run_lists_what_the_build_writes_and_writes_nothing() {
         .args(args)
         .artifact();
     let mut written = Vec::new();
-    for entry in walk(&built) {
+    for entry in common::walk(&built) {
         written.push(
             entry
                 .strip_prefix(&built)
@@ -431,17 +431,4 @@ fn dry_run_lists_what_the_build_writes_and_writes_nothing() {
     }
     written.sort();
     assert_eq!(planned, written);
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }
