@@ -10,6 +10,7 @@
 mod decode;
 mod facts;
 pub mod prune;
+mod strip;
 pub mod warnings;
 
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use rayon::prelude::*;
 
 pub use decode::{DecodeError, decode};
 pub use facts::{DocRead, DocUse, Docstring, Guard, Import, ModuleFacts, Owner};
+pub use strip::{Decision, Stripping};
 
 /// What the analysis made of one module.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,9 +42,9 @@ impl Analyzed {
     }
 }
 
-/// Deeply nested code recurses deeply in the parser and the visitor: CPython itself accepts
+/// The stack of an analysis thread. Deeply nested code recurses deeply in the parser and the visitor: CPython itself accepts
 /// some 200 levels of parentheses, and the default 2 MiB of a rayon thread is not enough.
-const STACK_SIZE: usize = 256 << 20;
+pub const STACK_SIZE: usize = 256 << 20;
 
 /// Analyze every module of `sources` (`None` for data files) in parallel.
 pub fn analyze(sources: &[Option<Arc<[u8]>>]) -> Vec<Option<Analyzed>> {

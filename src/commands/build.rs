@@ -70,12 +70,40 @@ pub(crate) fn run(args: Box<BuildArgs>, quiet: bool, verbose: bool) -> ExitCode 
             for warning in &report.warnings {
                 message(format_args!("{WARNING}: {}", escape(warning)));
             }
+            for warning in &report.source_warnings {
+                message(format_args!(
+                    "{}:{}: {WARNING}: {}",
+                    escape(&warning.path),
+                    warning.line,
+                    escape(&warning.message)
+                ));
+            }
         }
         if !report.failures.is_empty() {
             summarize(&total, quiet);
             print_failures(&report, several.then_some(source.as_path()));
             failed = Some(ExitCode::from(1));
             break;
+        }
+        // A dry run's listing is its output, on stdout like the artifacts' paths.
+        'listing: for listing in &report.listings {
+            for line in pyship::plan::listing::render(listing).lines() {
+                if let Err(err) = output::stdout_line(&escape(line)) {
+                    stdout_error = Some(err);
+                    break 'listing;
+                }
+            }
+        }
+        if !quiet && !report.listings.is_empty() {
+            let files: usize = report
+                .listings
+                .iter()
+                .map(|listing| listing.files.len())
+                .sum();
+            message(format_args!(
+                "Dry run: {} artifacts, {files} files planned; nothing written, no worker started",
+                report.listings.len()
+            ));
         }
         // The artifacts are written: a closed stdout ends quietly, a failing one is
         // reported after the summary, so what was built is still said.
@@ -90,6 +118,9 @@ pub(crate) fn run(args: Box<BuildArgs>, quiet: bool, verbose: bool) -> ExitCode 
                 message(format_args!("{}: {seconds:.3}s", escape(stage)));
             }
             message(cache_line(&report.cache));
+            for detail in &report.details {
+                message(escape(detail));
+            }
             for path in &report.up_to_date {
                 message(format_args!(
                     "up to date, not written again: {}",

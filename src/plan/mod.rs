@@ -5,6 +5,7 @@
 
 pub mod bundle;
 pub mod layout;
+pub mod listing;
 
 use std::path::PathBuf;
 

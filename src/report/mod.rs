@@ -163,6 +163,12 @@ pub struct Report {
     pub failures: Vec<Failure>,
     /// Things the user should know that did not stop the build.
     pub warnings: Vec<String>,
+    /// Warnings about one line of one file (code that reads stripped docstrings).
+    pub source_warnings: Vec<crate::analysis::warnings::SourceWarning>,
+    /// What only `-v` shows: modules the Rust parser could not read, and the like.
+    pub details: Vec<String>,
+    /// `--dry-run`: what each artifact would hold.
+    pub listings: Vec<crate::plan::listing::Listing>,
     /// Facts about how the artifact behaves, e.g. which interpreter flags use its pycs.
     pub notes: Vec<String>,
     /// Per-package sizes of each artifact (see [`sizes::measure`]).
@@ -222,7 +228,7 @@ impl Report {
             out,
             " in {:.2}s{}",
             self.duration.as_secs_f64(),
-            warning_count(self.warnings.len())
+            warning_count(self.warnings.len() + self.source_warnings.len())
         );
         for artifact in &self.artifacts {
             let _ = write!(
@@ -262,6 +268,9 @@ impl Report {
         self.source_bytes += other.source_bytes;
         self.failures.extend(other.failures);
         self.warnings.extend(other.warnings);
+        self.source_warnings.extend(other.source_warnings);
+        self.details.extend(other.details);
+        self.listings.extend(other.listings);
         self.notes.extend(other.notes);
         self.bundles.extend(other.bundles);
         self.pruned.extend(other.pruned);
