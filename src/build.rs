@@ -130,7 +130,12 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
         bundle::entry_point(config, input.project(), files)?;
     }
     if config.analysis.prunes() && formats.contains(&OutputFormat::Wheel) {
-        return Err(crate::analysis::prune::PruneError::Wheel.into());
+        return Err(PruneError::Wheel.into());
+    } else if !config.analysis.prunes() && !config.analysis.include.is_empty() {
+        report.warnings.push(
+            "`--include` keeps modules only when pruning (`--prune`, `--prune-from`): ignored"
+                .to_owned(),
+        );
     }
     if formats.iter().any(|&format| format != OutputFormat::Wheel)
         && let Some(warning) = input.project().and_then(plan::bundle_metadata_warning)

@@ -100,6 +100,12 @@ pub(crate) fn run(args: Box<BuildArgs>, quiet: bool, verbose: bool) -> ExitCode 
                 .iter()
                 .map(|listing| listing.files.len())
                 .sum();
+            // What pruning leaves out is part of the plan (`-v` lists it below in any case).
+            if !verbose {
+                for pruned in &report.pruned {
+                    print_dropped(pruned);
+                }
+            }
             message(format_args!(
                 "Dry run: {} artifacts, {files} files planned; nothing written, no worker started",
                 report.listings.len()
@@ -175,13 +181,7 @@ fn summarize(total: &Report, quiet: bool) {
 /// packages it kept whole.
 fn print_pruned(pruned: &pyship::report::Pruned) {
     let python = &pruned.python;
-    for file in &pruned.dropped {
-        message(format_args!(
-            "pruned (Python {python}): {} ({})",
-            escape(&file.path),
-            pyship::report::human_bytes(file.bytes)
-        ));
-    }
+    print_dropped(pruned);
     for import in &pruned.outside {
         message(format_args!(
             "not in the bundle (Python {python}; standard library or missing): {}, imported at {}:{}",
@@ -194,6 +194,18 @@ fn print_pruned(pruned: &pyship::report::Pruned) {
         message(format_args!(
             "kept with its whole package (Python {python}): {}",
             escape(kept)
+        ));
+    }
+}
+
+/// Each file pruning left out, with its size.
+fn print_dropped(pruned: &pyship::report::Pruned) {
+    for file in &pruned.dropped {
+        message(format_args!(
+            "pruned (Python {}): {} ({})",
+            pruned.python,
+            escape(&file.path),
+            pyship::report::human_bytes(file.bytes)
         ));
     }
 }

@@ -305,3 +305,45 @@ fn with_deps_prunes_the_dependencies_too() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+#[test]
+fn dry_run_lists_what_pruning_leaves_out() {
+    let python = pythons().pop().expect("a CPython");
+    let (temp, project) = copy_fixture("prune_app");
+    let out = temp.path().join("out");
+    let output = Pyship::build(&project)
+        .out(&out)
+        .python(&python)
+        .args(["-f", "zipapp", "--prune", "--dry-run"])
+        .succeeds();
+    let listing = String::from_utf8_lossy(&output.stdout);
+    let version = python.version();
+    let mut expected = ALWAYS_DROPPED.to_vec();
+    expected.extend(DYNAMIC);
+    for path in expected {
+        assert_stderr_contains(&output, &format!("pruned (Python {version}): {path} ("));
+        assert!(!listing.contains(path), "{path} planned:\n{listing}");
+    }
+    assert!(
+        listing.contains("prune_app/core/data/table.txt"),
+        "{listing}"
+    );
+    assert!(!out.exists());
+
+    // `--include` without pruning does nothing, and says so.
+    let output = Pyship::build(&project)
+        .out(&out)
+        .python(&python)
+        .args([
+            "-f",
+            "zipapp",
+            "--include",
+            "prune_app.plugins.x",
+            "--dry-run",
+        ])
+        .succeeds();
+    assert_stderr_contains(
+        &output,
+        "warning: `--include` keeps modules only when pruning (`--prune`, `--prune-from`): ignored",
+    );
+}
