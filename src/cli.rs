@@ -20,15 +20,17 @@ pub(crate) struct Cli {
     #[command(subcommand)]
     pub command: Command,
     /// Print no messages but errors: no progress bar, warnings, notes, size tables, summary
-    /// or `cache clean` count (what goes to stdout is unchanged).
+    /// or `cache clean` count (what goes to stdout is unchanged, but for `compile`, whose
+    /// stdout is compileall's: `-q` keeps its errors only, `-qq` nothing).
     #[arg(
         short,
         long,
         global = true,
+        action = ArgAction::Count,
         conflicts_with = "verbose",
         help_heading = GLOBAL_OPTIONS
     )]
-    pub quiet: bool,
+    pub quiet: u8,
     /// `build` and `compile`: print each module as it is compiled, then the stage timings and
     /// the cache counts (the other commands have nothing more to say).
     #[arg(short, long, global = true, help_heading = GLOBAL_OPTIONS)]
@@ -54,8 +56,8 @@ pub(crate) enum ColorChoice {
 pub(crate) enum Command {
     /// Compile a project (or convert a wheel) and write it as a directory, zip, wheel or zipapp.
     Build(Box<BuildArgs>),
-    /// Compile sources in place, like `python -m compileall` but faster.
-    Compile(CompileArgs),
+    /// Compile sources in place: `python -m compileall`'s command line, faster.
+    Compile(Box<CompileArgs>),
     /// Show or empty the compile cache.
     #[command(subcommand)]
     Cache(CacheCommand),
@@ -338,57 +340,147 @@ impl CacheCommand {
     }
 }
 
-/// `pyship compile`
+/// `pyship compile`: compileall's command line (`python -m compileall --help`), with the
+/// target interpreter and pyship's cache options beside it.
 #[derive(Debug, Args)]
 pub(crate) struct CompileArgs {
-    /// Directories to walk (skipping `__pycache__`, not following symlinked directories) and
-    /// `.py` files to compile.
-    #[arg(required = true, value_name = "PATH")]
+    /// Files and directories to compile; directories are walked as compileall walks them
+    /// [default: the target's sys.path, each without recursing]
+    #[arg(value_name = "FILE|DIR")]
     pub paths: Vec<PathBuf>,
     /// Target interpreter: a path, a command (`python3.12`) or a version (`3.12`)
-    #[arg(short, long = "python", value_name = "PY", default_value = "python3")]
-    pub python: String,
-    /// Optimize as `python -O` (drop asserts); `-OO` also drops docstrings.
+    /// [default: python3]
+    #[arg(long = "python", value_name = "PY")]
+    pub python: Option<String>,
+    /// The target interpreter, as `--python`; but compileall's PREPENDDIR (a path prefixed to
+    /// each recorded source path, after `-s`) when `--python` is given too, or when the value
+    /// is a directory, or a path (with a `/`) that is not a file. The last of each kind wins.
+    #[arg(short = 'p', value_name = "PY|PREPENDDIR")]
+    pub short_p: Vec<String>,
+    /// Optimize as `python -O` (drop asserts); `-OO` also drops docstrings. What compileall's
+    /// `-o -1` (its default) means.
     #[arg(short = 'O', action = ArgAction::Count, conflicts_with = "optimize")]
     pub optimize_flag: u8,
-    /// Optimization level, as CPython's: 0, 1 or 2.
+    /// Optimization level, as CPython's: 0, 1 or 2 (same as `-O`/`-OO`).
     #[arg(long)]
     pub optimize: Option<Optimize>,
+    /// Optimization level to compile with; repeat for one pyc per level (-1 is `-O`'s level)
+    #[arg(short = 'o', value_name = "LEVEL", value_parser = python_int, allow_hyphen_values = true)]
+    pub opt_levels: Vec<i64>,
+    /// Do not recurse into subdirectories.
+    #[arg(short = 'l')]
+    pub no_recursion: bool,
+    /// The maximum recursion level (wins over `-l`) [default: 1000; 10 for 3.8]
+    #[arg(short = 'r', value_name = "N", value_parser = python_int, allow_hyphen_values = true)]
+    pub recursion: Option<i64>,
+    /// Rewrite every pyc, even those that are up to date.
+    #[arg(short = 'f')]
+    pub force: bool,
+    /// Directory prepended to the recorded source paths (tracebacks show it); not with `-s`
+    /// or PREPENDDIR.
+    #[arg(short = 'd', value_name = "DESTDIR")]
+    pub ddir: Option<String>,
+    /// Prefix stripped from the recorded source paths, e.g. a build root (3.9+).
+    #[arg(short = 's', value_name = "STRIPDIR")]
+    pub stripdir: Option<String>,
+    /// Skip the files whose path matches this regular expression (searched anywhere in it).
+    #[arg(short = 'x', value_name = "REGEXP")]
+    pub exclude: Option<String>,
+    /// Also compile the files and directories listed in FILE, one a line (`-` reads stdin).
+    #[arg(short = 'i', value_name = "FILE")]
+    pub file_list: Option<String>,
+    /// Skip symlinks whose target is not under DIR (3.9+).
+    #[arg(short = 'e', value_name = "DIR")]
+    pub limit_sl_dest: Option<String>,
+    /// Hardlink the pycs of several `-o` levels when their bytes are equal (3.9+).
+    #[arg(long)]
+    pub hardlink_dupes: bool,
     /// How the loader decides a pyc is stale [default: timestamp, or checked-hash when
     /// SOURCE_DATE_EPOCH is set, as py_compile]
     #[arg(long, value_enum)]
     pub invalidation_mode: Option<InvalidationArg>,
-    /// Write `X.pyc` beside `X.py` instead of `__pycache__/X.<tag>.pyc` (`compileall -b`).
+    /// Write `X.pyc` beside `X.py` instead of `__pycache__/X.<tag>.pyc`.
     #[arg(short = 'b', long)]
     pub legacy: bool,
-    /// Worker processes [default: number of CPUs]
-    #[arg(short, long)]
-    pub jobs: Option<usize>,
+    /// Worker processes; 0 is the number of CPUs [default: number of CPUs]
+    #[arg(short, long, visible_alias = "workers", value_parser = python_int, allow_hyphen_values = true)]
+    pub jobs: Option<i64>,
     /// The compile cache.
     #[command(flatten)]
     pub cache: CacheArgs,
 }
 
+/// An integer as Python's `int(text)` reads it: surrounding whitespace allowed, so that
+/// compileall's `-r 0` given as one argument (as CPython's tests do) means 0.
+fn python_int(text: &str) -> Result<i64, String> {
+    text.trim()
+        .replace('_', "")
+        .parse()
+        .map_err(|_| format!("invalid int value: '{text}'"))
+}
+
 impl CompileArgs {
     /// Resolve flags and defaults into an [`InplaceConfig`].
-    pub(crate) fn into_config(self) -> InplaceConfig {
+    pub(crate) fn into_config(self, quiet: u8) -> InplaceConfig {
+        let (python, prependdir) = split_short_p(self.python, self.short_p);
         InplaceConfig {
             paths: self.paths,
-            python: self.python,
+            file_list: self.file_list,
+            python,
             optimize: self
                 .optimize
                 .unwrap_or_else(|| Optimize::from_flag_count(self.optimize_flag)),
+            opt_levels: self.opt_levels,
             invalidation: self
                 .invalidation_mode
                 .map_or_else(default_invalidation, Invalidation::from),
             legacy: self.legacy,
+            force: self.force,
+            max_levels: self.recursion.or_else(|| self.no_recursion.then_some(0)),
+            exclude: self.exclude,
+            ddir: self.ddir,
+            stripdir: self.stripdir,
+            prependdir,
+            // compileall: `-e ""` is no limit.
+            limit_sl_dest: self.limit_sl_dest.filter(|dir| !dir.is_empty()),
+            hardlink_dupes: self.hardlink_dupes,
+            pycache_prefix: std::env::var_os("PYTHONPYCACHEPREFIX")
+                .filter(|prefix| !prefix.is_empty())
+                .map(PathBuf::from),
+            quiet,
             jobs: self.jobs.map_or_else(
                 || std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
-                |jobs| jobs.max(1),
+                |jobs| match usize::try_from(jobs) {
+                    // compileall's -j0: as many as there are CPUs.
+                    Ok(0) => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+                    Ok(jobs) => jobs,
+                    Err(_) => 0,
+                },
             ),
             cache_dir: self.cache.dir(),
         }
     }
+}
+
+/// The target interpreter and compileall's PREPENDDIR from `--python` and the `-p`s (see
+/// `CompileArgs::short_p`): `-p` is pyship's interpreter where that is what it can mean.
+fn split_short_p(python: Option<String>, short_p: Vec<String>) -> (String, Option<String>) {
+    if let Some(python) = python {
+        return (python, short_p.into_iter().last());
+    }
+    let (mut interpreter, mut prependdir) = (None, None);
+    for value in short_p {
+        let path = std::path::Path::new(&value);
+        if path.is_dir() || (value.contains(std::path::MAIN_SEPARATOR) && !path.is_file()) {
+            prependdir = Some(value);
+        } else {
+            interpreter = Some(value);
+        }
+    }
+    (
+        interpreter.unwrap_or_else(|| "python3".to_owned()),
+        prependdir,
+    )
 }
 
 #[cfg(test)]
@@ -404,6 +496,39 @@ mod tests {
             Command::Build(args) => *args,
             _ => unreachable!("parsed a build"),
         }
+    }
+
+    #[test]
+    fn short_p_is_the_interpreter_unless_it_can_only_be_a_prependdir() {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = temp.path().to_str().unwrap().to_owned();
+        let file = temp.path().join("python3.12");
+        fs_err::write(&file, "").unwrap();
+        let file = file.to_str().unwrap().to_owned();
+        let split = |python: Option<&str>, short: &[&str]| {
+            split_short_p(
+                python.map(str::to_owned),
+                short.iter().map(|value| (*value).to_owned()).collect(),
+            )
+        };
+        let python =
+            |spec: &str, prepend: Option<&str>| (spec.to_owned(), prepend.map(str::to_owned));
+        assert_eq!(split(None, &[]), python("python3", None));
+        assert_eq!(split(None, &["3.12"]), python("3.12", None));
+        assert_eq!(split(None, &["python3.12"]), python("python3.12", None));
+        assert_eq!(split(None, &[&file]), python(&file, None));
+        assert_eq!(split(None, &["/foo"]), python("python3", Some("/foo")));
+        assert_eq!(split(None, &[&dir]), python("python3", Some(&dir)));
+        assert_eq!(split(None, &["3.9", "/"]), python("3.9", Some("/")));
+        assert_eq!(split(Some("3.11"), &["3.12"]), python("3.11", Some("3.12")));
+        // Parsed as such: `-r 0` in one argument is 0, as Python's int() reads it.
+        let cli =
+            Cli::try_parse_from(["pyship", "compile", "-r 0", "-o", "-1", "-p", "/foo"]).unwrap();
+        let Command::Compile(args) = cli.command else {
+            unreachable!("parsed a compile")
+        };
+        assert_eq!((args.recursion, &args.opt_levels[..]), (Some(0), &[-1][..]));
+        assert_eq!(args.short_p, ["/foo"]);
     }
 
     #[test]

@@ -91,11 +91,9 @@ fn run_cli() -> ExitCode {
 
     match cli.command {
         Command::Pythons { json } => commands::pythons::run(json),
-        Command::Compile(args) => {
-            commands::compile::run(&args.into_config(), cli.quiet, cli.verbose)
-        }
-        Command::Cache(command) => commands::cache::run(&command, cli.quiet),
-        Command::Build(args) => commands::build::run(args, cli.quiet, cli.verbose),
+        Command::Compile(args) => commands::compile::run(&args.into_config(cli.quiet), cli.verbose),
+        Command::Cache(command) => commands::cache::run(&command, cli.quiet > 0),
+        Command::Build(args) => commands::build::run(args, cli.quiet > 0, cli.verbose),
         Command::Completions { shell } => commands::docs::completions(shell),
         Command::Man => commands::docs::man(),
     }

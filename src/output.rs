@@ -61,6 +61,16 @@ fn write_stdout(line: &str) -> std::io::Result<()> {
     stdout_result(writeln!(stdout, "{line}"))
 }
 
+/// Write `text` (whole lines) to stdout as it is: `compile`'s compileall output, whose paths
+/// are already Python `repr`s, so that scripts reading it get compileall's bytes.
+pub(crate) fn stdout_text(text: &str) -> std::io::Result<()> {
+    if text.is_empty() || STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    let mut stdout = std::io::stdout().lock();
+    stdout_result(stdout.write_all(text.as_bytes()))
+}
+
 /// Write a path to stdout, as [`stdout_line`].
 pub(crate) fn stdout_path(path: &Path) -> std::io::Result<()> {
     stdout_line(&path.to_string_lossy())

@@ -94,7 +94,10 @@ def strip_docstrings(source, dfile, optimize):
         isinstance(statement, ast.ImportFrom) and statement.module == "__future__"
         for statement in tree.body[1:]
     )
-    if follows and not _module_level_debug(ast, tree, definitions):
+    # 3.13 drops the docstring statement, but SETUP_ANNOTATIONS (module annotations) still takes
+    # its place and location: a constant statement there gives exactly that.
+    annotated = version >= (3, 13) and _has_annotations(ast, tree.body)
+    if follows and (version < (3, 13) or annotated) and not _module_level_debug(ast, tree, definitions):
         top = compile_from(source, 2)
         code = compile_from(tree, 0)
         code_type = type(top)
@@ -111,13 +114,33 @@ def strip_docstrings(source, dfile, optimize):
                 next(swap) if isinstance(const, code_type) else const for const in top.co_consts
             )
             return top.replace(co_consts=consts)
-    if version < (3, 13) and not follows:
+    if (version < (3, 13) or annotated) and not follows:
         to_constant(tree.body[0])
     else:
         tree.body.pop(0)
         if version >= (3, 13) and is_docstring(tree.body):
             to_constant(tree.body[0])
     return compile_from(tree, 0)
+
+
+def _has_annotations(ast, body):
+    """CPython's find_ann: whether a body has an annotated assignment outside its functions and
+    classes, which makes the compiler set up __annotations__ first."""
+    for statement in body:
+        if isinstance(statement, ast.AnnAssign):
+            return True
+        inner = []
+        for field in ("body", "orelse", "finalbody"):
+            inner.extend(getattr(statement, field, None) or [])
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        for handler in getattr(statement, "handlers", None) or []:
+            inner.extend(handler.body)
+        for case in getattr(statement, "cases", None) or []:
+            inner.extend(case.body)
+        if inner and _has_annotations(ast, inner):
+            return True
+    return False
 
 
 def _module_level_debug(ast, tree, definitions):

@@ -73,7 +73,7 @@ fn pycs(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// What the reference script reports about one source.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, Clone)]
 struct Reference {
     source: String,
     /// Where the import system (or compileall -b) expects the pyc: pyship's file.
@@ -211,6 +211,44 @@ fn pycs_equal_py_compile_for_every_mode_and_level() {
     }
 }
 
+/// compileall's repeated `-o`: one pyc per level in one run, each equal to py_compile's, and
+/// with `--hardlink-dupes` the equal neighbours are one file.
+#[cfg(unix)]
+#[test]
+fn several_levels_in_one_run_equal_py_compile_and_dupes_are_hardlinked() {
+    use std::os::unix::fs::MetadataExt as _;
+    for python in pythons().into_iter().filter(|python| python.minor >= 9) {
+        let temp = tempfile::tempdir().unwrap();
+        let cwd = temp.path().join("levels");
+        let project = flat_in(&cwd);
+        let args = ["flat", "-o", "2", "-o", "0", "-o", "1", "--hardlink-dupes"];
+        compile_ok(&cwd, &python, &args);
+        let sources = sources(&cwd, &project);
+        let references: Vec<Vec<Reference>> = (0..=2)
+            .map(|level| {
+                let dest = temp.path().join(format!("ref-{level}"));
+                py_compile_references(&python, &cwd, &dest, &sources, level, "TIMESTAMP", false)
+            })
+            .collect();
+        assert_matches_references(&python, &project, &references.concat());
+        let mut linked = 0;
+        for at in 0..sources.len() {
+            for pair in references.windows(2) {
+                let (lower, upper) = (&pair[0][at].cfile, &pair[1][at].cfile);
+                let same_bytes = std::fs::read(lower).unwrap() == std::fs::read(upper).unwrap();
+                let inode = |path: &str| std::fs::metadata(path).unwrap().ino();
+                assert_eq!(inode(lower) == inode(upper), same_bytes, "{lower} {upper}");
+                linked += usize::from(same_bytes);
+            }
+        }
+        assert!(
+            linked > 0,
+            "no level gave equal bytes on 3.{}",
+            python.minor
+        );
+    }
+}
+
 #[test]
 fn python_imports_the_pycs_without_compiling() {
     for python in pythons() {
@@ -336,7 +374,7 @@ fn only_stale_pycs_are_written_again() {
     text.push_str("EXTRA = 1\n");
     std::fs::write(&part, &text).unwrap();
     set_mtime(&part, 1_600_000_000);
-    let fourth = compile_ok(temp.path(), &python, &["flat"]);
+    let fourth = compile_ok(temp.path(), &python, &["flat", "-v"]);
     assert_eq!(wrote(&fourth), 1, "{fourth}");
     let resized = stamps(&project);
     let tag = format!("part.cpython-3{}.pyc", python.minor);
@@ -351,7 +389,7 @@ fn only_stale_pycs_are_written_again() {
     let hashed = compile_ok(
         temp.path(),
         &python,
-        &["flat", "--invalidation-mode", "checked-hash"],
+        &["flat", "-v", "--invalidation-mode", "checked-hash"],
     );
     assert_eq!(wrote(&hashed), count, "{hashed}");
     let hashed_stamps = stamps(&project);
@@ -360,14 +398,14 @@ fn only_stale_pycs_are_written_again() {
     let again = compile_ok(
         temp.path(),
         &python,
-        &["flat", "--invalidation-mode", "checked-hash"],
+        &["flat", "-v", "--invalidation-mode", "checked-hash"],
     );
     assert_eq!(wrote(&again), 0, "{again}");
     std::fs::write(&part, "NAME = 'other'\n").unwrap();
     let edited = compile_ok(
         temp.path(),
         &python,
-        &["flat", "--invalidation-mode", "checked-hash"],
+        &["flat", "-v", "--invalidation-mode", "checked-hash"],
     );
     assert_eq!(wrote(&edited), 1, "{edited}");
     assert_eq!(changed(&hashed_stamps, &stamps(&project)), [tag]);
@@ -375,7 +413,7 @@ fn only_stale_pycs_are_written_again() {
     let unchecked = compile_ok(
         temp.path(),
         &python,
-        &["flat", "--invalidation-mode", "unchecked-hash"],
+        &["flat", "-v", "--invalidation-mode", "unchecked-hash"],
     );
     assert_eq!(wrote(&unchecked), count, "{unchecked}");
 }
@@ -495,12 +533,29 @@ fn files_and_defaults_follow_compileall() {
     );
     assert_matches_references(&python, &project, &references);
 
-    // A missing path is one fatal line.
-    let output = compile(temp.path(), &python, &["flat", "nope"]).fails(2);
+    // A missing path, as compileall has it: listed, not listable, no error; the rest is
+    // compiled and stderr stays empty.
+    let output = compile(temp.path(), &python, &["-q", "flat", "nope"]).succeeds();
     assert_eq!(
-        String::from_utf8_lossy(&output.stderr),
-        "error: `nope` does not exist\n"
+        String::from_utf8_lossy(&output.stdout),
+        "Can't list 'nope'\n"
     );
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "");
+}
+
+/// compileall's stdout for the tree `theirs`, as it reads for `ours` beside it, run by its
+/// relative name: the path, and the random suffix of py_compile's temporary pyc name (`X.pyc.
+/// 140543346667040`), which pyship does not reproduce.
+fn same_tree_stdout(stdout: &[u8], theirs: &Path) -> String {
+    let text = String::from_utf8_lossy(stdout).replace(theirs.to_str().unwrap(), "ours");
+    let mut out = String::new();
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find(".pyc.") {
+        out.push_str(&rest[..at + 4]);
+        rest = rest[at + 5..].trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A source that cannot be read, even by root: `/proc/self/mem` is a regular file whose first
@@ -524,9 +579,16 @@ fn an_unreadable_source_is_reported_and_the_rest_is_written() {
             dir
         };
         let (ours, theirs) = (tree("ours"), tree("theirs"));
-        let output = compile(temp.path(), &python, &["ours"]).fails(1);
+        let output = compile(temp.path(), &python, &["-q", "ours"]).fails(1);
         let stderr = String::from_utf8_lossy(&output.stderr);
         let compileall = python.run(&["-I", "-m", "compileall", "-q", theirs.to_str().unwrap()]);
+        // compileall's words on stdout, for the same tree under another name.
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            same_tree_stdout(&compileall.stdout, &theirs),
+            "3.{}",
+            python.minor
+        );
         // compileall writes every other pyc and exits 1; so does pyship.
         assert_eq!(compileall.status.code(), Some(1));
         let relative = |dir: &Path| -> Vec<PathBuf> {
@@ -570,9 +632,16 @@ fn an_unwritable_pyc_is_reported_and_the_rest_is_written() {
             dir
         };
         let (ours, theirs) = (tree("ours"), tree("theirs"));
-        let output = compile(temp.path(), &python, &["ours"]).fails(1);
+        let output = compile(temp.path(), &python, &["-q", "ours"]).fails(1);
         let stderr = String::from_utf8_lossy(&output.stderr);
         let compileall = python.run(&["-I", "-m", "compileall", "-q", theirs.to_str().unwrap()]);
+        // compileall's words on stdout, for the same tree under another name.
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            same_tree_stdout(&compileall.stdout, &theirs),
+            "3.{}",
+            python.minor
+        );
         assert_eq!(compileall.status.code(), Some(1));
         let written = |dir: &Path| -> Vec<PathBuf> {
             pycs(dir)
@@ -601,5 +670,146 @@ fn an_unwritable_pyc_is_reported_and_the_rest_is_written() {
                 == "error: 3 modules did not compile; every other pyc was written"),
             "{stderr}"
         );
+    }
+}
+
+/// The tree the compileall comparisons run in: a package with a syntax error, an indentation
+/// error, a quote in a file name, a data file, two levels of subpackages, a broken top-level
+/// module, a file list and (unix) symlinks to files inside and outside a directory.
+fn compileall_tree(root: &Path) {
+    for (name, text) in [
+        ("pkg/__init__.py", ""),
+        ("pkg/a.py", "x = 1\n"),
+        ("pkg/bad.py", "def f(:\n    pass\n"),
+        ("pkg/data.txt", ""),
+        ("pkg/it's.py", ""),
+        ("pkg/sub/b.py", "y = 2\n"),
+        ("pkg/sub/indent.py", "if 1:\nx = 1\n"),
+        // 3.10+ underline the whole call.
+        ("pkg/sub/range.py", "if 1:\n  \tprint \"hi\", f(x)\n"),
+        ("pkg/sub/deeper/c.py", "z = 3\n"),
+        ("top.py", "t = (\n"),
+        ("list", "pkg/a.py\npkg/sub\n"),
+    ] {
+        let path = root.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    #[cfg(unix)]
+    {
+        std::fs::create_dir(root.join("links")).unwrap();
+        std::os::unix::fs::symlink(root.join("pkg/sub/b.py"), root.join("links/in.py")).unwrap();
+        std::os::unix::fs::symlink(root.join("pkg/a.py"), root.join("links/out.py")).unwrap();
+    }
+}
+
+/// Same stdout, same exit status as `python -m compileall` for the same arguments in the same
+/// tree, on every CPython; run twice where the second run (up-to-date pycs) says something
+/// else. stderr is empty whenever compileall succeeds. (Not compared: `-j` output, which
+/// compileall's workers interleave at random, and a second run in a hash mode, where
+/// compileall's 12-byte check recompiles what is current.)
+#[test]
+fn stdout_and_status_match_compileall() {
+    let cases: Vec<(&[&str], bool)> = vec![
+        (&["pkg"], true),
+        (&["-q", "pkg"], false),
+        (&["-qq", "pkg"], false),
+        (&["pkg", "nope"], false),
+        (&["-d", "dd", "pkg"], false),
+        (&["-q", "-d", "dd", "top.py"], false),
+        (&["-l", "pkg"], false),
+        (&["-r", "1", "pkg"], false),
+        (&["-x", "sub", "pkg"], false),
+        (&["top.py", "pkg/a.py", "pkg/data.txt"], false),
+        (&["-f", "pkg"], true),
+        (&["-b", "pkg"], true),
+        (&["-i", "list", "top.py"], false),
+        (&["-i", "nolist", "pkg"], false),
+    ];
+    let newer: Vec<(&[&str], bool)> = vec![
+        (&["-s", "elsewhere", "pkg"], false),
+        (&["-s", "pkg", "-p", "/foo", "pkg"], false),
+        (&["-o", "0", "-o", "2", "--hardlink-dupes", "pkg"], true),
+        #[cfg(unix)]
+        (&["-e", "pkg/sub", "links"], false),
+    ];
+    let pythons = pythons();
+    // One thread per version: each mostly waits for the processes it starts.
+    std::thread::scope(|scope| {
+        for python in &pythons {
+            let cases = cases
+                .iter()
+                .chain(newer.iter().filter(|_| python.minor >= 9));
+            scope.spawn(move || {
+                for (args, twice) in cases {
+                    compare_with_compileall(python, args, *twice);
+                }
+            });
+        }
+    });
+}
+
+/// Run `python -m compileall ARGS` and `pyship compile --python PYTHON ARGS` in two copies of
+/// [`compileall_tree`] (twice each when `twice`), comparing stdout and status.
+fn compare_with_compileall(python: &Python, args: &[&str], twice: bool) {
+    let temp = tempfile::tempdir().unwrap();
+    let (theirs, ours) = (temp.path().join("theirs"), temp.path().join("ours"));
+    compileall_tree(&theirs);
+    compileall_tree(&ours);
+    for run in 0..if twice { 2 } else { 1 } {
+        let compileall = std::process::Command::new(&python.path)
+            .args(["-m", "compileall"])
+            .args(args)
+            .current_dir(&theirs)
+            .env("PYTHONIOENCODING", "utf-8")
+            .env_remove("SOURCE_DATE_EPOCH")
+            .output()
+            .unwrap();
+        let pyship = crate::common::pyship()
+            .args(["compile", "--python"])
+            .arg(&python.path)
+            .args(args)
+            .current_dir(&ours)
+            .output()
+            .unwrap();
+        let context = format!("3.{} {args:?} run {run}", python.minor);
+        assert_eq!(
+            String::from_utf8_lossy(&pyship.stdout),
+            String::from_utf8_lossy(&compileall.stdout),
+            "{context}"
+        );
+        assert_eq!(pyship.status.code(), compileall.status.code(), "{context}");
+        if compileall.status.success() {
+            assert_eq!(String::from_utf8_lossy(&pyship.stderr), "", "{context}");
+        }
+    }
+}
+
+/// The compileall options 3.8 lacks are refused for a 3.8 target, in one line, before anything
+/// is written.
+#[test]
+fn options_newer_than_the_target_are_refused() {
+    let Some(python) = pythons().into_iter().find(|python| python.minor == 8) else {
+        eprintln!("note: no CPython 3.8; skipped");
+        return;
+    };
+    let temp = tempfile::tempdir().unwrap();
+    compileall_tree(temp.path());
+    for (args, option) in [
+        (&["-s", "pkg"][..], "-s"),
+        (&["-p", "/foo"][..], "-p"),
+        (&["-o", "1"][..], "-o"),
+        (&["-e", "pkg"][..], "-e"),
+        (&["--hardlink-dupes"][..], "--hardlink-dupes"),
+    ] {
+        let output = compile(temp.path(), &python, args).arg("pkg").fails(2);
+        assert_eq!(
+            String::from_utf8_lossy(&output.stderr),
+            format!(
+                "error: `{option}` is not an option of compileall on Python 3.8 (it came in 3.9)\n"
+            ),
+            "{args:?}"
+        );
+        assert!(!temp.path().join("pkg/__pycache__").exists());
     }
 }

@@ -15,6 +15,9 @@ mod build;
 mod cache;
 mod common;
 mod compile;
+// Runs CPython's test.test_compileall, which needs symlinks and a POSIX shell environment.
+#[cfg(unix)]
+mod conformance;
 mod docs;
 mod inputs;
 mod marshal;
