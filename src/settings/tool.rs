@@ -646,13 +646,8 @@ packages = ["src/spam"]
         check("jobs = 0", "jobs must be at least 1, not 0");
         check("invalidation-mode = \"never\"", "unknown variant `never`");
         check("python = 3.12", "expected a string or a list of strings");
-        // Keys of features pyship does not have yet are refused, not silently ignored.
-        check(
-            "strip-docstrings = true",
-            "unknown field `strip-docstrings`",
-        );
-        check("prune-from = \"app\"", "unknown field `prune-from`");
-        check("include = [\"plugins\"]", "unknown field `include`");
+        check("prune-from = 3", "expected a string or a list of strings");
+        check("prune = \"yes\"", "expected a boolean");
 
         write(
             temp.path(),

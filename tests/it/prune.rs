@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::common::{Pyship, Python, assert_stderr_contains, copy_fixture, pythons};
+use crate::common::{Pyship, Python, assert_stderr_contains, copy_fixture, fixture, pythons};
 use crate::zipapp::{build_dep_wheel, build_with_deps, members};
 
 /// What the design of `fixtures/prune_app` leaves out whatever is included:
@@ -329,6 +329,35 @@ fn dry_run_lists_what_pruning_leaves_out() {
         "{listing}"
     );
     assert!(!out.exists());
+
+    // The same from `[tool.pyship]`, the plugin included there.
+    let pyproject = project.join("pyproject.toml");
+    let mut text = std::fs::read_to_string(&pyproject).unwrap();
+    text.push_str("\n[tool.pyship]\nprune = true\ninclude = \"prune_app.plugins.x\"\n");
+    std::fs::write(&pyproject, text).unwrap();
+    let output = Pyship::build(&project)
+        .out(&out)
+        .python(&python)
+        .args(["-f", "zipapp", "--dry-run"])
+        .succeeds();
+    let listing = String::from_utf8_lossy(&output.stdout);
+    for path in ALWAYS_DROPPED {
+        assert_stderr_contains(&output, &format!("pruned (Python {version}): {path} ("));
+    }
+    for path in DYNAMIC {
+        assert!(listing.contains(path), "{path} not planned:\n{listing}");
+    }
+    let output = Pyship::build(&project)
+        .out(&out)
+        .python(&python)
+        .args(["-f", "zipapp", "--no-prune", "--dry-run"])
+        .succeeds();
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("pruned ("));
+    std::fs::write(
+        &pyproject,
+        std::fs::read_to_string(fixture("prune_app").join("pyproject.toml")).unwrap(),
+    )
+    .unwrap();
 
     // `--include` without pruning does nothing, and says so.
     let output = Pyship::build(&project)
