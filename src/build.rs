@@ -15,18 +15,23 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
+use crate::analysis::prune::PruneError;
+use crate::analysis::warnings::{Said, docstring_warnings};
+use crate::analysis::{self, Analyzed, Decision, Stripping};
 use crate::bytecode::pyc::{self, Invalidation};
 use crate::cache::Cache;
 use crate::cache::artifacts::ArtifactRecords;
 use crate::compile::cpython::WorkerPool;
 use crate::compile::{
-    CodeOptions, CompileRequest, Compiled, Event, Failures, Optimize, SourceDigest, compile_all,
+    CompileRequest, Compiled, Event, Failures, Optimize, SourceDigest, compile_all,
 };
 use crate::error::Error;
 use crate::interpreter::{Interpreter, resolve};
 use crate::plan::layout::{self, Content, LayoutOptions, Loader};
 use crate::plan::{self, ArtifactPlan, PlanError, bundle, default_format, plan_artifact};
-use crate::report::{ArtifactReport, Failure, Report, Reporter};
+use crate::report::{
+    ArtifactReport, DroppedFile, Failure, OutsideImport, Pruned, Report, Reporter,
+};
 use crate::settings::{Config, OutputFormat, Placement};
 use crate::sink::{self, Sink, SinkError};
 use crate::source::deps;
@@ -38,6 +43,8 @@ use crate::source::{self, Input, install_path};
 struct Target {
     interpreter: Interpreter,
     files: Vec<SourceFile>,
+    /// How each of `files` is compiled (data files: the plain options, unused).
+    decisions: Vec<Decision>,
     /// `(source hash for this target's magic number, size)` of each module, for pyc headers
     /// and fingerprints: sources are not kept in memory once compiled.
     stamps: Vec<Stamp>,
@@ -93,8 +100,10 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
             path: config.out_dir.clone(),
         });
     }
-    // What killed builds left behind; a live build's staging stays.
-    crate::support::staging::sweep(&config.out_dir);
+    // What killed builds left behind; a live build's staging stays. A dry run touches nothing.
+    if !config.dry_run {
+        crate::support::staging::sweep(&config.out_dir);
+    }
     let mut stage = Instant::now();
     let mut lap = |report: &mut Report, name: String| {
         report.timings.push((name, stage.elapsed().as_secs_f64()));
@@ -120,6 +129,14 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
     if formats.contains(&OutputFormat::Zipapp) {
         bundle::entry_point(config, input.project(), files)?;
     }
+    if config.analysis.prunes() && formats.contains(&OutputFormat::Wheel) {
+        return Err(PruneError::Wheel.into());
+    } else if !config.analysis.prunes() && !config.analysis.include.is_empty() {
+        report.warnings.push(
+            "`--include` keeps modules only when pruning (`--prune`, `--prune-from`): ignored"
+                .to_owned(),
+        );
+    }
     if formats.iter().any(|&format| format != OutputFormat::Wheel)
         && let Some(warning) = input.project().and_then(plan::bundle_metadata_warning)
     {
@@ -136,6 +153,17 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
     .map_err(source::SourceError::from)?;
     let sources = read_modules(files)?;
     lap(&mut report, "read".to_owned());
+    let stripping = Stripping::new(config).map_err(source::SourceError::from)?;
+    // The Rust parser reads the modules only when a decision needs it.
+    let analyzes = stripping.any() || config.analysis.prunes() || config.dry_run;
+    let project_analysis = if analyzes {
+        let analyzed = analysis::analyze(&sources);
+        lap(&mut report, "analyze".to_owned());
+        analyzed
+    } else {
+        Vec::new()
+    };
+    let mut said = Said::default();
     crate::support::interrupt::check()?;
     if config.bundle.with_deps && formats.contains(&OutputFormat::Wheel) {
         report.warnings.push(
@@ -147,12 +175,19 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
         );
     }
     // A wheel alone needs no dependencies installed.
-    let dependencies =
-        if config.bundle.with_deps && formats.iter().any(|format| *format != OutputFormat::Wheel) {
-            dependencies(config, input.project())?
-        } else {
-            deps::Requirements::default()
-        };
+    let bundles_deps =
+        config.bundle.with_deps && formats.iter().any(|format| *format != OutputFormat::Wheel);
+    let dependencies = if bundles_deps && !config.dry_run {
+        dependencies(config, input.project())?
+    } else {
+        if bundles_deps {
+            report.notes.push(
+                "a dry run installs no dependencies: the listing has the project's files only"
+                    .to_owned(),
+            );
+        }
+        deps::Requirements::default()
+    };
     let several = interpreters.len() > 1;
     let shared = name_artifacts(config, &input, &interpreters, &formats)?;
     // What pyc headers and fingerprints need of the project's modules, for every target up
@@ -207,9 +242,42 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
             &interpreter,
             &target_sources[sources.len()..],
         ));
+        let mut target_analysis = project_analysis.clone();
+        if analyzes {
+            target_analysis.extend(analysis::analyze(&target_sources[sources.len()..]));
+        }
+        // `--prune-from`/`--prune`: from here on, this target's files are the kept ones.
+        let pruned = config.analysis.prunes();
+        let mut project_files = files.len();
+        if pruned {
+            let kept = prune_target(
+                config,
+                &input,
+                &python,
+                &target_files,
+                &target_analysis,
+                &mut report,
+            )
+            .map_err(in_target)?;
+            project_files = kept[..files.len()].iter().filter(|kept| **kept).count();
+            retain_kept(&mut target_files, &kept);
+            retain_kept(&mut target_sources, &kept);
+            retain_kept(&mut stamps, &kept);
+            retain_kept(&mut target_analysis, &kept);
+        }
+        let decisions = decide(
+            &stripping,
+            &target_files,
+            &target_analysis,
+            project_files,
+            index == 0,
+            &mut said,
+            &mut report,
+        );
         let target = Target {
             interpreter,
             files: target_files,
+            decisions,
             stamps,
             _deps: installed,
         };
@@ -220,6 +288,12 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
                 .map_err(|err| in_target(err.into()))?;
             let plan = plan_artifact(config, &input, &target.interpreter, format)
                 .map_err(|err| in_target(err.into()))?;
+            if config.dry_run {
+                report
+                    .listings
+                    .push(dry_run(config, &plan, &target, &input, &keep_source));
+                continue;
+            }
             // A wheel that keeps its sources, already opened by an earlier target: this
             // target's pycs go into it too.
             if let Some(at) = artifacts
@@ -272,6 +346,10 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
         if !open.is_empty() {
             crate::support::interrupt::check()?;
             let digests = config.cache_dir.as_ref().map(|_| {
+                if pruned {
+                    // Indices moved: this target's own.
+                    return digest_modules(&target_sources);
+                }
                 let digests = digests.get_or_insert_with(|| digest_modules(&sources));
                 let mut all = digests.clone();
                 all.extend(digest_modules(&target_sources[sources.len()..]));
@@ -297,7 +375,7 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
     // From here on, module sources are read again from disk only where they are shipped.
     drop(sources);
     drop(digests);
-    if !report.failures.is_empty() {
+    if !report.failures.is_empty() || config.dry_run {
         // The open artifacts are dropped unfinished: nothing is written.
         report.duration = start.elapsed();
         return Ok(report);
@@ -636,6 +714,79 @@ fn fingerprint(
     hasher.finalize().into()
 }
 
+/// How each of `files` is compiled, given what the analysis read of it (`analyzed` is empty
+/// when nothing asked for the analysis); its warnings and notes go into `report`. The project's
+/// files (the first `project` ones) are the same for every target: only the first target
+/// reports on them.
+fn decide(
+    stripping: &Stripping,
+    files: &[SourceFile],
+    analyzed: &[Option<Analyzed>],
+    project: usize,
+    first_target: bool,
+    said: &mut Said,
+    report: &mut Report,
+) -> Vec<Decision> {
+    let mut kept = Vec::new();
+    let decisions = files
+        .iter()
+        .enumerate()
+        .map(|(index, file)| {
+            let analyzed = analyzed.get(index).and_then(Option::as_ref);
+            let decision = stripping.decide(&file.relative, analyzed);
+            if file.kind != FileKind::Module || (index < project && !first_target) {
+                return decision;
+            }
+            // Dependencies are named by their path in site-packages, not pip's staging.
+            let shown = if index < project {
+                file.path.to_string_lossy().into_owned()
+            } else {
+                file.relative.clone()
+            };
+            match analyzed {
+                Some(Analyzed::Unreadable(why)) => report.details.push(format!(
+                    "the Rust parser could not read {shown} ({why}): CPython compiles it as usual"
+                )),
+                Some(Analyzed::Read(facts)) if decision.stripped => report
+                    .source_warnings
+                    .extend(docstring_warnings(&shown, facts, said)),
+                _ => {}
+            }
+            if decision.kept {
+                kept.push(file.relative.clone());
+            }
+            decision
+        })
+        .collect();
+    if first_target && let Some(first) = report.source_warnings.first() {
+        let example = files
+            .iter()
+            .find(|file| file.path.to_string_lossy() == first.path)
+            .map_or(first.path.as_str(), |file| file.relative.as_str());
+        report.notes.push(format!(
+            "a module that needs its docstrings can keep them: `--keep-docstrings {example}`"
+        ));
+    }
+    if !kept.is_empty() {
+        let count = kept.len();
+        let mut named = kept.into_iter().take(3).collect::<Vec<_>>().join(", ");
+        if count > 3 {
+            named = format!("{named} and {} more", count - 3);
+        }
+        let modules = if count == 1 {
+            "1 module keeps its docstrings".to_owned()
+        } else {
+            format!("{count} modules keep their docstrings")
+        };
+        report.notes.push(if stripping.optimize() == Optimize::Two {
+            format!("{modules} (`--keep-docstrings`), compiled at -O: {named}")
+        } else {
+            format!("{modules} (`--keep-docstrings`): {named}")
+        });
+    }
+    decisions
+}
+
 /// What pyc headers need of each module for `interpreter`: its source hash and size.
 fn stamp_modules(interpreter: &Interpreter, sources: &[Option<Arc<[u8]>>]) -> Vec<Stamp> {
     sources
@@ -655,6 +806,90 @@ fn digest_modules(sources: &[Option<Arc<[u8]>>]) -> Vec<Option<SourceDigest>> {
         .par_iter()
         .map(|source| source.as_deref().map(SourceDigest::of))
         .collect()
+}
+
+/// The modules pruning starts from: `--prune-from`, else the entry point (as the zipapp runs
+/// it).
+fn prune_roots(
+    config: &Config,
+    input: &Input,
+    files: &[SourceFile],
+) -> Result<Vec<String>, PruneError> {
+    use crate::sink::zipapp::{EntryPoint, PROJECT_MAIN};
+    if !config.analysis.prune_from.is_empty() {
+        return Ok(config.analysis.prune_from.clone());
+    }
+    let entry = bundle::entry_point(config, input.project(), files).map_err(|err| {
+        PruneError::NoEntryPoint {
+            reason: err.to_string(),
+        }
+    })?;
+    let module = match &entry {
+        EntryPoint::Function(value) => value.split(':').next().unwrap_or_default(),
+        // The project's own top-level `__main__.py`, renamed only in the zipapp.
+        EntryPoint::Module(module) if module == PROJECT_MAIN => "__main__",
+        EntryPoint::Module(module) => module,
+    };
+    Ok(vec![module.to_owned()])
+}
+
+/// Which of a target's `files` (dependencies included) the entry modules reach, given what the
+/// analysis read of each (see [`crate::analysis::prune`]); what is left out goes to
+/// `report.pruned`.
+fn prune_target(
+    config: &Config,
+    input: &Input,
+    python: &str,
+    files: &[SourceFile],
+    analyzed: &[Option<Analyzed>],
+    report: &mut Report,
+) -> Result<Vec<bool>, Error> {
+    let roots = prune_roots(config, input, files)?;
+    let include = &config.analysis.include;
+    let paths: Vec<&str> = files
+        .iter()
+        .map(|file| install_path(&file.relative))
+        .collect();
+    let pruning = crate::analysis::prune::prune(&paths, analyzed, &roots, include)?;
+    let mut pruned = Pruned {
+        python: python.to_owned(),
+        roots: roots.iter().chain(include).cloned().collect(),
+        ..Pruned::default()
+    };
+    for index in pruning.dropped() {
+        if crate::analysis::prune::module_name(paths[index]).is_some() {
+            pruned.modules += 1;
+        } else {
+            pruned.data_files += 1;
+        }
+        pruned.bytes += files[index].size;
+        pruned.dropped.push(DroppedFile {
+            path: paths[index].to_owned(),
+            bytes: files[index].size,
+        });
+    }
+    pruned.outside = pruning
+        .outside
+        .iter()
+        .map(|(module, &(index, line))| OutsideImport {
+            module: module.clone(),
+            path: paths[index].to_owned(),
+            line,
+        })
+        .collect();
+    pruned.kept_whole = pruning
+        .kept_whole
+        .iter()
+        .map(|(index, why)| format!("{}: {why}", paths[*index]))
+        .collect();
+    report.pruned.push(pruned);
+    Ok(pruning.kept)
+}
+
+/// Keep the items of `items` whose `kept` is true.
+fn retain_kept<T>(items: &mut Vec<T>, kept: &[bool]) {
+    let mut kept = kept.iter();
+    items.retain(|_| kept.next().copied().unwrap_or(true));
 }
 
 /// Compile every module of `target`, putting each one's code into the artifacts of `open` as
@@ -677,7 +912,7 @@ fn compile_target(
             requests.push(CompileRequest {
                 source: Arc::clone(source),
                 dfile: format!("{}{}", config.dfile_prefix, install_path(&file.relative)),
-                options: CodeOptions::new(config.optimize),
+                options: target.decisions[index].options,
             });
         }
     }
@@ -738,6 +973,35 @@ fn compile_target(
         });
     }
     Ok(())
+}
+
+/// What `plan`'s artifact would hold, for `--dry-run`.
+fn dry_run(
+    config: &Config,
+    plan: &ArtifactPlan,
+    target: &Target,
+    input: &Input,
+    keep_source: &ignore::gitignore::Gitignore,
+) -> plan::listing::Listing {
+    let files = artifact_files(plan, &input.files, target);
+    let options = layout_options(config, plan, &target.interpreter, keep_source);
+    let renamed;
+    let files = if plan.format == OutputFormat::Zipapp {
+        renamed = bundle::rename_main(files);
+        &renamed[..]
+    } else {
+        files
+    };
+    let entries = layout::plan(files, &options);
+    plan::listing::list(
+        plan,
+        target.interpreter.short_version(),
+        files,
+        &entries,
+        &target.decisions,
+        options.loader,
+        config.optimize,
+    )
 }
 
 /// Check whether `plan`'s artifact is up to date; if not, open its sink and add everything

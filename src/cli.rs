@@ -208,6 +208,33 @@ pub(crate) struct BuildArgs {
     /// Write the build report (artifacts, per-package sizes, timings, warnings) as JSON.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+    /// Drop docstrings but keep asserts, at any optimize level (the code is what the target's
+    /// own `-OO` gives, asserts aside).
+    #[arg(long, overrides_with = "no_strip_docstrings")]
+    pub strip_docstrings: bool,
+    /// Keep docstrings, whatever `[tool.pyship]` says.
+    #[arg(long, overrides_with = "strip_docstrings")]
+    pub no_strip_docstrings: bool,
+    /// Modules that keep their docstrings under `-OO` or `--strip-docstrings` (compiled at `-O`
+    /// under `-OO`; gitignore-style pattern; repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub keep_docstrings: Vec<String>,
+    /// Ship only the modules MODULE reaches by static imports (repeatable; dir, zip, zipapp).
+    #[arg(long, value_name = "MODULE")]
+    pub prune_from: Vec<String>,
+    /// A module pruning keeps whatever imports it, for dynamic imports (repeatable).
+    #[arg(long, value_name = "MODULE")]
+    pub include: Vec<String>,
+    /// Prune from the zipapp's entry point.
+    #[arg(long, overrides_with = "no_prune")]
+    pub prune: bool,
+    /// Ship every module, whatever `[tool.pyship]` says.
+    #[arg(long, overrides_with = "prune")]
+    pub no_prune: bool,
+    /// Print where every file would go, what is stripped or pruned; write nothing, start no
+    /// worker.
+    #[arg(long)]
+    pub dry_run: bool,
     /// The compile cache.
     #[command(flatten)]
     pub cache: CacheArgs,
@@ -262,6 +289,12 @@ impl BuildArgs {
             report: self.report,
             cache_dir: self.cache.cache_dir,
             no_cache: self.cache.no_cache,
+            strip_docstrings: switch(self.strip_docstrings, self.no_strip_docstrings),
+            keep_docstrings: self.keep_docstrings,
+            prune_from: self.prune_from,
+            include: self.include,
+            prune: switch(self.prune, self.no_prune),
+            dry_run: self.dry_run,
         };
         self.sources
             .into_iter()

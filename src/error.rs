@@ -21,6 +21,9 @@ pub enum Error {
     /// A deployment bundle (zipapp, `--with-deps`) could not be built.
     #[error(transparent)]
     Bundle(#[from] crate::plan::bundle::BundleError),
+    /// Pruning cannot be done as asked.
+    #[error(transparent)]
+    Prune(#[from] crate::analysis::prune::PruneError),
     /// `pyship compile` could not walk, read or write.
     #[error(transparent)]
     Inplace(#[from] crate::in_place::InplaceError),
@@ -78,6 +81,7 @@ impl Error {
     pub fn hint(&self) -> Option<String> {
         match self {
             Error::Target { error, .. } => error.hint(),
+            Error::Prune(err) => err.hint(),
             Error::Plan(crate::plan::PlanError::ArtifactClash { hint, .. }) => {
                 Some((*hint).to_owned())
             }

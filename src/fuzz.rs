@@ -162,6 +162,29 @@ pub fn pyproject(data: &[u8]) {
     }
 }
 
+/// `fuzz/fuzz_targets/analysis.rs`: `data` as a module's source bytes, read by the analysis
+/// stage (decoding, the Rust parser, the facts, the `-OO` warnings) on a thread with the stack
+/// the build gives it.
+pub fn analysis(data: &[u8]) {
+    let run = || {
+        if let crate::analysis::Analyzed::Read(facts) = crate::analysis::analyze_one(data) {
+            let mut said = crate::analysis::warnings::Said::default();
+            let _ = crate::analysis::warnings::docstring_warnings("m.py", &facts, &mut said);
+        }
+    };
+    std::thread::scope(|scope| {
+        if let Ok(thread) = std::thread::Builder::new()
+            .stack_size(crate::analysis::STACK_SIZE)
+            .spawn_scoped(scope, run)
+        {
+            // A panic on that thread is the finding: let libFuzzer see it.
+            if let Err(panic) = thread.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     //! Replays the committed seed corpora (`fuzz/seeds/<target>/`) and crash reproducers

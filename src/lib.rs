@@ -23,6 +23,7 @@
 //! tags, RECORD, METADATA, the reader) are pure format knowledge; [`interpreter`] finds and
 //! probes targets; [`support`] holds the plumbing: signals, child processes, staging, jobs.
 
+pub mod analysis;
 pub mod build;
 pub mod bytecode;
 pub mod cache;

@@ -10,11 +10,12 @@ Every frame, in both directions, is a little-endian u32 length followed by that 
     "cache_tag": "cpython-312", "implementation": "cpython", "pid": 1234}
 2. Request (pyship -> worker): <u64 id> <u8 options> <u32 dfile length> <dfile UTF-8>
    <source bytes: the rest of the frame, exactly as on disk>. The options byte (pyship's
-   CodeOptions) is the optimize level (bits 0-1) plus 4 to strip docstrings; this worker
-   does not strip docstrings, and exits with status 2 when asked to (or given other bits).
+   CodeOptions) is the optimize level (bits 0-1) plus 4 to strip docstrings (see
+   strip_docstrings below); other bits make the worker exit with status 2.
 3. Response (worker -> pyship), one per request: <u64 id of the request> <u8 status> and
    - status 0: marshal.dumps(compile(source, dfile, 'exec', dont_inherit=True, optimize=N)),
-     which is what py_compile / SourceLoader.source_to_code does;
+     which is what py_compile / SourceLoader.source_to_code does (with docstrings stripped:
+     marshal.dumps(strip_docstrings(source, dfile, N)));
    - status 1: <u32 line> <u32 column> <message UTF-8>: the source does not compile. Line and
      column are SyntaxError.lineno/offset (1-based, 0 when absent) and the message is exc.msg;
      any other exception (ValueError for null bytes, RecursionError, ...) is reported as
@@ -31,6 +32,141 @@ Test hooks, read from the environment (used by pyship's tests, harmless otherwis
 """
 
 import sys
+
+
+def strip_docstrings(source, dfile, optimize):
+    """The code of `source` without docstrings, asserts kept: exactly what this interpreter's own
+    `optimize=2` compile gives for a module without asserts.
+
+    -OO handles a docstring differently by version, and a rewritten tree must compile to the
+    same thing: up to 3.12 a body without docstring still compiles from its first statement
+    with None as co_consts[0], which is what a non-string constant statement in its place gives;
+    3.13 drops the statement, and an emptied body's implicit return sits on the definition's
+    first line. A module docstring cannot be changed that way when a `from __future__` import
+    follows it (nothing but a docstring may come first), so then the module's own code comes
+    from a second, real optimize=2 compile and only the functions and classes in it from the
+    rewritten tree — unless the module level itself has asserts: then the docstring statement
+    is dropped, which differs from -OO by one line-table entry.
+    """
+    import ast
+
+    def compile_from(tree_or_source, level):
+        return compile(tree_or_source, dfile, "exec", dont_inherit=True, optimize=level)
+
+    if optimize:
+        # -O already drops asserts: -OO is -O without docstrings.
+        return compile_from(source, 2)
+    version = sys.version_info[:2]
+    tree = compile(source, dfile, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+
+    def is_docstring(body):
+        if not body or not isinstance(body[0], ast.Expr):
+            return False
+        value = body[0].value
+        return isinstance(value, ast.Constant) and type(value.value) is str
+
+    def to_constant(statement):
+        statement.value.value = 0
+        statement.value.kind = None
+
+    definitions = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+    changed = False
+    for node in ast.walk(tree):
+        if not isinstance(node, definitions) or not is_docstring(node.body):
+            continue
+        changed = True
+        body = node.body
+        if version < (3, 13):
+            to_constant(body[0])
+            continue
+        body.pop(0)
+        if is_docstring(body):
+            # The next string statement must not become the docstring: -OO compiles it as a
+            # constant statement.
+            to_constant(body[0])
+        if not body:
+            line = min([node.lineno] + [d.lineno for d in node.decorator_list])
+            body.append(ast.Pass(lineno=line, col_offset=0, end_lineno=line, end_col_offset=0))
+    if not is_docstring(tree.body):
+        return compile_from(tree if changed else source, 0)
+
+    follows = any(
+        isinstance(statement, ast.ImportFrom) and statement.module == "__future__"
+        for statement in tree.body[1:]
+    )
+    # 3.13 drops the docstring statement, but SETUP_ANNOTATIONS (module annotations) still takes
+    # its place and location: a constant statement there gives exactly that.
+    annotated = version >= (3, 13) and _has_annotations(ast, tree.body)
+    if follows and (version < (3, 13) or annotated) and not _module_level_debug(ast, tree, definitions):
+        top = compile_from(source, 2)
+        code = compile_from(tree, 0)
+        code_type = type(top)
+        theirs = [const for const in top.co_consts if isinstance(const, code_type)]
+        ours = [const for const in code.co_consts if isinstance(const, code_type)]
+        same = [(c.co_name, c.co_firstlineno) for c in theirs] == [
+            (c.co_name, c.co_firstlineno) for c in ours
+        ]
+        if same:
+            if not ours:
+                return top
+            swap = iter(ours)
+            consts = tuple(
+                next(swap) if isinstance(const, code_type) else const for const in top.co_consts
+            )
+            return top.replace(co_consts=consts)
+    if (version < (3, 13) or annotated) and not follows:
+        to_constant(tree.body[0])
+    else:
+        tree.body.pop(0)
+        if version >= (3, 13) and is_docstring(tree.body):
+            to_constant(tree.body[0])
+    return compile_from(tree, 0)
+
+
+def _has_annotations(ast, body):
+    """CPython's find_ann: whether a body has an annotated assignment outside its functions and
+    classes, which makes the compiler set up __annotations__ first."""
+    for statement in body:
+        if isinstance(statement, ast.AnnAssign):
+            return True
+        inner = []
+        for field in ("body", "orelse", "finalbody"):
+            inner.extend(getattr(statement, field, None) or [])
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        for handler in getattr(statement, "handlers", None) or []:
+            inner.extend(handler.body)
+        for case in getattr(statement, "cases", None) or []:
+            inner.extend(case.body)
+        if inner and _has_annotations(ast, inner):
+            return True
+    return False
+
+
+def _module_level_debug(ast, tree, definitions):
+    """Whether the module's own code (not the bodies of its functions and classes) has an
+    assert or reads __debug__."""
+    stack = list(tree.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Assert):
+            return True
+        if isinstance(node, ast.Name) and node.id == "__debug__":
+            return True
+        if isinstance(node, definitions):
+            stack.extend(node.decorator_list)
+            if isinstance(node, ast.ClassDef):
+                stack.extend(node.bases)
+                stack.extend(node.keywords)
+            else:
+                stack.append(node.args)
+                if node.returns is not None:
+                    stack.append(node.returns)
+        elif isinstance(node, ast.Lambda):
+            stack.append(node.args)
+        else:
+            stack.extend(ast.iter_child_nodes(node))
+    return False
 
 
 def main():
@@ -110,7 +246,8 @@ def main():
             return 2
         request_id, options, dfile_length = struct.unpack_from("<QBI", body)
         optimize = options & 3
-        if options & ~3 or optimize == 3:
+        strip = options & 4
+        if options & ~7 or optimize == 3:
             sys.stderr.write("pyship compile worker: unsupported options 0x%02x\n" % options)
             sys.stderr.flush()
             return 2
@@ -132,7 +269,10 @@ def main():
                 time.sleep(3600)
 
         try:
-            code = compile(source, dfile, "exec", dont_inherit=True, optimize=optimize)
+            if strip:
+                code = strip_docstrings(source, dfile, optimize)
+            else:
+                code = compile(source, dfile, "exec", dont_inherit=True, optimize=optimize)
             answer = marshal.dumps(code)
             del code
         except SyntaxError as exc:

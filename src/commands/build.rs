@@ -70,12 +70,46 @@ pub(crate) fn run(args: Box<BuildArgs>, quiet: bool, verbose: bool) -> ExitCode 
             for warning in &report.warnings {
                 message(format_args!("{WARNING}: {}", escape(warning)));
             }
+            for warning in &report.source_warnings {
+                message(format_args!(
+                    "{}:{}: {WARNING}: {}",
+                    escape(&warning.path),
+                    warning.line,
+                    escape(&warning.message)
+                ));
+            }
         }
         if !report.failures.is_empty() {
             summarize(&total, quiet);
             print_failures(&report, several.then_some(source.as_path()));
             failed = Some(ExitCode::from(1));
             break;
+        }
+        // A dry run's listing is its output, on stdout like the artifacts' paths.
+        'listing: for listing in &report.listings {
+            for line in pyship::plan::listing::render(listing).lines() {
+                if let Err(err) = output::stdout_line(&escape(line)) {
+                    stdout_error = Some(err);
+                    break 'listing;
+                }
+            }
+        }
+        if !quiet && !report.listings.is_empty() {
+            let files: usize = report
+                .listings
+                .iter()
+                .map(|listing| listing.files.len())
+                .sum();
+            // What pruning leaves out is part of the plan (`-v` lists it below in any case).
+            if !verbose {
+                for pruned in &report.pruned {
+                    print_dropped(pruned);
+                }
+            }
+            message(format_args!(
+                "Dry run: {} artifacts, {files} files planned; nothing written, no worker started",
+                report.listings.len()
+            ));
         }
         // The artifacts are written: a closed stdout ends quietly, a failing one is
         // reported after the summary, so what was built is still said.
@@ -90,11 +124,17 @@ pub(crate) fn run(args: Box<BuildArgs>, quiet: bool, verbose: bool) -> ExitCode 
                 message(format_args!("{}: {seconds:.3}s", escape(stage)));
             }
             message(cache_line(&report.cache));
+            for detail in &report.details {
+                message(escape(detail));
+            }
             for path in &report.up_to_date {
                 message(format_args!(
                     "up to date, not written again: {}",
                     escape(&path.to_string_lossy())
                 ));
+            }
+            for pruned in &report.pruned {
+                print_pruned(pruned);
             }
         }
         if !quiet {
@@ -134,6 +174,39 @@ fn summarize(total: &Report, quiet: bool) {
         for line in total.summary().lines() {
             message(escape(line));
         }
+    }
+}
+
+/// `-v`: what pruning left out, the imports it could not find in the bundle, and the
+/// packages it kept whole.
+fn print_pruned(pruned: &pyship::report::Pruned) {
+    let python = &pruned.python;
+    print_dropped(pruned);
+    for import in &pruned.outside {
+        message(format_args!(
+            "not in the bundle (Python {python}; standard library or missing): {}, imported at {}:{}",
+            escape(&import.module),
+            escape(&import.path),
+            import.line
+        ));
+    }
+    for kept in &pruned.kept_whole {
+        message(format_args!(
+            "kept with its whole package (Python {python}): {}",
+            escape(kept)
+        ));
+    }
+}
+
+/// Each file pruning left out, with its size.
+fn print_dropped(pruned: &pyship::report::Pruned) {
+    for file in &pruned.dropped {
+        message(format_args!(
+            "pruned (Python {}): {} ({})",
+            pruned.python,
+            escape(&file.path),
+            pyship::report::human_bytes(file.bytes)
+        ));
     }
 }
 

@@ -6,6 +6,7 @@
 pub mod bundle;
 pub mod facts;
 pub mod layout;
+pub mod listing;
 
 use std::path::PathBuf;
 

@@ -104,6 +104,48 @@ pub fn escape(text: &str) -> Cow<'_, str> {
     Cow::Owned(escaped)
 }
 
+/// What pruning left out of one target's bundle.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Pruned {
+    /// Target CPython, e.g. `3.12`.
+    pub python: String,
+    /// The modules pruning started from: the entry modules, then the `--include`d ones.
+    pub roots: Vec<String>,
+    /// Modules left out.
+    pub modules: usize,
+    /// Data files left out.
+    pub data_files: usize,
+    /// Bytes of the files left out, as sources.
+    pub bytes: u64,
+    /// Each file left out, by its path in the bundle.
+    pub dropped: Vec<DroppedFile>,
+    /// Modules imported by kept ones that the bundle does not have (the standard library, or
+    /// missing): never an error, listed under `-v`.
+    pub outside: Vec<OutsideImport>,
+    /// Modules whose imports could not be read, kept with their whole package: `path: why`.
+    pub kept_whole: Vec<String>,
+}
+
+/// A file pruning left out.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DroppedFile {
+    /// Its path in the bundle.
+    pub path: String,
+    /// Its size as a source.
+    pub bytes: u64,
+}
+
+/// An import of a module the bundle does not have, at its first site.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OutsideImport {
+    /// The module.
+    pub module: String,
+    /// The importing file, by its path in the bundle.
+    pub path: String,
+    /// 1-based line.
+    pub line: u32,
+}
+
 /// The outcome of a build.
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct Report {
@@ -121,10 +163,18 @@ pub struct Report {
     pub failures: Vec<Failure>,
     /// Things the user should know that did not stop the build.
     pub warnings: Vec<String>,
+    /// Warnings about one line of one file (code that reads stripped docstrings).
+    pub source_warnings: Vec<crate::analysis::warnings::SourceWarning>,
+    /// What only `-v` shows: modules the Rust parser could not read, and the like.
+    pub details: Vec<String>,
+    /// `--dry-run`: what each artifact would hold.
+    pub listings: Vec<crate::plan::listing::Listing>,
     /// Facts about how the artifact behaves, e.g. which interpreter flags use its pycs.
     pub notes: Vec<String>,
     /// Per-package sizes of each artifact (see [`sizes::measure`]).
     pub bundles: Vec<sizes::BundleSizes>,
+    /// What pruning (`--prune-from`, `--prune`) left out, per target.
+    pub pruned: Vec<Pruned>,
     /// Modules compiled by workers, answered from the compile cache, and workers started,
     /// summed over targets.
     pub cache: CacheStats,
@@ -178,7 +228,7 @@ impl Report {
             out,
             " in {:.2}s{}",
             self.duration.as_secs_f64(),
-            warning_count(self.warnings.len())
+            warning_count(self.warnings.len() + self.source_warnings.len())
         );
         for artifact in &self.artifacts {
             let _ = write!(
@@ -193,6 +243,19 @@ impl Report {
                 out.push_str(", up to date");
             }
         }
+        for pruned in &self.pruned {
+            let _ = write!(
+                out,
+                "\n  pruned (Python {}): {} module{} and {} data file{} ({}) not reached from {}",
+                pruned.python,
+                pruned.modules,
+                if pruned.modules == 1 { "" } else { "s" },
+                pruned.data_files,
+                if pruned.data_files == 1 { "" } else { "s" },
+                human_bytes(pruned.bytes),
+                pruned.roots.join(", ")
+            );
+        }
         out
     }
 
@@ -205,8 +268,12 @@ impl Report {
         self.source_bytes += other.source_bytes;
         self.failures.extend(other.failures);
         self.warnings.extend(other.warnings);
+        self.source_warnings.extend(other.source_warnings);
+        self.details.extend(other.details);
+        self.listings.extend(other.listings);
         self.notes.extend(other.notes);
         self.bundles.extend(other.bundles);
+        self.pruned.extend(other.pruned);
         self.cache += other.cache;
         self.timings.extend(other.timings);
         self.duration += other.duration;
@@ -332,6 +399,28 @@ mod tests {
         );
         assert!(
             summary.contains("1.0 KiB compressed, up to date"),
+            "{summary}"
+        );
+    }
+
+    #[test]
+    fn summary_says_what_pruning_left_out() {
+        let report = Report {
+            artifacts: vec![artifact("dist/app.pyz", 4096, Some(1024), false)],
+            pruned: vec![Pruned {
+                python: "3.12".to_owned(),
+                roots: vec!["app.cli".to_owned(), "app.plugins.x".to_owned()],
+                modules: 3,
+                data_files: 1,
+                bytes: 3 * 1024,
+                ..Pruned::default()
+            }],
+            ..Report::default()
+        };
+        let summary = report.summary();
+        assert_eq!(
+            summary.lines().last().unwrap(),
+            "  pruned (Python 3.12): 3 modules and 1 data file (3.0 KiB) not reached from app.cli, app.plugins.x",
             "{summary}"
         );
     }

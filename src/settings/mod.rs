@@ -75,6 +75,11 @@ pub struct Config {
     pub source_date_epoch: u32,
     /// Zipapp options, dependency bundling and the size report: see [`BundleOptions`].
     pub bundle: BundleOptions,
+    /// Docstring stripping and pruning, decided with the analysis stage: see
+    /// [`AnalysisOptions`].
+    pub analysis: AnalysisOptions,
+    /// `--dry-run`: plan and report, write nothing, start no worker.
+    pub dry_run: bool,
     /// The compile cache directory (SPEC §5); `None` compiles everything (`--no-cache`).
     pub cache_dir: Option<PathBuf>,
     /// `[tool.pyship] packages`: what a project wheel ships, instead of the discovered packages.
@@ -85,6 +90,29 @@ pub struct Config {
     /// Artifacts that earlier SOURCEs of the same call wrote: planning one of them again is a
     /// clash, not an overwrite.
     pub claimed: Vec<PathBuf>,
+}
+
+/// What the analysis stage (SPEC §7) is asked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AnalysisOptions {
+    /// Drop docstrings but keep asserts, at any optimize level.
+    pub strip_docstrings: bool,
+    /// Gitignore-style patterns of modules that keep their docstrings (under `-OO` they are
+    /// compiled at `-O`).
+    pub keep_docstrings: Vec<String>,
+    /// Entry modules for pruning: only what they reach by static imports is shipped.
+    pub prune_from: Vec<String>,
+    /// Modules kept by pruning whatever imports them (dynamic imports), with what they import.
+    pub include: Vec<String>,
+    /// Prune from the zipapp entry point when no `prune_from` is given.
+    pub prune: bool,
+}
+
+impl AnalysisOptions {
+    /// Whether pruning was asked for.
+    pub fn prunes(&self) -> bool {
+        self.prune || !self.prune_from.is_empty()
+    }
 }
 
 /// Options for deployment bundles: zipapp entry point, vendored dependencies, slimming and the
@@ -137,6 +165,8 @@ impl Config {
             jobs: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
             source_date_epoch: ZIP_EPOCH,
             bundle: BundleOptions::default(),
+            analysis: AnalysisOptions::default(),
+            dry_run: false,
             cache_dir: None,
             packages: None,
             pyproject: None,

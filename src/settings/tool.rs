@@ -8,7 +8,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Deserializer};
 
 use super::{
-    BundleOptions, Config, OutputFormat, Placement, is_sdist, is_wheel, source_date_epoch_from_env,
+    AnalysisOptions, BundleOptions, Config, OutputFormat, Placement, is_sdist, is_wheel,
+    source_date_epoch_from_env,
 };
 use crate::bytecode::pyc::Invalidation;
 use crate::compile::Optimize;
@@ -117,6 +118,18 @@ pub struct Flags {
     pub cache_dir: Option<PathBuf>,
     /// `--no-cache`.
     pub no_cache: bool,
+    /// `--strip-docstrings`, `--no-strip-docstrings`.
+    pub strip_docstrings: Switch,
+    /// `--keep-docstrings`.
+    pub keep_docstrings: Vec<String>,
+    /// `--prune-from`.
+    pub prune_from: Vec<String>,
+    /// `--include`.
+    pub include: Vec<String>,
+    /// `--prune`, `--no-prune`.
+    pub prune: Switch,
+    /// `--dry-run`.
+    pub dry_run: bool,
 }
 
 /// A boolean option's two flags, `--X` and `--no-X`; the parser keeps only the last one given.
@@ -187,18 +200,7 @@ pub fn resolve(flags: Flags) -> Result<Config, SettingsError> {
     } else {
         (flags.keep_source, "--keep-source")
     };
-    // Patterns match paths inside the project only: one that climbs out names nothing
-    // pyship ships, and is refused rather than silently matching nothing.
-    if let Some(pattern) = keep_source
-        .iter()
-        .find(|pattern| pattern.split(['/', '\\']).any(|part| part == ".."))
-    {
-        return Err(SettingsError::Outside {
-            key: key.to_owned(),
-            path: pattern.into(),
-        });
-    }
-    config.keep_source = keep_source;
+    config.keep_source = inside_patterns(keep_source, key)?;
     config.exclude = tool.exclude.unwrap_or_default();
     config.exclude.extend(flags.exclude);
     config.invalidation = flags.invalidation.or(tool.invalidation_mode);
@@ -234,8 +236,48 @@ pub fn resolve(flags: Flags) -> Result<Config, SettingsError> {
             .or_else(crate::cache::default_dir)
     };
     config.packages = tool.packages;
+    let keep_docstrings = if flags.keep_docstrings.is_empty() {
+        inside_patterns(
+            tool.keep_docstrings.unwrap_or_default(),
+            "tool.pyship.keep-docstrings",
+        )?
+    } else {
+        inside_patterns(flags.keep_docstrings, "--keep-docstrings")?
+    };
+    config.analysis = AnalysisOptions {
+        strip_docstrings: flags.strip_docstrings.or(tool.strip_docstrings),
+        keep_docstrings,
+        prune_from: if flags.prune_from.is_empty() {
+            tool.prune_from.unwrap_or_default()
+        } else {
+            flags.prune_from
+        },
+        include: if flags.include.is_empty() {
+            tool.include.unwrap_or_default()
+        } else {
+            flags.include
+        },
+        prune: flags.prune.or(tool.prune),
+    };
+    config.dry_run = flags.dry_run;
     config.pyproject = pyproject.map(Arc::new);
     Ok(config)
+}
+
+/// `patterns`, given by `key`, if none climbs out of the project: patterns match paths inside it
+/// only, so one that climbs out names nothing pyship ships, and is refused rather than silently
+/// matching nothing.
+fn inside_patterns(patterns: Vec<String>, key: &str) -> Result<Vec<String>, SettingsError> {
+    match patterns
+        .iter()
+        .find(|pattern| pattern.split(['/', '\\']).any(|part| part == ".."))
+    {
+        Some(pattern) => Err(SettingsError::Outside {
+            key: key.to_owned(),
+            path: pattern.into(),
+        }),
+        None => Ok(patterns),
+    }
 }
 
 /// `requirement` from `[tool.pyship]`: files inside the project, resolved against it (a project
@@ -363,6 +405,19 @@ pub struct ToolConfig {
     /// project wheel ships instead of the packages it would discover.
     #[serde(default, deserialize_with = "one_or_many")]
     pub packages: Option<Vec<String>>,
+    /// `strip-docstrings`.
+    pub strip_docstrings: Option<bool>,
+    /// `keep-docstrings`: a glob or a list of globs.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub keep_docstrings: Option<Vec<String>>,
+    /// `prune-from`: a module or a list of modules.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub prune_from: Option<Vec<String>>,
+    /// `include`: modules pruning keeps.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub include: Option<Vec<String>>,
+    /// `prune`.
+    pub prune: Option<bool>,
 }
 
 impl ToolConfig {
@@ -591,13 +646,8 @@ packages = ["src/spam"]
         check("jobs = 0", "jobs must be at least 1, not 0");
         check("invalidation-mode = \"never\"", "unknown variant `never`");
         check("python = 3.12", "expected a string or a list of strings");
-        // Keys of features pyship does not have yet are refused, not silently ignored.
-        check(
-            "strip-docstrings = true",
-            "unknown field `strip-docstrings`",
-        );
-        check("prune-from = \"app\"", "unknown field `prune-from`");
-        check("include = [\"plugins\"]", "unknown field `include`");
+        check("prune-from = 3", "expected a string or a list of strings");
+        check("prune = \"yes\"", "expected a boolean");
 
         write(
             temp.path(),

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::common::{Pyship, Python, assert_stderr_contains, copy_fixture, pythons};
+use crate::common::{self, Pyship, Python, assert_stderr_contains, copy_fixture, pythons};
 
 pub(crate) const IMPORT_CHECK: &str = include_str!("import_check.py");
 const FLAT_MODULES: &[&str] = &["app", "pkg", "pkg.sub", "pkg.sub.mod", "ns.part"];
@@ -79,26 +79,13 @@ pub(crate) fn contents(path: &Path) -> BTreeMap<String, Vec<u8>> {
             files.insert(entry.name().to_owned(), bytes);
         }
     } else {
-        for entry in walk(path) {
+        for entry in common::walk(path) {
             let relative = entry.strip_prefix(path).unwrap();
             let name = relative.to_str().unwrap().replace('\\', "/");
             files.insert(name, std::fs::read(&entry).unwrap());
         }
     }
     files
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 pub(crate) fn names(path: &Path) -> Vec<String> {

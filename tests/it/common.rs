@@ -33,8 +33,18 @@ impl Python {
 
     /// Run a script with `-c`, panicking with stderr on failure; returns stdout.
     pub fn script(&self, code: &str, env: &[(&str, &str)]) -> String {
+        self.script_with(code, &[], env)
+    }
+
+    /// [`Python::script`] with `sys.argv[1:]` set to `args`.
+    pub fn script_args(&self, code: &str, args: &[&str]) -> String {
+        self.script_with(code, args, &[])
+    }
+
+    fn script_with(&self, code: &str, args: &[&str], env: &[(&str, &str)]) -> String {
         let output = Command::new(&self.path)
             .args(["-I", "-c", code])
+            .args(args)
             .envs(env.iter().copied())
             .output()
             .expect("failed to run python");
@@ -110,6 +120,20 @@ pub fn pythons() -> Vec<Python> {
         eprintln!("note: testing against CPython {}", names.join(", "));
     }
     found
+}
+
+/// Every file under `dir`, recursively.
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
 }
 
 /// The fixture directory `fixtures/<name>`.

@@ -9,6 +9,7 @@
     clippy::case_sensitive_file_extension_comparisons
 )]
 
+mod analysis;
 mod backend;
 mod build;
 mod cache;
@@ -24,6 +25,7 @@ mod marshal;
 mod metadata;
 mod output;
 mod pool;
+mod prune;
 // Symlinks and shell-script shims.
 #[cfg(unix)]
 mod pythons;

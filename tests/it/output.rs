@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use crate::common::{Pyship, Python, copy_fixture, copy_tree, fixture, pythons};
+use crate::common::{self, Pyship, Python, copy_fixture, copy_tree, fixture, pythons};
 
 /// A `pyship` command as [`pyship`] makes it, but a plain [`Command`], so stdout and stderr can
 /// be any file.
@@ -463,7 +463,7 @@ fn the_summary_says_what_was_compiled_and_each_artifacts_size() {
     let paths: Vec<&str> = stdout.lines().collect();
     // Each module compiled once for both artifacts: as many as the dir has pycs.
     let dir = paths.iter().find(|path| Path::new(path).is_dir()).unwrap();
-    let modules = walk(Path::new(dir))
+    let modules = common::walk(Path::new(dir))
         .iter()
         .filter(|path| path.extension().is_some_and(|ext| ext == "pyc"))
         .count();
@@ -508,18 +508,4 @@ fn the_summary_says_what_was_compiled_and_each_artifacts_size() {
         "{lines:?}"
     );
     assert!(lines[1].ends_with(", up to date"), "{lines:?}");
-}
-
-/// Every file under `dir`.
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }

@@ -484,22 +484,33 @@ fn a_missing_interpreter_is_a_spawn_error_naming_it() {
     );
 }
 
+/// The strip bit travels on the wire and the worker honours it: a module without asserts
+/// stripped at level 0 is its `optimize=2` code, and the plain level is unchanged beside it.
 #[test]
-fn docstring_stripping_is_refused_on_the_wire_not_ignored() {
-    let Some(python) = common::pythons().pop() else {
-        return;
-    };
-    let pool = WorkerPool::start(&interpreter(&python), 1).unwrap();
-    let mut strip = request("a.py", b"x = 1\n", 1);
-    strip.options.strip_docstrings = true;
-    let error = pool.compile(&strip).unwrap_err();
-    assert!(
-        error.to_string().contains("unsupported options 0x05"),
-        "{error}"
-    );
-    // The plain byte is still the level: the same pool goes on serving.
-    let outcome = pool.compile(&request("a.py", b"x = 1\n", 1)).unwrap();
-    assert!(matches!(outcome, CompileOutcome::Code(_)));
+fn docstring_stripping_travels_on_the_wire() {
+    let source = b"\"\"\"Module.\"\"\"\n\ndef f():\n    \"\"\"Function.\"\"\"\n    return 1\n";
+    for python in common::pythons() {
+        let pool = WorkerPool::start(&interpreter(&python), 1).unwrap();
+        let mut strip = request("a.py", source, 0);
+        strip.options.strip_docstrings = true;
+        let code = |request: &CompileRequest| match pool.compile(request).unwrap() {
+            CompileOutcome::Code(code) => code,
+            other @ CompileOutcome::SyntaxError(_) => panic!("{other:?}"),
+        };
+        let stripped = code(&strip);
+        assert_eq!(
+            stripped,
+            code(&request("a.py", source, 2)),
+            "{}",
+            python.version()
+        );
+        assert_ne!(
+            stripped,
+            code(&request("a.py", source, 0)),
+            "{}",
+            python.version()
+        );
+    }
 }
 
 #[test]

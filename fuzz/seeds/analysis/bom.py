@@ -1,0 +1,6 @@
+﻿"""BOM module docstring."""
+
+
+def f():
+    """BOM function docstring: café."""
+    return 1

@@ -1,0 +1,7 @@
+"""CRLF module docstring."""
+
+
+def f():
+    """CRLF function
+    docstring."""
+    return 1
