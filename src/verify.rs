@@ -275,6 +275,11 @@ fn rebuild(
         with_deps: switch(false),
         extract: switch(facts.extract),
         slim: switch(facts.slim),
+        strip_docstrings: switch(facts.strip_docstrings),
+        keep_docstrings: facts.keep_docstrings.clone(),
+        prune_from: facts.prune_from.clone(),
+        include: facts.include.clone(),
+        prune: switch(facts.prune),
         no_cache: true,
         ..Flags::default()
     };

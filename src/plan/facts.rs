@@ -49,10 +49,16 @@ pub struct BuildFacts {
     pub extract: bool,
     /// `dir`, `zip`, `wheel` or `zipapp`.
     pub format: String,
+    /// `--include`: modules pruning keeps.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub include: Vec<String>,
     /// `--invalidation-mode`; absent when chosen by placement (checked-hash beside sources,
     /// unchecked-hash sourceless).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub invalidation_mode: Option<crate::bytecode::pyc::Invalidation>,
+    /// `--keep-docstrings`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub keep_docstrings: Vec<String>,
     /// `--keep-source` patterns, as given.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub keep_source: Vec<String>,
@@ -61,6 +67,12 @@ pub struct BuildFacts {
     pub main: Option<String>,
     /// 0, 1 or 2.
     pub optimize: u8,
+    /// `--prune`: prune from the zipapp entry point.
+    #[serde(skip_serializing_if = "is_false")]
+    pub prune: bool,
+    /// `--prune-from`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub prune_from: Vec<String>,
     /// The version of pyship that wrote the artifact.
     pub pyship: String,
     /// Zipapp `--shebang`, when given.
@@ -71,6 +83,9 @@ pub struct BuildFacts {
     pub slim: bool,
     /// The timestamp of archive entries and timestamp pycs (`SOURCE_DATE_EPOCH`).
     pub source_date_epoch: u32,
+    /// `--strip-docstrings`.
+    #[serde(skip_serializing_if = "is_false")]
+    pub strip_docstrings: bool,
     /// `--strip-sources`.
     pub strip_sources: bool,
     /// Every target, in the order built (several only for a wheel that keeps its sources).
@@ -94,15 +109,20 @@ impl BuildFacts {
             exclude: config.exclude.clone(),
             extract: zipapp && config.bundle.extract,
             format: format.name().to_owned(),
+            include: config.analysis.include.clone(),
             invalidation_mode: config.invalidation,
+            keep_docstrings: config.analysis.keep_docstrings.clone(),
             keep_source: config.keep_source.clone(),
             main: config.bundle.main.clone().filter(|_| zipapp),
             optimize: config.optimize.level(),
+            prune: config.analysis.prune,
+            prune_from: config.analysis.prune_from.clone(),
             pyship: env!("CARGO_PKG_VERSION").to_owned(),
             shebang: config.bundle.shebang.clone().filter(|_| zipapp),
             slim: config.bundle.slim,
             source_date_epoch: config.source_date_epoch,
             strip_sources: config.placement == Placement::Replace,
+            strip_docstrings: config.analysis.strip_docstrings,
             targets: targets
                 .iter()
                 .map(|interpreter| TargetFacts {

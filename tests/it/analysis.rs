@@ -437,3 +437,36 @@ fn dry_run_lists_what_the_build_writes_and_writes_nothing() {
     written.sort();
     assert_eq!(planned, written);
 }
+
+/// An artifact built with docstrings stripped, some kept, and pruning records those choices:
+/// `verify` rebuilds it the same way from a copy of the sources elsewhere.
+#[test]
+fn stripped_and_pruned_artifacts_verify() {
+    let Some(python) = common::pythons().pop() else {
+        return;
+    };
+    let temp = tempfile::tempdir().unwrap();
+    let project = temp.path().join("here/docstrings");
+    let copy = temp.path().join("elsewhere/docstrings");
+    common::copy_tree(&common::fixture("docstrings"), &project);
+    common::copy_tree(&common::fixture("docstrings"), &copy);
+    let artifact = common::Pyship::build(&project)
+        .python(&python)
+        .out(&temp.path().join("out"))
+        .args([
+            "-f",
+            "zip",
+            "--strip-docstrings",
+            "--keep-docstrings",
+            "docmod/checks.py",
+        ])
+        .args(["--prune-from", "docmod.shapes"])
+        .artifact();
+    let output = common::Pyship::new(["verify"])
+        .arg(&artifact)
+        .arg("--source")
+        .arg(&copy)
+        .succeeds();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("Verified"), "{stderr}");
+}
