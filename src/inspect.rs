@@ -85,7 +85,7 @@ pub enum Inspection {
     /// A single `.pyc`.
     Pyc(PycSummary),
     /// An artifact.
-    Artifact(ArtifactSummary),
+    Artifact(Box<ArtifactSummary>),
 }
 
 /// One file of an artifact, with what inspect and verify need of it.
@@ -212,7 +212,7 @@ pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
             });
     }
     let contents = read_artifact(path)?;
-    Ok(Inspection::Artifact(summarize_artifact(&contents)))
+    Ok(Inspection::Artifact(Box::new(summarize_artifact(&contents))))
 }
 
 /// Read the artifact at `path` (format from what it is: a directory, `.whl`, `.pyz` or a file
