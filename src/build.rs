@@ -289,9 +289,14 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
             let plan = plan_artifact(config, &input, &target.interpreter, format)
                 .map_err(|err| in_target(err.into()))?;
             if config.dry_run {
-                report
-                    .listings
-                    .push(dry_run(config, &plan, &target, &input, &keep_source));
+                report.listings.push(dry_run(
+                    config,
+                    &plan,
+                    &target,
+                    &input,
+                    &keep_source,
+                    &report.pruned,
+                ));
                 continue;
             }
             // A wheel that keeps its sources, already opened by an earlier target: this
@@ -982,6 +987,7 @@ fn dry_run(
     target: &Target,
     input: &Input,
     keep_source: &ignore::gitignore::Gitignore,
+    pruned: &[crate::report::Pruned],
 ) -> plan::listing::Listing {
     let files = artifact_files(plan, &input.files, target);
     let options = layout_options(config, plan, &target.interpreter, keep_source);
@@ -993,15 +999,25 @@ fn dry_run(
         files
     };
     let entries = layout::plan(files, &options);
-    plan::listing::list(
+    let python = target.interpreter.short_version();
+    let mut listing = plan::listing::list(
         plan,
-        target.interpreter.short_version(),
+        python.clone(),
         files,
         &entries,
         &target.decisions,
         options.loader,
         config.optimize,
-    )
+    );
+    // What pruning left out of this target is listed too, as such.
+    let dropped = pruned
+        .iter()
+        .filter(|pruned| pruned.python == python)
+        .flat_map(|pruned| &pruned.dropped);
+    listing
+        .files
+        .extend(dropped.map(|file| plan::listing::ListedFile::pruned(&file.path)));
+    listing
 }
 
 /// Check whether `plan`'s artifact is up to date; if not, open its sink and add everything

@@ -212,7 +212,9 @@ pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
             });
     }
     let contents = read_artifact(path)?;
-    Ok(Inspection::Artifact(Box::new(summarize_artifact(&contents))))
+    Ok(Inspection::Artifact(Box::new(summarize_artifact(
+        &contents,
+    ))))
 }
 
 /// Read the artifact at `path` (format from what it is: a directory, `.whl`, `.pyz` or a file

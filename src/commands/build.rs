@@ -98,7 +98,7 @@ pub(crate) fn run(args: Box<BuildArgs>, quiet: bool, verbose: bool) -> ExitCode 
             let files: usize = report
                 .listings
                 .iter()
-                .map(|listing| listing.files.len())
+                .map(pyship::plan::listing::Listing::shipped)
                 .sum();
             // What pruning leaves out is part of the plan (`-v` lists it below in any case).
             if !verbose {

@@ -32,7 +32,7 @@ pub struct ListedFile {
     pub path: String,
     /// The file it comes from, relative to SOURCE (or site-packages); none for generated files.
     pub source: Option<String>,
-    /// `pyc`, `source`, `data` or `generated`.
+    /// `pyc`, `source`, `data`, `generated`, or `pruned` (not shipped: not reached by imports).
     pub kind: &'static str,
     /// For a pyc and a shipped module source: who imports it, and when.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -46,6 +46,35 @@ pub struct ListedFile {
     pub docstrings: Option<&'static str>,
 }
 
+impl Listing {
+    /// How many files the artifact would hold (pruned ones are listed, not shipped).
+    pub fn shipped(&self) -> usize {
+        self.files
+            .iter()
+            .filter(|file| file.kind != "pruned")
+            .count()
+    }
+}
+
+impl ListedFile {
+    /// A file pruning leaves out, at `path` in the bundle.
+    pub fn pruned(path: &str) -> ListedFile {
+        ListedFile::generated(path, "pruned")
+    }
+
+    /// A file of `kind` with no source, loader or docstrings: generated, or pruned.
+    fn generated(path: &str, kind: &'static str) -> ListedFile {
+        ListedFile {
+            path: path.to_owned(),
+            source: None,
+            kind,
+            loader: None,
+            invalidation: None,
+            docstrings: None,
+        }
+    }
+}
+
 /// What `plan` would hold for `python`: `entries` laid out from `files`, each module compiled
 /// as `decisions` say, at `optimize` with `loader`.
 pub fn list(
@@ -57,17 +86,14 @@ pub fn list(
     loader: Loader,
     optimize: Optimize,
 ) -> Listing {
+    let facts = super::facts::facts_path(plan);
     let mut listed: Vec<ListedFile> = plan
         .generated
         .iter()
-        .map(|(path, _)| ListedFile {
-            path: path.clone(),
-            source: None,
-            kind: "generated",
-            loader: None,
-            invalidation: None,
-            docstrings: None,
-        })
+        .map(|(path, _)| path.as_str())
+        // The build-facts record the sink adds to every artifact.
+        .chain([facts.as_str()])
+        .map(|path| ListedFile::generated(path, "generated"))
         .collect();
     // Module sources that have a pyc used in their place.
     let compiled: Vec<usize> = entries
@@ -77,7 +103,8 @@ pub fn list(
             Content::Copy { .. } => None,
         })
         .collect();
-    for entry in entries {
+    // SOURCE's own record (it is a pyship artifact) gives way to the new one.
+    for entry in entries.iter().filter(|entry| entry.path != facts) {
         let (index, kind, loader, invalidation, docstrings) = match entry.content {
             Content::Copy { index } if files[index].kind == crate::source::tree::FileKind::Data => {
                 (index, "data", None, None, None)
@@ -151,7 +178,7 @@ pub fn render(listing: &Listing) -> String {
         listing.artifact.display(),
         listing.format,
         listing.python,
-        listing.files.len()
+        listing.shipped()
     );
     for file in &listing.files {
         let _ = write!(out, "  {}", file.path);

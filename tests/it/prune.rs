@@ -322,7 +322,13 @@ fn dry_run_lists_what_pruning_leaves_out() {
     expected.extend(DYNAMIC);
     for path in expected {
         assert_stderr_contains(&output, &format!("pruned (Python {version}): {path} ("));
-        assert!(!listing.contains(path), "{path} planned:\n{listing}");
+        // Listed as pruned, not as shipped.
+        let lines: Vec<&str> = listing
+            .lines()
+            .filter(|line| line.trim_start().starts_with(&format!("{path} ")))
+            .collect();
+        assert_eq!(lines.len(), 1, "{path}:\n{listing}");
+        assert!(lines[0].ends_with("[pruned]"), "{path} planned:\n{listing}");
     }
     assert!(
         listing.contains("prune_app/core/data/table.txt"),
