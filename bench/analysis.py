@@ -1,7 +1,7 @@
 """The analysis stage's cost and what stripping saves, in one interleaved run.
 
 On a copy of the target's standard library (as bench/bench.py prepares it), each round builds
-a zip with `--no-cache` three ways, in turn: plain, `--strip-docstrings` (the Rust parser reads
+a sourceless zip (`--strip-sources --no-cache`) three ways, in turn: plain, `--strip-docstrings` (the Rust parser reads
 every module, the worker rewrites the documented ones) and `-OO` (parser for the warnings
 only). Prints the medians of the `analyze` stage (parse only: decode, parse, facts, on every
 core) and of the whole build, and the zip sizes.
@@ -42,7 +42,7 @@ def main():
                 out = os.path.join(work, "out-%s-%d" % (name.strip("-"), round_))
                 report = os.path.join(work, "report.json")
                 subprocess.run(
-                    [args.pyship, "build", corpus.path, "-f", "zip", "--no-cache", "-q",
+                    [args.pyship, "build", corpus.path, "-f", "zip", "--strip-sources", "--no-cache", "-q",
                      "-p", args.python, "-o", out, "--report", report] + options,
                     check=True,
                 )

@@ -69,6 +69,20 @@ pub fn docstring_warnings(path: &str, facts: &ModuleFacts, said: &mut Said) -> V
             .to_owned(),
         })
         .collect();
+    // `from pkg import __doc__`: what breaks is pkg's docstring, not this module's.
+    for import in &facts.imports {
+        if import.names.iter().any(|name| name == "__doc__") {
+            let dots = ".".repeat(import.level as usize);
+            warnings.push(SourceWarning {
+                path: path.to_owned(),
+                line: import.line,
+                message: format!(
+                    "imports `__doc__` from `{dots}{}`, which is None once that module's docstrings are stripped: keep them there with `--keep-docstrings`",
+                    import.module
+                ),
+            });
+        }
+    }
     for import in facts.imports.iter().filter(|import| import.level == 0) {
         let mut named: Vec<&str> = vec![first_name(&import.module)];
         if import.module.is_empty() {
@@ -122,6 +136,7 @@ import argparse, inspect
 import ply.lex
 from docopt import docopt
 import click
+from tool import __doc__ as usage
 args = docopt(__doc__)
 parser = argparse.ArgumentParser(description=__doc__)
 print(__doc__)
@@ -133,10 +148,11 @@ __doc__ = 'also set'
         let mut said = Said::default();
         let found = warnings(source, &mut said);
         let lines: Vec<u32> = found.iter().map(|(line, _)| *line).collect();
-        assert_eq!(lines, [3, 5, 6, 7, 8, 9, 10], "{found:#?}");
+        assert_eq!(lines, [3, 5, 6, 7, 8, 9, 10, 11], "{found:#?}");
         assert!(found[0].1.contains("PLY"));
-        assert!(found[2].1.contains("docopt"));
-        assert!(found[3].1.contains("description"));
+        assert!(found[2].1.contains("imports `__doc__` from `tool`"));
+        assert!(found[3].1.contains("docopt"));
+        assert!(found[4].1.contains("description"));
         // click is said once per build.
         assert!(warnings("import click\n", &mut said).is_empty());
         assert!(
