@@ -11,10 +11,8 @@ Prints `equal N differ M (with asserts: K)` and the first differences; exit 1 if
 
 import ast
 import os
-import struct
 import sys
 import time
-import types
 import warnings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -26,42 +24,16 @@ exec(WORKER.split("\ndef main():")[0], namespace)
 strip_docstrings = namespace["strip_docstrings"]
 
 
-def bits(x):
-    return struct.pack("<d", x)
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "python"))
+from samecode import same  # noqa: E402
 
 
 def differ(a, b, where):
-    if type(a) is not type(b):
-        return "%s: %r is not %r" % (where, type(a), type(b))
-    if isinstance(a, types.CodeType):
-        for attr in dir(a):
-            if not attr.startswith("co_"):
-                continue
-            x, y = getattr(a, attr), getattr(b, attr)
-            if callable(x):
-                try:
-                    x = list(x())
-                except TypeError:
-                    continue
-                y = list(y())
-            found = differ(x, y, "%s.%s" % (where, attr))
-            if found:
-                return found
-        return None
-    if isinstance(a, (tuple, list)):
-        if len(a) != len(b):
-            return "%s: lengths %d, %d" % (where, len(a), len(b))
-        for i, (x, y) in enumerate(zip(a, b)):
-            found = differ(x, y, "%s[%d]" % (where, i))
-            if found:
-                return found
-        return None
-    if isinstance(a, frozenset):
-        key = lambda x: (type(x).__name__, repr(x))
-        return differ(sorted(a, key=key), sorted(b, key=key), where)
-    if isinstance(a, float):
-        return None if bits(a) == bits(b) else "%s: %r != %r" % (where, a, b)
-    return None if a == b else "%s: %r != %r" % (where, a, b)
+    try:
+        same(a, b, where)
+    except AssertionError as exc:
+        return str(exc)
+    return None
 
 
 def main():

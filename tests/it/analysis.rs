@@ -145,41 +145,12 @@ fn the_rust_parser_agrees_with_cpython_on_a_standard_library() {
 /// imports the package from `dir` and checks docstrings are gone, asserts stay and tracebacks
 /// keep their lines.
 const CHECK_STRIPPED: &str = r#"
-import sys, os, marshal, types, struct, warnings, traceback
+import sys, os, marshal, warnings, traceback
 warnings.simplefilter("ignore")
 built, source = sys.argv[1], sys.argv[2]
 
-def bits(x):
-    return struct.pack("<d", x)
-
-def same(a, b, where):
-    if type(a) is not type(b):
-        raise AssertionError("%s: %r is not %r" % (where, type(a), type(b)))
-    if isinstance(a, types.CodeType):
-        for attr in dir(a):
-            if not attr.startswith("co_"):
-                continue
-            x, y = getattr(a, attr), getattr(b, attr)
-            if callable(x):
-                try:
-                    x = list(x())
-                except TypeError:
-                    continue
-                y = list(y())
-            same(x, y, "%s.%s" % (where, attr))
-    elif isinstance(a, (tuple, list)):
-        if len(a) != len(b):
-            raise AssertionError("%s: lengths %d, %d" % (where, len(a), len(b)))
-        for i, (x, y) in enumerate(zip(a, b)):
-            same(x, y, "%s[%d]" % (where, i))
-    elif isinstance(a, frozenset):
-        key = lambda x: (type(x).__name__, repr(x))
-        same(sorted(a, key=key), sorted(b, key=key), where + "{}")
-    elif isinstance(a, float):
-        if bits(a) != bits(b):
-            raise AssertionError("%s: %r != %r" % (where, a, b))
-    elif a != b:
-        raise AssertionError("%s: %r != %r" % (where, a, b))
+sys.path.insert(0, sys.argv[3])
+from samecode import same
 
 compared = []
 for name in sorted(os.listdir(os.path.join(source, "docmod"))):
@@ -239,7 +210,11 @@ fn strip_docstrings_matches_optimize_2_and_keeps_asserts() {
             .artifact();
         let compared = python.script_args(
             CHECK_STRIPPED,
-            &[&built.to_string_lossy(), &project.to_string_lossy()],
+            &[
+                &built.to_string_lossy(),
+                &project.to_string_lossy(),
+                &common::python_helpers().to_string_lossy(),
+            ],
         );
         assert_eq!(
             compared.trim(),

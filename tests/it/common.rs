@@ -122,6 +122,11 @@ pub fn pythons() -> Vec<Python> {
     found
 }
 
+/// `tests/python`: Python modules the tests' scripts import (`samecode.same`).
+pub fn python_helpers() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python")
+}
+
 /// Every file under `dir`, recursively.
 pub fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();

@@ -106,45 +106,8 @@ elif role == "other":
             f.write(marshal.dumps(moved))
 
 elif role == "verify":
-    def bits(x):
-        return struct.pack("<d", x)
-    def same(a, b, where):
-        if type(a) is not type(b):
-            raise AssertionError("%s: %r is not %r" % (where, type(a), type(b)))
-        if isinstance(a, types.CodeType):
-            if a != b:
-                raise AssertionError("%s: code objects differ" % where)
-            for attr in dir(a):
-                if not attr.startswith("co_"):
-                    continue
-                x, y = getattr(a, attr), getattr(b, attr)
-                if callable(x):
-                    try:
-                        x = list(x())
-                    except TypeError:
-                        continue
-                    y = list(y())
-                same(x, y, "%s.%s" % (where, attr))
-        elif isinstance(a, (tuple, list)):
-            if len(a) != len(b):
-                raise AssertionError("%s: lengths %d, %d" % (where, len(a), len(b)))
-            for i, (x, y) in enumerate(zip(a, b)):
-                same(x, y, "%s[%d]" % (where, i))
-        elif isinstance(a, (frozenset, set)):
-            key = lambda x: (type(x).__name__, repr(x))
-            same(sorted(a, key=key), sorted(b, key=key), where + "{}")
-        elif isinstance(a, dict):
-            same(list(a.items()), list(b.items()), where + ".items()")
-        elif isinstance(a, float):
-            if bits(a) != bits(b):
-                raise AssertionError("%s: %r != %r" % (where, a, b))
-        elif isinstance(a, complex):
-            if (bits(a.real), bits(a.imag)) != (bits(b.real), bits(b.imag)):
-                raise AssertionError("%s: %r != %r" % (where, a, b))
-        elif isinstance(a, slice):
-            same((a.start, a.stop, a.step), (b.start, b.stop, b.step), where)
-        elif a != b:
-            raise AssertionError("%s: %r != %r" % (where, a, b))
+    sys.path.insert(0, "%SAMECODE%")
+    from samecode import same
     entries = manifest()
     for n, (dfile, _, path) in enumerate(entries):
         with open(os.path.join(work, "a", "%d.checked" % n), "rb") as f:
@@ -286,7 +249,12 @@ def m(command):
 }
 
 fn run(python: &Python, role: &str, work: &Path, seed: &str) -> String {
-    let script = SCRIPT.replace("%ALL_MODES%", &ALL_MODES.to_string());
+    let script = SCRIPT
+        .replace("%ALL_MODES%", &ALL_MODES.to_string())
+        .replace(
+            "%SAMECODE%",
+            &crate::common::python_helpers().to_string_lossy(),
+        );
     let output = Command::new(&python.path)
         .args(["-s", "-c", &script, role])
         .arg(work)
