@@ -156,7 +156,7 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
     let stripping = Stripping::new(config).map_err(source::SourceError::from)?;
     // The Rust parser reads the modules only when a decision needs it.
     let analyzes = stripping.any() || config.analysis.prunes() || config.dry_run;
-    let project_analysis = if analyzes {
+    let mut project_analysis = if analyzes {
         let analyzed = analysis::analyze(&sources);
         lap(&mut report, "analyze".to_owned());
         analyzed
@@ -242,7 +242,12 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
             &interpreter,
             &target_sources[sources.len()..],
         ));
-        let mut target_analysis = project_analysis.clone();
+        // The last target takes the project's analysis; earlier ones copy it.
+        let mut target_analysis = if index + 1 == interpreters.len() {
+            std::mem::take(&mut project_analysis)
+        } else {
+            project_analysis.clone()
+        };
         if analyzes {
             target_analysis.extend(analysis::analyze(&target_sources[sources.len()..]));
         }

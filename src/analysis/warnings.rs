@@ -84,12 +84,9 @@ pub fn docstring_warnings(path: &str, facts: &ModuleFacts, said: &mut Said) -> V
         }
     }
     for import in facts.imports.iter().filter(|import| import.level == 0) {
-        let mut named: Vec<&str> = vec![first_name(&import.module)];
-        if import.module.is_empty() {
-            named.clear();
-        }
+        let named = first_name(&import.module);
         for &(library, message, once) in NEEDS_DOCSTRINGS {
-            if !named.contains(&library) {
+            if named != library {
                 continue;
             }
             if once {

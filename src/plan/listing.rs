@@ -96,13 +96,12 @@ pub fn list(
         .map(|path| ListedFile::generated(path, "generated"))
         .collect();
     // Module sources that have a pyc used in their place.
-    let compiled: Vec<usize> = entries
-        .iter()
-        .filter_map(|entry| match entry.content {
-            Content::Compiled { index, .. } => Some(index),
-            Content::Copy { .. } => None,
-        })
-        .collect();
+    let mut compiled = vec![false; files.len()];
+    for entry in entries {
+        if let Content::Compiled { index, .. } = entry.content {
+            compiled[index] = true;
+        }
+    }
     // SOURCE's own record (it is a pyship artifact) gives way to the new one.
     for entry in entries.iter().filter(|entry| entry.path != facts) {
         let (index, kind, loader, invalidation, docstrings) = match entry.content {
@@ -110,9 +109,9 @@ pub fn list(
                 (index, "data", None, None, None)
             }
             Content::Copy { index } => {
-                let loader = if compiled.contains(&index) && loader == Loader::Zip {
+                let loader = if compiled[index] && loader == Loader::Zip {
                     "kept beside its pyc; zipimport uses the pyc"
-                } else if compiled.contains(&index) {
+                } else if compiled[index] {
                     "kept beside its pyc, which the import system checks against it"
                 } else {
                     "imported from source"
