@@ -760,6 +760,24 @@ packages = ["src/spam"]
     }
 
     #[test]
+    fn keep_docstrings_patterns_that_climb_out_are_refused_naming_their_origin() {
+        let temp = tempfile::tempdir().unwrap();
+        write(
+            temp.path(),
+            "pyproject.toml",
+            "[tool.pyship]\nkeep-docstrings = [\"ok.py\", \"../x.py\"]\n",
+        );
+        let err = resolve(flags(temp.path())).unwrap_err();
+        insta::assert_snapshot!(err, @"`tool.pyship.keep-docstrings` points outside the project: `../x.py`");
+        let err = resolve(Flags {
+            keep_docstrings: vec!["../b.py".to_owned()],
+            ..flags(temp.path())
+        })
+        .unwrap_err();
+        insta::assert_snapshot!(err, @"`--keep-docstrings` points outside the project: `../b.py`");
+    }
+
+    #[test]
     fn pip_files_from_the_table_resolve_inside_the_project() {
         let temp = tempfile::tempdir().unwrap();
         fs_err::write(temp.path().join("reqs.txt"), "").unwrap();
