@@ -445,3 +445,27 @@ fn stripped_and_pruned_artifacts_verify() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("Verified"), "{stderr}");
 }
+
+/// A stripped zip is used as built: imported from the archive on every CPython found, its
+/// modules load from their pycs, docstrings are gone and asserts still raise.
+#[test]
+fn a_stripped_zip_imports_without_docstrings_and_keeps_asserts() {
+    let (temp, project) = common::copy_fixture("docstrings");
+    for python in common::pythons() {
+        let zip = common::Pyship::build(&project)
+            .python(&python)
+            .out(&temp.path().join(format!("out{}", python.minor)))
+            .args(["-f", "zip", "--strip-sources", "--strip-docstrings"])
+            .artifact();
+        // `-I` ignores PYTHONPATH: the zip goes on sys.path as PYTHONPATH would put it.
+        let printed = python.script_args(
+            "import sys; sys.path.insert(0, sys.argv[1])\n\
+             import docmod.shapes as s, docmod.checks as c\n\
+             assert s.__file__.endswith('.pyc'), s.__file__\n\
+             assert s.__doc__ is None and s.Plain.method.__doc__ is None and c.__doc__ is None\n\
+             try:\n    c.check(0)\nexcept AssertionError as e:\n    print(e)\n",
+            &[&zip.to_string_lossy()],
+        );
+        assert_eq!(printed, "x must be truthy\n", "{}", python.version());
+    }
+}
