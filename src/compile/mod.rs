@@ -9,6 +9,7 @@
 
 pub mod cpython;
 mod key;
+pub mod native;
 mod options;
 
 use std::path::PathBuf;
