@@ -29,6 +29,9 @@ Test hooks, read from the environment (used by pyship's tests, harmless otherwis
   does not exist yet, creating it first: the retry on a fresh worker then succeeds.
 - PYSHIP_TEST_HANG_DFILE=<dfile>: on a request for that dfile, sleep forever.
 - PYSHIP_TEST_PID_LOG=<path>: append this worker's pid and a newline to <path> at start.
+- PYSHIP_TEST_QUEUE_LOG=<path>: after compiling each request, append "queued" to <path> when the
+  next request is already waiting on stdin, else "idle" (one per line): shows pyship keeps the
+  worker fed.
 """
 
 import sys
@@ -192,6 +195,7 @@ def main():
     crash_once = environ.get("PYSHIP_TEST_CRASH_ONCE")
     hang_dfile = environ.get("PYSHIP_TEST_HANG_DFILE")
     pid_log = environ.get("PYSHIP_TEST_PID_LOG")
+    queue_log = environ.get("PYSHIP_TEST_QUEUE_LOG")
     if pid_log:
         with open(pid_log, "a") as log:
             log.write("%d\n" % os.getpid())
@@ -206,6 +210,16 @@ def main():
             chunks.append(chunk)
             size -= len(chunk)
         return b"".join(chunks)
+
+    def next_request_waiting():
+        fd = stdin.fileno()
+        os.set_blocking(fd, False)
+        try:
+            return bool(stdin.peek(1))
+        except BlockingIOError:
+            return False
+        finally:
+            os.set_blocking(fd, True)
 
     def write_all(data):
         # Under -u, stdout.buffer is a raw FileIO whose write() may be partial.
@@ -268,6 +282,7 @@ def main():
             while True:
                 time.sleep(3600)
 
+        error = None
         try:
             if strip:
                 code = strip_docstrings(source, dfile, optimize)
@@ -280,7 +295,10 @@ def main():
             error = (clamp(exc.lineno), clamp(exc.offset), message)
         except Exception as exc:
             error = (0, 0, "%s: %s" % (type(exc).__name__, exc))
-        else:
+        if queue_log:
+            with open(queue_log, "a") as log:
+                log.write("queued\n" if next_request_waiting() else "idle\n")
+        if error is None:
             write_frame(struct.pack("<QB", request_id, 0), answer)
             del answer
             continue

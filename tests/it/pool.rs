@@ -368,6 +368,76 @@ fn many_files_use_exactly_n_processes_and_results_keep_order() {
     }
 }
 
+/// A worker holds two requests: when it has compiled one, the next is already in its pipe
+/// (with one request at a time it never is: the next is written only after the answer is read).
+#[test]
+fn a_worker_finds_its_next_request_waiting() {
+    // Big enough that compiling one takes far longer than pyship needs to send the next.
+    let source = "def f(a, b=1):\n    return [a + b * 2, {'k': a}]\n".repeat(3000);
+    for python in &common::pythons() {
+        let temp = tempfile::tempdir().unwrap();
+        let log = temp.path().join("queue");
+        let pool = WorkerPool::start_with_env(
+            &interpreter(python),
+            1,
+            env(&[("PYSHIP_TEST_QUEUE_LOG", &log)]),
+        )
+        .unwrap();
+        let requests: Vec<CompileRequest> = (0..12)
+            .map(|i| request(&format!("pkg/m{i}.py"), source.as_bytes(), 0))
+            .collect();
+        for result in compile_in_order(&pool, requests, |_| {}) {
+            assert!(matches!(result, Ok(CompileOutcome::Code(_))), "{result:?}");
+        }
+        let states = fs_err::read_to_string(&log).unwrap();
+        let queued = states.lines().filter(|line| *line == "queued").count();
+        assert_eq!(states.lines().count(), 12, "{states}");
+        // The last one has no next; allow a few slow hand-overs on a loaded machine.
+        assert!(
+            queued >= 8,
+            "{}: only {queued} of 12 answers found the next request waiting:\n{states}",
+            python.version()
+        );
+        assert_eq!(pool.spawned(), 1);
+    }
+}
+
+/// A request queued behind one that hangs was never started: it is sent again elsewhere and
+/// answered, while the hung one is retried once and reported.
+#[test]
+fn a_request_queued_behind_a_hung_one_is_answered() {
+    let pythons = common::pythons();
+    let handles: Vec<_> = pythons
+        .into_iter()
+        .map(|python| {
+            thread::spawn(move || {
+                within(Duration::from_secs(60), move || {
+                    let hooks = env(&[("PYSHIP_TEST_HANG_DFILE", Path::new("pkg/slow.py"))]);
+                    let pool = WorkerPool::start_with_env(&interpreter(&python), 1, hooks)
+                        .unwrap()
+                        .with_timeout(Duration::from_millis(700));
+                    let requests = vec![
+                        request("pkg/slow.py", b"x = 1\n", 0),
+                        request("pkg/fast.py", b"y = 2\n", 0),
+                    ];
+                    let mut results = compile_in_order(&pool, requests, |_| {}).into_iter();
+                    let slow = results.next().unwrap().unwrap_err();
+                    let CompileError::Worker { dfile, message } = &slow else {
+                        panic!("{slow:?}")
+                    };
+                    assert_eq!(dfile, "pkg/slow.py");
+                    assert!(message.contains("retried on a fresh worker"), "{message}");
+                    let fast = results.next().unwrap();
+                    assert!(matches!(fast, Ok(CompileOutcome::Code(_))), "{fast:?}");
+                });
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.join().unwrap();
+    }
+}
+
 #[test]
 fn a_worker_that_crashes_once_is_replaced_and_the_file_retried() {
     for python in &common::pythons() {

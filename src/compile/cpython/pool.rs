@@ -1,25 +1,32 @@
 //! A pool of persistent CPython compile workers behind [`crate::compile::Backend`].
 //!
 //! [`WorkerPool::start`] spawns N [`Worker`] processes at once and returns while they start up;
-//! each one's hello is checked the first time it is used. Callers — typically the N threads of
-//! [`crate::compile::compile_all`] — check out an idle worker, send it one request and put it back. A
-//! worker that dies, hangs past the timeout or breaks the protocol is killed and replaced, and
-//! the request is retried once on the fresh worker; a second failure is reported as
-//! [`CompileError::Worker`] with what happened and the worker's stderr. A worker whose hello is
-//! missing or wrong means the interpreter cannot serve at all: the pool then fails every request
-//! with [`CompileError::Handshake`] instead of starting processes in a loop.
+//! each one's hello is checked the first time it is used. Callers — typically the 2N threads of
+//! [`crate::compile::compile_all`] — check out a worker, send it one request and wait for the
+//! answer. A worker takes up to [`IN_FLIGHT`] requests at once, so it finds its next request
+//! waiting in its pipe the moment it has answered one, instead of idling while pyship reads the
+//! answer and a thread writes the next request. A worker that dies, hangs past the timeout or
+//! breaks the protocol is killed and replaced, and the request it was working on is retried
+//! once on another worker (a request only queued behind it is sent again, as it was never
+//! started); a second failure is reported as [`CompileError::Worker`] with what happened and
+//! the worker's stderr. A worker whose hello is missing or wrong means the interpreter cannot
+//! serve at all: the pool then fails every request with [`CompileError::Handshake`] instead of
+//! starting processes in a loop.
 
 use std::ffi::OsString;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::worker::{Stage, Worker, WorkerFailure};
+use super::worker::{Failed, Stage, Worker, WorkerFailure};
 use crate::compile::{Backend, CompileError, CompileOutcome, CompileRequest, Relocated};
 use crate::interpreter::Interpreter;
 
 /// Per-file timeout unless [`WorkerPool::with_timeout`] says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How many requests one worker holds at once: the one it works on and the next.
+pub const IN_FLIGHT: usize = 2;
 
 /// How long dropping the pool waits for workers to exit after closing their stdin.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
@@ -33,17 +40,24 @@ pub struct WorkerPool {
     /// How many workers the pool keeps.
     size: usize,
     state: Mutex<State>,
-    idle_changed: Condvar,
+    changed: Condvar,
     spawned: AtomicUsize,
 }
 
 #[derive(Debug)]
 struct State {
-    idle: Vec<Worker>,
-    /// Workers that exist, idle or checked out.
+    workers: Vec<Slot>,
+    /// Workers that exist or are being started.
     live: usize,
     /// Set once a worker failed its hello: the message every later request gets.
     broken: Option<String>,
+}
+
+/// A live worker and how many requests it holds.
+#[derive(Debug)]
+struct Slot {
+    worker: Arc<Worker>,
+    in_flight: usize,
 }
 
 impl WorkerPool {
@@ -66,7 +80,7 @@ impl WorkerPool {
     }
 
     /// A pool of up to `workers` (at least one) compile workers for `interpreter` that starts
-    /// none yet: each starts on [`WorkerPool::warm`], or when a request finds none idle.
+    /// none yet: each starts on [`WorkerPool::warm`], or when a request finds none free.
     pub fn idle(interpreter: &Interpreter, workers: usize) -> WorkerPool {
         Self::idle_with_env(interpreter, workers, Vec::new())
     }
@@ -83,11 +97,11 @@ impl WorkerPool {
             timeout: DEFAULT_TIMEOUT,
             size,
             state: Mutex::new(State {
-                idle: Vec::with_capacity(size),
+                workers: Vec::with_capacity(size),
                 live: 0,
                 broken: None,
             }),
-            idle_changed: Condvar::new(),
+            changed: Condvar::new(),
             spawned: AtomicUsize::new(0),
         }
     }
@@ -103,7 +117,11 @@ impl WorkerPool {
             state.live += 1;
             drop(state);
             let worker = self.spawn().inspect_err(|_| self.discard())?;
-            self.checkin(worker);
+            self.lock().workers.push(Slot {
+                worker: Arc::new(worker),
+                in_flight: 0,
+            });
+            self.changed.notify_all();
         }
     }
 
@@ -143,106 +161,119 @@ impl WorkerPool {
         }
     }
 
-    /// An idle worker, waiting for one if all are busy and starting one if the pool is short.
-    fn checkout(&self) -> Result<Worker, CompileError> {
+    /// A worker for one more request: an idle one, else a new one while the pool is short,
+    /// else the least busy one that takes another, else wait.
+    fn checkout(&self) -> Result<Arc<Worker>, CompileError> {
         let mut state = self.lock();
         loop {
             if let Some(message) = &state.broken {
                 return Err(self.handshake_error(message.clone()));
             }
-            if let Some(worker) = state.idle.pop() {
-                return Ok(worker);
-            }
-            if state.live < self.size {
-                state.live += 1;
-                drop(state);
-                return self.spawn().inspect_err(|_| self.discard());
+            let idle = state.workers.iter().position(|slot| slot.in_flight == 0);
+            let pick = match idle {
+                Some(index) => Some(index),
+                None if state.live < self.size => {
+                    state.live += 1;
+                    drop(state);
+                    let worker = Arc::new(self.spawn().inspect_err(|_| self.discard())?);
+                    self.lock().workers.push(Slot {
+                        worker: Arc::clone(&worker),
+                        in_flight: 1,
+                    });
+                    return Ok(worker);
+                }
+                None => state
+                    .workers
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, slot)| slot.in_flight < IN_FLIGHT)
+                    .min_by_key(|(_, slot)| slot.in_flight)
+                    .map(|(index, _)| index),
+            };
+            if let Some(index) = pick {
+                let slot = &mut state.workers[index];
+                slot.in_flight += 1;
+                return Ok(Arc::clone(&slot.worker));
             }
             state = self
-                .idle_changed
+                .changed
                 .wait(state)
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
         }
     }
 
-    fn checkin(&self, worker: Worker) {
-        self.lock().idle.push(worker);
-        self.idle_changed.notify_one();
+    /// A request on `worker` is done; when it `failed`, the worker is dead and leaves the pool
+    /// (once, whoever notices first).
+    fn release(&self, worker: &Arc<Worker>, failed: bool) {
+        let mut state = self.lock();
+        if let Some(index) = state
+            .workers
+            .iter()
+            .position(|slot| Arc::ptr_eq(&slot.worker, worker))
+        {
+            if failed {
+                state.workers.swap_remove(index);
+                state.live -= 1;
+            } else {
+                state.workers[index].in_flight -= 1;
+            }
+        }
+        drop(state);
+        self.changed.notify_all();
     }
 
-    /// A checked-out worker is gone: free its place.
+    /// A worker being started is not there after all: free its place.
     fn discard(&self) {
         self.lock().live -= 1;
-        self.idle_changed.notify_one();
+        self.changed.notify_all();
     }
 
     /// Remember that the interpreter cannot serve, and wake everyone to tell them.
     fn mark_broken(&self, failure: &WorkerFailure) -> CompileError {
-        let mut state = self.lock();
-        state.live -= 1;
-        let message = state
+        let message = self
+            .lock()
             .broken
             .get_or_insert_with(|| failure.to_string())
             .clone();
-        drop(state);
-        self.idle_changed.notify_all();
+        self.changed.notify_all();
         self.handshake_error(message)
     }
 
-    /// Run `request` on a checked-out `worker`; on failure the worker is gone and so is its
-    /// place in the pool.
-    fn run(
-        &self,
-        mut worker: Worker,
-        request: &CompileRequest,
-    ) -> Result<CompileOutcome, Result<WorkerFailure, CompileError>> {
-        match worker.compile(&self.interpreter, request, self.timeout) {
-            Ok(outcome) => {
-                self.checkin(worker);
-                Ok(outcome)
-            }
-            Err(failure) => {
-                drop(worker);
-                if failure.stage == Stage::Hello {
-                    Err(Err(self.mark_broken(&failure)))
-                } else {
-                    self.discard();
-                    Err(Ok(failure))
-                }
-            }
-        }
-    }
-
     fn compile_raw(&self, request: &CompileRequest) -> Result<CompileOutcome, CompileError> {
-        if crate::support::interrupt::requested().is_some() {
-            return Err(CompileError::Interrupted);
-        }
-        let worker = self.checkout()?;
-        let first = match self.run(worker, request) {
-            Ok(outcome) => return Ok(outcome),
-            Err(Ok(failure)) => failure,
-            Err(Err(error)) => return Err(error),
-        };
-        // Replace the failed worker and retry once on the fresh one, unless it was stopped.
-        if crate::support::interrupt::requested().is_some() {
-            return Err(CompileError::Interrupted);
-        }
-        self.lock().live += 1;
-        let fresh = self.spawn().inspect_err(|_| self.discard())?;
-        match self.run(fresh, request) {
-            Ok(outcome) => Ok(outcome),
-            Err(Ok(second)) => Err(CompileError::Worker {
+        let mut first: Option<WorkerFailure> = None;
+        loop {
+            if crate::support::interrupt::requested().is_some() {
+                return Err(CompileError::Interrupted);
+            }
+            let worker = self.checkout()?;
+            let result = worker.compile(&self.interpreter, request, self.timeout);
+            self.release(&worker, result.is_err());
+            let failed = match result {
+                Ok(outcome) => return Ok(outcome),
+                Err(failed) => failed,
+            };
+            if failed.failure().stage == Stage::Hello {
+                return Err(self.mark_broken(failed.failure()));
+            }
+            // Only a worker that failed on this very request counts as an attempt.
+            let Failed::Served(failure) = failed else {
+                continue;
+            };
+            let Some(first) = first.take() else {
+                first = Some(failure);
+                continue;
+            };
+            return Err(CompileError::Worker {
                 dfile: request.dfile.clone(),
                 message: WorkerFailure {
                     summary: format!(
                         "{}; retried on a fresh worker: {}",
-                        first.summary, second.summary
+                        first.summary, failure.summary
                     ),
-                    ..second
+                    ..failure
                 }
                 .to_string(),
-            }),
-            Err(Err(error)) => Err(error),
+            });
         }
     }
 }
@@ -302,13 +333,14 @@ impl Backend for WorkerPool {
 impl Drop for WorkerPool {
     /// Close every worker's stdin so they exit together, then reap them, killing stragglers.
     fn drop(&mut self) {
-        let mut workers = std::mem::take(&mut self.lock().idle);
-        for worker in &mut workers {
-            worker.close_stdin();
+        let workers = std::mem::take(&mut self.lock().workers);
+        for slot in &workers {
+            slot.worker.close_stdin();
         }
         let deadline = Instant::now() + SHUTDOWN_GRACE;
-        for worker in workers {
-            worker.shutdown(deadline.saturating_duration_since(Instant::now()));
+        for slot in workers {
+            slot.worker
+                .shutdown(deadline.saturating_duration_since(Instant::now()));
         }
     }
 }

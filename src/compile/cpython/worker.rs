@@ -28,7 +28,7 @@ use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::io::{self, BufReader, Read, Write};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -130,16 +130,54 @@ impl StderrTail {
     }
 }
 
-/// One live compile worker process.
+/// One live compile worker process, shared by the threads that have requests on it.
+///
+/// Requests are written in id order and the worker answers them in that order, so each
+/// waiting thread takes its turn at reading: the thread of request `n` reads once `n - 1` was
+/// answered, and its timeout starts then, when the worker starts on it. A failure kills the
+/// worker; the thread being answered gets [`Failed::Served`], those queued behind it
+/// [`Failed::NotStarted`] (their requests were never worked on).
 #[derive(Debug)]
 pub struct Worker {
-    child: Child,
-    stdin: Option<ChildStdin>,
+    pid: u32,
+    child: Mutex<Child>,
+    /// Held while a request is given its id and written, so ids go out in order.
+    stdin: Mutex<Option<ChildStdin>>,
     frames: Receiver<io::Result<Vec<u8>>>,
     stderr: Arc<Mutex<StderrTail>>,
     stderr_done: Receiver<()>,
-    hello: Option<Hello>,
+    turn: Mutex<Turn>,
+    turn_changed: Condvar,
+}
+
+/// Whose turn it is to read, and what the worker said so far.
+#[derive(Debug, Default)]
+struct Turn {
+    /// The id the next request gets.
     next_id: u64,
+    /// The id of the next answer to read.
+    answered: u64,
+    hello: Option<Hello>,
+    /// Set once the worker failed: every later request fails with it.
+    dead: Option<WorkerFailure>,
+}
+
+/// Why [`Worker::compile`] gave no answer. The worker is dead either way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failed {
+    /// It failed while working on this request (or, for [`Stage::Hello`], before it said hello).
+    Served(WorkerFailure),
+    /// It failed on an earlier request, before starting on this one: `failure` is that one's.
+    NotStarted(WorkerFailure),
+}
+
+impl Failed {
+    /// What happened to the worker.
+    pub fn failure(&self) -> &WorkerFailure {
+        match self {
+            Failed::Served(failure) | Failed::NotStarted(failure) => failure,
+        }
+    }
 }
 
 impl Worker {
@@ -220,37 +258,31 @@ impl Worker {
         }
 
         Ok(Worker {
-            stdin: child.stdin.take(),
-            child,
+            pid,
+            stdin: Mutex::new(child.stdin.take()),
+            child: Mutex::new(child),
             frames,
             stderr: tail,
             stderr_done,
-            hello: None,
-            next_id: 0,
+            turn: Mutex::new(Turn::default()),
+            turn_changed: Condvar::new(),
         })
     }
 
     /// The process id.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.pid
     }
 
-    /// Wait (up to `timeout`) for the worker's hello and check that it is the `interpreter` it
-    /// was started for; a no-op once that succeeded.
-    pub fn hello(
-        &mut self,
-        interpreter: &Interpreter,
-        timeout: Duration,
-    ) -> Result<&Hello, WorkerFailure> {
-        if self.hello.is_none() {
-            let hello = self.read_hello(interpreter, timeout)?;
-            self.hello = Some(hello);
-        }
-        Ok(self.hello.as_ref().expect("just set"))
+    fn turn(&self) -> MutexGuard<'_, Turn> {
+        // Nothing panics while holding it, so poisoning is not an error.
+        self.turn.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Read the worker's hello (up to `timeout`) and check that it is the `interpreter` it was
+    /// started for.
     fn read_hello(
-        &mut self,
+        &self,
         interpreter: &Interpreter,
         timeout: Duration,
     ) -> Result<Hello, WorkerFailure> {
@@ -297,42 +329,96 @@ impl Worker {
         }
     }
 
-    /// Compile one request. The code bytes are the worker's marshal output, not yet
-    /// canonicalized. Any failure leaves the worker dead.
+    /// Compile one request: write it at once (so the worker finds it as soon as it is done
+    /// with the one before), then wait for its turn and read the answer. The code bytes are
+    /// the worker's marshal output, not yet canonicalized. Any failure leaves the worker dead.
     pub fn compile(
-        &mut self,
+        &self,
         interpreter: &Interpreter,
         request: &CompileRequest,
         timeout: Duration,
+    ) -> Result<CompileOutcome, Failed> {
+        let (id, written) = {
+            let mut stdin = self.stdin.lock().unwrap_or_else(PoisonError::into_inner);
+            let id = {
+                let mut turn = self.turn();
+                if let Some(dead) = &turn.dead {
+                    return Err(Failed::NotStarted(dead.clone()));
+                }
+                turn.next_id += 1;
+                turn.next_id - 1
+            };
+            let written = match encode_request(id, request) {
+                Ok(frame) => match stdin.as_mut() {
+                    Some(stdin) => stdin
+                        .write_all(&frame)
+                        .and_then(|()| stdin.flush())
+                        .map_err(|_| None),
+                    None => Err(None),
+                },
+                Err(message) => Err(Some(message)),
+            };
+            (id, written)
+        };
+
+        // Wait for the answers before this one.
+        let mut turn = self.turn();
+        loop {
+            if let Some(dead) = &turn.dead {
+                return Err(Failed::NotStarted(dead.clone()));
+            }
+            if turn.answered == id {
+                break;
+            }
+            turn = self
+                .turn_changed
+                .wait(turn)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        let needs_hello = turn.hello.is_none();
+        drop(turn);
+
+        let result = self.answer(interpreter, id, written, needs_hello, timeout);
+        let mut turn = self.turn();
+        match &result {
+            Ok(_) => turn.answered += 1,
+            Err(failure) => {
+                turn.dead.get_or_insert_with(|| failure.clone());
+            }
+        }
+        drop(turn);
+        self.turn_changed.notify_all();
+        result.map_err(Failed::Served)
+    }
+
+    /// Its turn: read the hello if nobody has yet, then the answer to request `id`.
+    fn answer(
+        &self,
+        interpreter: &Interpreter,
+        id: u64,
+        written: Result<(), Option<String>>,
+        needs_hello: bool,
+        timeout: Duration,
     ) -> Result<CompileOutcome, WorkerFailure> {
-        self.hello(interpreter, timeout.max(Duration::from_secs(30)))?;
         let mark = self.stderr.lock().unwrap().total;
-        let id = self.next_id;
-        self.next_id += 1;
-
-        let frame = match encode_request(id, request) {
-            Ok(frame) => frame,
-            Err(message) => return Err(self.fail(Stage::Request, mark, Some(&message))),
-        };
-        let written = match self.stdin.as_mut() {
-            Some(stdin) => stdin.write_all(&frame).and_then(|()| stdin.flush()),
-            None => Err(io::Error::new(io::ErrorKind::BrokenPipe, "stdin closed")),
-        };
-        if written.is_err() {
+        if needs_hello {
+            let hello = self.read_hello(interpreter, timeout.max(Duration::from_secs(30)))?;
+            self.turn().hello = Some(hello);
+        }
+        match written {
+            Ok(()) => {}
+            Err(Some(message)) => return Err(self.fail(Stage::Request, mark, Some(&message))),
             // Broken pipe: the worker is gone or going; `fail` says how it ended.
-            return Err(self.fail(Stage::Request, mark, None));
+            Err(None) => return Err(self.fail(Stage::Request, mark, None)),
         }
-
         let frame = self.receive(Stage::Request, mark, timeout)?;
-        match decode_response(id, &frame) {
-            Ok(outcome) => Ok(outcome),
-            Err(message) => Err(self.fail(Stage::Request, mark, Some(&message))),
-        }
+        decode_response(id, &frame)
+            .map_err(|message| self.fail(Stage::Request, mark, Some(&message)))
     }
 
     /// The next frame, or a failure: EOF, a malformed frame, or `timeout` passing.
     fn receive(
-        &mut self,
+        &self,
         stage: Stage,
         mark: u64,
         timeout: Duration,
@@ -362,19 +448,27 @@ impl Worker {
     /// Make sure the process is gone and describe the failure: `what` went wrong, in which
     /// case the worker is killed at once, or, for `None`, how the worker ended by itself (its
     /// exit status or signal). Then the stderr written since `mark`.
-    fn fail(&mut self, stage: Stage, mark: u64, what: Option<&str>) -> WorkerFailure {
-        self.stdin = None;
-        let pid = self.child.id();
-        let summary = if let Some(what) = what {
-            kill(&mut self.child);
-            format!("worker process {pid} {what}")
-        } else {
-            match wait_or_kill(&mut self.child, EXIT_GRACE) {
-                Ok(status) => format!("worker process {pid} exited with {status}"),
-                Err(None) => format!("worker process {pid} closed its output; killed it"),
-                Err(Some(err)) => format!("worker process {pid} vanished ({err})"),
+    fn fail(&self, stage: Stage, mark: u64, what: Option<&str>) -> WorkerFailure {
+        // A thread may hold stdin, blocked writing to a worker that does not read: that write
+        // fails once the process is gone, so then stdin is closed after the kill.
+        if let Ok(mut stdin) = self.stdin.try_lock() {
+            *stdin = None;
+        }
+        let pid = self.pid;
+        let summary = {
+            let mut child = self.child.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(what) = what {
+                kill(&mut child);
+                format!("worker process {pid} {what}")
+            } else {
+                match wait_or_kill(&mut child, EXIT_GRACE) {
+                    Ok(status) => format!("worker process {pid} exited with {status}"),
+                    Err(None) => format!("worker process {pid} closed its output; killed it"),
+                    Err(Some(err)) => format!("worker process {pid} vanished ({err})"),
+                }
             }
         };
+        self.close_stdin();
         // The stderr thread ends when the pipe closes; grandchildren could keep it open.
         let _ = self.stderr_done.recv_timeout(EXIT_GRACE);
         let stderr = self.stderr.lock().unwrap().since(mark);
@@ -385,23 +479,28 @@ impl Worker {
         }
     }
 
-    /// Close stdin so the worker exits on its own; kill it after `grace`.
-    pub fn shutdown(mut self, grace: Duration) {
-        self.stdin = None;
-        let _ = wait_or_kill(&mut self.child, grace);
+    /// Wait for the worker to exit on its own after [`Worker::close_stdin`]; kill it after
+    /// `grace`.
+    pub fn shutdown(&self, grace: Duration) {
+        self.close_stdin();
+        let _ = wait_or_kill(
+            &mut self.child.lock().unwrap_or_else(PoisonError::into_inner),
+            grace,
+        );
     }
 
     /// Close stdin without waiting; pair with [`Worker::shutdown`] to stop many at once.
-    pub fn close_stdin(&mut self) {
-        self.stdin = None;
+    pub fn close_stdin(&self) {
+        *self.stdin.lock().unwrap_or_else(PoisonError::into_inner) = None;
     }
 }
 
 impl Drop for Worker {
     fn drop(&mut self) {
         // Normally already reaped; otherwise do not leave a process or a zombie behind.
-        if !matches!(self.child.try_wait(), Ok(Some(_))) {
-            kill(&mut self.child);
+        let child = self.child.get_mut().unwrap_or_else(PoisonError::into_inner);
+        if !matches!(child.try_wait(), Ok(Some(_))) {
+            kill(child);
         }
     }
 }
