@@ -28,9 +28,17 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from typing import NamedTuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402  (the corpus preparation, copies and timing of the main benchmark)
+
+
+class Plan(NamedTuple):
+    corpus: bench.Corpus
+    in_place: str  # every copy is compiled at this path
+    work: str  # out-dirs and caches go under here
+
 
 COMPILE = "compile --no-cache"
 FULL = "build -f zip --no-cache"
@@ -130,7 +138,7 @@ def main():
         corpus = bench.prepare_stdlib(python, work, version)
         print(f"corpus {corpus.name}: {corpus.description}")
         base = os.path.join(work, "rounds")
-        plan = bench.Plan(corpus, [], os.path.join(base, "in-place"), {}, base)
+        plan = Plan(corpus, os.path.join(base, "in-place"), base)
         copies = iter(os.path.join(base, "copies", str(index))
                       for index in range(args.rounds * len(binaries)))
         os.sync()

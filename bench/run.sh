@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # pyship benchmark: builds pyship in release mode, prepares the corpora, and prints medians and
-# ratios against compileall and pyc_wheel in one run.
+# ratios against the compile limits, compileall, uv and pyc_wheel in one interleaved run.
 # Usage: bench/run.sh [PYTHON] [ROUNDS] [--wheel PATH] [--corpus stdlib|packages|all] [--skip-wheel]
+#        [--state-dir DIR]
 # Before/after a change: python3 bench/ab.py --a OLD_PYSHIP --b NEW_PYSHIP --python PY --rounds N
 # times two release binaries interleaved on the stdlib (medians, B/A ratios, min/max).
 set -euo pipefail
