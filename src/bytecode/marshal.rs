@@ -455,6 +455,9 @@ struct Parser<'a> {
 
 impl<'a> Parser<'a> {
     fn new(data: &'a [u8], layout: &'static [Field], allow_slice: bool) -> Self {
+        // Sized from the stream so the pools are not copied as they grow: a code object's
+        // stream has about one object per 8 bytes and about as many payload bytes as it has.
+        let objects = data.len() / 8;
         Parser {
             data,
             pos: 0,
@@ -462,12 +465,21 @@ impl<'a> Parser<'a> {
             allow_slice,
             graph: Graph {
                 layout,
-                ..Graph::default()
+                nodes: Vec::with_capacity(objects),
+                values: Vec::with_capacity(objects),
+                bytes: Vec::with_capacity(data.len()),
+                children: Vec::with_capacity(objects),
+                ints: Vec::new(),
             },
-            interner: Interner::default(),
-            refs: Vec::new(),
-            stack: Vec::new(),
-            key: Vec::new(),
+            interner: Interner {
+                table: HashMap::with_capacity_and_hasher(objects, Default::default()),
+                chain: Vec::with_capacity(objects),
+                keys: Vec::with_capacity(data.len() + objects * 4),
+                spans: Vec::with_capacity(objects),
+            },
+            refs: Vec::with_capacity(objects / 2),
+            stack: Vec::with_capacity(64),
+            key: Vec::with_capacity(256),
             singletons: [NO_INDEX; 5],
             filename: None,
         }

@@ -412,7 +412,7 @@ impl Worker {
             Err(None) => return Err(self.fail(Stage::Request, mark, None)),
         }
         let frame = self.receive(Stage::Request, mark, timeout)?;
-        decode_response(id, &frame)
+        decode_response(id, frame)
             .map_err(|message| self.fail(Stage::Request, mark, Some(&message)))
     }
 
@@ -564,7 +564,7 @@ fn encode_request(id: u64, request: &CompileRequest) -> Result<Vec<u8>, String> 
 }
 
 /// Parse a response frame to request `id`; the error says how it broke the protocol.
-fn decode_response(id: u64, frame: &[u8]) -> Result<CompileOutcome, String> {
+fn decode_response(id: u64, frame: Vec<u8>) -> Result<CompileOutcome, String> {
     let Some((header, rest)) = frame.split_first_chunk::<9>() else {
         return Err(format!(
             "sent a response of {} bytes, too short",
@@ -579,7 +579,12 @@ fn decode_response(id: u64, frame: &[u8]) -> Result<CompileOutcome, String> {
         ));
     }
     match status[0] {
-        0 => Ok(CompileOutcome::Code(rest.to_vec())),
+        0 => {
+            // The code is most of the frame: shift it down rather than copy it.
+            let mut frame = frame;
+            frame.drain(..9);
+            Ok(CompileOutcome::Code(frame))
+        }
         1 => {
             let Some((location, message)) = rest.split_first_chunk::<8>() else {
                 return Err("sent a syntax error without a location".to_string());
@@ -648,7 +653,7 @@ mod tests {
     fn responses_decode_and_ids_are_checked() {
         let code = [&3u64.to_le_bytes()[..], &[0], b"\xe3code"].concat();
         assert_eq!(
-            decode_response(3, &code).unwrap(),
+            decode_response(3, code.clone()).unwrap(),
             CompileOutcome::Code(b"\xe3code".to_vec())
         );
         let error = [
@@ -660,7 +665,7 @@ mod tests {
         ]
         .concat();
         assert_eq!(
-            decode_response(3, &error).unwrap(),
+            decode_response(3, error.clone()).unwrap(),
             CompileOutcome::SyntaxError(SyntaxError {
                 line: 2,
                 column: 5,
@@ -668,11 +673,11 @@ mod tests {
             })
         );
         assert_eq!(
-            decode_response(4, &code).unwrap_err(),
+            decode_response(4, code.clone()).unwrap_err(),
             "answered request 3 when request 4 was asked (protocol error)"
         );
         assert_eq!(
-            decode_response(3, &code[..5]).unwrap_err(),
+            decode_response(3, code[..5].to_vec()).unwrap_err(),
             "sent a response of 5 bytes, too short"
         );
     }
