@@ -472,7 +472,7 @@ impl<'a> Parser<'a> {
                 ints: Vec::new(),
             },
             interner: Interner {
-                table: HashMap::with_capacity_and_hasher(objects, Default::default()),
+                table: HashMap::with_capacity_and_hasher(objects, BuildHasherDefault::default()),
                 chain: Vec::with_capacity(objects),
                 keys: Vec::with_capacity(data.len() + objects * 4),
                 spans: Vec::with_capacity(objects),
