@@ -469,3 +469,48 @@ fn a_stripped_zip_imports_without_docstrings_and_keeps_asserts() {
         assert_eq!(printed, "x must be truthy\n", "{}", python.version());
     }
 }
+
+/// A stripped wheel installs with the target's pip and imports its pycs without docstrings,
+/// asserts kept, on every CPython.
+#[test]
+fn a_stripped_wheel_installs_and_imports_without_docstrings() {
+    let (temp, project) = common::copy_fixture("docstrings");
+    fs_err::write(
+        project.join("pyproject.toml"),
+        "[project]\nname = \"docmod\"\nversion = \"0.1\"\n",
+    )
+    .unwrap();
+    for python in common::pythons() {
+        let work = temp.path().join(format!("py{}", python.minor));
+        let wheel = common::Pyship::build(&project)
+            .python(&python)
+            .out(&work.join("out"))
+            .args(["-f", "wheel", "--strip-sources", "--strip-docstrings"])
+            .artifact();
+        let venv = crate::wheel::venv(&python, &work.join("venv"));
+        let installed = crate::wheel::install(&python, &work.join("venv"), &wheel);
+        assert!(
+            installed.status.success(),
+            "{}",
+            String::from_utf8_lossy(&installed.stderr)
+        );
+        let output = std::process::Command::new(&venv)
+            .args([
+                "-I",
+                "-c",
+                "import docmod.shapes as s, docmod.checks as c\n\
+                 assert s.__file__.endswith('.pyc'), s.__file__\n\
+                 assert s.__doc__ is None and s.Plain.method.__doc__ is None and c.__doc__ is None\n\
+                 try:\n    c.check(0)\nexcept AssertionError as e:\n    print(e)\n",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            "x must be truthy\n",
+            "{}: {}",
+            python.version(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
