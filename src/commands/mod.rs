@@ -69,8 +69,17 @@ impl TerminalReporter {
 
 /// The `-v` line about the compile cache and workers.
 pub(crate) fn cache_line(stats: &pyship::compile::CacheStats) -> String {
-    format!(
+    let mut line = format!(
         "compiled {}, from cache {}, workers started {}",
         stats.compiled, stats.cached, stats.workers
-    )
+    );
+    if stats.shared > 0 {
+        use std::fmt::Write as _;
+        let _ = write!(
+            line,
+            "; {} of the compiled had the source of another and took its code",
+            stats.shared
+        );
+    }
+    line
 }

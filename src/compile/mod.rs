@@ -156,6 +156,9 @@ pub struct CacheStats {
     pub workers: usize,
     /// Cache entries that could not be written (the build goes on without them).
     pub write_errors: usize,
+    /// Modules among `compiled` whose source was byte for byte that of another module in the
+    /// same call: compiled once, and the code given each one's `co_filename`.
+    pub shared: usize,
 }
 
 impl std::ops::AddAssign for CacheStats {
@@ -164,6 +167,7 @@ impl std::ops::AddAssign for CacheStats {
         self.cached += other.cached;
         self.workers += other.workers;
         self.write_errors += other.write_errors;
+        self.shared += other.shared;
     }
 }
 
@@ -294,6 +298,68 @@ const STORED_CODE: u8 = b'c';
 /// The kind byte of a cache entry holding a syntax error.
 const STORED_SYNTAX_ERROR: u8 = b'e';
 
+/// Misses to compile: one request, and the other requests (index, dfile) with the same
+/// source and options, which get its code at their own path.
+struct Job {
+    index: usize,
+    request: CompileRequest,
+    copies: Vec<(usize, String)>,
+}
+
+/// `misses` with each set of byte-identical sources (and equal options) made one job, at the
+/// place of its first member: vendored copies of a package, the same module in two trees.
+/// Only sources of equal length are compared, so unique files cost no hashing.
+fn share_identical(misses: Vec<(usize, CompileRequest)>) -> Vec<Job> {
+    use std::collections::HashMap;
+    let mut by_length: HashMap<(usize, CodeOptions), usize> = HashMap::new();
+    let mut same_length = vec![false; misses.len()];
+    for (position, (_, request)) in misses.iter().enumerate() {
+        let key = (request.source.len(), request.options);
+        if let Some(first) = by_length.insert(key, position) {
+            same_length[first] = true;
+            same_length[position] = true;
+        }
+    }
+    let mut leaders: HashMap<(std::sync::Arc<[u8]>, CodeOptions), usize> = HashMap::new();
+    let mut jobs: Vec<Job> = Vec::with_capacity(misses.len());
+    for ((index, request), shares_length) in misses.into_iter().zip(same_length) {
+        if shares_length {
+            let key = (request.source.clone(), request.options);
+            if let Some(&leader) = leaders.get(&key) {
+                jobs[leader].copies.push((index, request.dfile));
+                continue;
+            }
+            leaders.insert(key, jobs.len());
+        }
+        jobs.push(Job {
+            index,
+            request,
+            copies: Vec::new(),
+        });
+    }
+    jobs
+}
+
+/// What the module at `dfile` gets when its source is that of `leader`, compiled to `outcome`.
+fn copy_outcome(
+    backend: &dyn Backend,
+    outcome: &Result<CompileOutcome, CompileError>,
+    leader: &str,
+    dfile: &str,
+) -> Result<CompileOutcome, CompileError> {
+    match outcome {
+        Ok(CompileOutcome::Code(code)) => backend
+            .relocate(code, None, dfile)
+            .map(|relocated| CompileOutcome::Code(relocated.code)),
+        // A syntax error's location and message do not depend on the path.
+        Ok(CompileOutcome::SyntaxError(error)) => Ok(CompileOutcome::SyntaxError(error.clone())),
+        Err(err) => Err(CompileError::Worker {
+            dfile: dfile.to_owned(),
+            message: format!("its source is that of `{leader}`, which failed: {err}"),
+        }),
+    }
+}
+
 /// How many answers may wait for the consumer before the compiling threads wait for it.
 const ANSWERS_IN_FLIGHT: usize = 64;
 
@@ -382,9 +448,12 @@ pub fn compile_all<E: From<CompileError>>(
     }
     // Stable, so the order is a pure function of the input.
     misses.sort_by_key(|(_, request)| std::cmp::Reverse(request.source.len()));
+    let compiled = misses.len();
+    let jobs = share_identical(misses);
     let mut stats = CacheStats {
-        compiled: misses.len(),
+        compiled,
         cached: hits.len(),
+        shared: compiled - jobs.len(),
         ..CacheStats::default()
     };
     // Cache entries are written in the background as the answers arrive; dropping this waits.
@@ -392,10 +461,10 @@ pub fn compile_all<E: From<CompileError>>(
     // Set when the consumer fails, so no thread takes another module.
     let stopped = AtomicBool::new(false);
     std::thread::scope(|scope| -> Result<(), E> {
-        let miss_count = misses.len();
-        let (work_sender, work) = crossbeam_channel::unbounded::<(usize, CompileRequest)>();
-        for miss in misses {
-            work_sender.send(miss).expect("the receiver is here");
+        let miss_count = jobs.len();
+        let (work_sender, work) = crossbeam_channel::unbounded::<Job>();
+        for job in jobs {
+            work_sender.send(job).expect("the receiver is here");
         }
         drop(work_sender);
         let (answer_sender, answers) = crossbeam_channel::bounded::<(
@@ -408,11 +477,30 @@ pub fn compile_all<E: From<CompileError>>(
         for _ in 0..(2 * slots.min(miss_count)).min(miss_count) {
             let (work, answer_sender) = (work.clone(), answer_sender.clone());
             scope.spawn(move || {
-                for (index, request) in work {
+                for Job {
+                    index,
+                    request,
+                    copies,
+                } in work
+                {
                     if stopped.load(Ordering::Relaxed) {
                         break;
                     }
                     let outcome = backend.compile(&request);
+                    // Identical sources get this code at their own path; the cache entry, the
+                    // same for all, is written once.
+                    for (index, dfile) in copies {
+                        let outcome = copy_outcome(backend, &outcome, &request.dfile, &dfile);
+                        let answer = Answer {
+                            index,
+                            dfile,
+                            outcome,
+                            cached: false,
+                        };
+                        if answer_sender.send((answer, None)).is_err() {
+                            return;
+                        }
+                    }
                     // What the cache stores, made here while the consumer is busy with other
                     // answers.
                     let stored = match (cache, &outcome) {
@@ -438,7 +526,7 @@ pub fn compile_all<E: From<CompileError>>(
             on_event(Event::Answer(hit))?;
         }
         if miss_count > 0 {
-            on_event(Event::Compiling { misses: miss_count })?;
+            on_event(Event::Compiling { misses: compiled })?;
         }
         for (answer, stored) in answers {
             // Code that does not relocate is not stored; the answer itself is unaffected.

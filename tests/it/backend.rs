@@ -278,3 +278,47 @@ fn a_backend_that_cannot_prepare_fails_before_any_answer() {
         assert!(fake.asked.lock().unwrap().is_empty());
     }
 }
+
+/// Byte-identical sources with the same options are compiled once per call, each copy getting
+/// the code at its own path; the same source at other options, or another source of the same
+/// length, is compiled on its own.
+#[test]
+fn identical_sources_are_compiled_once_and_given_their_own_path() {
+    let fake = Fake::default();
+    let mut requests = vec![
+        request("a/vendored.py", "x = 1\n"),
+        request("b/vendored.py", "x = 1\n"),
+        request("other.py", "x = 2\n"),
+        request("c/vendored.py", "x = 1\n"),
+        request("broken.py", "bad"),
+        request("also_broken.py", "bad"),
+    ];
+    let mut at_two = request("d/vendored.py", "x = 1\n");
+    at_two.options = CodeOptions::new(Optimize::Two);
+    requests.push(at_two);
+    let run = run(&fake, None, requests);
+    let mut asked = fake.asked.lock().unwrap().clone();
+    asked.sort();
+    assert_eq!(
+        asked,
+        ["a/vendored.py", "broken.py", "d/vendored.py", "other.py"]
+    );
+    for (index, expected) in [
+        (0, "code of a/vendored.py at 1"),
+        (1, "code of b/vendored.py at 1"),
+        (2, "code of other.py at 1"),
+        (3, "code of c/vendored.py at 1"),
+        (6, "code of d/vendored.py at 2"),
+    ] {
+        assert_eq!(code(&run.outcomes[&index].0), expected.as_bytes());
+    }
+    for index in [4, 5] {
+        assert!(matches!(
+            run.outcomes[&index].0,
+            CompileOutcome::SyntaxError(_)
+        ));
+    }
+    assert_eq!(run.events[0], "compiling 7");
+    let stats = run.compiled.stats;
+    assert_eq!((stats.compiled, stats.shared), (7, 3));
+}

@@ -19,7 +19,8 @@ fn counts(stderr: &str) -> (usize, usize, usize) {
         .filter(|part| !part.is_empty())
         .map(|part| part.parse().unwrap())
         .collect();
-    assert_eq!(numbers.len(), 3, "{line}");
+    // A fourth number, when there is one, counts identical sources compiled once.
+    assert!(numbers.len() == 3 || numbers.len() == 4, "{line}");
     (numbers[0], numbers[1], numbers[2])
 }
 
