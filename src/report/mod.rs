@@ -146,6 +146,74 @@ pub struct OutsideImport {
     pub line: u32,
 }
 
+/// What the native compiler did for one target (`--backend native`/`auto`): modules the cache
+/// answered are in neither count.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct NativeStats {
+    /// Target CPython, e.g. `3.12`.
+    pub python: String,
+    /// Modules compiled natively.
+    pub native: usize,
+    /// Modules the native compiler did not support, compiled by CPython instead.
+    pub fell_back: usize,
+    /// How many fell back for each reason.
+    pub reasons: std::collections::BTreeMap<String, usize>,
+    /// Each module that fell back, sorted by path.
+    pub modules: Vec<FellBack>,
+}
+
+/// A module the native compiler did not support.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FellBack {
+    /// Its name in code objects (`pkg/mod.py`).
+    pub path: String,
+    /// Why, in full.
+    pub reason: String,
+}
+
+impl NativeStats {
+    /// The counts of `log`, for `python`'s target.
+    pub fn new(python: String, log: &crate::compile::native::NativeLog) -> NativeStats {
+        let mut modules: Vec<FellBack> = log
+            .fell_back
+            .iter()
+            .map(|(path, why)| FellBack {
+                path: path.clone(),
+                reason: why.to_string(),
+            })
+            .collect();
+        modules.sort_by(|a, b| a.path.cmp(&b.path));
+        NativeStats {
+            python,
+            native: log.native,
+            fell_back: log.fell_back.len(),
+            reasons: log.reasons(),
+            modules,
+        }
+    }
+
+    /// `native (Python 3.12): 40 modules compiled natively, 2 by CPython (x: 1, y: 1)`
+    pub fn line(&self) -> String {
+        let plural = |count: usize| if count == 1 { "" } else { "s" };
+        let mut line = format!(
+            "native (Python {}): {} module{} compiled natively, {} by CPython",
+            self.python,
+            self.native,
+            plural(self.native),
+            self.fell_back
+        );
+        if !self.reasons.is_empty() {
+            let reasons: Vec<String> = self
+                .reasons
+                .iter()
+                .map(|(reason, count)| format!("{reason}: {count}"))
+                .collect();
+            line = format!("{line} ({})", reasons.join(", "));
+        }
+        line
+    }
+}
+
 /// The outcome of a build.
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct Report {
@@ -178,6 +246,9 @@ pub struct Report {
     /// Modules compiled by workers, answered from the compile cache, and workers started,
     /// summed over targets.
     pub cache: CacheStats,
+    /// What the native compiler did, per target it compiled (none with `--backend cpython`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub native: Vec<NativeStats>,
     /// Wall time of each stage, in order: `scan`, `read`, `compile 3.12`, `write NAME.zip`.
     pub timings: Vec<(String, f64)>,
     /// Wall time.
@@ -243,6 +314,9 @@ impl Report {
                 out.push_str(", up to date");
             }
         }
+        for native in &self.native {
+            let _ = write!(out, "\n  {}", native.line());
+        }
         for pruned in &self.pruned {
             let _ = write!(
                 out,
@@ -275,6 +349,7 @@ impl Report {
         self.bundles.extend(other.bundles);
         self.pruned.extend(other.pruned);
         self.cache += other.cache;
+        self.native.extend(other.native);
         self.timings.extend(other.timings);
         self.duration += other.duration;
     }

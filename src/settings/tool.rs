@@ -13,6 +13,7 @@ use super::{
 };
 use crate::bytecode::pyc::Invalidation;
 use crate::compile::Optimize;
+use crate::compile::native::BackendChoice;
 
 /// Why the options could not be resolved.
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +83,12 @@ pub struct Flags {
     pub out_dir: Option<PathBuf>,
     /// `--python`.
     pub pythons: Vec<String>,
+    /// `--target`.
+    pub targets: Vec<String>,
+    /// `--backend`.
+    pub backend: Option<BackendChoice>,
+    /// `--verify`.
+    pub verify: bool,
     /// `--optimize`.
     pub optimize: Option<Optimize>,
     /// How many `-O` were given.
@@ -178,12 +185,21 @@ pub fn resolve(flags: Flags) -> Result<Config, SettingsError> {
         }
     }
     config.formats = formats;
-    if let Some(pythons) = Some(flags.pythons)
-        .filter(|pythons| !pythons.is_empty())
-        .or(tool.python)
-    {
+    // Targets on the command line, with or without an interpreter, replace the table's.
+    let (pythons, targets) = if flags.pythons.is_empty() && flags.targets.is_empty() {
+        (
+            tool.python.unwrap_or_default(),
+            tool.target.unwrap_or_default(),
+        )
+    } else {
+        (flags.pythons, flags.targets)
+    };
+    if !pythons.is_empty() || !targets.is_empty() {
         config.pythons = pythons;
     }
+    config.targets = targets;
+    config.backend = flags.backend.or(tool.backend).unwrap_or_default();
+    config.verify = flags.verify || tool.verify == Some(true);
     config.optimize = flags
         .optimize
         .or((flags.optimize_flags > 0).then(|| Optimize::from_flag_count(flags.optimize_flags)))
@@ -227,7 +243,8 @@ pub fn resolve(flags: Flags) -> Result<Config, SettingsError> {
         slim: flags.slim.or(tool.slim),
         report: flags.report.or(tool.report),
     };
-    config.cache_dir = if flags.no_cache || tool.no_cache == Some(true) {
+    // `--verify` proves every module: none may come from the cache.
+    config.cache_dir = if flags.no_cache || tool.no_cache == Some(true) || config.verify {
         None
     } else {
         flags
@@ -361,6 +378,13 @@ pub struct ToolConfig {
     /// `python`: a string or a list of target interpreters.
     #[serde(default, deserialize_with = "one_or_many")]
     pub python: Option<Vec<String>>,
+    /// `target`: a version or a list of versions built without an interpreter.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub target: Option<Vec<String>>,
+    /// `backend`: `cpython`, `native` or `auto`.
+    pub backend: Option<BackendChoice>,
+    /// `verify`: compile natively compiled modules with CPython too and compare.
+    pub verify: Option<bool>,
     /// `optimize`: 0, 1 or 2.
     #[serde(default, deserialize_with = "optimize")]
     pub optimize: Option<Optimize>,

@@ -10,6 +10,13 @@
 //! graph passes (`flowgraph.c`) → assembler (`assemble.c`: line, location and exception
 //! tables) → marshal.
 
+mod backend;
+
+pub use backend::{
+    BackendChoice, CompileFn, Compiler, NATIVE_MINOR, NativeBackend, NativeError, NativeLog,
+    check_targets, compiles_for, is_version_only, reason, version_target,
+};
+
 use super::CodeOptions;
 
 /// The magic number of the bytecode this backend emits: CPython 3.12's (3531).
