@@ -501,6 +501,33 @@ mod tests {
     }
 
     #[test]
+    fn summary_counts_native_and_fallen_back_modules_by_reason() {
+        use crate::compile::native::{NativeLog, Unsupported};
+        let log = NativeLog {
+            native: 40,
+            fell_back: vec![
+                ("z.py".to_owned(), Unsupported::Construct("`match`")),
+                ("a.py".to_owned(), Unsupported::Parse("line 3".to_owned())),
+                ("m.py".to_owned(), Unsupported::Construct("`match`")),
+            ],
+            differs: Vec::new(),
+        };
+        let native = NativeStats::new("3.12".to_owned(), &log);
+        let report = Report {
+            artifacts: vec![artifact("dist/a.zip", 4096, Some(1024), false)],
+            native: vec![native.clone()],
+            ..Report::default()
+        };
+        assert_eq!(
+            report.summary().lines().last().unwrap(),
+            "  native (Python 3.12): 40 modules compiled natively, 3 by CPython (`match`: 2, not parsed natively: 1)"
+        );
+        let paths: Vec<&str> = native.modules.iter().map(|m| m.path.as_str()).collect();
+        assert_eq!(paths, ["a.py", "m.py", "z.py"]);
+        assert_eq!(native.modules[0].reason, "does not parse natively: line 3");
+    }
+
+    #[test]
     fn sizes() {
         assert_eq!(human_bytes(512), "512 B");
         assert_eq!(human_bytes(1536), "1.5 KiB");

@@ -672,6 +672,8 @@ packages = ["src/spam"]
         check("python = 3.12", "expected a string or a list of strings");
         check("prune-from = 3", "expected a string or a list of strings");
         check("prune = \"yes\"", "expected a boolean");
+        check("backend = \"pypy\"", "unknown variant `pypy`");
+        check("target = 3.12", "expected a string or a list of strings");
 
         write(
             temp.path(),
@@ -744,6 +746,48 @@ packages = ["src/spam"]
         assert_eq!(config.exclude, ["*.md", "tests/", "*.txt"]);
         assert_eq!(config.jobs, 1);
         assert!(config.bundle.extract && !config.bundle.slim && config.bundle.with_deps);
+    }
+
+    #[test]
+    fn targets_on_the_command_line_replace_the_tables_and_verify_uses_no_cache() {
+        let temp = tempfile::tempdir().unwrap();
+        write(
+            temp.path(),
+            "pyproject.toml",
+            "[tool.pyship]\npython = \"3.11\"\ntarget = \"3.12\"\nbackend = \"auto\"\n",
+        );
+        let config = resolve(flags(temp.path())).unwrap();
+        assert_eq!(
+            (&config.pythons[..], &config.targets[..], config.backend),
+            (
+                &["3.11".to_owned()][..],
+                &["3.12".to_owned()][..],
+                BackendChoice::Auto
+            )
+        );
+        assert!(config.cache_dir.is_some() && !config.verify);
+        // `--target` alone: no `python3` added, nor the table's `python`.
+        let config = resolve(Flags {
+            targets: vec!["3.12".to_owned()],
+            backend: Some(BackendChoice::Native),
+            verify: true,
+            ..flags(temp.path())
+        })
+        .unwrap();
+        assert!(config.pythons.is_empty(), "{:?}", config.pythons);
+        assert_eq!(config.targets, ["3.12"]);
+        assert_eq!(config.backend, BackendChoice::Native);
+        assert!(config.verify && config.cache_dir.is_none());
+        // `-p` alone replaces both of the table's.
+        let config = resolve(Flags {
+            pythons: vec!["3.13".to_owned()],
+            ..flags(temp.path())
+        })
+        .unwrap();
+        assert_eq!(
+            (&config.pythons[..], config.targets.len()),
+            (&["3.13".to_owned()][..], 0)
+        );
     }
 
     #[test]
