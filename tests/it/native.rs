@@ -456,6 +456,8 @@ fn stand_in(source: &[u8], dfile: &str, options: CodeOptions) -> Result<Vec<u8>,
         let mut code = cpython_code(source, dfile, options);
         *code.last_mut().unwrap() ^= 0xff;
         Ok(code)
+    } else if marked(b"# panic") {
+        panic!("the stand-in compiler panics on {dfile}, as a buggy one might")
     } else if marked(b"(((") {
         Err(Unsupported::Parse("unbalanced".to_owned()))
     } else {
@@ -504,6 +506,7 @@ fn native_backend_falls_back_per_module_and_counts_both() {
         request("c.py", "# native\ndef f():\n    return 3\n"),
         request("bad.py", "x = (((\n"),
         request("d.py", "z = [i for i in range(3)]\n"),
+        request("e.py", "# panic\nw = 4\n"),
     ];
     let backend = NativeBackend::new(Some(idle_pool()), 2, false).with_compile(stand_in);
     let outcomes = compile_through(&backend, &requests);
@@ -531,10 +534,15 @@ fn native_backend_falls_back_per_module_and_counts_both() {
         .map(|(dfile, _)| dfile.as_str())
         .collect();
     fell_back.sort_unstable();
-    assert_eq!(fell_back, ["b.py", "bad.py", "d.py"]);
+    assert_eq!(fell_back, ["b.py", "bad.py", "d.py", "e.py"]);
+    // A panic in the native compiler sends the module to CPython too, counted as such.
     assert_eq!(
         log.reasons().into_iter().collect::<Vec<_>>(),
         [
+            (
+                "code the native compiler panics on (a bug: please report it)".to_owned(),
+                1
+            ),
             ("not parsed natively".to_owned(), 1),
             ("unmarked module".to_owned(), 2)
         ]

@@ -41,17 +41,6 @@ pub enum BackendChoice {
     Auto,
 }
 
-impl BackendChoice {
-    /// As written on the command line.
-    pub fn name(self) -> &'static str {
-        match self {
-            BackendChoice::Cpython => "cpython",
-            BackendChoice::Native => "native",
-            BackendChoice::Auto => "auto",
-        }
-    }
-}
-
 /// Why the native backend cannot build as asked.
 #[derive(Debug, thiserror::Error)]
 pub enum NativeError {
@@ -109,12 +98,13 @@ pub enum NativeError {
         "The native compiler's bytecode differs from Python {python}'s for {} module{}: {}",
         modules.len(),
         if modules.len() == 1 { "" } else { "s" },
-        first_few(modules)
+        modules.join(", ")
     )]
     Differs {
         /// The target, e.g. `3.12`.
         python: String,
-        /// Each module (its dfile) with where the bytes part, sorted.
+        /// Each module (its dfile) with where the bytes part, sorted; all of them, as a
+        /// proof that failed must say everything it found.
         modules: Vec<String>,
     },
 }
@@ -213,6 +203,10 @@ pub fn check_targets(
     }
     Ok(())
 }
+
+/// The construct a module the native compiler panicked on is counted under (it went to
+/// CPython).
+const PANICKED: &str = "code the native compiler panics on (a bug: please report it)";
 
 /// What compiles natively: [`compile_312`], or a stand-in in tests.
 pub type CompileFn = fn(&[u8], &str, CodeOptions) -> Result<Vec<u8>, Unsupported>;
@@ -337,7 +331,11 @@ impl NativeBackend {
 
 impl Backend for NativeBackend {
     fn compile(&self, request: &CompileRequest) -> Result<CompileOutcome, CompileError> {
-        let native = (self.compile)(&request.source, &request.dfile, request.options);
+        // A bug in the native compiler costs the speed of one module, not the build.
+        let native = std::panic::catch_unwind(|| {
+            (self.compile)(&request.source, &request.dfile, request.options)
+        })
+        .unwrap_or(Err(Unsupported::Construct(PANICKED)));
         let (code, pool) = match (native, &self.fallback) {
             (Ok(code), Some(pool)) if self.verify => (code, pool),
             (Ok(code), _) => {
