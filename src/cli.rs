@@ -175,8 +175,11 @@ pub(crate) struct BuildArgs {
     pub backend: Option<BackendArg>,
     /// With the native backend: compile every module with CPython too and fail on any
     /// difference (the cache is not used)
-    #[arg(long)]
+    #[arg(long, overrides_with = "no_verify")]
     pub verify: bool,
+    /// Trust the native backend, whatever `[tool.pyship]` says.
+    #[arg(long, overrides_with = "verify")]
+    pub no_verify: bool,
     /// Optimize as `python -O` (drop asserts); `-OO` also drops docstrings.
     #[arg(short = 'O', action = ArgAction::Count, conflicts_with = "optimize")]
     pub optimize_flag: u8,
@@ -310,7 +313,7 @@ impl BuildArgs {
             pythons: self.pythons,
             targets: self.targets,
             backend: self.backend.map(BackendChoice::from),
-            verify: self.verify,
+            verify: switch(self.verify, self.no_verify),
             optimize: self.optimize,
             optimize_flags: self.optimize_flag,
             strip_sources: switch(self.strip_sources, self.no_strip_sources),

@@ -87,8 +87,8 @@ pub struct Flags {
     pub targets: Vec<String>,
     /// `--backend`.
     pub backend: Option<BackendChoice>,
-    /// `--verify`.
-    pub verify: bool,
+    /// `--verify`, `--no-verify`.
+    pub verify: Switch,
     /// `--optimize`.
     pub optimize: Option<Optimize>,
     /// How many `-O` were given.
@@ -199,7 +199,7 @@ pub fn resolve(flags: Flags) -> Result<Config, SettingsError> {
     }
     config.targets = targets;
     config.backend = flags.backend.or(tool.backend).unwrap_or_default();
-    config.verify = flags.verify || tool.verify == Some(true);
+    config.verify = flags.verify.or(tool.verify);
     config.optimize = flags
         .optimize
         .or((flags.optimize_flags > 0).then(|| Optimize::from_flag_count(flags.optimize_flags)))
@@ -770,7 +770,10 @@ packages = ["src/spam"]
         let config = resolve(Flags {
             targets: vec!["3.12".to_owned()],
             backend: Some(BackendChoice::Native),
-            verify: true,
+            verify: Switch {
+                on: true,
+                off: false,
+            },
             ..flags(temp.path())
         })
         .unwrap();
