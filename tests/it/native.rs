@@ -160,6 +160,27 @@ fn summary_counts_and_verbose_names_each_module_left_to_cpython() {
 }
 
 #[test]
+fn syntax_errors_are_cpythons_whoever_compiles() {
+    // A file the native side cannot parse goes to CPython, which reports it as it always has:
+    // the same lines, the same exit status, nothing written.
+    let Some(python) = python312() else { return };
+    let (temp, project) = common::copy_fixture("syntax_errors");
+    let out = temp.path().join("out");
+    let stderr = |backend: &str| {
+        let output = Pyship::build(&project)
+            .python(&python)
+            .out(&out)
+            .args(["--no-cache", "--backend", backend])
+            .fails(1);
+        String::from_utf8(output.stderr).unwrap()
+    };
+    let cpython = stderr("cpython");
+    assert!(cpython.contains("broken_one.py:"), "{cpython}");
+    assert_eq!(stderr("native"), cpython);
+    assert!(!out.exists());
+}
+
+#[test]
 fn native_for_another_version_is_one_error_with_a_hint() {
     let Some(python) = other_python() else { return };
     let (temp, project) = common::copy_fixture("flat");
