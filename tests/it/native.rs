@@ -292,7 +292,8 @@ fn a_version_target_names_every_module_that_needs_the_interpreter() {
     assert_eq!(lines.len(), 2, "{stderr}");
     assert!(
         lines[0].starts_with("error: ")
-            && lines[0].contains("need a Python 3.12 interpreter")
+            && lines[0].contains(" the native compiler does not support ")
+            && lines[0].contains(" a Python 3.12 interpreter: ")
             && lines[0].contains("app/hard.py ("),
         "{stderr}"
     );
@@ -658,7 +659,7 @@ fn a_version_target_fails_the_modules_it_cannot_compile_natively() {
         Err(CompileError::NoFallback { ref dfile, .. }) if dfile == "b.py"
     ));
     let err = backend.finish().check(&target).unwrap_err();
-    insta::assert_snapshot!(err, @"2 modules need a Python 3.12 interpreter (the native compiler does not support them): b.py (unmarked module), bad.py (not parsed natively)");
+    insta::assert_snapshot!(err, @"2 modules the native compiler does not support need a Python 3.12 interpreter: b.py (unmarked module), bad.py (not parsed natively)");
     assert_eq!(
         err.hint().unwrap(),
         "install Python 3.12 and pass `-p 3.12` instead of `--target 3.12`"

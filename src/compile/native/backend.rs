@@ -81,7 +81,7 @@ pub enum NativeError {
     VerifyWithoutNative,
     /// A target given by version alone, and modules the native compiler does not support.
     #[error(
-        "{} module{} need{} a Python {python} interpreter (the native compiler does not support them): {}",
+        "{} module{} the native compiler does not support need{} a Python {python} interpreter: {}",
         modules.len(),
         if modules.len() == 1 { "" } else { "s" },
         if modules.len() == 1 { "s" } else { "" },
