@@ -414,7 +414,7 @@ impl Backend for NativeBackend {
     }
 }
 
-/// `from byte N (native X bytes, CPython Y)`: where two code streams part.
+/// `from byte N; native X bytes, CPython Y`: where two code streams part.
 fn first_difference(native: &[u8], cpython: &[u8]) -> String {
     let at = native
         .iter()
@@ -422,7 +422,7 @@ fn first_difference(native: &[u8], cpython: &[u8]) -> String {
         .position(|(a, b)| a != b)
         .unwrap_or(native.len().min(cpython.len()));
     format!(
-        "from byte {at} (native {} bytes, CPython {})",
+        "from byte {at}; native {} bytes, CPython {}",
         native.len(),
         cpython.len()
     )
