@@ -21,7 +21,7 @@ use crate::analysis::{self, Analyzed, Decision, Stripping};
 use crate::bytecode::pyc::{self, Invalidation};
 use crate::cache::Cache;
 use crate::cache::artifacts::ArtifactRecords;
-use crate::compile::cpython::WorkerPool;
+use crate::compile::native::{self, Compiler};
 use crate::compile::{
     CompileRequest, Compiled, Event, Failures, Optimize, SourceDigest, compile_all,
 };
@@ -94,7 +94,7 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
     let start = Instant::now();
     let mut report = Report::default();
 
-    let interpreters = resolve_all(&config.pythons)?;
+    let interpreters = resolve_all(config)?;
     if config.out_dir.is_file() {
         return Err(Error::OutDirIsFile {
             path: config.out_dir.clone(),
@@ -177,6 +177,17 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
     // A wheel alone needs no dependencies installed.
     let bundles_deps =
         config.bundle.with_deps && formats.iter().any(|format| *format != OutputFormat::Wheel);
+    // pip runs on the target: a target given by version alone has none.
+    let version_only = interpreters
+        .iter()
+        .find(|target| native::is_version_only(target));
+    if bundles_deps && let Some(target) = version_only {
+        return Err(native::NativeError::NoInterpreterFor {
+            option: "--with-deps",
+            python: target.short_version(),
+        }
+        .into());
+    }
     let dependencies = if bundles_deps && !config.dry_run {
         dependencies(config, input.project())?
     } else {
@@ -640,10 +651,22 @@ fn dependencies(config: &Config, project: Option<&Project>) -> Result<deps::Requ
     Ok(requirements)
 }
 
-fn resolve_all(specs: &[String]) -> Result<Vec<Interpreter>, Error> {
+/// Every target: `-p`'s interpreters, then `--target`'s versions (no interpreter); what the
+/// backend cannot build is said before anything is scanned.
+fn resolve_all(config: &Config) -> Result<Vec<Interpreter>, Error> {
     let mut interpreters: Vec<Interpreter> = Vec::new();
-    for spec in specs {
-        let interpreter = resolve(spec)?;
+    let resolved = config
+        .pythons
+        .iter()
+        .map(|spec| resolve(spec).map_err(Error::from))
+        .chain(
+            config
+                .targets
+                .iter()
+                .map(|spec| native::version_target(spec).map_err(Error::from)),
+        );
+    for interpreter in resolved {
+        let interpreter = interpreter?;
         // `-p 3.12 -p python3.12` name one target: build it once.
         if !interpreters
             .iter()
@@ -652,6 +675,7 @@ fn resolve_all(specs: &[String]) -> Result<Vec<Interpreter>, Error> {
             interpreters.push(interpreter);
         }
     }
+    native::check_targets(config.backend, config.verify, &interpreters)?;
     Ok(interpreters)
 }
 
@@ -682,6 +706,8 @@ fn fingerprint(
     let mut hasher = Sha256::new();
     let mut options = config.clone();
     options.jobs = 0;
+    // Nor does who compiles: the backends give the same bytes.
+    options.backend = native::BackendChoice::default();
     // What of the file decides the artifact is already here: the options resolved from it,
     // the generated metadata and the files shipped.
     options.pyproject = None;
@@ -934,11 +960,11 @@ fn compile_target(
             .map(|&index| digests[index].expect("every module is hashed"))
             .collect()
     });
-    let pool = WorkerPool::idle(interpreter, config.jobs);
+    let compiler = Compiler::new(config.backend, interpreter, config.jobs, config.verify)?;
     let mut failures = Failures::default();
     let mut compiling = false;
     let compiled = compile_all(
-        &pool,
+        compiler.backend(),
         cache.as_ref(),
         requests,
         digests.as_deref(),
@@ -967,8 +993,15 @@ fn compile_target(
         mut stats,
         write_error,
     } = compiled?;
-    stats.workers = pool.spawned();
-    drop(pool);
+    stats.workers = compiler.spawned();
+    if let Some(log) = compiler.finish() {
+        // Before the first fatal error: these name every module, not the first.
+        log.check(interpreter)?;
+        report.native.push(crate::report::NativeStats::new(
+            interpreter.short_version(),
+            &log,
+        ));
+    }
     report.cache += stats;
     if let Some(err) = write_error {
         report.warnings.push(err.warning(stats.write_errors));

@@ -6,6 +6,7 @@ use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 use pyship::bytecode::pyc::Invalidation;
 use pyship::compile::Optimize;
+use pyship::compile::native::BackendChoice;
 use pyship::in_place::{InplaceConfig, default_invalidation};
 use pyship::settings::{Flags, OutputFormat, Switch};
 
@@ -121,6 +122,28 @@ pub enum InvalidationArg {
     UncheckedHash,
 }
 
+/// `--backend`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendArg {
+    /// The target's own compiler, in worker processes.
+    Cpython,
+    /// pyship's compiler for Python 3.12 (the same bytes); a module it does not support goes
+    /// to the target's CPython.
+    Native,
+    /// Native for the targets it compiles for (3.12), CPython for the others.
+    Auto,
+}
+
+impl From<BackendArg> for BackendChoice {
+    fn from(backend: BackendArg) -> BackendChoice {
+        match backend {
+            BackendArg::Cpython => BackendChoice::Cpython,
+            BackendArg::Native => BackendChoice::Native,
+            BackendArg::Auto => BackendChoice::Auto,
+        }
+    }
+}
+
 /// `pyship build`
 #[derive(Debug, Args)]
 pub(crate) struct BuildArgs {
@@ -140,6 +163,23 @@ pub(crate) struct BuildArgs {
     /// one artifact per target [default: python3]
     #[arg(short, long = "python", value_name = "PY")]
     pub pythons: Vec<String>,
+    /// A target given by version alone (`3.12`), built without its interpreter by the native
+    /// compiler (`--backend native` or `auto`); every module must be one it supports
+    /// (repeatable, beside `-p`)
+    #[arg(long = "target", value_name = "VERSION")]
+    pub targets: Vec<String>,
+    /// Who compiles: the target's CPython, pyship's native compiler for 3.12 (a module it
+    /// does not support goes to CPython), or native where it can; the bytes are the same
+    /// [default: cpython]
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendArg>,
+    /// With the native backend: compile every module with CPython too and fail on any
+    /// difference (the cache is not used)
+    #[arg(long, overrides_with = "no_verify")]
+    pub verify: bool,
+    /// Trust the native backend, whatever `[tool.pyship]` says.
+    #[arg(long, overrides_with = "verify")]
+    pub no_verify: bool,
     /// Optimize as `python -O` (drop asserts); `-OO` also drops docstrings.
     #[arg(short = 'O', action = ArgAction::Count, conflicts_with = "optimize")]
     pub optimize_flag: u8,
@@ -271,6 +311,9 @@ impl BuildArgs {
             formats: self.formats.into_iter().map(OutputFormat::from).collect(),
             out_dir: self.out_dir,
             pythons: self.pythons,
+            targets: self.targets,
+            backend: self.backend.map(BackendChoice::from),
+            verify: switch(self.verify, self.no_verify),
             optimize: self.optimize,
             optimize_flags: self.optimize_flag,
             strip_sources: switch(self.strip_sources, self.no_strip_sources),
@@ -481,6 +524,10 @@ pub(crate) struct CompileArgs {
     /// Write `X.pyc` beside `X.py` instead of `__pycache__/X.<tag>.pyc`.
     #[arg(short = 'b', long)]
     pub legacy: bool,
+    /// Who compiles: the target's CPython, pyship's native compiler for 3.12 (a module it
+    /// does not support goes to CPython), or native where it can; the bytes are the same
+    #[arg(long, value_enum, default_value_t = BackendArg::Cpython)]
+    pub backend: BackendArg,
     /// Worker processes; 0 is the number of CPUs [default: number of CPUs]
     #[arg(short, long, visible_alias = "workers", value_parser = python_int, allow_hyphen_values = true)]
     pub jobs: Option<i64>,
@@ -537,6 +584,7 @@ impl CompileArgs {
                 },
             ),
             cache_dir: self.cache.dir(),
+            backend: self.backend.into(),
         }
     }
 }

@@ -18,6 +18,9 @@ pub enum Error {
     /// Compiling failed for a reason other than the source.
     #[error(transparent)]
     Compile(#[from] crate::compile::CompileError),
+    /// The native backend cannot build as asked.
+    #[error(transparent)]
+    Native(#[from] crate::compile::native::NativeError),
     /// A deployment bundle (zipapp, `--with-deps`) could not be built.
     #[error(transparent)]
     Bundle(#[from] crate::plan::bundle::BundleError),
@@ -82,6 +85,9 @@ impl Error {
         match self {
             Error::Target { error, .. } => error.hint(),
             Error::Prune(err) => err.hint(),
+            Error::Native(err) | Error::Inplace(crate::in_place::InplaceError::Native(err)) => {
+                err.hint()
+            }
             Error::Plan(crate::plan::PlanError::ArtifactClash { hint, .. }) => {
                 Some((*hint).to_owned())
             }

@@ -35,7 +35,7 @@ use rayon::prelude::*;
 
 use crate::bytecode::pyc::{self, Invalidation};
 use crate::cache::Cache;
-use crate::compile::cpython::WorkerPool;
+use crate::compile::native::Compiler;
 use crate::compile::{
     CacheStats, CodeOptions, CompileError, CompileRequest, Compiled, Event, Failures, Optimize,
     compile_all,
@@ -92,6 +92,8 @@ pub struct InplaceConfig {
     pub jobs: usize,
     /// The compile cache directory; `None` compiles everything.
     pub cache_dir: Option<PathBuf>,
+    /// Who compiles; never changes the bytes.
+    pub backend: crate::compile::native::BackendChoice,
 }
 
 /// `py_compile`'s default invalidation mode: `checked-hash` when `SOURCE_DATE_EPOCH` is set
@@ -113,6 +115,9 @@ pub enum InplaceError {
     /// Compiling failed for a reason other than a source.
     #[error(transparent)]
     Compile(#[from] CompileError),
+    /// The native backend cannot compile for the target.
+    #[error(transparent)]
+    Native(#[from] crate::compile::native::NativeError),
     /// SIGINT or SIGTERM stopped the run.
     #[error(transparent)]
     Interrupted(#[from] crate::support::interrupt::Interrupted),
@@ -213,6 +218,8 @@ pub struct InplaceReport {
     pub up_to_date: usize,
     /// Compiled by workers, answered from the cache, workers started.
     pub cache: CacheStats,
+    /// What the native compiler did (`--backend native`/`auto` for a target it compiles for).
+    pub native: Option<crate::report::NativeStats>,
     /// Sources that did not compile; their pycs are not written, every other one is.
     pub failures: Vec<Failure>,
     /// What compileall would have printed, in its order: [`say::render`] prints it.
@@ -449,6 +456,9 @@ pub fn run(config: &InplaceConfig, reporter: &dyn Reporter) -> Result<InplaceRep
     let start = Instant::now();
     let mut report = InplaceReport::default();
     let interpreter = resolve(&config.python)?;
+    // Starts no worker yet; a backend that cannot compile for the target is said up front.
+    let compiler = Compiler::new(config.backend, &interpreter, config.jobs, false)?;
+    let backend = compiler.backend();
     let minor = interpreter.version.minor;
     check_version(config, minor)?;
     let levels = levels(config)?;
@@ -584,13 +594,12 @@ pub fn run(config: &InplaceConfig, reporter: &dyn Reporter) -> Result<InplaceRep
         })
         .collect();
     let cache = config.cache_dir.as_ref().map(Cache::new);
-    let pool = WorkerPool::idle(&interpreter, config.jobs);
     // Each pyc is written in the background as its code arrives, so this thread goes straight
     // back to taking answers and the compiling threads to feeding the workers.
     let mut writes: Jobs<(usize, Result<(), InplaceError>)> = Jobs::new();
     let mut failures = Failures::default();
     let mut compiling = false;
-    let compiled = compile_all(&pool, cache.as_ref(), requests, None, |event| {
+    let compiled = compile_all(backend, cache.as_ref(), requests, None, |event| {
         let answer = match event {
             Event::Compiling { misses } => {
                 compiling = true;
@@ -617,8 +626,13 @@ pub fn run(config: &InplaceConfig, reporter: &dyn Reporter) -> Result<InplaceRep
         mut stats,
         write_error,
     } = compiled?;
-    stats.workers = pool.spawned();
-    drop(pool);
+    stats.workers = compiler.spawned();
+    if let Some(log) = compiler.finish() {
+        report.native = Some(crate::report::NativeStats::new(
+            interpreter.short_version(),
+            &log,
+        ));
+    }
     report.cache = stats;
     if let Some(err) = write_error {
         report.warnings.push(err.warning(stats.write_errors));

@@ -124,6 +124,9 @@ pub(crate) fn run(args: Box<BuildArgs>, quiet: bool, verbose: bool) -> ExitCode 
                 message(format_args!("{}: {seconds:.3}s", escape(stage)));
             }
             message(cache_line(&report.cache));
+            for native in &report.native {
+                super::print_fell_back(native);
+            }
             for detail in &report.details {
                 message(escape(detail));
             }

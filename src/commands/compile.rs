@@ -55,6 +55,10 @@ pub(crate) fn run(config: &pyship::in_place::InplaceConfig, verbose: bool) -> Ex
             message(format_args!("{}: {seconds:.3}s", escape(stage)));
         }
         message(cache_line(&report.cache));
+        if let Some(native) = &report.native {
+            message(native.line());
+            super::print_fell_back(native);
+        }
         message(report.summary());
     }
     if report.failures.is_empty() {

@@ -83,3 +83,15 @@ pub(crate) fn cache_line(stats: &pyship::compile::CacheStats) -> String {
     }
     line
 }
+
+/// `-v`: each module the native compiler left to CPython, and why.
+pub(crate) fn print_fell_back(native: &pyship::report::NativeStats) {
+    for module in &native.modules {
+        message(format_args!(
+            "compiled by CPython, not natively (Python {}): {}: {}",
+            native.python,
+            escape(&module.path),
+            escape(&module.reason)
+        ));
+    }
+}

@@ -84,6 +84,15 @@ pub enum CompileError {
         /// What happened, with the worker's stderr when there was any.
         message: String,
     },
+    /// The native compiler does not support a module, and there is no interpreter to fall
+    /// back to (a target given by version alone).
+    #[error("`{dfile}` needs the target's interpreter: {reason}")]
+    NoFallback {
+        /// The module.
+        dfile: String,
+        /// Why the native compiler did not compile it.
+        reason: native::Unsupported,
+    },
     /// An interrupt stopped the workers.
     #[error("Interrupted")]
     Interrupted,

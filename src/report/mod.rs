@@ -146,6 +146,74 @@ pub struct OutsideImport {
     pub line: u32,
 }
 
+/// What the native compiler did for one target (`--backend native`/`auto`): modules the cache
+/// answered are in neither count.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct NativeStats {
+    /// Target CPython, e.g. `3.12`.
+    pub python: String,
+    /// Modules compiled natively.
+    pub native: usize,
+    /// Modules the native compiler did not support, compiled by CPython instead.
+    pub fell_back: usize,
+    /// How many fell back for each reason.
+    pub reasons: std::collections::BTreeMap<String, usize>,
+    /// Each module that fell back, sorted by path.
+    pub modules: Vec<FellBack>,
+}
+
+/// A module the native compiler did not support.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FellBack {
+    /// Its name in code objects (`pkg/mod.py`).
+    pub path: String,
+    /// Why, in full.
+    pub reason: String,
+}
+
+impl NativeStats {
+    /// The counts of `log`, for `python`'s target.
+    pub fn new(python: String, log: &crate::compile::native::NativeLog) -> NativeStats {
+        let mut modules: Vec<FellBack> = log
+            .fell_back
+            .iter()
+            .map(|(path, why)| FellBack {
+                path: path.clone(),
+                reason: why.to_string(),
+            })
+            .collect();
+        modules.sort_by(|a, b| a.path.cmp(&b.path));
+        NativeStats {
+            python,
+            native: log.native,
+            fell_back: log.fell_back.len(),
+            reasons: log.reasons(),
+            modules,
+        }
+    }
+
+    /// `native (Python 3.12): 40 modules compiled natively, 2 by CPython (x: 1, y: 1)`
+    pub fn line(&self) -> String {
+        let plural = |count: usize| if count == 1 { "" } else { "s" };
+        let mut line = format!(
+            "native (Python {}): {} module{} compiled natively, {} by CPython",
+            self.python,
+            self.native,
+            plural(self.native),
+            self.fell_back
+        );
+        if !self.reasons.is_empty() {
+            let reasons: Vec<String> = self
+                .reasons
+                .iter()
+                .map(|(reason, count)| format!("{reason}: {count}"))
+                .collect();
+            line = format!("{line} ({})", reasons.join(", "));
+        }
+        line
+    }
+}
+
 /// The outcome of a build.
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct Report {
@@ -178,6 +246,9 @@ pub struct Report {
     /// Modules compiled by workers, answered from the compile cache, and workers started,
     /// summed over targets.
     pub cache: CacheStats,
+    /// What the native compiler did, per target it compiled (none with `--backend cpython`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub native: Vec<NativeStats>,
     /// Wall time of each stage, in order: `scan`, `read`, `compile 3.12`, `write NAME.zip`.
     pub timings: Vec<(String, f64)>,
     /// Wall time.
@@ -243,6 +314,9 @@ impl Report {
                 out.push_str(", up to date");
             }
         }
+        for native in &self.native {
+            let _ = write!(out, "\n  {}", native.line());
+        }
         for pruned in &self.pruned {
             let _ = write!(
                 out,
@@ -275,6 +349,7 @@ impl Report {
         self.bundles.extend(other.bundles);
         self.pruned.extend(other.pruned);
         self.cache += other.cache;
+        self.native.extend(other.native);
         self.timings.extend(other.timings);
         self.duration += other.duration;
     }
@@ -423,6 +498,33 @@ mod tests {
             "  pruned (Python 3.12): 3 modules and 1 data file (3.0 KiB) not reached from app.cli, app.plugins.x",
             "{summary}"
         );
+    }
+
+    #[test]
+    fn summary_counts_native_and_fallen_back_modules_by_reason() {
+        use crate::compile::native::{NativeLog, Unsupported};
+        let log = NativeLog {
+            native: 40,
+            fell_back: vec![
+                ("z.py".to_owned(), Unsupported::Construct("`match`")),
+                ("a.py".to_owned(), Unsupported::Parse("line 3".to_owned())),
+                ("m.py".to_owned(), Unsupported::Construct("`match`")),
+            ],
+            differs: Vec::new(),
+        };
+        let native = NativeStats::new("3.12".to_owned(), &log);
+        let report = Report {
+            artifacts: vec![artifact("dist/a.zip", 4096, Some(1024), false)],
+            native: vec![native.clone()],
+            ..Report::default()
+        };
+        assert_eq!(
+            report.summary().lines().last().unwrap(),
+            "  native (Python 3.12): 40 modules compiled natively, 3 by CPython (`match`: 2, not parsed natively: 1)"
+        );
+        let paths: Vec<&str> = native.modules.iter().map(|m| m.path.as_str()).collect();
+        assert_eq!(paths, ["a.py", "m.py", "z.py"]);
+        assert_eq!(native.modules[0].reason, "does not parse natively: line 3");
     }
 
     #[test]

@@ -57,6 +57,14 @@ pub struct Config {
     pub out_dir: PathBuf,
     /// Target interpreters as given: paths, commands or versions.
     pub pythons: Vec<String>,
+    /// Targets given by version alone (`--target 3.12`), after `pythons`: built by the
+    /// native compiler, without an interpreter.
+    pub targets: Vec<String>,
+    /// Who compiles; never changes the bytes.
+    pub backend: crate::compile::native::BackendChoice,
+    /// `--verify`: compile every natively compiled module with CPython too, and fail on any
+    /// difference (every module is compiled: no cache).
+    pub verify: bool,
     /// As `python -O`/`-OO`.
     pub optimize: crate::compile::Optimize,
     /// Beside sources or instead of them.
@@ -156,6 +164,9 @@ impl Config {
             source,
             formats: Vec::new(),
             pythons: vec!["python3".to_owned()],
+            targets: Vec::new(),
+            backend: crate::compile::native::BackendChoice::default(),
+            verify: false,
             optimize: crate::compile::Optimize::Zero,
             placement: Placement::Beside,
             keep_source: Vec::new(),

@@ -13,6 +13,7 @@ use super::{
 };
 use crate::bytecode::pyc::Invalidation;
 use crate::compile::Optimize;
+use crate::compile::native::BackendChoice;
 
 /// Why the options could not be resolved.
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +83,12 @@ pub struct Flags {
     pub out_dir: Option<PathBuf>,
     /// `--python`.
     pub pythons: Vec<String>,
+    /// `--target`.
+    pub targets: Vec<String>,
+    /// `--backend`.
+    pub backend: Option<BackendChoice>,
+    /// `--verify`, `--no-verify`.
+    pub verify: Switch,
     /// `--optimize`.
     pub optimize: Option<Optimize>,
     /// How many `-O` were given.
@@ -178,12 +185,21 @@ pub fn resolve(flags: Flags) -> Result<Config, SettingsError> {
         }
     }
     config.formats = formats;
-    if let Some(pythons) = Some(flags.pythons)
-        .filter(|pythons| !pythons.is_empty())
-        .or(tool.python)
-    {
+    // Targets on the command line, with or without an interpreter, replace the table's.
+    let (pythons, targets) = if flags.pythons.is_empty() && flags.targets.is_empty() {
+        (
+            tool.python.unwrap_or_default(),
+            tool.target.unwrap_or_default(),
+        )
+    } else {
+        (flags.pythons, flags.targets)
+    };
+    if !pythons.is_empty() || !targets.is_empty() {
         config.pythons = pythons;
     }
+    config.targets = targets;
+    config.backend = flags.backend.or(tool.backend).unwrap_or_default();
+    config.verify = flags.verify.or(tool.verify);
     config.optimize = flags
         .optimize
         .or((flags.optimize_flags > 0).then(|| Optimize::from_flag_count(flags.optimize_flags)))
@@ -227,7 +243,8 @@ pub fn resolve(flags: Flags) -> Result<Config, SettingsError> {
         slim: flags.slim.or(tool.slim),
         report: flags.report.or(tool.report),
     };
-    config.cache_dir = if flags.no_cache || tool.no_cache == Some(true) {
+    // `--verify` proves every module: none may come from the cache.
+    config.cache_dir = if flags.no_cache || tool.no_cache == Some(true) || config.verify {
         None
     } else {
         flags
@@ -361,6 +378,13 @@ pub struct ToolConfig {
     /// `python`: a string or a list of target interpreters.
     #[serde(default, deserialize_with = "one_or_many")]
     pub python: Option<Vec<String>>,
+    /// `target`: a version or a list of versions built without an interpreter.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub target: Option<Vec<String>>,
+    /// `backend`: `cpython`, `native` or `auto`.
+    pub backend: Option<BackendChoice>,
+    /// `verify`: compile natively compiled modules with CPython too and compare.
+    pub verify: Option<bool>,
     /// `optimize`: 0, 1 or 2.
     #[serde(default, deserialize_with = "optimize")]
     pub optimize: Option<Optimize>,
@@ -648,6 +672,8 @@ packages = ["src/spam"]
         check("python = 3.12", "expected a string or a list of strings");
         check("prune-from = 3", "expected a string or a list of strings");
         check("prune = \"yes\"", "expected a boolean");
+        check("backend = \"pypy\"", "unknown variant `pypy`");
+        check("target = 3.12", "expected a string or a list of strings");
 
         write(
             temp.path(),
@@ -720,6 +746,51 @@ packages = ["src/spam"]
         assert_eq!(config.exclude, ["*.md", "tests/", "*.txt"]);
         assert_eq!(config.jobs, 1);
         assert!(config.bundle.extract && !config.bundle.slim && config.bundle.with_deps);
+    }
+
+    #[test]
+    fn targets_on_the_command_line_replace_the_tables_and_verify_uses_no_cache() {
+        let temp = tempfile::tempdir().unwrap();
+        write(
+            temp.path(),
+            "pyproject.toml",
+            "[tool.pyship]\npython = \"3.11\"\ntarget = \"3.12\"\nbackend = \"auto\"\n",
+        );
+        let config = resolve(flags(temp.path())).unwrap();
+        assert_eq!(
+            (&config.pythons[..], &config.targets[..], config.backend),
+            (
+                &["3.11".to_owned()][..],
+                &["3.12".to_owned()][..],
+                BackendChoice::Auto
+            )
+        );
+        assert!(config.cache_dir.is_some() && !config.verify);
+        // `--target` alone: no `python3` added, nor the table's `python`.
+        let config = resolve(Flags {
+            targets: vec!["3.12".to_owned()],
+            backend: Some(BackendChoice::Native),
+            verify: Switch {
+                on: true,
+                off: false,
+            },
+            ..flags(temp.path())
+        })
+        .unwrap();
+        assert!(config.pythons.is_empty(), "{:?}", config.pythons);
+        assert_eq!(config.targets, ["3.12"]);
+        assert_eq!(config.backend, BackendChoice::Native);
+        assert!(config.verify && config.cache_dir.is_none());
+        // `-p` alone replaces both of the table's.
+        let config = resolve(Flags {
+            pythons: vec!["3.13".to_owned()],
+            ..flags(temp.path())
+        })
+        .unwrap();
+        assert_eq!(
+            (&config.pythons[..], config.targets.len()),
+            (&["3.13".to_owned()][..], 0)
+        );
     }
 
     #[test]

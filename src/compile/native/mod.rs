@@ -15,6 +15,14 @@ use super::CodeOptions;
 /// The magic number of the bytecode this backend emits: CPython 3.12's (3531).
 pub const MAGIC_312: [u8; 4] = [0xcb, 0x0d, 0x0d, 0x0a];
 
+// The backend around the compiler: fallback to the workers, `--target`, `--verify`.
+mod backend;
+
+pub use backend::{
+    BackendChoice, CompileFn, Compiler, NATIVE_MINOR, NativeBackend, NativeError, NativeLog,
+    check_targets, compiles_for, is_version_only, reason, version_target,
+};
+
 /// Why the native backend did not compile a module; the module goes to CPython instead.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Unsupported {
