@@ -131,9 +131,10 @@ pub trait Backend: Send + Sync {
         dfile: &str,
     ) -> Result<Relocated, CompileError>;
 
-    /// How many requests it serves at once (a pool's workers); [`compile_all`] runs two
-    /// threads per slot: while one finishes an answer, the other has already handed the slot
-    /// its next request.
+    /// How many requests it serves at once (a pool's workers); [`compile_all`] runs
+    /// [`THREADS_PER_SLOT`] threads per slot: while one finishes an answer (canonicalizing it
+    /// can take as long as compiling a small module), two others have requests in the slot, so
+    /// a worker holding two always finds the next one waiting.
     fn slots(&self) -> usize;
 
     /// At least `misses` requests (at most [`Backend::slots`]) will come: get ready for them,
@@ -362,12 +363,44 @@ fn copy_outcome(
             .map(|relocated| CompileOutcome::Code(relocated.code)),
         // A syntax error's location and message do not depend on the path.
         Ok(CompileOutcome::SyntaxError(error)) => Ok(CompileOutcome::SyntaxError(error.clone())),
-        Err(err) => Err(CompileError::Worker {
-            dfile: dfile.to_owned(),
-            message: format!("its source is that of `{leader}`, which failed: {err}"),
-        }),
+        Err(err) => Err(err.for_copy(leader, dfile)),
     }
 }
+
+impl CompileError {
+    /// This error, which compiling `leader` gave, as the module at `dfile` with the same
+    /// source gets it: the same kind, naming `dfile` where it names a module.
+    fn for_copy(&self, leader: &str, dfile: &str) -> CompileError {
+        let dfile = dfile.to_owned();
+        match self {
+            CompileError::Spawn { path, err } => CompileError::Spawn {
+                path: path.clone(),
+                err: std::io::Error::new(err.kind(), err.to_string()),
+            },
+            CompileError::Handshake { path, message } => CompileError::Handshake {
+                path: path.clone(),
+                message: message.clone(),
+            },
+            CompileError::Interrupted => CompileError::Interrupted,
+            CompileError::Worker { message, .. } => CompileError::Worker {
+                dfile,
+                message: format!("its source is that of `{leader}`, which failed: {message}"),
+            },
+            CompileError::NoFallback { reason, .. } => CompileError::NoFallback {
+                dfile,
+                reason: reason.clone(),
+            },
+            CompileError::Marshal { err, .. } => CompileError::Marshal {
+                dfile,
+                err: err.clone(),
+            },
+        }
+    }
+}
+
+/// Threads [`compile_all`] runs per [`Backend::slots`]: one more than a worker holds
+/// requests (`cpython::pool::IN_FLIGHT`).
+pub const THREADS_PER_SLOT: usize = 3;
 
 /// How many answers may wait for the consumer before the compiling threads wait for it.
 const ANSWERS_IN_FLIGHT: usize = 64;
@@ -377,7 +410,7 @@ const ANSWERS_IN_FLIGHT: usize = 64;
 /// `requests[i].source` (computed here otherwise, and only with a cache).
 ///
 /// The backend is asked only for misses, largest sources first (the threads then finish
-/// together instead of one compiling a big module at the end), on `2 × min(slots, misses)`
+/// together instead of one compiling a big module at the end), on `THREADS_PER_SLOT × min(slots, misses)`
 /// threads that send each answer over a bounded channel; `on_event` runs on the calling thread
 /// and is the only one to see them, so whatever it writes to needs no lock. Answers compiled
 /// by the backend are stored in the cache in the background. Each request is dropped once
@@ -483,7 +516,7 @@ pub fn compile_all<E: From<CompileError>>(
         let stopped = &stopped;
         let mut on_event =
             |event| on_event(event).inspect_err(|_| stopped.store(true, Ordering::Relaxed));
-        for _ in 0..(2 * slots.min(miss_count)).min(miss_count) {
+        for _ in 0..(THREADS_PER_SLOT * slots.min(miss_count)).min(miss_count) {
             let (work, answer_sender) = (work.clone(), answer_sender.clone());
             scope.spawn(move || {
                 for Job {
@@ -566,4 +599,35 @@ pub fn compile_all<E: From<CompileError>>(
         cache.cap(written);
     }
     Ok(Compiled { stats, write_error })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A copy of a module whose compile failed gets the same kind of error, so a broken
+    /// interpreter reads the same for every module, and a worker failure names the copy.
+    #[test]
+    fn a_copy_gets_the_same_kind_of_error_naming_itself() {
+        let handshake = CompileError::Handshake {
+            path: PathBuf::from("/bin/sh"),
+            message: "exited".to_owned(),
+        };
+        assert!(matches!(
+            handshake.for_copy("a.py", "b.py"),
+            CompileError::Handshake { message, .. } if message == "exited"
+        ));
+        let worker = CompileError::Worker {
+            dfile: "a.py".to_owned(),
+            message: "crashed".to_owned(),
+        };
+        assert_eq!(
+            worker.for_copy("a.py", "b.py").to_string(),
+            "Compile worker for `b.py` failed: its source is that of `a.py`, which failed: crashed"
+        );
+        assert!(matches!(
+            CompileError::Interrupted.for_copy("a.py", "b.py"),
+            CompileError::Interrupted
+        ));
+    }
 }

@@ -383,8 +383,15 @@ fn a_worker_finds_its_next_request_waiting() {
             env(&[("PYSHIP_TEST_QUEUE_LOG", &log)]),
         )
         .unwrap();
+        // Each its own source: identical ones would be compiled once.
         let requests: Vec<CompileRequest> = (0..12)
-            .map(|i| request(&format!("pkg/m{i}.py"), source.as_bytes(), 0))
+            .map(|i| {
+                request(
+                    &format!("pkg/m{i}.py"),
+                    format!("# {i}\n{source}").as_bytes(),
+                    0,
+                )
+            })
             .collect();
         for result in compile_in_order(&pool, requests, |_| {}) {
             assert!(matches!(result, Ok(CompileOutcome::Code(_))), "{result:?}");
@@ -698,7 +705,7 @@ fn an_executable_that_dies_before_its_hello_fails_the_handshake_with_its_stderr(
     };
     let pool = WorkerPool::start(&interpreter, 2).unwrap();
     let requests = (0..10)
-        .map(|i| request(&format!("m{i}.py"), b"x = 1\n", 0))
+        .map(|i| request(&format!("m{i}.py"), format!("x = {i}\n").as_bytes(), 0))
         .collect();
     let results = within(Duration::from_secs(30), move || {
         let results = compile_in_order(&pool, requests, |_| {});
