@@ -146,6 +146,29 @@ pub trait Backend: Send + Sync {
     }
 }
 
+/// [`Backend::relocate`] for canonical CPython 3.`minor` code: a splice at `slot` when it can
+/// promise the same bytes (most modules), else a rewrite of the whole stream.
+pub fn relocate_canonical(
+    code: &[u8],
+    slot: Option<usize>,
+    minor: u8,
+    dfile: &str,
+) -> Result<Relocated, CompileError> {
+    use crate::bytecode::marshal;
+    if let Some(spliced) = slot.and_then(|slot| marshal::splice_filename(code, slot, dfile)) {
+        return Ok(Relocated {
+            code: spliced,
+            slot,
+        });
+    }
+    marshal::with_filename_slot(code, minor, dfile)
+        .map(|(code, slot)| Relocated { code, slot })
+        .map_err(|err| CompileError::Marshal {
+            dfile: dfile.to_owned(),
+            err,
+        })
+}
+
 /// What [`Backend::relocate`] gives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Relocated {

@@ -413,8 +413,27 @@ fn a_worker_finds_its_next_request_waiting() {
 /// answered, while the hung one is retried once and reported.
 #[test]
 fn a_request_queued_behind_a_hung_one_is_answered() {
-    let pythons = common::pythons();
-    let handles: Vec<_> = pythons
+    with_a_pool_hanging_on_slow_py(|pool| {
+        let requests = vec![
+            request("pkg/slow.py", b"x = 1\n", 0),
+            request("pkg/fast.py", b"y = 2\n", 0),
+        ];
+        let mut results = compile_in_order(&pool, requests, |_| {}).into_iter();
+        let slow = results.next().unwrap().unwrap_err();
+        let CompileError::Worker { dfile, message } = &slow else {
+            panic!("{slow:?}")
+        };
+        assert_eq!(dfile, "pkg/slow.py");
+        assert!(message.contains("retried on a fresh worker"), "{message}");
+        let fast = results.next().unwrap();
+        assert!(matches!(fast, Ok(CompileOutcome::Code(_))), "{fast:?}");
+    });
+}
+
+/// `body` with a one-worker pool of each CPython (in parallel, each within 60 s) whose workers
+/// hang on `pkg/slow.py` and time out after 700 ms.
+fn with_a_pool_hanging_on_slow_py(body: fn(WorkerPool)) {
+    let handles: Vec<_> = common::pythons()
         .into_iter()
         .map(|python| {
             thread::spawn(move || {
@@ -423,19 +442,7 @@ fn a_request_queued_behind_a_hung_one_is_answered() {
                     let pool = WorkerPool::start_with_env(&interpreter(&python), 1, hooks)
                         .unwrap()
                         .with_timeout(Duration::from_millis(700));
-                    let requests = vec![
-                        request("pkg/slow.py", b"x = 1\n", 0),
-                        request("pkg/fast.py", b"y = 2\n", 0),
-                    ];
-                    let mut results = compile_in_order(&pool, requests, |_| {}).into_iter();
-                    let slow = results.next().unwrap().unwrap_err();
-                    let CompileError::Worker { dfile, message } = &slow else {
-                        panic!("{slow:?}")
-                    };
-                    assert_eq!(dfile, "pkg/slow.py");
-                    assert!(message.contains("retried on a fresh worker"), "{message}");
-                    let fast = results.next().unwrap();
-                    assert!(matches!(fast, Ok(CompileOutcome::Code(_))), "{fast:?}");
+                    body(pool);
                 });
             })
         })
@@ -507,38 +514,23 @@ fn a_worker_that_always_crashes_is_reported_after_one_retry() {
 
 #[test]
 fn a_hung_worker_times_out_instead_of_hanging_the_build() {
-    let pythons = common::pythons();
-    let handles: Vec<_> = pythons
-        .into_iter()
-        .map(|python| {
-            thread::spawn(move || {
-                within(Duration::from_secs(60), move || {
-                    let hooks = env(&[("PYSHIP_TEST_HANG_DFILE", Path::new("pkg/slow.py"))]);
-                    let pool = WorkerPool::start_with_env(&interpreter(&python), 1, hooks)
-                        .unwrap()
-                        .with_timeout(Duration::from_millis(700));
-                    let start = Instant::now();
-                    let error = pool
-                        .compile(&request("pkg/slow.py", b"x = 1\n", 0))
-                        .unwrap_err();
-                    let elapsed = start.elapsed();
-                    let CompileError::Worker { dfile, message } = &error else {
-                        panic!("{error:?}")
-                    };
-                    assert_eq!(dfile, "pkg/slow.py");
-                    assert!(message.contains("did not answer within 700ms"), "{message}");
-                    assert!(message.contains("simulated hang"), "{message}");
-                    assert!(elapsed >= Duration::from_millis(1400), "{elapsed:?}");
-                    pool.compile(&request("pkg/fast.py", b"x = 1\n", 0))
-                        .unwrap();
-                    assert_eq!(pool.spawned(), 3);
-                });
-            })
-        })
-        .collect();
-    for handle in handles {
-        handle.join().unwrap();
-    }
+    with_a_pool_hanging_on_slow_py(|pool| {
+        let start = Instant::now();
+        let error = pool
+            .compile(&request("pkg/slow.py", b"x = 1\n", 0))
+            .unwrap_err();
+        let elapsed = start.elapsed();
+        let CompileError::Worker { dfile, message } = &error else {
+            panic!("{error:?}")
+        };
+        assert_eq!(dfile, "pkg/slow.py");
+        assert!(message.contains("did not answer within 700ms"), "{message}");
+        assert!(message.contains("simulated hang"), "{message}");
+        assert!(elapsed >= Duration::from_millis(1400), "{elapsed:?}");
+        pool.compile(&request("pkg/fast.py", b"x = 1\n", 0))
+            .unwrap();
+        assert_eq!(pool.spawned(), 3);
+    });
 }
 
 #[test]

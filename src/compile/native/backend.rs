@@ -385,19 +385,7 @@ impl Backend for NativeBackend {
         slot: Option<usize>,
         dfile: &str,
     ) -> Result<Relocated, CompileError> {
-        use crate::bytecode::marshal;
-        if let Some(spliced) = slot.and_then(|slot| marshal::splice_filename(code, slot, dfile)) {
-            return Ok(Relocated {
-                code: spliced,
-                slot,
-            });
-        }
-        marshal::with_filename_slot(code, NATIVE_MINOR, dfile)
-            .map(|(code, slot)| Relocated { code, slot })
-            .map_err(|err| CompileError::Marshal {
-                dfile: dfile.to_owned(),
-                err,
-            })
+        crate::compile::relocate_canonical(code, slot, NATIVE_MINOR, dfile)
     }
 
     fn slots(&self) -> usize {
