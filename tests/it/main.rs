@@ -26,6 +26,7 @@ mod metadata;
 mod output;
 mod pool;
 mod prune;
+mod scopes;
 // Symlinks and shell-script shims.
 #[cfg(unix)]
 mod pythons;

@@ -1,0 +1,216 @@
+//! The native symbol table (`compile::native::scopes`) against CPython 3.12's own, through the
+//! `symtable` module (`tests/native/symtable_dump.py`): same tables, same order, same names,
+//! same raw flags. On the fixtures and the focused snippets in `tests/native/scopes/`, and
+//! (ignored by default, `cargo test --test it scopes:: -- --ignored`) on the whole 3.12 stdlib.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use pyship::compile::native::scopes::{self, ScopeRef};
+use ruff_python_ast::PythonVersion;
+use ruff_python_parser::{Mode, ParseOptions};
+use serde_json::{Value, json};
+
+use crate::common::{Python, pythons, walk};
+
+/// CPython 3.12: required under `CI`, skipped (with a note) elsewhere.
+fn python312() -> Option<Python> {
+    let found = pythons().into_iter().find(|python| python.minor == 12);
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none_or(|value| value.is_empty() || value == "false"),
+            "CPython 3.12 not found and CI is set: the native symbol table cannot be checked"
+        );
+        eprintln!("note: no CPython 3.12; the symbol table comparison is skipped");
+    }
+    found
+}
+
+/// What the comparison found.
+#[derive(Debug, Default)]
+struct Tally {
+    equal: usize,
+    /// Tables built natively that differ from CPython's: must stay 0.
+    differing: Vec<String>,
+    /// CPython compiles it, the native side refused it (parse or table): falls back.
+    refused: Vec<String>,
+    /// CPython does not compile it: not compared.
+    skipped: usize,
+}
+
+/// The native tables of one file in the dump's format, or why there are none.
+fn native_dump(source: &[u8]) -> Result<Value, String> {
+    let text = pyship::analysis::decode(source).map_err(|e| format!("decode: {e}"))?;
+    let options = ParseOptions::from(Mode::Module).with_target_version(PythonVersion::PY312);
+    let parsed = ruff_python_parser::parse_unchecked(&text, options);
+    if let Some(error) = parsed.errors().first() {
+        return Err(format!("parse: {error}"));
+    }
+    if let Some(error) = parsed.unsupported_syntax_errors().first() {
+        return Err(format!("parse: {error}"));
+    }
+    let module = parsed
+        .try_into_module()
+        .ok_or_else(|| "parse: not a module".to_owned())?;
+    let table = scopes::build(module.syntax(), &text).map_err(|e| format!("table: {e}"))?;
+    let mut out = Vec::new();
+    dump(table.top(), &mut out);
+    Ok(Value::Array(out))
+}
+
+fn dump(scope: ScopeRef<'_>, out: &mut Vec<Value>) {
+    let mut symbols: Vec<(&str, u32)> = scope
+        .symbols()
+        .map(|(name, symbol)| (name, symbol.flags))
+        .collect();
+    symbols.sort_unstable();
+    out.push(json!([
+        scope.kind as u32,
+        scope.name,
+        scope.lineno,
+        scope.nested,
+        !scope.children().is_empty(),
+        symbols
+            .iter()
+            .map(|(name, flags)| json!([name, flags]))
+            .collect::<Vec<_>>(),
+    ]));
+    for child in scope.child_scopes() {
+        dump(child, out);
+    }
+}
+
+/// Where two dumps first differ, for the failure message.
+fn first_difference(cpython: &Value, native: &Value) -> String {
+    let (Some(left), Some(right)) = (cpython.as_array(), native.as_array()) else {
+        return "not arrays".to_owned();
+    };
+    for (i, (l, r)) in left.iter().zip(right).enumerate() {
+        if l != r {
+            return format!("table {i}:\n  cpython {l}\n  native  {r}");
+        }
+    }
+    format!("{} tables in CPython, {} natively", left.len(), right.len())
+}
+
+/// Compare every file of `files`; the native side runs on a big stack, as the analysis does.
+fn compare(python: &Python, files: &[PathBuf]) -> Tally {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/native/symtable_dump.py");
+    let mut child = Command::new(&python.path)
+        .arg("-I")
+        .arg(&script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run python3.12");
+    let mut list = String::new();
+    for path in files {
+        list.push_str(&path.display().to_string());
+        list.push('\n');
+    }
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || stdin.write_all(list.as_bytes()));
+    let output = child.wait_with_output().expect("python3.12 output");
+    writer.join().unwrap().unwrap();
+    assert!(output.status.success(), "symtable_dump.py failed");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), files.len(), "one dump per file");
+
+    std::thread::Builder::new()
+        .stack_size(pyship::analysis::STACK_SIZE)
+        .spawn(move || {
+            let mut tally = Tally::default();
+            for line in lines {
+                let path = line["path"].as_str().unwrap().to_owned();
+                let Some(expected) = line.get("tables") else {
+                    tally.skipped += 1;
+                    continue;
+                };
+                let source = std::fs::read(&path).unwrap();
+                match native_dump(&source) {
+                    Ok(native) if &native == expected => tally.equal += 1,
+                    Ok(native) => tally
+                        .differing
+                        .push(format!("{path}: {}", first_difference(expected, &native))),
+                    Err(why) => tally.refused.push(format!("{path}: {why}")),
+                }
+            }
+            tally
+        })
+        .unwrap()
+        .join()
+        .unwrap()
+}
+
+fn python_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = walk(dir)
+        .into_iter()
+        .filter(|path| path.extension().is_some_and(|ext| ext == "py"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn fixtures_and_snippets_match_cpython() {
+    let Some(python) = python312() else { return };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let snippets = python_files(&root.join("tests/native/scopes"));
+    assert!(snippets.len() >= 10, "the focused snippets are there");
+    let mut files = python_files(&root.join("fixtures"));
+    files.extend(snippets);
+    let tally = compare(&python, &files);
+    eprintln!(
+        "scopes: {} equal, {} differing, {} refused, {} not compiled by CPython",
+        tally.equal,
+        tally.differing.len(),
+        tally.refused.len(),
+        tally.skipped
+    );
+    assert!(tally.differing.is_empty(), "{:#?}", tally.differing);
+    assert!(tally.refused.is_empty(), "{:#?}", tally.refused);
+    assert!(tally.equal > 50, "{tally:?}");
+}
+
+/// The whole 3.12 stdlib (some 2,000 files; a minute or so): no file may differ.
+#[test]
+#[ignore = "the whole stdlib; run with --ignored"]
+fn stdlib_matches_cpython() {
+    let Some(python) = python312() else { return };
+    let lib = python.script(
+        "import sysconfig; print(sysconfig.get_paths()['stdlib'])",
+        &[],
+    );
+    let lib = PathBuf::from(lib.trim());
+    let files: Vec<PathBuf> = python_files(&lib)
+        .into_iter()
+        .filter(|path| !path.components().any(|c| c.as_os_str() == "site-packages"))
+        .collect();
+    let tally = compare(&python, &files);
+    eprintln!(
+        "stdlib {}: {} files: {} equal, {} differing, {} refused, {} not compiled by CPython",
+        lib.display(),
+        files.len(),
+        tally.equal,
+        tally.differing.len(),
+        tally.refused.len(),
+        tally.skipped
+    );
+    for refused in &tally.refused {
+        eprintln!("refused: {refused}");
+    }
+    for differing in tally.differing.iter().take(30) {
+        eprintln!("differs: {differing}");
+    }
+    assert!(
+        tally.differing.is_empty(),
+        "{} differ",
+        tally.differing.len()
+    );
+}
