@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use pyship::compile::native::scopes::{self, ScopeRef};
+use pyship::compile::native::scopes::{self, BlockType, Resolved, ScopeRef, SymbolTable, flags};
 use ruff_python_ast::PythonVersion;
 use ruff_python_parser::{Mode, ParseOptions};
 use serde_json::{Value, json};
@@ -35,12 +35,16 @@ struct Tally {
     differing: Vec<String>,
     /// CPython compiles it, the native side refused it (parse or table): falls back.
     refused: Vec<String>,
+    /// Code objects of CPython's `compile()` with no native scope of the same name, first
+    /// line, flags, cells and frees: must stay 0.
+    code_missing: Vec<String>,
     /// CPython does not compile it: not compared.
     skipped: usize,
 }
 
-/// The native tables of one file in the dump's format, or why there are none.
-fn native_dump(source: &[u8]) -> Result<Value, String> {
+/// The native tables of one file in the dump's format (and what the code objects would be),
+/// or why there are none.
+fn native_dump(source: &[u8]) -> Result<(Value, Vec<Value>), String> {
     let text = pyship::analysis::decode(source).map_err(|e| format!("decode: {e}"))?;
     let options = ParseOptions::from(Mode::Module).with_target_version(PythonVersion::PY312);
     let parsed = ruff_python_parser::parse_unchecked(&text, options);
@@ -56,7 +60,56 @@ fn native_dump(source: &[u8]) -> Result<Value, String> {
     let table = scopes::build(module.syntax(), &text).map_err(|e| format!("table: {e}"))?;
     let mut out = Vec::new();
     dump(table.top(), &mut out);
-    Ok(Value::Array(out))
+    Ok((Value::Array(out), codes(&table)))
+}
+
+/// Per scope that becomes a code object: `[co_name, co_firstlineno, flags, cells, frees]` as
+/// `compile.c` derives them from the table (`compute_code_flags`, `dictbytype`).
+fn codes(table: &SymbolTable) -> Vec<Value> {
+    let mut out = Vec::new();
+    for id in 0..table.len() {
+        let scope = table.scope(id);
+        if scope.kind == BlockType::Annotation || scope.comp_inlined {
+            continue;
+        }
+        let name = match (scope.kind, scope.key) {
+            (BlockType::Module, _) => "<module>".to_owned(),
+            (BlockType::TypeParam, _) => format!("<generic parameters of {}>", scope.name),
+            (_, scopes::BlockKey::Lambda(_)) => "<lambda>".to_owned(),
+            (_, scopes::BlockKey::Comprehension(_)) => format!("<{}>", scope.name),
+            _ => scope.name.clone(),
+        };
+        let mut co_flags = 0;
+        if scope.function_like() {
+            co_flags |= 0x1 | 0x2;
+            if scope.nested {
+                co_flags |= 0x10;
+            }
+            co_flags |= match (scope.generator, scope.coroutine) {
+                (true, false) => 0x20,
+                (false, true) => 0x80,
+                (true, true) => 0x200,
+                (false, false) => 0,
+            };
+            if scope.varargs {
+                co_flags |= 0x4;
+            }
+            if scope.varkeywords {
+                co_flags |= 0x8;
+            }
+        }
+        let mut cells = scope.sorted_names(Resolved::Cell, flags::DEF_COMP_CELL);
+        if scope.needs_class_closure {
+            cells.push("__class__");
+        }
+        if scope.needs_classdict {
+            cells.push("__classdict__");
+        }
+        cells.sort_unstable();
+        let frees = scope.sorted_names(Resolved::Free, flags::DEF_FREE_CLASS);
+        out.push(json!([name, scope.firstlineno, co_flags, cells, frees]));
+    }
+    out
 }
 
 fn dump(scope: ScopeRef<'_>, out: &mut Vec<Value>) {
@@ -134,10 +187,25 @@ fn compare(python: &Python, files: &[PathBuf]) -> Tally {
                 };
                 let source = std::fs::read(&path).unwrap();
                 match native_dump(&source) {
-                    Ok(native) if &native == expected => tally.equal += 1,
-                    Ok(native) => tally
-                        .differing
-                        .push(format!("{path}: {}", first_difference(expected, &native))),
+                    Ok((native, native_codes)) => {
+                        if &native == expected {
+                            tally.equal += 1;
+                        } else {
+                            tally
+                                .differing
+                                .push(format!("{path}: {}", first_difference(expected, &native)));
+                        }
+                        // Dead code makes no code object in CPython: only CPython's must be found.
+                        let mut pool = native_codes;
+                        for code in line["codes"].as_array().unwrap() {
+                            match pool.iter().position(|native| native == code) {
+                                Some(i) => {
+                                    pool.swap_remove(i);
+                                }
+                                None => tally.code_missing.push(format!("{path}: {code}")),
+                            }
+                        }
+                    }
                     Err(why) => tally.refused.push(format!("{path}: {why}")),
                 }
             }
@@ -174,6 +242,7 @@ fn fixtures_and_snippets_match_cpython() {
         tally.skipped
     );
     assert!(tally.differing.is_empty(), "{:#?}", tally.differing);
+    assert!(tally.code_missing.is_empty(), "{:#?}", tally.code_missing);
     assert!(tally.refused.is_empty(), "{:#?}", tally.refused);
     assert!(tally.equal > 50, "{tally:?}");
 }
@@ -208,6 +277,18 @@ fn stdlib_matches_cpython() {
     for differing in tally.differing.iter().take(30) {
         eprintln!("differs: {differing}");
     }
+    for missing in tally.code_missing.iter().take(30) {
+        eprintln!("code object without its scope: {missing}");
+    }
+    eprintln!(
+        "{} code objects without their scope",
+        tally.code_missing.len()
+    );
+    assert!(
+        tally.code_missing.is_empty(),
+        "{} code objects",
+        tally.code_missing.len()
+    );
     assert!(
         tally.differing.is_empty(),
         "{} differ",

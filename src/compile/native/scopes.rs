@@ -201,6 +201,9 @@ pub struct Scope {
     pub name: String,
     /// `ste_lineno`.
     pub lineno: u32,
+    /// The code object's `co_firstlineno`: the first decorator's line for a decorated `def` or
+    /// `class` (and its type parameter scope), else [`Scope::lineno`] (1 for the module).
+    pub firstlineno: u32,
     /// The node it belongs to.
     pub key: BlockKey,
     /// The block it was entered from.
@@ -610,6 +613,12 @@ impl Builder<'_> {
         self.lineno(TextSize::from(to_u32(i)))
     }
 
+    fn first_decorator_lineno(&self, decorators: &[ast::Decorator], lineno: u32) -> u32 {
+        decorators.first().map_or(lineno, |first| {
+            self.lineno(first.expression.range().start())
+        })
+    }
+
     /// `symtable_enter_block`
     fn enter_block(&mut self, name: &str, kind: BlockType, key: Option<BlockKey>, lineno: u32) {
         let prev = self.stack.last().copied();
@@ -621,6 +630,7 @@ impl Builder<'_> {
             kind,
             name: name.to_owned(),
             lineno,
+            firstlineno: lineno.max(1),
             key: key.unwrap_or(BlockKey::Module),
             parent: prev,
             nested,
@@ -976,6 +986,7 @@ impl Builder<'_> {
     fn visit_function_def(&mut self, def: &ast::StmtFunctionDef) -> Res {
         let name = def.name.id.as_str();
         let lineno = self.def_lineno(def.range, &def.decorator_list);
+        let firstlineno = self.first_decorator_lineno(&def.decorator_list, lineno);
         self.add_def(name, DEF_LOCAL)?;
         let params = &def.parameters;
         // `args->defaults`, then `args->kw_defaults`.
@@ -996,6 +1007,7 @@ impl Builder<'_> {
             // The parser always gives `defaults` a (maybe empty) list: `.defaults` is always there.
             let has_kwdefaults = params.kwonlyargs.iter().any(|p| p.default.is_some());
             self.enter_type_param_block(name, type_params, true, has_kwdefaults, false, lineno)?;
+            self.cur_mut().firstlineno = firstlineno;
             self.visit_type_params(type_params)?;
         }
         self.visit_annotations(def.range, params, def.returns.as_deref(), lineno)?;
@@ -1005,6 +1017,7 @@ impl Builder<'_> {
             Some(BlockKey::Function(def.range)),
             lineno,
         );
+        self.cur_mut().firstlineno = firstlineno;
         if def.is_async {
             self.cur_mut().coroutine = true;
         }
@@ -1020,12 +1033,14 @@ impl Builder<'_> {
     fn visit_class_def(&mut self, def: &ast::StmtClassDef) -> Res {
         let name = def.name.id.as_str();
         let lineno = self.def_lineno(def.range, &def.decorator_list);
+        let firstlineno = self.first_decorator_lineno(&def.decorator_list, lineno);
         self.add_def(name, DEF_LOCAL)?;
         for decorator in &def.decorator_list {
             self.visit_expr(&decorator.expression)?;
         }
         if let Some(type_params) = &def.type_params {
             self.enter_type_param_block(name, type_params, false, false, true, lineno)?;
+            self.cur_mut().firstlineno = firstlineno;
             self.visit_type_params(type_params)?;
         }
         if let Some(arguments) = &def.arguments {
@@ -1040,6 +1055,7 @@ impl Builder<'_> {
             Some(BlockKey::Class(def.range)),
             lineno,
         );
+        self.cur_mut().firstlineno = firstlineno;
         let saved = self.private.replace(name.to_owned());
         if def.type_params.is_some() {
             self.add_def("__type_params__", DEF_LOCAL)?;
