@@ -295,3 +295,76 @@ fn stdlib_matches_cpython() {
         tally.differing.len()
     );
 }
+
+/// Sources CPython 3.12 rejects while building its symbol table (or, for the future imports,
+/// just before): the native side must refuse each, never give a table.
+const REJECTED: &[&str] = &[
+    "nonlocal x\n",
+    "def f():\n    nonlocal x\n",
+    "def f():\n    def g():\n        nonlocal y\n",
+    "def f():\n    x = 1\n    global x\n",
+    "def f():\n    print(x)\n    global x\n",
+    "def f(x):\n    global x\n",
+    "def f():\n    x: int\n    global x\n",
+    "def f():\n    global x\n    x: int = 1\n",
+    "def f():\n    x = 1\n    def g():\n        nonlocal x\n        x: int = 1\n",
+    "def f():\n    x = 1\n    def g():\n        x = 2\n        nonlocal x\n",
+    "def f(x):\n    nonlocal x\n",
+    "def f():\n    x = 1\n    def g():\n        global x\n        nonlocal x\n",
+    "def f(a, a): pass\n",
+    "def f(a, *, a): pass\n",
+    "lambda a, a: 1\n",
+    "def f[T, T](): pass\n",
+    "def f[T]():\n    def g():\n        nonlocal T\n",
+    "def f():\n    from os import *\n",
+    "class C:\n    from os import *\n",
+    "[(yield) for x in y]\n",
+    "def f():\n    return [(yield x) for x in y]\n",
+    "def f():\n    return {(yield from x) for x in y}\n",
+    "def f():\n    return ((yield) for x in y)\n",
+    "[(x := 1) for x in y]\n",
+    "[[(j := 0) for i in range(3)] for j in range(3)]\n",
+    "[j for i in range(3) if (j := i) for j in range(2)]\n",
+    "[x for x in (y := [1])]\n",
+    "[i for i in range(5) for j in (k := range(3))]\n",
+    "class C:\n    [(y := 1) for x in z]\n",
+    "def f[T: [(x := 1) for _ in ()]](): pass\n",
+    "type A = [(x := 1) for _ in ()]\n",
+    "def f[T: (yield)](): pass\n",
+    "def f[T: (x := 1)](): pass\n",
+    "type A = (yield)\n",
+    "type A = await x\n",
+    "class C[T]:\n    type A = lambda: T\n",
+    "class C:\n    def f[T: [x for x in ()]](): pass\n",
+    "from __future__ import annotations\ndef f(x: (y := 1)): pass\n",
+    "from __future__ import annotations\ndef f(x: (yield)): pass\n",
+    "from __future__ import annotations\nx: (await y) = 1\n",
+    "x = 1\nfrom __future__ import annotations\n",
+    "from __future__ import braces\n",
+    "def f():\n    from __future__ import annotations\n",
+    "if x:\n    from __future__ import annotations\n",
+];
+
+#[test]
+fn refuses_what_cpython_rejects() {
+    let Some(python) = python312() else { return };
+    let sources = serde_json::to_string(REJECTED).unwrap();
+    // Which of them CPython 3.12 compiles: none may.
+    let accepted = python.script_args(
+        "import json, sys\n\
+         for s in json.loads(sys.argv[1]):\n\
+         \x20   try:\n\
+         \x20       compile(s, 'x', 'exec', dont_inherit=True)\n\
+         \x20       print(json.dumps(s))\n\
+         \x20   except SyntaxError:\n\
+         \x20       pass\n",
+        &[&sources],
+    );
+    assert!(accepted.is_empty(), "CPython 3.12 accepts:\n{accepted}");
+    for source in REJECTED {
+        assert!(
+            native_dump(source.as_bytes()).is_err(),
+            "a table for what CPython rejects:\n{source}"
+        );
+    }
+}

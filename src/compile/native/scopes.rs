@@ -435,7 +435,7 @@ pub fn mangle(private: Option<&str>, name: &str) -> Option<String> {
 /// Build the symbol table of `module`, parsed from `source` (for line numbers), as CPython
 /// 3.12's `_PySymtable_Build` does for `compile(source, ..., "exec")`.
 pub fn build(module: &ast::ModModule, source: &str) -> Result<SymbolTable, Refused> {
-    let future_annotations = future_annotations(module)?;
+    let (future_annotations, future_end) = future_annotations(module)?;
     let mut builder = Builder {
         source,
         lines: line_starts(source),
@@ -446,6 +446,7 @@ pub fn build(module: &ast::ModModule, source: &str) -> Result<SymbolTable, Refus
         stack: Vec::new(),
         private: None,
         future_annotations,
+        future_end,
         depth: 0,
     };
     builder.enter_block("top", BlockType::Module, Some(BlockKey::Module), 0);
@@ -468,8 +469,9 @@ pub fn build(module: &ast::ModModule, source: &str) -> Result<SymbolTable, Refus
 }
 
 /// The features `future.c` reads (`_PyFuture_FromAST`): only `annotations` changes the table;
-/// a misplaced or unknown future import is CPython's `SyntaxError`.
-fn future_annotations(module: &ast::ModModule) -> Res<bool> {
+/// a misplaced or unknown future import is CPython's `SyntaxError`. Also gives where the
+/// leading future imports end: any later one is an error too (`compiler_from_import`).
+fn future_annotations(module: &ast::ModModule) -> Res<(bool, TextSize)> {
     const KNOWN: [&str; 10] = [
         "nested_scopes",
         "generators",
@@ -484,6 +486,7 @@ fn future_annotations(module: &ast::ModModule) -> Res<bool> {
     ];
     let mut annotations = false;
     let mut leading = true;
+    let mut end = TextSize::default();
     for (i, stmt) in module.body.iter().enumerate() {
         if i == 0
             && let Stmt::Expr(expr) = stmt
@@ -504,6 +507,7 @@ fn future_annotations(module: &ast::ModModule) -> Res<bool> {
                         "from __future__ imports must occur at the beginning of the file",
                     );
                 }
+                end = import.range.end();
                 for alias in &import.names {
                     let name = alias.name.id.as_str();
                     if !KNOWN.contains(&name) {
@@ -515,8 +519,7 @@ fn future_annotations(module: &ast::ModModule) -> Res<bool> {
             _ => leading = false,
         }
     }
-    // A `from __future__` import nested in a block is also an error.
-    Ok(annotations)
+    Ok((annotations, end))
 }
 
 /// Offsets where each line starts; `\n`, `\r\n` and a lone `\r` end a line, as CPython's
@@ -552,6 +555,8 @@ struct Builder<'s> {
     /// `st_private`: the class whose private names are mangled.
     private: Option<String>,
     future_annotations: bool,
+    /// Where the leading `from __future__` imports end.
+    future_end: TextSize,
     depth: u32,
 }
 
@@ -933,7 +938,7 @@ impl Builder<'_> {
                         .module
                         .as_ref()
                         .is_some_and(|m| m.id.as_str() == "__future__")
-                    && (self.cur() != TOP || self.stack.len() != 1)
+                    && import.range.start() >= self.future_end
                 {
                     return syntax(
                         "from __future__ imports must occur at the beginning of the file",
