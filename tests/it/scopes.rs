@@ -262,15 +262,14 @@ fn fixtures_and_snippets_match_cpython() {
 fn stdlib_matches_cpython() {
     let Some(python) = python312() else { return };
     let corpus = std::env::var_os("PYSHIP_SCOPES_CORPUS");
-    let dirs: Vec<PathBuf> = match &corpus {
-        Some(dirs) => std::env::split_paths(dirs).collect(),
-        None => {
-            let lib = python.script(
-                "import sysconfig; print(sysconfig.get_paths()['stdlib'])",
-                &[],
-            );
-            vec![PathBuf::from(lib.trim())]
-        }
+    let dirs: Vec<PathBuf> = if let Some(dirs) = &corpus {
+        std::env::split_paths(dirs).collect()
+    } else {
+        let lib = python.script(
+            "import sysconfig; print(sysconfig.get_paths()['stdlib'])",
+            &[],
+        );
+        vec![PathBuf::from(lib.trim())]
     };
     let files: Vec<PathBuf> = dirs
         .iter()
