@@ -6,6 +6,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use pyship::compile::native::scopes::{self, BlockType, Resolved, ScopeRef, SymbolTable, flags};
 use ruff_python_ast::PythonVersion;
@@ -43,11 +44,13 @@ struct Tally {
     /// Of those, the ones the native side (3.12 parse and table) accepts anyway: what the
     /// compiler must reject by other means (`compile.c`'s own errors).
     accepted_rejected: Vec<String>,
+    /// Time spent in `scopes::build` (not parsing).
+    build_time: Duration,
 }
 
 /// The native tables of one file in the dump's format (and what the code objects would be),
 /// or why there are none.
-fn native_dump(source: &[u8]) -> Result<(Value, Vec<Value>), String> {
+fn native_dump(source: &[u8]) -> Result<(Value, Vec<Value>, Duration), String> {
     let text = pyship::analysis::decode(source).map_err(|e| format!("decode: {e}"))?;
     let options = ParseOptions::from(Mode::Module).with_target_version(PythonVersion::PY312);
     let parsed = ruff_python_parser::parse_unchecked(&text, options);
@@ -60,10 +63,12 @@ fn native_dump(source: &[u8]) -> Result<(Value, Vec<Value>), String> {
     let module = parsed
         .try_into_module()
         .ok_or_else(|| "parse: not a module".to_owned())?;
+    let start = Instant::now();
     let table = scopes::build(module.syntax(), &text).map_err(|e| format!("table: {e}"))?;
+    let elapsed = start.elapsed();
     let mut out = Vec::new();
     dump(table.top(), &mut out);
-    Ok((Value::Array(out), codes(&table)))
+    Ok((Value::Array(out), codes(&table), elapsed))
 }
 
 /// Per scope that becomes a code object: `[co_name, co_firstlineno, flags, cells, frees]` as
@@ -195,7 +200,8 @@ fn compare(python: &Python, files: &[PathBuf]) -> Tally {
                 };
                 let source = std::fs::read(&path).unwrap();
                 match native_dump(&source) {
-                    Ok((native, native_codes)) => {
+                    Ok((native, native_codes, elapsed)) => {
+                        tally.build_time += elapsed;
                         if &native == expected {
                             tally.equal += 1;
                         } else {
@@ -293,6 +299,7 @@ fn stdlib_matches_cpython() {
     for refused in &tally.refused {
         eprintln!("refused: {refused}");
     }
+    eprintln!("scopes::build: {:?} in all", tally.build_time);
     for accepted in &tally.accepted_rejected {
         eprintln!("CPython rejects, the table accepts: {accepted}");
     }

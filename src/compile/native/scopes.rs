@@ -1993,6 +1993,50 @@ mod tests {
     }
 
     #[test]
+    fn scopes_are_found_by_node() {
+        let source = "@dec\n\ndef f[T](a, /, b, *c, d, **e):\n    return [x for x in a], (lambda: b)\n\nclass C:\n    def m(self):\n        return super().__x\n";
+        let parsed = ruff_python_parser::parse_module(source).unwrap();
+        let module = parsed.syntax();
+        let t = build(module, source).unwrap();
+        let Stmt::FunctionDef(def) = &module.body[0] else {
+            panic!()
+        };
+        let f = t.function(def).unwrap();
+        assert_eq!((f.lineno, f.firstlineno), (3, 1));
+        assert_eq!(f.params().collect::<Vec<_>>(), ["a", "b", "d", "c", "e"]);
+        assert!(f.varargs && f.varkeywords && f.nested);
+        let generic = t.type_params(def.type_params.as_deref().unwrap()).unwrap();
+        assert_eq!(generic.kind, BlockType::TypeParam);
+        assert_eq!(generic.params().collect::<Vec<_>>(), [".defaults"]);
+        let Stmt::Return(ret) = &def.body[0] else {
+            panic!()
+        };
+        let Expr::Tuple(tuple) = ret.value.as_deref().unwrap() else {
+            panic!()
+        };
+        let comp = t.comprehension(&tuple.elts[0]).unwrap();
+        assert!(comp.comp_inlined);
+        assert_eq!(comp.lookup("x").unwrap().scope(), Some(Resolved::Local));
+        // Inlined: `x` is also the function's, and the comprehension is not its child.
+        assert!(f.lookup("x").is_some());
+        assert_eq!(f.child_scopes().count(), 1);
+        let Expr::Lambda(lambda) = &tuple.elts[1] else {
+            panic!()
+        };
+        let lambda = t.lambda(lambda).unwrap();
+        assert_eq!(lambda.lookup("b").unwrap().scope(), Some(Resolved::Free));
+        assert_eq!(f.sorted_names(Resolved::Cell, DEF_COMP_CELL), ["b"]);
+        let Stmt::ClassDef(class) = &module.body[1] else {
+            panic!()
+        };
+        let c = t.class(class).unwrap();
+        assert!(c.needs_class_closure);
+        let m = c.child_scopes().next().unwrap();
+        assert_eq!(m.lookup("__class__").unwrap().scope(), Some(Resolved::Free));
+        assert!(m.lookup("super").is_some());
+    }
+
+    #[test]
     fn refuses_what_cpython_rejects() {
         for source in [
             "nonlocal x\n",
