@@ -234,6 +234,12 @@ pub struct Scope {
     pub comp_inlined: bool,
     /// `ste_can_see_class_scope`.
     pub can_see_class_scope: bool,
+    /// The order of some symbols is CPython's set iteration order, which follows the string
+    /// hashes (`PYTHONHASHSEED`): `update_symbols` added two or more free names from its
+    /// children, or an inlined comprehension with such names was merged in. Where `compile.c`
+    /// walks the symbols in order (an inlined comprehension in a class body pushes them all),
+    /// CPython's own bytecode then changes from run to run, and the compiler should refuse.
+    pub hash_ordered: bool,
     /// `ste_varnames`: the parameters in order (co_varnames starts with them).
     params: Vec<NameId>,
     /// `ste_children` after analysis: inlined comprehensions replaced by their children.
@@ -651,6 +657,7 @@ impl Builder<'_> {
             needs_classdict: false,
             comp_inlined: false,
             can_see_class_scope: false,
+            hash_ordered: false,
             params: Vec::new(),
             children: Vec::new(),
             symbols: Vec::new(),
@@ -1855,6 +1862,7 @@ impl Builder<'_> {
         inlined_cells: &mut HashSet<NameId>,
     ) {
         let symbols = self.scopes[comp].symbols.clone();
+        let comp_hash_ordered = self.scopes[comp].hash_ordered;
         for (name, comp_flags) in symbols {
             // The comprehension's `.0` parameter.
             if comp_flags & DEF_PARAM != 0 {
@@ -1868,6 +1876,7 @@ impl Builder<'_> {
             match self.scopes[ste].index.get(&name) {
                 None => {
                     self.scopes[ste].set(name, only_flags);
+                    self.scopes[ste].hash_ordered |= comp_hash_ordered;
                     scopes.insert(name, scope);
                 }
                 Some(&i) => {
@@ -1927,6 +1936,7 @@ impl Builder<'_> {
         // here so the table is deterministic. Only the insertion order depends on it.
         let mut names: Vec<NameId> = free.iter().copied().collect();
         names.sort_unstable();
+        let mut added = 0;
         for name in names {
             if let Some(&i) = scope.index.get(&name) {
                 // A free variable of a method with the name of a class-level binding.
@@ -1941,6 +1951,10 @@ impl Builder<'_> {
                 continue; // a global
             }
             scope.set(name, FREE << SCOPE_OFFSET);
+            added += 1;
+        }
+        if added > 1 {
+            scope.hash_ordered = true;
         }
     }
 }
@@ -2034,6 +2048,21 @@ mod tests {
         let m = c.child_scopes().next().unwrap();
         assert_eq!(m.lookup("__class__").unwrap().scope(), Some(Resolved::Free));
         assert!(m.lookup("super").is_some());
+    }
+
+    #[test]
+    fn flags_symbol_orders_that_follow_string_hashes() {
+        // CPython 3.12 gives this class body's co_varnames in a PYTHONHASHSEED-dependent order.
+        let t = table(
+            "def f():\n    a = b = 1\n    class C:\n        r = [lambda: (a, b) for _ in ()]\n    return C\n",
+        );
+        let f = t.top().child_scopes().next().unwrap();
+        let c = f.child_scopes().next().unwrap();
+        assert!(c.hash_ordered);
+        assert!(!f.hash_ordered);
+        let t = table("def f():\n    a = 1\n    class C:\n        r = [lambda: a for _ in ()]\n");
+        let f = t.top().child_scopes().next().unwrap();
+        assert!(!f.child_scopes().next().unwrap().hash_ordered);
     }
 
     #[test]
