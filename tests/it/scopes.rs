@@ -391,6 +391,8 @@ const REJECTED: &[&str] = &[
     "from __future__ import braces\n",
     "def f():\n    from __future__ import annotations\n",
     "if x:\n    from __future__ import annotations\n",
+    "x = 1\nfrom .__future__ import annotations\n",
+    "from .__future__ import braces\n",
 ];
 
 #[test]

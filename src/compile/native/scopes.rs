@@ -9,6 +9,21 @@
 //!
 //! Whatever CPython's symbol table would reject with a `SyntaxError` (and syntax newer than 3.12
 //! that Ruff accepts) is [`Refused`]: the compiler then falls back to CPython, which reports it.
+//!
+//! For the compiler:
+//! - Parse with `ParseOptions::from(Mode::Module).with_target_version(PythonVersion::PY312)` and
+//!   refuse a module with `errors()` or `unsupported_syntax_errors()`: Ruff reads newer syntax.
+//! - Scopes are found by node ([`SymbolTable::function`], [`SymbolTable::comprehension`], ...);
+//!   names are looked up mangled ([`mangle`]), as `compile.c` does with its own `u_private`.
+//!   CPython 3.12.1 keeps mangling with a generic class's name after that class, in the rest of
+//!   the enclosing block: `__x` after `class C[T]` in a function is `_C__x` in the table and in
+//!   the bytecode (measured), so the compiler must carry the private name the same way. A name
+//!   the table does not have is CPython's scope 0 (`_PyST_GetScope` of a missing name).
+//! - `co_varnames` is [`ScopeRef::params`] then the other fast locals in the order code
+//!   generation first meets them; `co_cellvars` / `co_freevars` come from
+//!   [`ScopeRef::sorted_names`] (`CELL` or `DEF_COMP_CELL`, `FREE` or `DEF_FREE_CLASS`), plus
+//!   `__class__` / `__classdict__` for [`Scope::needs_class_closure`] / `needs_classdict`.
+//! - [`Scope::hash_ordered`]: where CPython's own output depends on `PYTHONHASHSEED`.
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Deref;
@@ -940,12 +955,13 @@ impl Builder<'_> {
                 if import.is_lazy {
                     return Err(Refused::NotPy312("a lazy import"));
                 }
-                if import.level == 0
-                    && import
-                        .module
-                        .as_ref()
-                        .is_some_and(|m| m.id.as_str() == "__future__")
-                    && import.range.start() >= self.future_end
+                // CPython looks at the module name only: `from .__future__ import x` is a future
+                // statement to it too, which this does not follow.
+                if import
+                    .module
+                    .as_ref()
+                    .is_some_and(|m| m.id.as_str() == "__future__")
+                    && (import.level > 0 || import.range.start() >= self.future_end)
                 {
                     return syntax(
                         "from __future__ imports must occur at the beginning of the file",
