@@ -454,7 +454,9 @@ pub fn mangle(private: Option<&str>, name: &str) -> Option<String> {
 }
 
 /// Build the symbol table of `module`, parsed from `source` (for line numbers), as CPython
-/// 3.12's `_PySymtable_Build` does for `compile(source, ..., "exec")`.
+/// 3.12's `_PySymtable_Build` does for `compile(source, ..., "exec")`. It recurses along the
+/// AST (up to 1,000 levels, then [`Refused::TooDeep`]): call it on a thread with a big stack,
+/// as the parser needs anyway ([`crate::analysis::STACK_SIZE`]).
 pub fn build(module: &ast::ModModule, source: &str) -> Result<SymbolTable, Refused> {
     let (future_annotations, future_end) = future_annotations(module)?;
     let mut builder = Builder {
@@ -2079,6 +2081,25 @@ mod tests {
         let t = table("def f():\n    a = 1\n    class C:\n        r = [lambda: a for _ in ()]\n");
         let f = t.top().child_scopes().next().unwrap();
         assert!(!f.child_scopes().next().unwrap().hash_ordered);
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_before_the_stack_runs_out() {
+        // CPython 3.12.1 compiles 1,500 terms and raises RecursionError at 3,000. A big stack,
+        // as the analysis threads have: a debug build needs a few KiB a level.
+        let results = std::thread::Builder::new()
+            .stack_size(crate::analysis::STACK_SIZE)
+            .spawn(|| {
+                [900, 5000].map(|terms| {
+                    let source = format!("x = {}\n", vec!["a"; terms].join(" + "));
+                    let parsed = ruff_python_parser::parse_module(&source).unwrap();
+                    build(parsed.syntax(), &source).err()
+                })
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(results, [None, Some(Refused::TooDeep)]);
     }
 
     #[test]
