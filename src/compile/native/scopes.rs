@@ -174,10 +174,11 @@ pub enum Refused {
     TooDeep,
 }
 
-type Res<T = ()> = Result<T, Refused>;
+// Boxed: the visitor recurses along the AST and every level carries a few of these.
+type Res<T = ()> = Result<T, Box<Refused>>;
 
 fn syntax<T>(message: impl Into<String>) -> Res<T> {
-    Err(Refused::Syntax(message.into()))
+    Err(Box::new(Refused::Syntax(message.into())))
 }
 
 /// Nesting past this is refused: CPython's own limit depends on the C stack it started with.
@@ -455,9 +456,12 @@ pub fn mangle(private: Option<&str>, name: &str) -> Option<String> {
 
 /// Build the symbol table of `module`, parsed from `source` (for line numbers), as CPython
 /// 3.12's `_PySymtable_Build` does for `compile(source, ..., "exec")`. It recurses along the
-/// AST (up to 1,000 levels, then [`Refused::TooDeep`]): call it on a thread with a big stack,
-/// as the parser needs anyway ([`crate::analysis::STACK_SIZE`]).
+/// AST, up to 1,000 levels (then [`Refused::TooDeep`]), which fit in a 2 MiB stack.
 pub fn build(module: &ast::ModModule, source: &str) -> Result<SymbolTable, Refused> {
+    build_boxed(module, source).map_err(|refused| *refused)
+}
+
+fn build_boxed(module: &ast::ModModule, source: &str) -> Res<SymbolTable> {
     let (future_annotations, future_end) = future_annotations(module)?;
     let mut builder = Builder {
         source,
@@ -791,7 +795,7 @@ impl Builder<'_> {
     fn deeper(&mut self) -> Res {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(Refused::TooDeep);
+            return Err(Box::new(Refused::TooDeep));
         }
         Ok(())
     }
@@ -819,7 +823,9 @@ impl Builder<'_> {
             Stmt::TypeAlias(alias) => {
                 self.visit_expr(&alias.name)?;
                 let Expr::Name(name) = &*alias.name else {
-                    return Err(Refused::NotPy312("a type alias whose name is not a name"));
+                    return Err(Box::new(Refused::NotPy312(
+                        "a type alias whose name is not a name",
+                    )));
                 };
                 let name = name.id.as_str();
                 let lineno = self.lineno(alias.range.start());
@@ -947,7 +953,7 @@ impl Builder<'_> {
             }
             Stmt::Import(import) => {
                 if import.is_lazy {
-                    return Err(Refused::NotPy312("a lazy import"));
+                    return Err(Box::new(Refused::NotPy312("a lazy import")));
                 }
                 for alias in &import.names {
                     self.visit_alias(alias)?;
@@ -955,7 +961,7 @@ impl Builder<'_> {
             }
             Stmt::ImportFrom(import) => {
                 if import.is_lazy {
-                    return Err(Refused::NotPy312("a lazy import"));
+                    return Err(Box::new(Refused::NotPy312("a lazy import")));
                 }
                 // CPython looks at the module name only: `from .__future__ import x` is a future
                 // statement to it too, which this does not follow.
@@ -1008,7 +1014,9 @@ impl Builder<'_> {
                 }
                 self.visit_body(&with.body)?;
             }
-            Stmt::IpyEscapeCommand(_) => return Err(Refused::NotPy312("an IPython escape")),
+            Stmt::IpyEscapeCommand(_) => {
+                return Err(Box::new(Refused::NotPy312("an IPython escape")));
+            }
         }
         Ok(())
     }
@@ -1113,7 +1121,7 @@ impl Builder<'_> {
         match param {
             TypeParam::TypeVar(var) => {
                 if var.default.is_some() {
-                    return Err(Refused::NotPy312("a type parameter default"));
+                    return Err(Box::new(Refused::NotPy312("a type parameter default")));
                 }
                 let name = var.name.id.as_str();
                 self.add_def(name, DEF_TYPE_PARAM | DEF_LOCAL)?;
@@ -1136,13 +1144,13 @@ impl Builder<'_> {
             }
             TypeParam::TypeVarTuple(var) => {
                 if var.default.is_some() {
-                    return Err(Refused::NotPy312("a type parameter default"));
+                    return Err(Box::new(Refused::NotPy312("a type parameter default")));
                 }
                 self.add_def(var.name.id.as_str(), DEF_TYPE_PARAM | DEF_LOCAL)?;
             }
             TypeParam::ParamSpec(var) => {
                 if var.default.is_some() {
-                    return Err(Refused::NotPy312("a type parameter default"));
+                    return Err(Box::new(Refused::NotPy312("a type parameter default")));
                 }
                 self.add_def(var.name.id.as_str(), DEF_TYPE_PARAM | DEF_LOCAL)?;
             }
@@ -1309,17 +1317,71 @@ impl Builder<'_> {
     }
 
     fn visit_expr_inner(&mut self, expr: &Expr) -> Res {
+        // The common, scope-less nodes here; the rest in `visit_expr_rare`, so that this
+        // frame, paid once per nesting level, stays small.
         match expr {
-            Expr::Named(named) => {
-                self.raise_if_annotation_block("named expression")?;
-                self.handle_namedexpr(named)?;
-            }
             Expr::BoolOp(op) => self.visit_exprs(&op.values)?,
             Expr::BinOp(op) => {
                 self.visit_expr(&op.left)?;
                 self.visit_expr(&op.right)?;
             }
             Expr::UnaryOp(op) => self.visit_expr(&op.operand)?,
+            Expr::If(if_) => {
+                self.visit_expr(&if_.test)?;
+                self.visit_expr(&if_.body)?;
+                self.visit_expr(&if_.orelse)?;
+            }
+            Expr::Set(set) => self.visit_exprs(&set.elts)?,
+            Expr::Compare(compare) => {
+                self.visit_expr(&compare.left)?;
+                self.visit_exprs(compare.comparators.iter())?;
+            }
+            Expr::StringLiteral(_)
+            | Expr::BytesLiteral(_)
+            | Expr::NumberLiteral(_)
+            | Expr::BooleanLiteral(_)
+            | Expr::NoneLiteral(_)
+            | Expr::EllipsisLiteral(_) => {}
+            Expr::Attribute(attribute) => self.visit_expr(&attribute.value)?,
+            Expr::Subscript(subscript) => {
+                self.visit_expr(&subscript.value)?;
+                self.visit_expr(&subscript.slice)?;
+            }
+            Expr::Starred(starred) => self.visit_expr(&starred.value)?,
+            Expr::Slice(slice) => {
+                for part in [&slice.lower, &slice.upper, &slice.step]
+                    .into_iter()
+                    .flatten()
+                {
+                    self.visit_expr(part)?;
+                }
+            }
+            Expr::Name(name) => self.visit_name(name)?,
+            Expr::List(list) => self.visit_exprs(&list.elts)?,
+            Expr::Tuple(tuple) => self.visit_exprs(&tuple.elts)?,
+            _ => self.visit_expr_rare(expr)?,
+        }
+        Ok(())
+    }
+
+    fn visit_name(&mut self, name: &ast::ExprName) -> Res {
+        let id = name.id.as_str();
+        let load = name.ctx == ExprContext::Load;
+        self.add_def(id, if load { USE } else { DEF_LOCAL })?;
+        // `super` counts as a use of `__class__`.
+        if load && self.scopes[self.cur()].is_function_like() && id == "super" {
+            self.add_def("__class__", USE)?;
+        }
+        Ok(())
+    }
+
+    #[inline(never)]
+    fn visit_expr_rare(&mut self, expr: &Expr) -> Res {
+        match expr {
+            Expr::Named(named) => {
+                self.raise_if_annotation_block("named expression")?;
+                self.handle_namedexpr(named)?;
+            }
             Expr::Lambda(lambda) => {
                 if self.scopes[self.cur()].can_see_class_scope {
                     return syntax("Cannot use lambda in annotation scope within class scope");
@@ -1349,11 +1411,6 @@ impl Builder<'_> {
                 self.visit_expr(&lambda.body)?;
                 self.exit_block();
             }
-            Expr::If(if_) => {
-                self.visit_expr(&if_.test)?;
-                self.visit_expr(&if_.body)?;
-                self.visit_expr(&if_.orelse)?;
-            }
             Expr::Dict(dict) => {
                 // All keys, then all values.
                 for item in &dict.items {
@@ -1365,7 +1422,6 @@ impl Builder<'_> {
                     self.visit_expr(&item.value)?;
                 }
             }
-            Expr::Set(set) => self.visit_exprs(&set.elts)?,
             Expr::Generator(generator) => {
                 let lineno = self.lineno(generator.range.start());
                 self.visit_genexp(generator, lineno)?;
@@ -1390,7 +1446,9 @@ impl Builder<'_> {
             )?,
             Expr::DictComp(comp) => {
                 let Some(key) = &comp.key else {
-                    return Err(Refused::NotPy312("dict unpacking in a dict comprehension"));
+                    return Err(Box::new(Refused::NotPy312(
+                        "dict unpacking in a dict comprehension",
+                    )));
                 };
                 self.handle_comprehension(
                     expr,
@@ -1425,10 +1483,6 @@ impl Builder<'_> {
                 self.visit_expr(&await_.value)?;
                 self.cur_mut().coroutine = true;
             }
-            Expr::Compare(compare) => {
-                self.visit_expr(&compare.left)?;
-                self.visit_exprs(compare.comparators.iter())?;
-            }
             Expr::Call(call) => {
                 self.visit_expr(&call.func)?;
                 let arguments = &call.arguments;
@@ -1453,39 +1507,11 @@ impl Builder<'_> {
                     self.visit_interpolated(element)?;
                 }
             }
-            Expr::TString(_) => return Err(Refused::NotPy312("a template string")),
-            Expr::StringLiteral(_)
-            | Expr::BytesLiteral(_)
-            | Expr::NumberLiteral(_)
-            | Expr::BooleanLiteral(_)
-            | Expr::NoneLiteral(_)
-            | Expr::EllipsisLiteral(_) => {}
-            Expr::Attribute(attribute) => self.visit_expr(&attribute.value)?,
-            Expr::Subscript(subscript) => {
-                self.visit_expr(&subscript.value)?;
-                self.visit_expr(&subscript.slice)?;
+            Expr::TString(_) => return Err(Box::new(Refused::NotPy312("a template string"))),
+            Expr::IpyEscapeCommand(_) => {
+                return Err(Box::new(Refused::NotPy312("an IPython escape")));
             }
-            Expr::Starred(starred) => self.visit_expr(&starred.value)?,
-            Expr::Slice(slice) => {
-                for part in [&slice.lower, &slice.upper, &slice.step]
-                    .into_iter()
-                    .flatten()
-                {
-                    self.visit_expr(part)?;
-                }
-            }
-            Expr::Name(name) => {
-                let id = name.id.as_str();
-                let load = name.ctx == ExprContext::Load;
-                self.add_def(id, if load { USE } else { DEF_LOCAL })?;
-                // `super` counts as a use of `__class__`.
-                if load && self.scopes[self.cur()].is_function_like() && id == "super" {
-                    self.add_def("__class__", USE)?;
-                }
-            }
-            Expr::List(list) => self.visit_exprs(&list.elts)?,
-            Expr::Tuple(tuple) => self.visit_exprs(&tuple.elts)?,
-            Expr::IpyEscapeCommand(_) => return Err(Refused::NotPy312("an IPython escape")),
+            _ => {}
         }
         Ok(())
     }
@@ -1552,7 +1578,9 @@ impl Builder<'_> {
             return syntax("Cannot use comprehension in annotation scope within class scope");
         }
         let Some((outermost, rest)) = generators.split_first() else {
-            return Err(Refused::NotPy312("a comprehension without a loop"));
+            return Err(Box::new(Refused::NotPy312(
+                "a comprehension without a loop",
+            )));
         };
         let is_generator = kind == Comprehension::Generator;
         // The outermost iterable is evaluated in the enclosing scope.
@@ -2085,10 +2113,10 @@ mod tests {
 
     #[test]
     fn deep_nesting_is_refused_before_the_stack_runs_out() {
-        // CPython 3.12.1 compiles 1,500 terms and raises RecursionError at 3,000. A big stack,
-        // as the analysis threads have: a debug build needs a few KiB a level.
+        // CPython 3.12.1 compiles 1,500 terms and raises RecursionError at 3,000. The 1,000
+        // levels followed fit in a 2 MiB stack (Rust's default for a thread), debug build too.
         let results = std::thread::Builder::new()
-            .stack_size(crate::analysis::STACK_SIZE)
+            .stack_size(2 << 20)
             .spawn(|| {
                 [900, 5000].map(|terms| {
                     let source = format!("x = {}\n", vec!["a"; terms].join(" + "));
