@@ -269,16 +269,6 @@ pub struct Scope {
 }
 
 impl Scope {
-    fn is_function_like(&self) -> bool {
-        matches!(
-            self.kind,
-            BlockType::Function
-                | BlockType::TypeVarBound
-                | BlockType::TypeAlias
-                | BlockType::TypeParam
-        )
-    }
-
     fn get(&self, name: NameId) -> u32 {
         self.index.get(&name).map_or(0, |&i| self.symbols[i].1)
     }
@@ -294,7 +284,13 @@ impl Scope {
 
     /// Whether this is a function-like block (`_PyST_IsFunctionLike`): its locals are fast.
     pub fn function_like(&self) -> bool {
-        self.is_function_like()
+        matches!(
+            self.kind,
+            BlockType::Function
+                | BlockType::TypeVarBound
+                | BlockType::TypeAlias
+                | BlockType::TypeParam
+        )
     }
 
     /// The children as CPython lists them after analysis (the `symtable` module's view):
@@ -394,7 +390,8 @@ impl SymbolTable {
         ScopeRef { table: self, id }
     }
 
-    /// Every scope, in the order they were entered (annotation scopes included).
+    /// How many scopes there are (annotation scopes included): ids are `0..len()`, in the
+    /// order the scopes were entered.
     pub fn len(&self) -> usize {
         self.scopes.len()
     }
@@ -654,8 +651,7 @@ impl Builder<'_> {
     /// `symtable_enter_block`
     fn enter_block(&mut self, name: &str, kind: BlockType, key: Option<BlockKey>, lineno: u32) {
         let prev = self.stack.last().copied();
-        let nested =
-            prev.is_some_and(|p| self.scopes[p].nested || self.scopes[p].is_function_like());
+        let nested = prev.is_some_and(|p| self.scopes[p].nested || self.scopes[p].function_like());
         let comp_iter_expr = prev.map_or(0, |p| self.scopes[p].comp_iter_expr);
         let id = self.scopes.len();
         self.scopes.push(Scope {
@@ -1048,7 +1044,7 @@ impl Builder<'_> {
             self.cur_mut().firstlineno = firstlineno;
             self.visit_type_params(type_params)?;
         }
-        self.visit_annotations(def.range, params, def.returns.as_deref(), lineno)?;
+        self.visit_annotations(params, def.returns.as_deref(), lineno)?;
         self.enter_block(
             name,
             BlockType::Function,
@@ -1240,7 +1236,6 @@ impl Builder<'_> {
     /// `symtable_visit_annotations`
     fn visit_annotations(
         &mut self,
-        _range: TextRange,
         params: &ast::Parameters,
         returns: Option<&Expr>,
         lineno: u32,
@@ -1369,7 +1364,7 @@ impl Builder<'_> {
         let load = name.ctx == ExprContext::Load;
         self.add_def(id, if load { USE } else { DEF_LOCAL })?;
         // `super` counts as a use of `__class__`.
-        if load && self.scopes[self.cur()].is_function_like() && id == "super" {
+        if load && self.scopes[self.cur()].function_like() && id == "super" {
             self.add_def("__class__", USE)?;
         }
         Ok(())
@@ -1826,7 +1821,7 @@ impl Builder<'_> {
             newbound.insert(self.intern("__class__"));
             newbound.insert(self.intern("__classdict__"));
         } else {
-            if self.scopes[ste].is_function_like() {
+            if self.scopes[ste].function_like() {
                 newbound.extend(local.iter().copied());
             }
             if let Some(bound) = bound.as_deref() {
@@ -1880,7 +1875,7 @@ impl Builder<'_> {
         }
         self.scopes[ste].children = spliced;
 
-        if self.scopes[ste].is_function_like() {
+        if self.scopes[ste].function_like() {
             analyze_cells(&mut scopes, &mut newfree, &inlined_cells);
         } else if is_class {
             self.drop_class_free(ste, &mut newfree);
