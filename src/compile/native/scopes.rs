@@ -20,9 +20,12 @@
 //!   the bytecode (measured), so the compiler must carry the private name the same way. A name
 //!   the table does not have is CPython's scope 0 (`_PyST_GetScope` of a missing name).
 //! - `co_varnames` is [`ScopeRef::params`] then the other fast locals in the order code
-//!   generation first meets them; `co_cellvars` / `co_freevars` come from
-//!   [`ScopeRef::sorted_names`] (`CELL` or `DEF_COMP_CELL`, `FREE` or `DEF_FREE_CLASS`), plus
-//!   `__class__` / `__classdict__` for [`Scope::needs_class_closure`] / `needs_classdict`.
+//!   generation first meets them. The cells and frees are [`ScopeRef::sorted_names`] (`CELL`
+//!   or `DEF_COMP_CELL`; `FREE` or `DEF_FREE_CLASS`: `dictbytype`'s sorted order), plus
+//!   `__class__` / `__classdict__` for [`Scope::needs_class_closure`] / `needs_classdict`; in
+//!   the code object a cell that is also in `co_varnames` (a parameter, an inlined
+//!   comprehension's variable) keeps its `co_varnames` place and the others follow, sorted
+//!   (measured: `def f(b, a)` with cells `a b c z` and an inlined `q` gives `b a q c z`).
 //! - [`Scope::hash_ordered`]: where CPython's own output depends on `PYTHONHASHSEED`.
 
 use std::collections::{HashMap, HashSet};
