@@ -27,6 +27,7 @@ mod native;
 mod output;
 mod pool;
 mod prune;
+mod scopes;
 // Symlinks and shell-script shims.
 #[cfg(unix)]
 mod pythons;

@@ -10,6 +10,8 @@
 //! graph passes (`flowgraph.c`) → assembler (`assemble.c`: line, location and exception
 //! tables) → marshal.
 
+pub mod scopes;
+
 use super::CodeOptions;
 
 /// The magic number of the bytecode this backend emits: CPython 3.12's (3531).
