@@ -23,6 +23,7 @@ mod inputs;
 mod inspect;
 mod marshal;
 mod metadata;
+mod native;
 mod output;
 mod pool;
 mod prune;

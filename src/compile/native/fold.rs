@@ -1,0 +1,327 @@
+//! The AST constant folding CPython 3.12 does before code generation (`Python/ast_opt.c`),
+//! as a query: [`Folder::constant`] says what constant an expression folds to. Anything
+//! foldable that is not implemented exactly is [`Unsupported`], never a guess.
+
+use super::Unsupported;
+use super::code::Const;
+use ruff_python_ast::{self as ast, Expr, Number, Operator, UnaryOp};
+
+const MAX_INT_SIZE: u32 = 128;
+const MAX_STR_SIZE: i64 = 4096;
+
+pub(crate) struct Folder {
+    /// `optimize` (for `__debug__`).
+    pub optimize: u8,
+}
+
+type Folded = Result<Option<Const>, Unsupported>;
+
+impl Folder {
+    /// The constant `expr` becomes after `ast_opt`, or `None` if it stays an expression.
+    pub(crate) fn constant(&self, expr: &Expr) -> Folded {
+        Ok(match expr {
+            Expr::NoneLiteral(_) => Some(Const::None),
+            Expr::EllipsisLiteral(_) => Some(Const::Ellipsis),
+            Expr::BooleanLiteral(b) => Some(Const::Bool(b.value)),
+            Expr::NumberLiteral(n) => Some(match &n.value {
+                Number::Int(i) => Const::Int(
+                    i.as_i64()
+                        .ok_or(Unsupported::Construct("ints beyond 64 bits"))?,
+                ),
+                Number::Float(f) => Const::Float(*f),
+                Number::Complex { real, imag } => Const::Complex(*real, *imag),
+            }),
+            Expr::StringLiteral(s) => Some(Const::Str(string_value(s)?)),
+            Expr::BytesLiteral(b) => Some(Const::Bytes(b.value.bytes().collect())),
+            Expr::Name(name) if name.id.as_str() == "__debug__" => match name.ctx {
+                ast::ExprContext::Load => Some(Const::Bool(self.optimize == 0)),
+                _ => return Err(Unsupported::Construct("assignment to __debug__")),
+            },
+            Expr::Tuple(t) if t.ctx == ast::ExprContext::Load => self.tuple(&t.elts)?,
+            Expr::UnaryOp(u) => match self.constant(&u.operand)? {
+                Some(value) => fold_unary(u.op, &value)?,
+                None => None,
+            },
+            Expr::BinOp(b) => self.binop(b)?,
+            Expr::Subscript(s) if s.ctx == ast::ExprContext::Load => {
+                if self.constant(&s.value)?.is_some() && self.constant(&s.slice)?.is_some() {
+                    return Err(Unsupported::Construct("a constant subscript"));
+                }
+                None
+            }
+            _ => None,
+        })
+    }
+
+    /// `make_const_tuple`: every element a constant (no starred item).
+    pub(crate) fn tuple(&self, elts: &[Expr]) -> Folded {
+        let mut items = Vec::with_capacity(elts.len());
+        for elt in elts {
+            match self.constant(elt)? {
+                Some(value) => items.push(value),
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(Const::Tuple(items)))
+    }
+
+    /// `fold_iter` for a `set` display: a frozenset when every element is a constant.
+    pub(crate) fn frozenset(&self, elts: &[Expr]) -> Folded {
+        let Some(Const::Tuple(items)) = self.tuple(elts)? else {
+            return Ok(None);
+        };
+        let mut unique: Vec<Const> = Vec::new();
+        for item in items {
+            let simple = matches!(
+                item,
+                Const::Str(_) | Const::Bytes(_) | Const::Int(_) | Const::None
+            );
+            if !simple {
+                return Err(Unsupported::Construct(
+                    "a constant set of mixed or complex values",
+                ));
+            }
+            // Python equality equals key equality for these types (int vs str never equal).
+            if !unique.iter().any(|u| u.key() == item.key()) {
+                unique.push(item);
+            }
+        }
+        Ok(Some(Const::FrozenSet(unique)))
+    }
+
+    fn binop(&self, b: &ast::ExprBinOp) -> Folded {
+        let Some(left) = self.constant(&b.left)? else {
+            return Ok(None);
+        };
+        if b.op == Operator::Mod && matches!(left, Const::Str(_)) {
+            if let Expr::Tuple(t) = &*b.right {
+                if self.constant(&b.right)?.is_none() && !t.elts.iter().any(Expr::is_starred_expr) {
+                    return Err(Unsupported::Construct("%-formatting of a constant string"));
+                }
+            }
+        }
+        let Some(right) = self.constant(&b.right)? else {
+            return Ok(None);
+        };
+        fold_binop(b.op, &left, &right)
+    }
+}
+
+fn string_value(s: &ast::ExprStringLiteral) -> Result<String, Unsupported> {
+    let text = s.value.to_str();
+    // Ruff cannot hold lone surrogates; a replacement character may stand for one.
+    if text.contains('\u{fffd}') {
+        return Err(Unsupported::Construct(
+            "a string with U+FFFD or a lone surrogate",
+        ));
+    }
+    Ok(text.to_owned())
+}
+
+fn as_int(value: &Const) -> Option<i128> {
+    match value {
+        Const::Int(i) => Some(i128::from(*i)),
+        Const::Bool(b) => Some(i128::from(*b)),
+        _ => None,
+    }
+}
+
+fn int_const(value: i128) -> Result<Option<Const>, Unsupported> {
+    i64::try_from(value)
+        .map(|v| Some(Const::Int(v)))
+        .map_err(|_| Unsupported::Construct("a folded int beyond 64 bits"))
+}
+
+fn num_bits(value: i128) -> u32 {
+    128 - value.unsigned_abs().leading_zeros()
+}
+
+fn fold_unary(op: UnaryOp, value: &Const) -> Folded {
+    if op == UnaryOp::Not {
+        return Ok(Some(Const::Bool(!value.truth())));
+    }
+    if let Some(i) = as_int(value) {
+        return match op {
+            UnaryOp::USub => int_const(-i),
+            UnaryOp::UAdd => int_const(i),
+            UnaryOp::Invert => int_const(!i),
+            UnaryOp::Not => unreachable!(),
+        };
+    }
+    match (op, value) {
+        (UnaryOp::USub, Const::Float(f)) => Ok(Some(Const::Float(-f))),
+        (UnaryOp::UAdd, Const::Float(f)) => Ok(Some(Const::Float(*f))),
+        (UnaryOp::USub, Const::Complex(r, i)) => Ok(Some(Const::Complex(-r, -i))),
+        (UnaryOp::UAdd, Const::Complex(r, i)) => Ok(Some(Const::Complex(*r, *i))),
+        // Raises TypeError: not folded.
+        (_, Const::Str(_) | Const::Bytes(_) | Const::Tuple(_) | Const::None | Const::Ellipsis) => {
+            Ok(None)
+        }
+        (UnaryOp::Invert, Const::Float(_) | Const::Complex(..)) => Ok(None),
+        _ => Err(Unsupported::Construct("folding this unary operation")),
+    }
+}
+
+fn fold_binop(op: Operator, left: &Const, right: &Const) -> Folded {
+    if let (Some(a), Some(b)) = (as_int(left), as_int(right)) {
+        if matches!(op, Operator::BitAnd | Operator::BitOr | Operator::BitXor)
+            && matches!(left, Const::Bool(_))
+            && matches!(right, Const::Bool(_))
+        {
+            let (a, b) = (a != 0, b != 0);
+            return Ok(Some(Const::Bool(match op {
+                Operator::BitAnd => a & b,
+                Operator::BitOr => a | b,
+                _ => a ^ b,
+            })));
+        }
+        return fold_int(op, a, b);
+    }
+    let float = |v: &Const| match v {
+        Const::Float(f) => Some(*f),
+        Const::Int(i) if i.unsigned_abs() < (1u64 << 53) => Some(*i as f64),
+        Const::Bool(b) => Some(f64::from(u8::from(*b))),
+        _ => None,
+    };
+    let is_float = matches!(left, Const::Float(_)) || matches!(right, Const::Float(_));
+    if is_float {
+        if let (Some(a), Some(b)) = (float(left), float(right)) {
+            return Ok(match op {
+                Operator::Add => Some(Const::Float(a + b)),
+                Operator::Sub => Some(Const::Float(a - b)),
+                Operator::Mult => Some(Const::Float(a * b)),
+                Operator::Div if b == 0.0 => None,
+                Operator::Div => Some(Const::Float(a / b)),
+                _ => return Err(Unsupported::Construct("folding this float operation")),
+            });
+        }
+    }
+    match (op, left, right) {
+        (Operator::Add, Const::Str(a), Const::Str(b)) => Ok(Some(Const::Str(format!("{a}{b}")))),
+        (Operator::Add, Const::Bytes(a), Const::Bytes(b)) => {
+            Ok(Some(Const::Bytes([a.as_slice(), b].concat())))
+        }
+        (Operator::Add, Const::Tuple(a), Const::Tuple(b)) => {
+            Ok(Some(Const::Tuple(a.iter().chain(b).cloned().collect())))
+        }
+        (Operator::Mult, Const::Str(s), n) | (Operator::Mult, n, Const::Str(s))
+            if as_int(n).is_some() =>
+        {
+            let n = as_int(n).unwrap_or(0);
+            let size = s.chars().count() as i64;
+            if size == 0 {
+                return Ok(Some(Const::Str(String::new())));
+            }
+            if n < 0 || n > i128::from(MAX_STR_SIZE / size) {
+                return Ok(None);
+            }
+            Ok(Some(Const::Str(s.repeat(n as usize))))
+        }
+        (Operator::Mult, Const::Bytes(s), n) | (Operator::Mult, n, Const::Bytes(s))
+            if as_int(n).is_some() =>
+        {
+            let n = as_int(n).unwrap_or(0);
+            let size = s.len() as i64;
+            if size == 0 {
+                return Ok(Some(Const::Bytes(Vec::new())));
+            }
+            if n < 0 || n > i128::from(MAX_STR_SIZE / size) {
+                return Ok(None);
+            }
+            Ok(Some(Const::Bytes(s.repeat(n as usize))))
+        }
+        // `str % x` and `bytes % x` are never folded (safe_mod).
+        (Operator::Mod, Const::Str(_) | Const::Bytes(_), _) => Ok(None),
+        // Mixed types that raise TypeError: not folded.
+        (_, Const::Str(_), Const::Int(_) | Const::Float(_) | Const::None)
+        | (_, Const::Int(_) | Const::Float(_) | Const::None, Const::Str(_))
+        | (_, Const::None, _)
+        | (_, _, Const::None) => Ok(None),
+        _ => Err(Unsupported::Construct("folding this binary operation")),
+    }
+}
+
+fn fold_int(op: Operator, a: i128, b: i128) -> Folded {
+    match op {
+        Operator::Add => int_const(a + b),
+        Operator::Sub => int_const(a - b),
+        Operator::Mult => {
+            if a != 0 && b != 0 && num_bits(a) + num_bits(b) > MAX_INT_SIZE {
+                return Ok(None);
+            }
+            int_const(
+                a.checked_mul(b)
+                    .ok_or(Unsupported::Construct("a large folded product"))?,
+            )
+        }
+        Operator::FloorDiv | Operator::Mod => {
+            if b == 0 {
+                return Ok(None);
+            }
+            let q = a.div_euclid(b);
+            let r = a.rem_euclid(b);
+            // Python floors the quotient; the remainder takes the divisor's sign.
+            let (q, r) = if r != 0 && b < 0 {
+                (q - 1, r + b)
+            } else {
+                (q, r)
+            };
+            int_const(if op == Operator::FloorDiv { q } else { r })
+        }
+        Operator::Pow => {
+            if b < 0 {
+                return Err(Unsupported::Construct("a negative power"));
+            }
+            if a != 0 && b > 0 && u128::from(num_bits(a)) > u128::from(MAX_INT_SIZE) / b as u128 {
+                return Ok(None);
+            }
+            let exp = u32::try_from(b).map_err(|_| Unsupported::Construct("a large power"))?;
+            int_const(
+                a.checked_pow(exp)
+                    .ok_or(Unsupported::Construct("a large folded power"))?,
+            )
+        }
+        Operator::LShift => {
+            if b < 0 {
+                return Ok(None);
+            }
+            if a != 0
+                && b != 0
+                && (b > i128::from(MAX_INT_SIZE)
+                    || i128::from(num_bits(a)) > i128::from(MAX_INT_SIZE) - b)
+            {
+                return Ok(None);
+            }
+            if a == 0 {
+                return int_const(0);
+            }
+            if i128::from(num_bits(a)) + b > 126 {
+                return Err(Unsupported::Construct("a large shift"));
+            }
+            int_const(a << b)
+        }
+        Operator::RShift => {
+            if b < 0 {
+                return Ok(None);
+            }
+            int_const(if b >= 127 {
+                if a < 0 { -1 } else { 0 }
+            } else {
+                a >> b
+            })
+        }
+        Operator::BitOr => int_const(a | b),
+        Operator::BitXor => int_const(a ^ b),
+        Operator::BitAnd => int_const(a & b),
+        Operator::Div => {
+            if b == 0 {
+                return Ok(None);
+            }
+            if a.unsigned_abs() < (1 << 53) && b.unsigned_abs() < (1 << 53) {
+                return Ok(Some(Const::Float(a as f64 / b as f64)));
+            }
+            Err(Unsupported::Construct("a large int division"))
+        }
+        Operator::MatMult => Ok(None),
+    }
+}

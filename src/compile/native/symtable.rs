@@ -1,0 +1,528 @@
+//! The symbol table (`Python/symtable.c`), for the scopes the native backend compiles: the
+//! module, functions and classes. Closures (cell and free variables) are not compiled
+//! natively yet, so any name that would become one makes the module [`Unsupported`].
+
+use super::Unsupported;
+use ruff_python_ast::{self as ast, Expr, Stmt};
+use std::collections::{HashMap, HashSet};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ScopeKind {
+    Module,
+    Function,
+    Class,
+}
+
+/// Where a name lives, as `_PyST_GetScope` says (without FREE and CELL, refused earlier).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NameScope {
+    Local,
+    GlobalExplicit,
+    GlobalImplicit,
+}
+
+#[derive(Debug)]
+pub(crate) struct Scope {
+    pub kind: ScopeKind,
+    /// Names bound in this scope (mangled).
+    bound: HashSet<String>,
+    /// Names declared `global`.
+    globals: HashSet<String>,
+    /// Names used (loaded) in this scope.
+    used: HashSet<String>,
+    /// Parameters in `co_varnames` order: positional, keyword-only, `*args`, `**kwargs`.
+    pub params: Vec<String>,
+    pub varargs: bool,
+    pub varkeywords: bool,
+    /// `ste_nested`: inside a function, directly or through classes.
+    pub nested: bool,
+    /// Module scope: names bound by an import (`DEF_IMPORT`).
+    pub imports: HashSet<String>,
+    children: Vec<usize>,
+}
+
+impl Scope {
+    pub(crate) fn scope_of(&self, name: &str) -> NameScope {
+        if self.globals.contains(name) {
+            NameScope::GlobalExplicit
+        } else if self.bound.contains(name) {
+            NameScope::Local
+        } else {
+            NameScope::GlobalImplicit
+        }
+    }
+}
+
+pub(crate) struct SymTable {
+    pub scopes: Vec<Scope>,
+    /// The scope of each function or class statement, by its address.
+    by_node: HashMap<usize, usize>,
+}
+
+impl SymTable {
+    pub(crate) fn scope_for(&self, node: usize) -> Option<usize> {
+        self.by_node.get(&node).copied()
+    }
+}
+
+/// `_Py_Mangle`: `__x` inside class `C` is `_C__x`.
+pub(crate) fn mangle(private: Option<&str>, name: &str) -> String {
+    let Some(private) = private else {
+        return name.to_owned();
+    };
+    if !name.starts_with("__") || name.ends_with("__") || name.contains('.') {
+        return name.to_owned();
+    }
+    let stripped = private.trim_start_matches('_');
+    if stripped.is_empty() {
+        return name.to_owned();
+    }
+    format!("_{stripped}{name}")
+}
+
+struct Builder {
+    scopes: Vec<Scope>,
+    by_node: HashMap<usize, usize>,
+    cur: usize,
+    private: Option<String>,
+}
+
+type R = Result<(), Unsupported>;
+
+pub(crate) fn build(module: &ast::ModModule) -> Result<SymTable, Unsupported> {
+    let mut builder = Builder {
+        scopes: vec![new_scope(ScopeKind::Module, false)],
+        by_node: HashMap::new(),
+        cur: 0,
+        private: None,
+    };
+    builder.stmts(&module.body)?;
+    let table = SymTable {
+        scopes: builder.scopes,
+        by_node: builder.by_node,
+    };
+    check_no_closures(&table, 0, &[])?;
+    Ok(table)
+}
+
+fn new_scope(kind: ScopeKind, nested: bool) -> Scope {
+    Scope {
+        kind,
+        bound: HashSet::new(),
+        globals: HashSet::new(),
+        used: HashSet::new(),
+        params: Vec::new(),
+        varargs: false,
+        varkeywords: false,
+        nested,
+        imports: HashSet::new(),
+        children: Vec::new(),
+    }
+}
+
+/// Refuse any name that a nested scope would take from an enclosing function (a free
+/// variable there, a cell here), and `super()`/`__class__`, which need the class cell.
+fn check_no_closures(table: &SymTable, scope: usize, enclosing: &[&HashSet<String>]) -> R {
+    let s = &table.scopes[scope];
+    for name in s.used.iter().chain(s.bound.iter()) {
+        if s.kind == ScopeKind::Function && (name == "super" || name == "__class__") {
+            return Err(Unsupported::Construct("super() or __class__"));
+        }
+        if s.globals.contains(name) || (s.bound.contains(name) && s.kind != ScopeKind::Class) {
+            continue;
+        }
+        if s.kind == ScopeKind::Class && s.bound.contains(name) && !s.used.contains(name) {
+            continue;
+        }
+        if enclosing.iter().any(|set| set.contains(name)) {
+            return Err(Unsupported::Construct("closures (free or cell variables)"));
+        }
+    }
+    let mut inner: Vec<&HashSet<String>> = enclosing.to_vec();
+    if s.kind == ScopeKind::Function {
+        inner.push(&s.bound);
+    }
+    for &child in &s.children {
+        check_no_closures(table, child, &inner)?;
+    }
+    Ok(())
+}
+
+impl Builder {
+    fn scope(&mut self) -> &mut Scope {
+        &mut self.scopes[self.cur]
+    }
+
+    fn mangled(&self, name: &str) -> String {
+        mangle(self.private.as_deref(), name)
+    }
+
+    fn bind(&mut self, name: &str) -> R {
+        let name = self.mangled(name);
+        self.scope().bound.insert(name);
+        Ok(())
+    }
+
+    fn use_name(&mut self, name: &str) {
+        let name = self.mangled(name);
+        self.scope().used.insert(name);
+    }
+
+    fn stmts(&mut self, body: &[Stmt]) -> R {
+        for stmt in body {
+            self.stmt(stmt)?;
+        }
+        Ok(())
+    }
+
+    fn enter(&mut self, kind: ScopeKind, node: usize) -> usize {
+        let parent = self.cur;
+        let nested = self.scopes[parent].nested || self.scopes[parent].kind == ScopeKind::Function;
+        self.scopes.push(new_scope(kind, nested));
+        let id = self.scopes.len() - 1;
+        self.scopes[parent].children.push(id);
+        self.by_node.insert(node, id);
+        self.cur = id;
+        id
+    }
+
+    fn stmt(&mut self, stmt: &Stmt) -> R {
+        match stmt {
+            Stmt::FunctionDef(def) => {
+                if def.is_async {
+                    return Err(Unsupported::Construct("async def"));
+                }
+                if def.type_params.is_some() {
+                    return Err(Unsupported::Construct("type parameters"));
+                }
+                for decorator in &def.decorator_list {
+                    self.expr(&decorator.expression)?;
+                }
+                self.parameters_outer(&def.parameters)?;
+                if let Some(returns) = &def.returns {
+                    self.expr(returns)?;
+                }
+                self.bind(&def.name)?;
+                let parent = self.cur;
+                self.enter(ScopeKind::Function, std::ptr::from_ref(def) as usize);
+                self.parameters_inner(&def.parameters)?;
+                self.stmts(&def.body)?;
+                self.cur = parent;
+            }
+            Stmt::ClassDef(class) => {
+                if class.type_params.is_some() {
+                    return Err(Unsupported::Construct("type parameters"));
+                }
+                for decorator in &class.decorator_list {
+                    self.expr(&decorator.expression)?;
+                }
+                if let Some(arguments) = &class.arguments {
+                    for arg in &arguments.args {
+                        self.expr(arg)?;
+                    }
+                    for keyword in &arguments.keywords {
+                        self.expr(&keyword.value)?;
+                    }
+                }
+                self.bind(&class.name)?;
+                let parent = self.cur;
+                let private = self.private.replace(class.name.to_string());
+                self.enter(ScopeKind::Class, std::ptr::from_ref(class) as usize);
+                self.stmts(&class.body)?;
+                self.cur = parent;
+                self.private = private;
+            }
+            Stmt::Return(ret) => {
+                if let Some(value) = &ret.value {
+                    self.expr(value)?;
+                }
+            }
+            Stmt::Delete(del) => {
+                for target in &del.targets {
+                    self.expr(target)?;
+                }
+            }
+            Stmt::Assign(assign) => {
+                self.expr(&assign.value)?;
+                for target in &assign.targets {
+                    self.expr(target)?;
+                }
+            }
+            Stmt::AugAssign(aug) => {
+                self.expr(&aug.target)?;
+                if let Expr::Name(name) = &*aug.target {
+                    self.use_name(&name.id);
+                }
+                self.expr(&aug.value)?;
+            }
+            Stmt::AnnAssign(ann) => {
+                if let Expr::Name(name) = &*ann.target {
+                    let mangled = self.mangled(&name.id);
+                    if self.scopes[self.cur].globals.contains(&mangled) {
+                        return Err(Unsupported::Construct("an annotated global"));
+                    }
+                    self.bind(&name.id)?;
+                } else {
+                    self.expr(&ann.target)?;
+                }
+                self.expr(&ann.annotation)?;
+                if let Some(value) = &ann.value {
+                    self.expr(value)?;
+                }
+            }
+            Stmt::For(stmt) => {
+                if stmt.is_async {
+                    return Err(Unsupported::Construct("async for"));
+                }
+                self.expr(&stmt.target)?;
+                self.expr(&stmt.iter)?;
+                self.stmts(&stmt.body)?;
+                self.stmts(&stmt.orelse)?;
+            }
+            Stmt::While(stmt) => {
+                self.expr(&stmt.test)?;
+                self.stmts(&stmt.body)?;
+                self.stmts(&stmt.orelse)?;
+            }
+            Stmt::If(stmt) => {
+                self.expr(&stmt.test)?;
+                self.stmts(&stmt.body)?;
+                for clause in &stmt.elif_else_clauses {
+                    if let Some(test) = &clause.test {
+                        self.expr(test)?;
+                    }
+                    self.stmts(&clause.body)?;
+                }
+            }
+            Stmt::Raise(raise) => {
+                if let Some(exc) = &raise.exc {
+                    self.expr(exc)?;
+                }
+                if let Some(cause) = &raise.cause {
+                    self.expr(cause)?;
+                }
+            }
+            Stmt::Assert(assert) => {
+                self.expr(&assert.test)?;
+                if let Some(msg) = &assert.msg {
+                    self.expr(msg)?;
+                }
+            }
+            Stmt::Import(import) => {
+                for alias in &import.names {
+                    let stored = match &alias.asname {
+                        Some(asname) => asname.to_string(),
+                        None => alias.name.split('.').next().unwrap_or_default().to_owned(),
+                    };
+                    self.bind_import(&stored)?;
+                }
+            }
+            Stmt::ImportFrom(import) => {
+                for alias in &import.names {
+                    if alias.name.as_str() == "*" {
+                        if self.scopes[self.cur].kind != ScopeKind::Module {
+                            return Err(Unsupported::Construct("import * outside the module"));
+                        }
+                        continue;
+                    }
+                    let stored = alias.asname.as_ref().unwrap_or(&alias.name).to_string();
+                    self.bind_import(&stored)?;
+                }
+            }
+            Stmt::Global(global) => {
+                for name in &global.names {
+                    let mangled = self.mangled(name);
+                    let scope = &self.scopes[self.cur];
+                    if scope.used.contains(&mangled)
+                        || scope.bound.contains(&mangled)
+                        || scope.params.contains(&mangled)
+                    {
+                        // CPython: a SyntaxError (used or assigned before the declaration).
+                        return Err(Unsupported::Construct("a late global declaration"));
+                    }
+                    self.scope().globals.insert(mangled);
+                }
+            }
+            Stmt::Expr(expr) => self.expr(&expr.value)?,
+            Stmt::Pass(_) | Stmt::Break(_) | Stmt::Continue(_) => {}
+            Stmt::Nonlocal(_) => return Err(Unsupported::Construct("nonlocal")),
+            Stmt::Try(_) => return Err(Unsupported::Construct("try")),
+            Stmt::With(_) => return Err(Unsupported::Construct("with")),
+            Stmt::Match(_) => return Err(Unsupported::Construct("match")),
+            Stmt::TypeAlias(_) => return Err(Unsupported::Construct("type aliases")),
+            Stmt::IpyEscapeCommand(_) => return Err(Unsupported::Parse("IPython syntax".into())),
+        }
+        Ok(())
+    }
+
+    fn bind_import(&mut self, name: &str) -> R {
+        self.bind(name)?;
+        if self.scopes[self.cur].kind == ScopeKind::Module {
+            let mangled = self.mangled(name);
+            self.scope().imports.insert(mangled);
+        }
+        Ok(())
+    }
+
+    /// Defaults and annotations are evaluated in the enclosing scope.
+    fn parameters_outer(&mut self, params: &ast::Parameters) -> R {
+        for p in params
+            .posonlyargs
+            .iter()
+            .chain(&params.args)
+            .chain(&params.kwonlyargs)
+        {
+            if let Some(default) = &p.default {
+                self.expr(default)?;
+            }
+        }
+        for p in params.posonlyargs.iter().chain(&params.args) {
+            if let Some(annotation) = &p.parameter.annotation {
+                self.expr(annotation)?;
+            }
+        }
+        if let Some(vararg) = &params.vararg {
+            if let Some(annotation) = &vararg.annotation {
+                self.expr(annotation)?;
+            }
+        }
+        for p in &params.kwonlyargs {
+            if let Some(annotation) = &p.parameter.annotation {
+                self.expr(annotation)?;
+            }
+        }
+        if let Some(kwarg) = &params.kwarg {
+            if let Some(annotation) = &kwarg.annotation {
+                self.expr(annotation)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn parameters_inner(&mut self, params: &ast::Parameters) -> R {
+        let mut names: Vec<&str> = Vec::new();
+        for p in params
+            .posonlyargs
+            .iter()
+            .chain(&params.args)
+            .chain(&params.kwonlyargs)
+        {
+            names.push(&p.parameter.name);
+        }
+        if let Some(vararg) = &params.vararg {
+            names.push(&vararg.name);
+            self.scope().varargs = true;
+        }
+        if let Some(kwarg) = &params.kwarg {
+            names.push(&kwarg.name);
+            self.scope().varkeywords = true;
+        }
+        for name in names {
+            let mangled = self.mangled(name);
+            if self.scopes[self.cur].params.contains(&mangled) {
+                return Err(Unsupported::Construct("a duplicate argument"));
+            }
+            self.scope().params.push(mangled.clone());
+            self.scope().bound.insert(mangled);
+        }
+        Ok(())
+    }
+
+    fn expr(&mut self, expr: &Expr) -> R {
+        match expr {
+            Expr::Name(name) => match name.ctx {
+                ast::ExprContext::Load => self.use_name(&name.id),
+                ast::ExprContext::Store | ast::ExprContext::Del => self.bind(&name.id)?,
+                ast::ExprContext::Invalid => return Err(Unsupported::Parse("invalid name".into())),
+            },
+            Expr::BoolOp(e) => {
+                for v in &e.values {
+                    self.expr(v)?;
+                }
+            }
+            Expr::Named(e) => {
+                if self.scopes[self.cur].kind == ScopeKind::Class {
+                    return Err(Unsupported::Construct("a named expression in a class"));
+                }
+                self.expr(&e.value)?;
+                self.expr(&e.target)?;
+            }
+            Expr::BinOp(e) => {
+                self.expr(&e.left)?;
+                self.expr(&e.right)?;
+            }
+            Expr::UnaryOp(e) => self.expr(&e.operand)?,
+            Expr::If(e) => {
+                self.expr(&e.test)?;
+                self.expr(&e.body)?;
+                self.expr(&e.orelse)?;
+            }
+            Expr::Dict(e) => {
+                for item in &e.items {
+                    if let Some(key) = &item.key {
+                        self.expr(key)?;
+                    }
+                    self.expr(&item.value)?;
+                }
+            }
+            Expr::Set(e) => {
+                for v in &e.elts {
+                    self.expr(v)?;
+                }
+            }
+            Expr::Compare(e) => {
+                self.expr(&e.left)?;
+                for v in &e.comparators {
+                    self.expr(v)?;
+                }
+            }
+            Expr::Call(e) => {
+                self.expr(&e.func)?;
+                for arg in &e.arguments.args {
+                    self.expr(arg)?;
+                }
+                for keyword in &e.arguments.keywords {
+                    self.expr(&keyword.value)?;
+                }
+            }
+            Expr::Attribute(e) => self.expr(&e.value)?,
+            Expr::Subscript(e) => {
+                self.expr(&e.value)?;
+                self.expr(&e.slice)?;
+            }
+            Expr::Starred(e) => self.expr(&e.value)?,
+            Expr::List(e) => {
+                for v in &e.elts {
+                    self.expr(v)?;
+                }
+            }
+            Expr::Tuple(e) => {
+                for v in &e.elts {
+                    self.expr(v)?;
+                }
+            }
+            Expr::Slice(e) => {
+                for part in [&e.lower, &e.upper, &e.step].into_iter().flatten() {
+                    self.expr(part)?;
+                }
+            }
+            Expr::StringLiteral(_)
+            | Expr::BytesLiteral(_)
+            | Expr::NumberLiteral(_)
+            | Expr::BooleanLiteral(_)
+            | Expr::NoneLiteral(_)
+            | Expr::EllipsisLiteral(_) => {}
+            Expr::Lambda(_) => return Err(Unsupported::Construct("lambda")),
+            Expr::ListComp(_) | Expr::SetComp(_) | Expr::DictComp(_) => {
+                return Err(Unsupported::Construct("comprehensions"));
+            }
+            Expr::Generator(_) => return Err(Unsupported::Construct("generator expressions")),
+            Expr::Await(_) => return Err(Unsupported::Construct("await")),
+            Expr::Yield(_) | Expr::YieldFrom(_) => return Err(Unsupported::Construct("yield")),
+            Expr::FString(_) => return Err(Unsupported::Construct("f-strings")),
+            Expr::TString(_) => return Err(Unsupported::Parse("t-strings".into())),
+            Expr::IpyEscapeCommand(_) => return Err(Unsupported::Parse("IPython syntax".into())),
+        }
+        Ok(())
+    }
+}
