@@ -59,13 +59,24 @@ impl Lines {
     }
 }
 
+/// `fblockinfo`: what a `break`, `continue` or `return` must unwind on its way out.
 #[derive(Debug, Clone, Copy)]
-enum FBlock {
-    While { exit: i32, start: i32 },
-    For { exit: i32, start: i32 },
+enum FBlock<'a> {
+    While { start: i32, exit: i32 },
+    For { start: i32, exit: i32 },
+    TryExcept,
+    FinallyTry(&'a [Stmt]),
+    FinallyEnd,
+    With(Loc),
+    HandlerCleanup(Option<&'a str>),
+    PopValue,
+    ExceptionHandler,
 }
 
-struct Unit {
+/// `CO_MAXBLOCKS`: CPython refuses deeper static nesting.
+const MAX_BLOCKS: usize = 20;
+
+struct Unit<'a> {
     seq: InstrSeq,
     consts: Consts,
     names: NameSet,
@@ -79,7 +90,7 @@ struct Unit {
     posonlyargcount: u32,
     kwonlyargcount: u32,
     private: Option<String>,
-    fblocks: Vec<FBlock>,
+    fblocks: Vec<FBlock<'a>>,
 }
 
 pub(crate) struct Compiler<'a> {
@@ -92,7 +103,7 @@ pub(crate) struct Compiler<'a> {
     /// Docstrings dropped: `optimize >= 2 || strip_docstrings`.
     strip_docstrings: bool,
     filename: String,
-    units: Vec<Unit>,
+    units: Vec<Unit<'a>>,
     next_code_id: u32,
     /// The `from __future__` imports at the start of the module (after a docstring), the
     /// only place CPython allows them (`future.c`).
@@ -121,10 +132,10 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    fn u(&mut self) -> &mut Unit {
+    fn u(&mut self) -> &mut Unit<'a> {
         self.units.last_mut().expect("a code unit")
     }
-    fn ur(&self) -> &Unit {
+    fn ur(&self) -> &Unit<'a> {
         self.units.last().expect("a code unit")
     }
 
@@ -290,7 +301,7 @@ impl<'a> Compiler<'a> {
     }
 
     /// `compiler_mod` for a module.
-    pub(crate) fn module(mut self, module: &ast::ModModule) -> Result<CodeObject, Unsupported> {
+    pub(crate) fn module(mut self, module: &'a ast::ModModule) -> Result<CodeObject, Unsupported> {
         for (i, stmt) in module.body.iter().enumerate() {
             match stmt {
                 Stmt::Expr(e) if i == 0 && e.value.is_string_literal_expr() => {}
@@ -321,7 +332,7 @@ impl<'a> Compiler<'a> {
     }
 
     /// `compiler_body`: `SETUP_ANNOTATIONS`, the docstring, the statements.
-    fn body(&mut self, loc: Loc, stmts: &[Stmt]) -> R {
+    fn body(&mut self, loc: Loc, stmts: &'a [Stmt]) -> R {
         if find_ann(stmts) {
             self.addop(op::SETUP_ANNOTATIONS, loc);
         }
@@ -387,7 +398,7 @@ impl<'a> Compiler<'a> {
         Ok(TextSize::from((trimmed.len() - keyword.len()) as u32))
     }
 
-    fn stmt(&mut self, stmt: &Stmt) -> R {
+    fn stmt(&mut self, stmt: &'a Stmt) -> R {
         let loc = self.stmt_loc(stmt)?;
         match stmt {
             Stmt::FunctionDef(def) => self.function(def, loc),
@@ -446,38 +457,317 @@ impl<'a> Compiler<'a> {
             }
             Stmt::Break(_) => {
                 self.addop(op::NOP, loc);
-                let (exit, _) = self.innermost_loop(loc, false)?;
+                let mut loc = loc;
+                let Some(top) = self.unwind_fblock_stack(&mut loc, false, true)? else {
+                    return Err(Unsupported::Construct("break outside a loop"));
+                };
+                let fblock = self.ur().fblocks[top];
+                self.unwind_fblock(&mut loc, fblock, false)?;
+                let (FBlock::While { exit, .. } | FBlock::For { exit, .. }) = fblock else {
+                    unreachable!("a loop")
+                };
                 self.addop_j(op::JUMP, exit, loc);
                 Ok(())
             }
             Stmt::Continue(_) => {
                 self.addop(op::NOP, loc);
-                let (_, start) = self.innermost_loop(loc, true)?;
+                let mut loc = loc;
+                let Some(top) = self.unwind_fblock_stack(&mut loc, false, true)? else {
+                    return Err(Unsupported::Construct("continue outside a loop"));
+                };
+                let (FBlock::While { start, .. } | FBlock::For { start, .. }) =
+                    self.ur().fblocks[top]
+                else {
+                    unreachable!("a loop")
+                };
                 self.addop_j(op::JUMP, start, loc);
                 Ok(())
+            }
+            Stmt::Try(stmt) => {
+                if stmt.is_star {
+                    return Err(Unsupported::Construct("except*"));
+                }
+                if stmt.finalbody.is_empty() {
+                    self.try_except(stmt, loc)
+                } else {
+                    self.try_finally(stmt, loc)
+                }
+            }
+            Stmt::With(stmt) => {
+                if stmt.is_async {
+                    return Err(Unsupported::Construct("async with"));
+                }
+                self.with(stmt, loc, 0)
             }
             _ => Err(Unsupported::Construct("this statement")),
         }
     }
 
-    /// `compiler_unwind_fblock_stack` up to the innermost loop (only loops are on the stack
-    /// in what is compiled natively): a `for` loop's iterator is popped on `break`.
-    fn innermost_loop(&mut self, loc: Loc, is_continue: bool) -> Result<(i32, i32), Unsupported> {
-        let Some(&top) = self.ur().fblocks.last() else {
-            return Err(Unsupported::Construct("break or continue outside a loop"));
-        };
-        match top {
-            FBlock::While { exit, start } => Ok((exit, start)),
-            FBlock::For { exit, start } => {
-                if !is_continue {
-                    self.addop(op::POP_TOP, loc);
-                }
-                Ok((exit, start))
-            }
+    fn push_fblock(&mut self, fblock: FBlock<'a>) -> R {
+        if self.ur().fblocks.len() >= MAX_BLOCKS {
+            return Err(Unsupported::Construct("too many statically nested blocks"));
         }
+        self.u().fblocks.push(fblock);
+        Ok(())
     }
 
-    fn return_(&mut self, ret: &ast::StmtReturn, loc: Loc) -> R {
+    /// `compiler_unwind_fblock_stack`: unwind every block, or up to the innermost loop
+    /// (`to_loop`), whose index it gives.
+    fn unwind_fblock_stack(
+        &mut self,
+        loc: &mut Loc,
+        preserve_tos: bool,
+        to_loop: bool,
+    ) -> Result<Option<usize>, Unsupported> {
+        let Some(&top) = self.ur().fblocks.last() else {
+            return Ok(None);
+        };
+        if to_loop && matches!(top, FBlock::While { .. } | FBlock::For { .. }) {
+            return Ok(Some(self.ur().fblocks.len() - 1));
+        }
+        self.u().fblocks.pop();
+        let result = self
+            .unwind_fblock(loc, top, preserve_tos)
+            .and_then(|()| self.unwind_fblock_stack(loc, preserve_tos, to_loop));
+        self.u().fblocks.push(top);
+        result
+    }
+
+    /// `compiler_unwind_fblock`.
+    fn unwind_fblock(&mut self, loc: &mut Loc, fblock: FBlock<'a>, preserve_tos: bool) -> R {
+        match fblock {
+            FBlock::While { .. } | FBlock::ExceptionHandler => {}
+            FBlock::For { .. } => {
+                if preserve_tos {
+                    self.addop_i(op::SWAP, 2, *loc)?;
+                }
+                self.addop(op::POP_TOP, *loc);
+            }
+            FBlock::TryExcept => self.addop(op::POP_BLOCK, *loc),
+            FBlock::FinallyTry(finalbody) => {
+                self.addop(op::POP_BLOCK, *loc);
+                if preserve_tos {
+                    self.push_fblock(FBlock::PopValue)?;
+                }
+                self.stmts(finalbody)?;
+                if preserve_tos {
+                    self.u().fblocks.pop();
+                }
+                *loc = NO_LOC;
+            }
+            FBlock::FinallyEnd => {
+                if preserve_tos {
+                    self.addop_i(op::SWAP, 2, *loc)?;
+                }
+                self.addop(op::POP_TOP, *loc);
+                if preserve_tos {
+                    self.addop_i(op::SWAP, 2, *loc)?;
+                }
+                self.addop(op::POP_BLOCK, *loc);
+                self.addop(op::POP_EXCEPT, *loc);
+            }
+            FBlock::With(with_loc) => {
+                *loc = with_loc;
+                self.addop(op::POP_BLOCK, *loc);
+                if preserve_tos {
+                    self.addop_i(op::SWAP, 2, *loc)?;
+                }
+                self.call_exit_with_nones(*loc)?;
+                self.addop(op::POP_TOP, *loc);
+                *loc = NO_LOC;
+            }
+            FBlock::HandlerCleanup(name) => {
+                if name.is_some() {
+                    self.addop(op::POP_BLOCK, *loc);
+                }
+                if preserve_tos {
+                    self.addop_i(op::SWAP, 2, *loc)?;
+                }
+                self.addop(op::POP_BLOCK, *loc);
+                self.addop(op::POP_EXCEPT, *loc);
+                if let Some(name) = name {
+                    self.load_const(Const::None, *loc)?;
+                    self.nameop(name, ExprContext::Store, *loc)?;
+                    self.nameop(name, ExprContext::Del, *loc)?;
+                }
+            }
+            FBlock::PopValue => {
+                if preserve_tos {
+                    self.addop_i(op::SWAP, 2, *loc)?;
+                }
+                self.addop(op::POP_TOP, *loc);
+            }
+        }
+        Ok(())
+    }
+
+    fn call_exit_with_nones(&mut self, loc: Loc) -> R {
+        for _ in 0..3 {
+            self.load_const(Const::None, loc)?;
+        }
+        self.addop_i(op::CALL, 2, loc)
+    }
+
+    fn pop_except_and_reraise(&mut self, loc: Loc) -> R {
+        self.addop_i(op::COPY, 3, loc)?;
+        self.addop(op::POP_EXCEPT, loc);
+        self.addop_i(op::RERAISE, 1, loc)
+    }
+
+    /// `compiler_try_except`.
+    fn try_except(&mut self, stmt: &'a ast::StmtTry, loc: Loc) -> R {
+        let body = self.new_label();
+        let mut except = self.new_label();
+        let end = self.new_label();
+        let cleanup = self.new_label();
+        self.addop_j(op::SETUP_FINALLY, except, loc);
+        self.use_label(body);
+        self.push_fblock(FBlock::TryExcept)?;
+        self.stmts(&stmt.body)?;
+        self.u().fblocks.pop();
+        self.addop(op::POP_BLOCK, NO_LOC);
+        self.stmts(&stmt.orelse)?;
+        self.addop_j(op::JUMP, end, NO_LOC);
+        let n = stmt.handlers.len();
+        self.use_label(except);
+        self.addop_j(op::SETUP_CLEANUP, cleanup, NO_LOC);
+        self.addop(op::PUSH_EXC_INFO, NO_LOC);
+        self.push_fblock(FBlock::ExceptionHandler)?;
+        for (i, handler) in stmt.handlers.iter().enumerate() {
+            let ast::ExceptHandler::ExceptHandler(handler) = handler;
+            let hloc = self.loc(handler.range);
+            if handler.type_.is_none() && i < n - 1 {
+                return Err(Unsupported::Construct("a default except that is not last"));
+            }
+            except = self.new_label();
+            if let Some(type_) = &handler.type_ {
+                self.expr(type_)?;
+                self.addop(op::CHECK_EXC_MATCH, hloc);
+                self.addop_j(op::POP_JUMP_IF_FALSE, except, hloc);
+            }
+            if let Some(name) = &handler.name {
+                let cleanup_end = self.new_label();
+                let cleanup_body = self.new_label();
+                self.nameop(name, ExprContext::Store, hloc)?;
+                self.addop_j(op::SETUP_CLEANUP, cleanup_end, hloc);
+                self.use_label(cleanup_body);
+                self.push_fblock(FBlock::HandlerCleanup(Some(name.as_str())))?;
+                self.stmts(&handler.body)?;
+                self.u().fblocks.pop();
+                self.addop(op::POP_BLOCK, NO_LOC);
+                self.addop(op::POP_BLOCK, NO_LOC);
+                self.addop(op::POP_EXCEPT, NO_LOC);
+                self.load_const(Const::None, NO_LOC)?;
+                self.nameop(name, ExprContext::Store, NO_LOC)?;
+                self.nameop(name, ExprContext::Del, NO_LOC)?;
+                self.addop_j(op::JUMP, end, NO_LOC);
+                self.use_label(cleanup_end);
+                self.load_const(Const::None, NO_LOC)?;
+                self.nameop(name, ExprContext::Store, NO_LOC)?;
+                self.nameop(name, ExprContext::Del, NO_LOC)?;
+                self.addop_i(op::RERAISE, 1, NO_LOC)?;
+            } else {
+                let cleanup_body = self.new_label();
+                self.addop(op::POP_TOP, hloc);
+                self.use_label(cleanup_body);
+                self.push_fblock(FBlock::HandlerCleanup(None))?;
+                self.stmts(&handler.body)?;
+                self.u().fblocks.pop();
+                self.addop(op::POP_BLOCK, NO_LOC);
+                self.addop(op::POP_EXCEPT, NO_LOC);
+                self.addop_j(op::JUMP, end, NO_LOC);
+            }
+            self.use_label(except);
+        }
+        self.u().fblocks.pop();
+        self.addop_i(op::RERAISE, 0, NO_LOC)?;
+        self.use_label(cleanup);
+        self.pop_except_and_reraise(NO_LOC)?;
+        self.use_label(end);
+        Ok(())
+    }
+
+    /// `compiler_try_finally`.
+    fn try_finally(&mut self, stmt: &'a ast::StmtTry, loc: Loc) -> R {
+        let body = self.new_label();
+        let end = self.new_label();
+        let exit = self.new_label();
+        let cleanup = self.new_label();
+        self.addop_j(op::SETUP_FINALLY, end, loc);
+        self.use_label(body);
+        self.push_fblock(FBlock::FinallyTry(&stmt.finalbody))?;
+        if stmt.handlers.is_empty() {
+            self.stmts(&stmt.body)?;
+        } else {
+            self.try_except(stmt, loc)?;
+        }
+        self.addop(op::POP_BLOCK, NO_LOC);
+        self.u().fblocks.pop();
+        self.stmts(&stmt.finalbody)?;
+        self.addop_j(op::JUMP, exit, NO_LOC);
+        self.use_label(end);
+        self.addop_j(op::SETUP_CLEANUP, cleanup, NO_LOC);
+        self.addop(op::PUSH_EXC_INFO, NO_LOC);
+        self.push_fblock(FBlock::FinallyEnd)?;
+        self.stmts(&stmt.finalbody)?;
+        self.u().fblocks.pop();
+        self.addop_i(op::RERAISE, 0, NO_LOC)?;
+        self.use_label(cleanup);
+        self.pop_except_and_reraise(NO_LOC)?;
+        self.use_label(exit);
+        Ok(())
+    }
+
+    /// `compiler_with`, one item at a time.
+    fn with(&mut self, stmt: &'a ast::StmtWith, loc: Loc, pos: usize) -> R {
+        let item = &stmt.items[pos];
+        let block = self.new_label();
+        let final_ = self.new_label();
+        let exit = self.new_label();
+        let cleanup = self.new_label();
+        self.expr(&item.context_expr)?;
+        self.addop(op::BEFORE_WITH, loc);
+        self.addop_j(op::SETUP_WITH, final_, loc);
+        self.use_label(block);
+        self.push_fblock(FBlock::With(loc))?;
+        match &item.optional_vars {
+            Some(vars) => self.expr(vars)?,
+            None => self.addop(op::POP_TOP, loc),
+        }
+        if pos + 1 == stmt.items.len() {
+            self.stmts(&stmt.body)?;
+        } else {
+            self.with(stmt, loc, pos + 1)?;
+        }
+        self.addop(op::POP_BLOCK, NO_LOC);
+        self.u().fblocks.pop();
+        self.call_exit_with_nones(loc)?;
+        self.addop(op::POP_TOP, loc);
+        self.addop_j(op::JUMP, exit, loc);
+        self.use_label(final_);
+        self.addop_j(op::SETUP_CLEANUP, cleanup, loc);
+        self.addop(op::PUSH_EXC_INFO, loc);
+        self.addop(op::WITH_EXCEPT_START, loc);
+        // compiler_with_except_finish
+        let suppress = self.new_label();
+        self.addop_j(op::POP_JUMP_IF_TRUE, suppress, NO_LOC);
+        self.addop_i(op::RERAISE, 2, NO_LOC)?;
+        self.use_label(suppress);
+        self.addop(op::POP_TOP, NO_LOC);
+        self.addop(op::POP_BLOCK, NO_LOC);
+        self.addop(op::POP_EXCEPT, NO_LOC);
+        self.addop(op::POP_TOP, NO_LOC);
+        self.addop(op::POP_TOP, NO_LOC);
+        let finish_exit = self.new_label();
+        self.addop_j(op::JUMP, finish_exit, NO_LOC);
+        self.use_label(cleanup);
+        self.pop_except_and_reraise(NO_LOC)?;
+        self.use_label(finish_exit);
+        self.use_label(exit);
+        Ok(())
+    }
+
+    fn return_(&mut self, ret: &'a ast::StmtReturn, loc: Loc) -> R {
         if self.ur().kind != ScopeKind::Function {
             return Err(Unsupported::Construct("return outside a function"));
         }
@@ -499,18 +789,7 @@ impl<'a> Compiler<'a> {
             loc = stmt_loc;
             self.addop(op::NOP, loc);
         }
-        // compiler_unwind_fblock_stack with preserve_tos: every enclosing `for` pops its
-        // iterator from under the value.
-        let fblocks: Vec<FBlock> = self.ur().fblocks.iter().rev().copied().collect();
-        for fblock in fblocks {
-            if let FBlock::For { .. } = fblock {
-                if preserve_tos {
-                    self.addop_i(op::SWAP, 2, loc)?;
-                }
-                self.addop(op::POP_TOP, loc);
-            }
-        }
-
+        self.unwind_fblock_stack(&mut loc, preserve_tos, false)?;
         match (&ret.value, constant) {
             (None, _) => self.load_const(Const::None, loc)?,
             (Some(_), Some(value)) => self.load_const(value, loc)?,
@@ -524,12 +803,12 @@ impl<'a> Compiler<'a> {
         Ok(self.loc(ret.range()))
     }
 
-    fn if_(&mut self, stmt: &ast::StmtIf) -> R {
+    fn if_(&mut self, stmt: &'a ast::StmtIf) -> R {
         self.if_chain(&stmt.test, &stmt.body, &stmt.elif_else_clauses)
     }
 
     /// `compiler_if`; ruff's `elif` clauses are CPython's nested `If` statements.
-    fn if_chain(&mut self, test: &Expr, body: &[Stmt], rest: &[ast::ElifElseClause]) -> R {
+    fn if_chain(&mut self, test: &Expr, body: &'a [Stmt], rest: &'a [ast::ElifElseClause]) -> R {
         let end = self.new_label();
         let next = if rest.is_empty() {
             end
@@ -550,23 +829,23 @@ impl<'a> Compiler<'a> {
         Ok(())
     }
 
-    fn stmts(&mut self, stmts: &[Stmt]) -> R {
+    fn stmts(&mut self, stmts: &'a [Stmt]) -> R {
         for stmt in stmts {
             self.stmt(stmt)?;
         }
         Ok(())
     }
 
-    fn while_(&mut self, stmt: &ast::StmtWhile, _loc: Loc) -> R {
+    fn while_(&mut self, stmt: &'a ast::StmtWhile, _loc: Loc) -> R {
         let loop_ = self.new_label();
         let body = self.new_label();
         let end = self.new_label();
         let anchor = self.new_label();
         self.use_label(loop_);
-        self.u().fblocks.push(FBlock::While {
+        self.push_fblock(FBlock::While {
             exit: end,
             start: loop_,
-        });
+        })?;
         self.jump_if(&stmt.test, anchor, false)?;
         self.use_label(body);
         self.stmts(&stmt.body)?;
@@ -578,12 +857,12 @@ impl<'a> Compiler<'a> {
         Ok(())
     }
 
-    fn for_(&mut self, stmt: &ast::StmtFor, loc: Loc) -> R {
+    fn for_(&mut self, stmt: &'a ast::StmtFor, loc: Loc) -> R {
         let start = self.new_label();
         let body = self.new_label();
         let cleanup = self.new_label();
         let end = self.new_label();
-        self.u().fblocks.push(FBlock::For { exit: end, start });
+        self.push_fblock(FBlock::For { exit: end, start })?;
         self.iter_expr(&stmt.iter)?;
         self.addop(op::GET_ITER, loc);
         self.use_label(start);
@@ -837,7 +1116,7 @@ impl<'a> Compiler<'a> {
     }
 
     /// `compiler_function` (no type parameters, no closures).
-    fn function(&mut self, def: &ast::StmtFunctionDef, loc: Loc) -> R {
+    fn function(&mut self, def: &'a ast::StmtFunctionDef, loc: Loc) -> R {
         for decorator in &def.decorator_list {
             self.expr(&decorator.expression)?;
         }
@@ -955,7 +1234,7 @@ impl<'a> Compiler<'a> {
     }
 
     /// `compiler_class` (no type parameters; no `__class__` cell).
-    fn class(&mut self, class: &ast::StmtClassDef, loc: Loc) -> R {
+    fn class(&mut self, class: &'a ast::StmtClassDef, loc: Loc) -> R {
         for decorator in &class.decorator_list {
             self.expr(&decorator.expression)?;
         }

@@ -340,14 +340,39 @@ impl Builder {
                         // CPython: a SyntaxError (used or assigned before the declaration).
                         return Err(Unsupported::Construct("a late global declaration"));
                     }
+                    // DEF_GLOBAL also lands in the module's own table (`st_global`): the
+                    // module then stores and loads the name as an explicit global.
+                    self.scopes[0].globals.insert(mangled.clone());
                     self.scope().globals.insert(mangled);
                 }
             }
             Stmt::Expr(expr) => self.expr(&expr.value)?,
             Stmt::Pass(_) | Stmt::Break(_) | Stmt::Continue(_) => {}
             Stmt::Nonlocal(_) => return Err(Unsupported::Construct("nonlocal")),
-            Stmt::Try(_) => return Err(Unsupported::Construct("try")),
-            Stmt::With(_) => return Err(Unsupported::Construct("with")),
+            Stmt::Try(stmt) => {
+                self.stmts(&stmt.body)?;
+                for handler in &stmt.handlers {
+                    let ast::ExceptHandler::ExceptHandler(handler) = handler;
+                    if let Some(type_) = &handler.type_ {
+                        self.expr(type_)?;
+                    }
+                    if let Some(name) = &handler.name {
+                        self.bind(name)?;
+                    }
+                    self.stmts(&handler.body)?;
+                }
+                self.stmts(&stmt.orelse)?;
+                self.stmts(&stmt.finalbody)?;
+            }
+            Stmt::With(stmt) => {
+                for item in &stmt.items {
+                    self.expr(&item.context_expr)?;
+                    if let Some(vars) = &item.optional_vars {
+                        self.expr(vars)?;
+                    }
+                }
+                self.stmts(&stmt.body)?;
+            }
             Stmt::Match(_) => return Err(Unsupported::Construct("match")),
             Stmt::TypeAlias(_) => return Err(Unsupported::Construct("type aliases")),
             Stmt::IpyEscapeCommand(_) => return Err(Unsupported::Parse("IPython syntax".into())),

@@ -119,3 +119,11 @@ def maybe_unbound(flag):
     if flag:
         value = 1
     return value
+
+
+def sets_module_global():
+    global declared_elsewhere
+    declared_elsewhere = 2
+
+
+declared_elsewhere = 1
