@@ -1125,37 +1125,7 @@ impl<'a> Compiler<'a> {
             None => loc.line,
         };
         let params = &*def.parameters;
-        let mut funcflags = 0;
-        // compiler_default_arguments
-        let defaults: Vec<&Expr> = params
-            .posonlyargs
-            .iter()
-            .chain(&params.args)
-            .filter_map(|p| p.default.as_deref())
-            .collect();
-        if !defaults.is_empty() {
-            for d in &defaults {
-                self.expr(d)?;
-            }
-            self.addop_i(op::BUILD_TUPLE, defaults.len(), loc)?;
-            funcflags |= 0x01;
-        }
-        let mut kw_keys = Vec::new();
-        for p in &params.kwonlyargs {
-            if let Some(default) = &p.default {
-                kw_keys.push(Const::Str(mangle(
-                    self.ur().private.as_deref(),
-                    &p.parameter.name,
-                )));
-                self.expr(default)?;
-            }
-        }
-        if !kw_keys.is_empty() {
-            let n = kw_keys.len();
-            self.load_const(Const::Tuple(kw_keys), loc)?;
-            self.addop_i(op::BUILD_CONST_KEY_MAP, n, loc)?;
-            funcflags |= 0x02;
-        }
+        let mut funcflags = self.default_arguments(params, loc)?;
         // compiler_visit_annotations: args, then posonlyargs, *args, kwonly, **kwargs, return.
         let mut annotations = 0;
         let mut ann_items: Vec<(&str, &Expr)> = Vec::new();
@@ -1216,6 +1186,64 @@ impl<'a> Compiler<'a> {
         self.make_closure(code, funcflags, loc)?;
         self.apply_decorators(&def.decorator_list)?;
         self.nameop(&def.name, ExprContext::Store, loc)
+    }
+
+    /// `compiler_default_arguments`: the flags for MAKE_FUNCTION.
+    fn default_arguments(&mut self, params: &ast::Parameters, loc: Loc) -> Result<usize, Unsupported> {
+        let mut funcflags = 0;
+        let defaults: Vec<&Expr> = params
+            .posonlyargs
+            .iter()
+            .chain(&params.args)
+            .filter_map(|p| p.default.as_deref())
+            .collect();
+        if !defaults.is_empty() {
+            for d in &defaults {
+                self.expr(d)?;
+            }
+            self.addop_i(op::BUILD_TUPLE, defaults.len(), loc)?;
+            funcflags |= 0x01;
+        }
+        let mut kw_keys = Vec::new();
+        for p in &params.kwonlyargs {
+            if let Some(default) = &p.default {
+                kw_keys.push(Const::Str(mangle(self.ur().private.as_deref(), &p.parameter.name)));
+                self.expr(default)?;
+            }
+        }
+        if !kw_keys.is_empty() {
+            let n = kw_keys.len();
+            self.load_const(Const::Tuple(kw_keys), loc)?;
+            self.addop_i(op::BUILD_CONST_KEY_MAP, n, loc)?;
+            funcflags |= 0x02;
+        }
+        Ok(funcflags)
+    }
+
+    /// `compiler_lambda`.
+    fn lambda(&mut self, lambda: &ast::ExprLambda, loc: Loc) -> R {
+        let empty = ast::Parameters::default();
+        let params = lambda.parameters.as_deref().unwrap_or(&empty);
+        let funcflags = self.default_arguments(params, loc)?;
+        let scope = self
+            .symtable
+            .scope_for(std::ptr::from_ref(lambda) as usize)
+            .ok_or(Unsupported::Construct("a lambda without a scope"))?;
+        self.enter_scope("<lambda>", ScopeKind::Function, scope, loc.line)?;
+        self.u().consts.add(Const::None);
+        self.u().argcount = params.args.len() as u32;
+        self.u().posonlyargcount = params.posonlyargs.len() as u32;
+        self.u().kwonlyargcount = params.kwonlyargs.len() as u32;
+        self.expr(&lambda.body)?;
+        let ret_loc = Loc {
+            line: loc.line,
+            end_line: loc.line,
+            col: 0,
+            end_col: 0,
+        };
+        self.addop(op::RETURN_VALUE, ret_loc);
+        let code = self.exit_scope(true)?;
+        self.make_closure(code, funcflags, loc)
     }
 
     fn make_closure(&mut self, code: CodeObject, flags: usize, loc: Loc) -> R {
@@ -1387,6 +1415,8 @@ impl<'a> Compiler<'a> {
                 Ok(())
             }
             Expr::Dict(dict) => self.dict(dict, loc),
+            Expr::Lambda(lambda) => self.lambda(lambda, loc),
+            Expr::FString(fstring) => self.joined_str(fstring, loc),
             Expr::Set(set) => self.starunpack(
                 loc,
                 &set.elts,
@@ -1482,6 +1512,94 @@ impl<'a> Compiler<'a> {
             Expr::Starred(_) => Err(Unsupported::Construct("a starred expression here")),
             _ => Err(Unsupported::Construct("this expression")),
         }
+    }
+
+    /// An f-string as CPython 3.12's parser leaves it (`_PyPegen_concatenate_strings`): the
+    /// literal pieces of all parts flattened, runs of them merged into one constant located
+    /// from the first piece to the last, empty ones dropped; then `compiler_joined_str`.
+    fn joined_str(&mut self, fstring: &ast::ExprFString, loc: Loc) -> R {
+        enum Piece<'e> {
+            Text(String, TextRange),
+            Field(&'e ast::InterpolatedElement),
+        }
+        let mut flat: Vec<Piece> = Vec::new();
+        for part in fstring.value.iter() {
+            match part {
+                ast::FStringPart::Literal(literal) => {
+                    flat.push(Piece::Text(literal.value.to_string(), literal.range));
+                }
+                ast::FStringPart::FString(f) => {
+                    for element in f.elements.iter() {
+                        match element {
+                            ast::InterpolatedStringElement::Literal(literal) => {
+                                flat.push(Piece::Text(literal.value.to_string(), literal.range));
+                            }
+                            ast::InterpolatedStringElement::Interpolation(field) => {
+                                flat.push(Piece::Field(field));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let mut values: Vec<Piece> = Vec::new();
+        for piece in flat {
+            match (values.last_mut(), piece) {
+                (Some(Piece::Text(text, range)), Piece::Text(more, more_range)) => {
+                    text.push_str(&more);
+                    *range = TextRange::new(range.start(), more_range.end());
+                }
+                (_, piece) => values.push(piece),
+            }
+        }
+        values.retain(|v| !matches!(v, Piece::Text(text, _) if text.is_empty()));
+        if values.len() > STACK_USE_GUIDELINE {
+            return Err(Unsupported::Construct("an f-string with many parts"));
+        }
+        let n = values.len();
+        for value in values {
+            match value {
+                Piece::Text(text, range) => {
+                    if text.contains('\u{fffd}') {
+                        return Err(Unsupported::Construct("a string with U+FFFD or a lone surrogate"));
+                    }
+                    let loc = self.loc(range);
+                    self.load_const(Const::Str(text), loc)?;
+                }
+                Piece::Field(field) => self.formatted_value(field)?,
+            }
+        }
+        if n != 1 {
+            self.addop_i(op::BUILD_STRING, n, loc)?;
+        }
+        Ok(())
+    }
+
+    /// `compiler_formatted_value`.
+    fn formatted_value(&mut self, field: &ast::InterpolatedElement) -> R {
+        if field.debug_text.is_some() {
+            return Err(Unsupported::Construct("f-string `=` fields"));
+        }
+        self.expr(&field.expression)?;
+        let mut oparg = match field.conversion {
+            ast::ConversionFlag::None => 0,
+            ast::ConversionFlag::Str => 1,
+            ast::ConversionFlag::Repr => 2,
+            ast::ConversionFlag::Ascii => 3,
+        };
+        if let Some(spec) = &field.format_spec {
+            let elements: Vec<&ast::InterpolatedStringElement> = spec.elements.iter().collect();
+            match elements.as_slice() {
+                [ast::InterpolatedStringElement::Literal(literal)] if !literal.value.is_empty() => {
+                    let loc = self.loc(literal.range);
+                    self.load_const(Const::Str(literal.value.to_string()), loc)?;
+                }
+                _ => return Err(Unsupported::Construct("this f-string format spec")),
+            }
+            oparg |= 4;
+        }
+        let loc = self.loc(field.range);
+        self.addop_i(op::FORMAT_VALUE, oparg, loc)
     }
 
     /// `update_start_location_to_match_attr`.

@@ -380,6 +380,18 @@ impl Builder {
         Ok(())
     }
 
+    fn interpolations(&mut self, elements: &ast::InterpolatedStringElements) -> R {
+        for element in elements.iter() {
+            if let ast::InterpolatedStringElement::Interpolation(i) = element {
+                self.expr(&i.expression)?;
+                if let Some(spec) = &i.format_spec {
+                    self.interpolations(&spec.elements)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn bind_import(&mut self, name: &str) -> R {
         self.bind(name)?;
         if self.scopes[self.cur].kind == ScopeKind::Module {
@@ -537,14 +549,31 @@ impl Builder {
             | Expr::BooleanLiteral(_)
             | Expr::NoneLiteral(_)
             | Expr::EllipsisLiteral(_) => {}
-            Expr::Lambda(_) => return Err(Unsupported::Construct("lambda")),
+            Expr::Lambda(lambda) => {
+                if let Some(params) = &lambda.parameters {
+                    self.parameters_outer(params)?;
+                }
+                let parent = self.cur;
+                self.enter(ScopeKind::Function, std::ptr::from_ref(lambda) as usize);
+                if let Some(params) = &lambda.parameters {
+                    self.parameters_inner(params)?;
+                }
+                self.expr(&lambda.body)?;
+                self.cur = parent;
+            }
             Expr::ListComp(_) | Expr::SetComp(_) | Expr::DictComp(_) => {
                 return Err(Unsupported::Construct("comprehensions"));
             }
             Expr::Generator(_) => return Err(Unsupported::Construct("generator expressions")),
             Expr::Await(_) => return Err(Unsupported::Construct("await")),
             Expr::Yield(_) | Expr::YieldFrom(_) => return Err(Unsupported::Construct("yield")),
-            Expr::FString(_) => return Err(Unsupported::Construct("f-strings")),
+            Expr::FString(fstring) => {
+                for part in fstring.value.iter() {
+                    if let ast::FStringPart::FString(f) = part {
+                        self.interpolations(&f.elements)?;
+                    }
+                }
+            }
             Expr::TString(_) => return Err(Unsupported::Parse("t-strings".into())),
             Expr::IpyEscapeCommand(_) => return Err(Unsupported::Parse("IPython syntax".into())),
         }
