@@ -25,6 +25,7 @@ const CO_VARARGS: u32 = 0x4;
 const CO_VARKEYWORDS: u32 = 0x8;
 const CO_NESTED: u32 = 0x10;
 const CO_FAST_LOCAL: u8 = 0x20;
+const CO_FAST_HIDDEN: u8 = 0x10;
 
 /// Line starts of the source, to turn byte offsets into CPython's (line, column).
 pub(crate) struct Lines {
@@ -91,6 +92,11 @@ struct Unit<'a> {
     kwonlyargcount: u32,
     private: Option<String>,
     fblocks: Vec<FBlock<'a>>,
+    /// Names made fast locals by inlined comprehensions in a module or class
+    /// (`u_fasthidden`; `CO_FAST_HIDDEN` in `co_localspluskinds`).
+    fast_hidden: Vec<String>,
+    /// Names bound by the inlined comprehensions being compiled: fast locals meanwhile.
+    comp_locals: Vec<Vec<String>>,
 }
 
 pub(crate) struct Compiler<'a> {
@@ -218,6 +224,8 @@ impl<'a> Compiler<'a> {
             kwonlyargcount: 0,
             private,
             fblocks: Vec::new(),
+            fast_hidden: Vec::new(),
+            comp_locals: Vec::new(),
         };
         let mut loc = Loc {
             line: firstlineno,
@@ -289,7 +297,18 @@ impl<'a> Compiler<'a> {
             code: assemble::code_bytes(&instrs),
             consts: unit.consts.list,
             names: unit.names.list,
-            localspluskinds: vec![CO_FAST_LOCAL; unit.varnames.len()],
+            localspluskinds: unit
+                .varnames
+                .list
+                .iter()
+                .map(|name| {
+                    if unit.fast_hidden.contains(name) {
+                        CO_FAST_LOCAL | CO_FAST_HIDDEN
+                    } else {
+                        CO_FAST_LOCAL
+                    }
+                })
+                .collect(),
             localsplusnames: unit.varnames.list,
             filename: self.filename.clone(),
             name: unit.name,
@@ -1189,7 +1208,11 @@ impl<'a> Compiler<'a> {
     }
 
     /// `compiler_default_arguments`: the flags for MAKE_FUNCTION.
-    fn default_arguments(&mut self, params: &ast::Parameters, loc: Loc) -> Result<usize, Unsupported> {
+    fn default_arguments(
+        &mut self,
+        params: &ast::Parameters,
+        loc: Loc,
+    ) -> Result<usize, Unsupported> {
         let mut funcflags = 0;
         let defaults: Vec<&Expr> = params
             .posonlyargs
@@ -1207,7 +1230,10 @@ impl<'a> Compiler<'a> {
         let mut kw_keys = Vec::new();
         for p in &params.kwonlyargs {
             if let Some(default) = &p.default {
-                kw_keys.push(Const::Str(mangle(self.ur().private.as_deref(), &p.parameter.name)));
+                kw_keys.push(Const::Str(mangle(
+                    self.ur().private.as_deref(),
+                    &p.parameter.name,
+                )));
                 self.expr(default)?;
             }
         }
@@ -1314,7 +1340,16 @@ impl<'a> Compiler<'a> {
         let unit = self.ur();
         let scope = &self.symtable.scopes[unit.scope];
         let function = unit.kind == ScopeKind::Function;
-        let (opcode, fast, global) = match (scope.scope_of(&mangled), function) {
+        let comp_local = unit
+            .comp_locals
+            .iter()
+            .any(|names| names.contains(&mangled));
+        let name_scope = if comp_local {
+            NameScope::Local
+        } else {
+            scope.scope_of(&mangled)
+        };
+        let (opcode, fast, global) = match (name_scope, function || comp_local) {
             (NameScope::Local, true) => (
                 match ctx {
                     ExprContext::Load => op::LOAD_FAST,
@@ -1417,6 +1452,35 @@ impl<'a> Compiler<'a> {
             Expr::Dict(dict) => self.dict(dict, loc),
             Expr::Lambda(lambda) => self.lambda(lambda, loc),
             Expr::FString(fstring) => self.joined_str(fstring, loc),
+            Expr::ListComp(comp) => self.comprehension(
+                std::ptr::from_ref(comp) as usize,
+                Comp::List,
+                &comp.generators,
+                &comp.elt,
+                None,
+                loc,
+            ),
+            Expr::SetComp(comp) => self.comprehension(
+                std::ptr::from_ref(comp) as usize,
+                Comp::Set,
+                &comp.generators,
+                &comp.elt,
+                None,
+                loc,
+            ),
+            Expr::DictComp(comp) => {
+                let key = comp.key.as_deref().ok_or(Unsupported::Parse(
+                    "a dict comprehension without a key".into(),
+                ))?;
+                self.comprehension(
+                    std::ptr::from_ref(comp) as usize,
+                    Comp::Dict,
+                    &comp.generators,
+                    key,
+                    Some(&comp.value),
+                    loc,
+                )
+            }
             Expr::Set(set) => self.starunpack(
                 loc,
                 &set.elts,
@@ -1561,7 +1625,9 @@ impl<'a> Compiler<'a> {
             match value {
                 Piece::Text(text, range) => {
                     if text.contains('\u{fffd}') {
-                        return Err(Unsupported::Construct("a string with U+FFFD or a lone surrogate"));
+                        return Err(Unsupported::Construct(
+                            "a string with U+FFFD or a lone surrogate",
+                        ));
                     }
                     let loc = self.loc(range);
                     self.load_const(Const::Str(text), loc)?;
@@ -1600,6 +1666,163 @@ impl<'a> Compiler<'a> {
         }
         let loc = self.loc(field.range);
         self.addop_i(op::FORMAT_VALUE, oparg, loc)
+    }
+
+    /// `compiler_comprehension` for the comprehensions 3.12 inlines (PEP 709), with
+    /// `push_inlined_comprehension_state` and `pop_inlined_comprehension_state`.
+    #[allow(clippy::too_many_arguments)]
+    fn comprehension(
+        &mut self,
+        node: usize,
+        kind: Comp,
+        generators: &[ast::Comprehension],
+        elt: &Expr,
+        value: Option<&Expr>,
+        loc: Loc,
+    ) -> R {
+        let locals: Vec<String> = self
+            .symtable
+            .comp_locals(node)
+            .ok_or(Unsupported::Construct(
+                "a comprehension without a symbol table",
+            ))?
+            .to_vec();
+        self.iter_expr(&generators[0].iter)?;
+        self.addop(op::GET_ITER, loc);
+        let function = self.ur().kind == ScopeKind::Function;
+        for name in &locals {
+            if !function && !self.ur().fast_hidden.contains(name) {
+                self.u().fast_hidden.push(name.clone());
+            }
+            let arg = self.u().varnames.add(name) as usize;
+            self.addop_i(op::LOAD_FAST_AND_CLEAR, arg, loc)?;
+        }
+        self.u().comp_locals.push(locals.clone());
+        let mut labels = None;
+        if !locals.is_empty() {
+            self.addop_i(op::SWAP, locals.len() + 1, loc)?;
+            let cleanup = self.new_label();
+            let end = self.new_label();
+            self.addop_j(op::SETUP_FINALLY, cleanup, loc);
+            labels = Some((cleanup, end));
+        }
+        let build = match kind {
+            Comp::List => op::BUILD_LIST,
+            Comp::Set => op::BUILD_SET,
+            Comp::Dict => op::BUILD_MAP,
+        };
+        self.addop_i(build, 0, loc)?;
+        self.addop_i(op::SWAP, 2, loc)?;
+        self.comprehension_generator(generators, 0, 0, elt, value, kind, true, loc)?;
+        self.u().comp_locals.pop();
+        if let Some((cleanup, end)) = labels {
+            self.addop(op::POP_BLOCK, NO_LOC);
+            self.addop_j(op::JUMP, end, NO_LOC);
+            self.use_label(cleanup);
+            self.addop_i(op::SWAP, 2, NO_LOC)?;
+            self.addop(op::POP_TOP, NO_LOC);
+            self.restore_comprehension_locals(&locals, loc)?;
+            self.addop_i(op::RERAISE, 0, NO_LOC)?;
+            self.use_label(end);
+            self.restore_comprehension_locals(&locals, loc)?;
+        }
+        Ok(())
+    }
+
+    fn restore_comprehension_locals(&mut self, locals: &[String], loc: Loc) -> R {
+        self.addop_i(op::SWAP, locals.len() + 1, loc)?;
+        for name in locals.iter().rev() {
+            let arg = self.u().varnames.add(name) as usize;
+            self.addop_i(op::STORE_FAST_MAYBE_NULL, arg, loc)?;
+        }
+        Ok(())
+    }
+
+    /// `compiler_sync_comprehension_generator`.
+    #[allow(clippy::too_many_arguments)]
+    fn comprehension_generator(
+        &mut self,
+        generators: &[ast::Comprehension],
+        index: usize,
+        mut depth: usize,
+        elt: &Expr,
+        value: Option<&Expr>,
+        kind: Comp,
+        iter_on_stack: bool,
+        loc: Loc,
+    ) -> R {
+        let mut start = Some(self.new_label());
+        let if_cleanup = self.new_label();
+        let anchor = self.new_label();
+        let generator = &generators[index];
+        if !iter_on_stack {
+            let elts = match &generator.iter {
+                Expr::List(list) => Some(&list.elts),
+                Expr::Tuple(tuple) => Some(&tuple.elts),
+                _ => None,
+            };
+            let folded = self.folder.constant(&generator.iter)?.is_some();
+            if let Some([single]) = elts.map(Vec::as_slice) {
+                if !folded && !single.is_starred_expr() {
+                    self.expr(single)?;
+                    start = None;
+                }
+            }
+            if start.is_some() {
+                self.iter_expr(&generator.iter)?;
+                self.addop(op::GET_ITER, loc);
+            }
+        }
+        if let Some(start) = start {
+            depth += 1;
+            self.use_label(start);
+            self.addop_j(op::FOR_ITER, anchor, loc);
+        }
+        self.expr(&generator.target)?;
+        for cond in &generator.ifs {
+            self.jump_if(cond, if_cleanup, false)?;
+        }
+        if index + 1 < generators.len() {
+            self.comprehension_generator(
+                generators,
+                index + 1,
+                depth,
+                elt,
+                value,
+                kind,
+                false,
+                loc,
+            )?;
+        }
+        let mut elt_loc = self.loc(elt.range());
+        if index + 1 >= generators.len() {
+            match kind {
+                Comp::List => {
+                    self.expr(elt)?;
+                    self.addop_i(op::LIST_APPEND, depth + 1, elt_loc)?;
+                }
+                Comp::Set => {
+                    self.expr(elt)?;
+                    self.addop_i(op::SET_ADD, depth + 1, elt_loc)?;
+                }
+                Comp::Dict => {
+                    let value = value.expect("a dict comprehension value");
+                    self.expr(elt)?;
+                    self.expr(value)?;
+                    let value_loc = self.loc(value.range());
+                    elt_loc.end_line = value_loc.end_line;
+                    elt_loc.end_col = value_loc.end_col;
+                    self.addop_i(op::MAP_ADD, depth + 1, elt_loc)?;
+                }
+            }
+        }
+        self.use_label(if_cleanup);
+        if let Some(start) = start {
+            self.addop_j(op::JUMP, start, elt_loc);
+            self.use_label(anchor);
+            self.addop(op::END_FOR, NO_LOC);
+        }
+        Ok(())
     }
 
     /// `update_start_location_to_match_attr`.
@@ -2145,6 +2368,13 @@ impl<'a> Compiler<'a> {
         }
         Ok(())
     }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Comp {
+    List,
+    Set,
+    Dict,
 }
 
 /// `not (a is b)` and the like, which `fold_unaryop` turns into `a is not b`.

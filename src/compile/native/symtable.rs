@@ -38,6 +38,10 @@ pub(crate) struct Scope {
     pub nested: bool,
     /// Module scope: names bound by an import (`DEF_IMPORT`).
     pub imports: HashSet<String>,
+    /// Names bound inside comprehensions inlined into this scope.
+    comp_bound: HashSet<String>,
+    /// Names used outside any comprehension.
+    plain_used: HashSet<String>,
     children: Vec<usize>,
 }
 
@@ -57,11 +61,35 @@ pub(crate) struct SymTable {
     pub scopes: Vec<Scope>,
     /// The scope of each function or class statement, by its address.
     by_node: HashMap<usize, usize>,
+    /// Each inlined comprehension (PEP 709), by its address: the names it binds, in the
+    /// order of its symbol table (first occurrence, then those of comprehensions inside it).
+    comps: HashMap<usize, Vec<String>>,
 }
 
 impl SymTable {
     pub(crate) fn scope_for(&self, node: usize) -> Option<usize> {
         self.by_node.get(&node).copied()
+    }
+    pub(crate) fn comp_locals(&self, node: usize) -> Option<&[String]> {
+        self.comps.get(&node).map(Vec::as_slice)
+    }
+}
+
+/// A comprehension being read: its symbols in order, and which it binds.
+#[derive(Default)]
+struct Comp {
+    order: Vec<String>,
+    bound: HashSet<String>,
+}
+
+impl Comp {
+    fn note(&mut self, name: &str, bound: bool) {
+        if !self.order.iter().any(|n| n == name) {
+            self.order.push(name.to_owned());
+        }
+        if bound {
+            self.bound.insert(name.to_owned());
+        }
     }
 }
 
@@ -83,6 +111,8 @@ pub(crate) fn mangle(private: Option<&str>, name: &str) -> String {
 struct Builder {
     scopes: Vec<Scope>,
     by_node: HashMap<usize, usize>,
+    comps: HashMap<usize, Vec<String>>,
+    comp_stack: Vec<Comp>,
     cur: usize,
     private: Option<String>,
 }
@@ -93,6 +123,8 @@ pub(crate) fn build(module: &ast::ModModule) -> Result<SymTable, Unsupported> {
     let mut builder = Builder {
         scopes: vec![new_scope(ScopeKind::Module, false)],
         by_node: HashMap::new(),
+        comps: HashMap::new(),
+        comp_stack: Vec::new(),
         cur: 0,
         private: None,
     };
@@ -100,6 +132,7 @@ pub(crate) fn build(module: &ast::ModModule) -> Result<SymTable, Unsupported> {
     let table = SymTable {
         scopes: builder.scopes,
         by_node: builder.by_node,
+        comps: builder.comps,
     };
     check_no_closures(&table, 0, &[])?;
     Ok(table)
@@ -116,6 +149,8 @@ fn new_scope(kind: ScopeKind, nested: bool) -> Scope {
         varkeywords: false,
         nested,
         imports: HashSet::new(),
+        comp_bound: HashSet::new(),
+        plain_used: HashSet::new(),
         children: Vec::new(),
     }
 }
@@ -131,6 +166,10 @@ fn check_no_closures(table: &SymTable, scope: usize, enclosing: &[&HashSet<Strin
         if s.globals.contains(name) || (s.bound.contains(name) && s.kind != ScopeKind::Class) {
             continue;
         }
+        // A comprehension variable used nowhere else is local to the comprehension.
+        if s.comp_bound.contains(name) && !s.bound.contains(name) && !s.plain_used.contains(name) {
+            continue;
+        }
         if s.kind == ScopeKind::Class && s.bound.contains(name) && !s.used.contains(name) {
             continue;
         }
@@ -142,6 +181,8 @@ fn check_no_closures(table: &SymTable, scope: usize, enclosing: &[&HashSet<Strin
     if s.kind == ScopeKind::Function {
         inner.push(&s.bound);
     }
+    // Conservative: a nested scope naming a comprehension variable is refused.
+    inner.push(&s.comp_bound);
     for &child in &s.children {
         check_no_closures(table, child, &inner)?;
     }
@@ -159,13 +200,72 @@ impl Builder {
 
     fn bind(&mut self, name: &str) -> R {
         let name = self.mangled(name);
+        if let Some(comp) = self.comp_stack.last_mut() {
+            comp.note(&name, true);
+            self.scope().comp_bound.insert(name);
+            return Ok(());
+        }
         self.scope().bound.insert(name);
         Ok(())
     }
 
     fn use_name(&mut self, name: &str) {
         let name = self.mangled(name);
+        if let Some(comp) = self.comp_stack.last_mut() {
+            comp.note(&name, false);
+        } else {
+            self.scope().plain_used.insert(name.clone());
+        }
         self.scope().used.insert(name);
+    }
+
+    /// `symtable_handle_comprehension` for a comprehension CPython 3.12 inlines.
+    fn comprehension(
+        &mut self,
+        node: usize,
+        generators: &[ast::Comprehension],
+        elt: &Expr,
+        value: Option<&Expr>,
+    ) -> R {
+        if self.scopes[self.cur].kind == ScopeKind::Class {
+            return Err(Unsupported::Construct("a comprehension in a class body"));
+        }
+        if generators.iter().any(|g| g.is_async) {
+            return Err(Unsupported::Construct("async comprehensions"));
+        }
+        let outermost = &generators[0];
+        self.expr(&outermost.iter)?;
+        self.comp_stack.push(Comp::default());
+        self.expr(&outermost.target)?;
+        for cond in &outermost.ifs {
+            self.expr(cond)?;
+        }
+        for generator in &generators[1..] {
+            self.expr(&generator.target)?;
+            self.expr(&generator.iter)?;
+            for cond in &generator.ifs {
+                self.expr(cond)?;
+            }
+        }
+        if let Some(value) = value {
+            self.expr(value)?;
+        }
+        self.expr(elt)?;
+        let comp = self.comp_stack.pop().expect("pushed above");
+        let bound: Vec<String> = comp
+            .order
+            .iter()
+            .filter(|n| comp.bound.contains(*n))
+            .cloned()
+            .collect();
+        // inline_comprehension: an enclosing comprehension takes over the names.
+        if let Some(outer) = self.comp_stack.last_mut() {
+            for name in &comp.order {
+                outer.note(name, comp.bound.contains(name));
+            }
+        }
+        self.comps.insert(node, bound);
+        Ok(())
     }
 
     fn stmts(&mut self, body: &[Stmt]) -> R {
@@ -478,6 +578,11 @@ impl Builder {
                 }
             }
             Expr::Named(e) => {
+                if !self.comp_stack.is_empty() {
+                    return Err(Unsupported::Construct(
+                        "a named expression in a comprehension",
+                    ));
+                }
                 if self.scopes[self.cur].kind == ScopeKind::Class {
                     return Err(Unsupported::Construct("a named expression in a class"));
                 }
@@ -554,15 +659,44 @@ impl Builder {
                     self.parameters_outer(params)?;
                 }
                 let parent = self.cur;
+                // A lambda is its own scope, not part of a comprehension around it.
+                let comps = std::mem::take(&mut self.comp_stack);
                 self.enter(ScopeKind::Function, std::ptr::from_ref(lambda) as usize);
                 if let Some(params) = &lambda.parameters {
                     self.parameters_inner(params)?;
                 }
                 self.expr(&lambda.body)?;
                 self.cur = parent;
+                self.comp_stack = comps;
             }
-            Expr::ListComp(_) | Expr::SetComp(_) | Expr::DictComp(_) => {
-                return Err(Unsupported::Construct("comprehensions"));
+            Expr::ListComp(comp) => {
+                self.comprehension(
+                    std::ptr::from_ref(comp) as usize,
+                    &comp.generators,
+                    &comp.elt,
+                    None,
+                )?;
+            }
+            Expr::SetComp(comp) => {
+                self.comprehension(
+                    std::ptr::from_ref(comp) as usize,
+                    &comp.generators,
+                    &comp.elt,
+                    None,
+                )?;
+            }
+            Expr::DictComp(comp) => {
+                let Some(key) = &comp.key else {
+                    return Err(Unsupported::Parse(
+                        "a dict comprehension without a key".into(),
+                    ));
+                };
+                self.comprehension(
+                    std::ptr::from_ref(comp) as usize,
+                    &comp.generators,
+                    key,
+                    Some(&comp.value),
+                )?;
             }
             Expr::Generator(_) => return Err(Unsupported::Construct("generator expressions")),
             Expr::Await(_) => return Err(Unsupported::Construct("await")),
