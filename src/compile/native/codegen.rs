@@ -6,7 +6,7 @@ use super::Unsupported;
 use super::assemble;
 use super::code::{CodeObject, Const, NameSet};
 use super::flowgraph::{Cfg, Consts, InstrSeq, Loc, NO_LOC};
-use super::fold::Folder;
+use super::fold::{Folder, FormatPiece};
 use super::opcode312 as op;
 use super::symtable::{NameScope, ScopeKind, SymTable, mangle};
 use ruff_python_ast::{self as ast, CmpOp, Expr, ExprContext, Operator, Stmt, UnaryOp};
@@ -1419,6 +1419,9 @@ impl<'a> Compiler<'a> {
                 Ok(())
             }
             Expr::BinOp(binop) => {
+                if let Some(pieces) = self.percent_format(binop)? {
+                    return self.formatted_percent(binop, &pieces, loc);
+                }
                 self.expr(&binop.left)?;
                 self.expr(&binop.right)?;
                 self.addop_i(op::BINARY_OP, binop_arg(binop.op), loc)
@@ -1637,6 +1640,66 @@ impl<'a> Compiler<'a> {
         }
         if n != 1 {
             self.addop_i(op::BUILD_STRING, n, loc)?;
+        }
+        Ok(())
+    }
+
+    /// `"..." % (a, b)` as `optimize_format` rewrites it, if it does.
+    fn percent_format(
+        &self,
+        binop: &ast::ExprBinOp,
+    ) -> Result<Option<Vec<FormatPiece>>, Unsupported> {
+        if binop.op != Operator::Mod {
+            return Ok(None);
+        }
+        let Expr::Tuple(tuple) = &*binop.right else {
+            return Ok(None);
+        };
+        if tuple.elts.iter().any(Expr::is_starred_expr)
+            || self.folder.constant(&binop.right)?.is_some()
+        {
+            return Ok(None);
+        }
+        let Some(Const::Str(fmt)) = self.folder.constant(&binop.left)? else {
+            return Ok(None);
+        };
+        Ok(super::fold::percent_format(&fmt, tuple.elts.len()))
+    }
+
+    /// The f-string `optimize_format` made: its literals have no location.
+    fn formatted_percent(&mut self, binop: &ast::ExprBinOp, pieces: &[FormatPiece], loc: Loc) -> R {
+        let Expr::Tuple(tuple) = &*binop.right else {
+            unreachable!("checked by percent_format")
+        };
+        if pieces.len() > STACK_USE_GUIDELINE {
+            return Err(Unsupported::Construct("a long %-format"));
+        }
+        for piece in pieces {
+            match piece {
+                FormatPiece::Text(text) => self.load_const(Const::Str(text.clone()), NO_LOC)?,
+                FormatPiece::Field {
+                    item,
+                    conversion,
+                    spec,
+                } => {
+                    let arg = &tuple.elts[*item];
+                    self.expr(arg)?;
+                    let mut oparg = match conversion {
+                        b's' => 1,
+                        b'r' => 2,
+                        _ => 3,
+                    };
+                    if let Some(spec) = spec {
+                        self.load_const(Const::Str(spec.clone()), NO_LOC)?;
+                        oparg |= 4;
+                    }
+                    let arg_loc = self.loc(arg.range());
+                    self.addop_i(op::FORMAT_VALUE, oparg, arg_loc)?;
+                }
+            }
+        }
+        if pieces.len() != 1 {
+            self.addop_i(op::BUILD_STRING, pieces.len(), loc)?;
         }
         Ok(())
     }

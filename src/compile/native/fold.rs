@@ -96,7 +96,8 @@ impl Folder {
         if b.op == Operator::Mod && matches!(left, Const::Str(_)) {
             if let Expr::Tuple(t) = &*b.right {
                 if self.constant(&b.right)?.is_none() && !t.elts.iter().any(Expr::is_starred_expr) {
-                    return Err(Unsupported::Construct("%-formatting of a constant string"));
+                    // `optimize_format` rewrites it (see `percent_format`); not a constant.
+                    return Ok(None);
                 }
             }
         }
@@ -324,4 +325,121 @@ fn fold_int(op: Operator, a: i128, b: i128) -> Folded {
         }
         Operator::MatMult => Ok(None),
     }
+}
+
+/// One piece of a `"..." % (a, b)` that `optimize_format` (ast_opt.c) turns into an
+/// f-string: a literal, or the index of a tuple item with its conversion and format spec.
+#[derive(Debug)]
+pub(crate) enum FormatPiece {
+    Text(String),
+    Field {
+        item: usize,
+        conversion: u8,
+        spec: Option<String>,
+    },
+}
+
+/// `optimize_format`: the pieces when the format is simple (`%s`, `%r`, `%a` with width and
+/// precision below 100) and has exactly one unit per tuple item; `None` leaves the `%`.
+pub(crate) fn percent_format(fmt: &str, items: usize) -> Option<Vec<FormatPiece>> {
+    let chars: Vec<char> = fmt.chars().collect();
+    let size = chars.len();
+    let mut pos = 0;
+    let mut count = 0;
+    let mut pieces = Vec::new();
+    loop {
+        // parse_literal
+        let start = pos;
+        let mut text = String::new();
+        while pos < size {
+            if chars[pos] != '%' {
+                text.push(chars[pos]);
+                pos += 1;
+            } else if pos + 1 < size && chars[pos + 1] == '%' {
+                text.push('%');
+                pos += 2;
+            } else {
+                break;
+            }
+        }
+        if pos != start {
+            pieces.push(FormatPiece::Text(text));
+        }
+        if pos >= size {
+            break;
+        }
+        if count >= items {
+            return None;
+        }
+        pos += 1;
+        // simple_format_arg_parse
+        let mut next = |pos: &mut usize| -> Option<char> {
+            let ch = chars.get(*pos).copied()?;
+            *pos += 1;
+            Some(ch)
+        };
+        let mut ljust = false;
+        let mut ch;
+        loop {
+            ch = next(&mut pos)?;
+            match ch {
+                '-' => ljust = true,
+                '+' | ' ' | '#' | '0' => {}
+                _ => break,
+            }
+        }
+        let mut width: i32 = -1;
+        let mut prec: i32 = -1;
+        if ch.is_ascii_digit() {
+            width = 0;
+            let mut digits = 0;
+            while ch.is_ascii_digit() {
+                width = width * 10 + (ch as i32 - '0' as i32);
+                ch = next(&mut pos)?;
+                digits += 1;
+                if digits >= 3 {
+                    return None;
+                }
+            }
+        }
+        if ch == '.' {
+            ch = next(&mut pos)?;
+            prec = 0;
+            if ch.is_ascii_digit() {
+                let mut digits = 0;
+                while ch.is_ascii_digit() {
+                    prec = prec * 10 + (ch as i32 - '0' as i32);
+                    ch = next(&mut pos)?;
+                    digits += 1;
+                    if digits >= 3 {
+                        return None;
+                    }
+                }
+            }
+        }
+        // parse_format
+        let conversion = match ch {
+            's' => b's',
+            'r' => b'r',
+            'a' => b'a',
+            _ => return None,
+        };
+        let mut spec = String::new();
+        if !ljust && width > 0 {
+            spec.push('>');
+        }
+        if width >= 0 {
+            spec.push_str(&width.to_string());
+        }
+        if prec >= 0 {
+            spec.push_str(&format!(".{prec}"));
+        }
+        pieces.push(FormatPiece::Field {
+            item: count,
+            conversion,
+            spec: (!spec.is_empty()).then_some(spec),
+        });
+        count += 1;
+    }
+    (count == items).then_some(pieces)
 }
