@@ -373,7 +373,7 @@ pub(crate) fn percent_format(fmt: &str, items: usize) -> Option<Vec<FormatPiece>
         }
         pos += 1;
         // simple_format_arg_parse
-        let mut next = |pos: &mut usize| -> Option<char> {
+        let next = |pos: &mut usize| -> Option<char> {
             let ch = chars.get(*pos).copied()?;
             *pos += 1;
             Some(ch)
@@ -432,7 +432,8 @@ pub(crate) fn percent_format(fmt: &str, items: usize) -> Option<Vec<FormatPiece>
             spec.push_str(&width.to_string());
         }
         if prec >= 0 {
-            spec.push_str(&format!(".{prec}"));
+            spec.push('.');
+            spec.push_str(&prec.to_string());
         }
         pieces.push(FormatPiece::Field {
             item: count,
