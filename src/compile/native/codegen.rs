@@ -24,6 +24,8 @@ const CO_NEWLOCALS: u32 = 0x2;
 const CO_VARARGS: u32 = 0x4;
 const CO_VARKEYWORDS: u32 = 0x8;
 const CO_NESTED: u32 = 0x10;
+const CO_GENERATOR: u32 = 0x20;
+const INTRINSIC_STOPITERATION_ERROR: i32 = 3;
 const CO_FAST_LOCAL: u8 = 0x20;
 const CO_FAST_HIDDEN: u8 = 0x10;
 
@@ -280,11 +282,18 @@ impl<'a> Compiler<'a> {
                 flags |= CO_VARKEYWORDS;
             }
         }
+        let generator = unit.kind == ScopeKind::Function && scope.generator;
+        if generator {
+            flags |= CO_GENERATOR;
+        }
         let mut cfg = Cfg::from_seq(&unit.seq);
         let nlocals = unit.varnames.len();
         let nparams = scope.params.len();
         cfg.optimize_code_unit(&mut unit.consts, nlocals, nparams, unit.firstlineno)?;
-        let stacksize = cfg.stackdepth(false)?;
+        if generator {
+            cfg.insert_generator_prefix(unit.firstlineno);
+        }
+        let stacksize = cfg.stackdepth(generator)?;
         cfg.convert_pseudo_ops();
         cfg.resolve_jumps();
         let instrs = cfg.instructions();
@@ -1201,6 +1210,9 @@ impl<'a> Compiler<'a> {
         for stmt in &def.body[start..] {
             self.stmt(stmt)?;
         }
+        if self.symtable.scopes[scope].generator {
+            self.wrap_in_stopiteration_handler()?;
+        }
         let code = self.exit_scope(true)?;
         self.make_closure(code, funcflags, loc)?;
         self.apply_decorators(&def.decorator_list)?;
@@ -1270,6 +1282,34 @@ impl<'a> Compiler<'a> {
         self.addop(op::RETURN_VALUE, ret_loc);
         let code = self.exit_scope(true)?;
         self.make_closure(code, funcflags, loc)
+    }
+
+    /// `wrap_in_stopiteration_handler`: a SETUP_CLEANUP before everything (labels shift).
+    fn wrap_in_stopiteration_handler(&mut self) -> R {
+        let handler = self.new_label();
+        let seq = &mut self.u().seq;
+        seq.instrs.insert(
+            0,
+            super::flowgraph::SeqInstr {
+                op: op::SETUP_CLEANUP,
+                arg: handler,
+                loc: NO_LOC,
+            },
+        );
+        for offset in &mut seq.labels {
+            if *offset >= 0 {
+                *offset += 1;
+            }
+        }
+        self.load_const(Const::None, NO_LOC)?;
+        self.addop(op::RETURN_VALUE, NO_LOC);
+        self.use_label(handler);
+        self.addop_i(
+            op::CALL_INTRINSIC_1,
+            INTRINSIC_STOPITERATION_ERROR as usize,
+            NO_LOC,
+        )?;
+        self.addop_i(op::RERAISE, 1, NO_LOC)
     }
 
     fn make_closure(&mut self, code: CodeObject, flags: usize, loc: Loc) -> R {
@@ -1454,6 +1494,14 @@ impl<'a> Compiler<'a> {
             }
             Expr::Dict(dict) => self.dict(dict, loc),
             Expr::Lambda(lambda) => self.lambda(lambda, loc),
+            Expr::Yield(y) => {
+                match &y.value {
+                    Some(value) => self.expr(value)?,
+                    None => self.load_const(Const::None, loc)?,
+                }
+                self.addop_i(op::YIELD_VALUE, 0, loc)?;
+                self.addop_i(op::RESUME, 1, loc)
+            }
             Expr::FString(fstring) => self.joined_str(fstring, loc),
             Expr::ListComp(comp) => self.comprehension(
                 std::ptr::from_ref(comp) as usize,

@@ -1164,6 +1164,32 @@ impl Cfg {
         Ok(())
     }
 
+    /// `insert_prefix_instructions` for a generator: RETURN_GENERATOR and POP_TOP first, after
+    /// the passes (so with no handler and no propagated location).
+    pub(crate) fn insert_generator_prefix(&mut self, firstlineno: i32) {
+        let make_gen = Instr {
+            op: op::RETURN_GENERATOR,
+            arg: 0,
+            target: NONE,
+            loc: Loc {
+                line: firstlineno,
+                end_line: firstlineno,
+                col: -1,
+                end_col: -1,
+            },
+            except: None,
+        };
+        let pop_top = Instr {
+            op: op::POP_TOP,
+            arg: 0,
+            target: NONE,
+            loc: NO_LOC,
+            except: None,
+        };
+        let entry = self.entry;
+        self.blocks[entry].instrs.splice(0..0, [make_gen, pop_top]);
+    }
+
     /// `_PyCfg_Stackdepth`.
     pub(crate) fn stackdepth(&mut self, generator: bool) -> Result<i32, Unsupported> {
         for b in self.order() {

@@ -34,6 +34,8 @@ pub(crate) struct Scope {
     pub params: Vec<String>,
     pub varargs: bool,
     pub varkeywords: bool,
+    /// `ste_generator`: a `yield` in the body.
+    pub generator: bool,
     /// `ste_nested`: inside a function, directly or through classes.
     pub nested: bool,
     /// Module scope: names bound by an import (`DEF_IMPORT`).
@@ -147,6 +149,7 @@ fn new_scope(kind: ScopeKind, nested: bool) -> Scope {
         params: Vec::new(),
         varargs: false,
         varkeywords: false,
+        generator: false,
         nested,
         imports: HashSet::new(),
         comp_bound: HashSet::new(),
@@ -666,6 +669,9 @@ impl Builder {
                     self.parameters_inner(params)?;
                 }
                 self.expr(&lambda.body)?;
+                if self.scopes[self.cur].generator {
+                    return Err(Unsupported::Construct("yield in a lambda"));
+                }
                 self.cur = parent;
                 self.comp_stack = comps;
             }
@@ -700,7 +706,17 @@ impl Builder {
             }
             Expr::Generator(_) => return Err(Unsupported::Construct("generator expressions")),
             Expr::Await(_) => return Err(Unsupported::Construct("await")),
-            Expr::Yield(_) | Expr::YieldFrom(_) => return Err(Unsupported::Construct("yield")),
+            Expr::Yield(e) => {
+                if !self.comp_stack.is_empty() || self.scopes[self.cur].kind != ScopeKind::Function
+                {
+                    return Err(Unsupported::Construct("yield outside a function body"));
+                }
+                self.scope().generator = true;
+                if let Some(value) = &e.value {
+                    self.expr(value)?;
+                }
+            }
+            Expr::YieldFrom(_) => return Err(Unsupported::Construct("yield from")),
             Expr::FString(fstring) => {
                 for part in fstring.value.iter() {
                     if let ast::FStringPart::FString(f) = part {
