@@ -16,9 +16,8 @@ pub(crate) enum Const {
     Bytes(Vec<u8>),
     Tuple(Vec<Const>),
     FrozenSet(Vec<Const>),
-    /// A nested code object; `id` makes each one a distinct constant, as CPython's identity
-    /// key does.
-    Code(Box<CodeObject>, u32),
+    /// A nested code object.
+    Code(Box<CodeObject>),
 }
 
 /// `_PyCode_ConstantKey`: equal keys are one constant. Type matters (`1`, `1.0`, `True` are
@@ -35,7 +34,22 @@ pub(crate) enum ConstKey {
     Bytes(Vec<u8>),
     Tuple(Vec<ConstKey>),
     FrozenSet(Vec<ConstKey>),
-    Code(u32),
+    /// Code objects are keyed by value (`code_richcompare`): the same code compiled twice
+    /// (a `while` test, a `finally` body) is one constant.
+    Code(Box<CodeKey>),
+}
+
+/// What `code_richcompare` compares: not the qualname, filename, kinds or stack size.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct CodeKey {
+    name: String,
+    counts: [u32; 5],
+    code: Vec<u8>,
+    consts: Vec<ConstKey>,
+    names: Vec<String>,
+    localsplusnames: Vec<String>,
+    linetable: Vec<u8>,
+    exceptiontable: Vec<u8>,
 }
 
 impl Const {
@@ -55,7 +69,22 @@ impl Const {
                 keys.sort_by_key(|key| format!("{key:?}"));
                 ConstKey::FrozenSet(keys)
             }
-            Const::Code(_, id) => ConstKey::Code(*id),
+            Const::Code(code) => ConstKey::Code(Box::new(CodeKey {
+                name: code.name.clone(),
+                counts: [
+                    code.argcount,
+                    code.posonlyargcount,
+                    code.kwonlyargcount,
+                    code.flags,
+                    code.firstlineno,
+                ],
+                code: code.code.clone(),
+                consts: code.consts.iter().map(Const::key).collect(),
+                names: code.names.clone(),
+                localsplusnames: code.localsplusnames.clone(),
+                linetable: code.linetable.clone(),
+                exceptiontable: code.exceptiontable.clone(),
+            })),
         }
     }
 
@@ -63,7 +92,7 @@ impl Const {
     pub(crate) fn truth(&self) -> bool {
         match self {
             Const::None => false,
-            Const::Ellipsis | Const::Code(..) => true,
+            Const::Ellipsis | Const::Code(_) => true,
             Const::Bool(b) => *b,
             Const::Int(i) => *i != 0,
             Const::Float(f) => *f != 0.0,
@@ -217,7 +246,7 @@ fn write_const(value: &Const, out: &mut Vec<u8>) {
                 write_const(item, out);
             }
         }
-        Const::Code(code, _) => write_code(code, out),
+        Const::Code(code) => write_code(code, out),
     }
 }
 

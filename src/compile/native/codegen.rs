@@ -112,7 +112,6 @@ pub(crate) struct Compiler<'a> {
     strip_docstrings: bool,
     filename: String,
     units: Vec<Unit<'a>>,
-    next_code_id: u32,
     /// The `from __future__` imports at the start of the module (after a docstring), the
     /// only place CPython allows them (`future.c`).
     future_ok: Vec<TextSize>,
@@ -135,7 +134,6 @@ impl<'a> Compiler<'a> {
             strip_docstrings: optimize >= 2 || strip_docstrings,
             filename: filename.to_owned(),
             units: Vec::new(),
-            next_code_id: 0,
             future_ok: Vec::new(),
         }
     }
@@ -1313,9 +1311,7 @@ impl<'a> Compiler<'a> {
     }
 
     fn make_closure(&mut self, code: CodeObject, flags: usize, loc: Loc) -> R {
-        let id = self.next_code_id;
-        self.next_code_id += 1;
-        self.load_const(Const::Code(Box::new(code), id), loc)?;
+        self.load_const(Const::Code(Box::new(code)), loc)?;
         self.addop_i(op::MAKE_FUNCTION, flags, loc)
     }
 
@@ -1494,6 +1490,7 @@ impl<'a> Compiler<'a> {
             }
             Expr::Dict(dict) => self.dict(dict, loc),
             Expr::Lambda(lambda) => self.lambda(lambda, loc),
+            Expr::Generator(genexp) => self.genexp(genexp),
             Expr::Yield(y) => {
                 match &y.value {
                     Some(value) => self.expr(value)?,
@@ -1840,6 +1837,107 @@ impl<'a> Compiler<'a> {
         Ok(())
     }
 
+    /// `compiler_comprehension` for a generator expression: its own code object.
+    fn genexp(&mut self, genexp: &ast::ExprGenerator) -> R {
+        let range = if genexp.parenthesized {
+            genexp.range
+        } else {
+            // The sole argument of a call: CPython's node takes the call's parentheses.
+            let before = self.text[..usize::from(genexp.range.start())].trim_end();
+            let after = self.text[usize::from(genexp.range.end())..].trim_start();
+            if !before.ends_with('(') || !after.starts_with(')') {
+                return Err(Unsupported::Construct(
+                    "a generator expression without its parentheses",
+                ));
+            }
+            let start = TextSize::from((before.len() - 1) as u32);
+            let end = TextSize::from((self.text.len() - after.len() + 1) as u32);
+            TextRange::new(start, end)
+        };
+        let loc = self.loc(range);
+        let scope = self
+            .symtable
+            .scope_for(std::ptr::from_ref(genexp) as usize)
+            .ok_or(Unsupported::Construct(
+                "a generator expression without a scope",
+            ))?;
+        self.enter_scope("<genexpr>", ScopeKind::Function, scope, loc.line)?;
+        self.u().argcount = 1;
+        self.genexp_generator(&genexp.generators, 0, &genexp.elt, loc)?;
+        self.wrap_in_stopiteration_handler()?;
+        let code = self.exit_scope(true)?;
+        self.make_closure(code, 0, loc)?;
+        self.iter_expr(&genexp.generators[0].iter)?;
+        self.addop(op::GET_ITER, loc);
+        self.addop_i(op::CALL, 0, loc)
+    }
+
+    /// `compiler_sync_comprehension_generator` for a generator expression.
+    fn genexp_generator(
+        &mut self,
+        generators: &[ast::Comprehension],
+        index: usize,
+        elt: &Expr,
+        loc: Loc,
+    ) -> R {
+        let mut start = Some(self.new_label());
+        let if_cleanup = self.new_label();
+        let anchor = self.new_label();
+        let generator = &generators[index];
+        if index == 0 {
+            self.addop_i(op::LOAD_FAST, 0, loc)?;
+        } else {
+            let elts = match &generator.iter {
+                Expr::List(list) => Some(&list.elts),
+                Expr::Tuple(tuple) => Some(&tuple.elts),
+                _ => None,
+            };
+            // fold_iter has made a list of constants a constant tuple.
+            let folded = match &generator.iter {
+                Expr::List(list) => {
+                    !list.elts.iter().any(Expr::is_starred_expr)
+                        && self.folder.tuple(&list.elts)?.is_some()
+                }
+                other => self.folder.constant(other)?.is_some(),
+            };
+            if let Some([single]) = elts.map(Vec::as_slice) {
+                if !folded && !single.is_starred_expr() {
+                    self.expr(single)?;
+                    start = None;
+                }
+            }
+            if start.is_some() {
+                self.iter_expr(&generator.iter)?;
+                self.addop(op::GET_ITER, loc);
+            }
+        }
+        if let Some(start) = start {
+            self.use_label(start);
+            self.addop_j(op::FOR_ITER, anchor, loc);
+        }
+        self.expr(&generator.target)?;
+        for cond in &generator.ifs {
+            self.jump_if(cond, if_cleanup, false)?;
+        }
+        if index + 1 < generators.len() {
+            self.genexp_generator(generators, index + 1, elt, loc)?;
+        }
+        let elt_loc = self.loc(elt.range());
+        if index + 1 >= generators.len() {
+            self.expr(elt)?;
+            self.addop_i(op::YIELD_VALUE, 0, elt_loc)?;
+            self.addop_i(op::RESUME, 1, elt_loc)?;
+            self.addop(op::POP_TOP, elt_loc);
+        }
+        self.use_label(if_cleanup);
+        if let Some(start) = start {
+            self.addop_j(op::JUMP, start, elt_loc);
+            self.use_label(anchor);
+            self.addop(op::END_FOR, NO_LOC);
+        }
+        Ok(())
+    }
+
     fn restore_comprehension_locals(&mut self, locals: &[String], loc: Loc) -> R {
         self.addop_i(op::SWAP, locals.len() + 1, loc)?;
         for name in locals.iter().rev() {
@@ -1872,7 +1970,14 @@ impl<'a> Compiler<'a> {
                 Expr::Tuple(tuple) => Some(&tuple.elts),
                 _ => None,
             };
-            let folded = self.folder.constant(&generator.iter)?.is_some();
+            // fold_iter has made a list of constants a constant tuple.
+            let folded = match &generator.iter {
+                Expr::List(list) => {
+                    !list.elts.iter().any(Expr::is_starred_expr)
+                        && self.folder.tuple(&list.elts)?.is_some()
+                }
+                other => self.folder.constant(other)?.is_some(),
+            };
             if let Some([single]) = elts.map(Vec::as_slice) {
                 if !folded && !single.is_starred_expr() {
                     self.expr(single)?;

@@ -704,7 +704,35 @@ impl Builder {
                     Some(&comp.value),
                 )?;
             }
-            Expr::Generator(_) => return Err(Unsupported::Construct("generator expressions")),
+            Expr::Generator(genexp) => {
+                if genexp.generators.iter().any(|g| g.is_async) {
+                    return Err(Unsupported::Construct("async generator expressions"));
+                }
+                let outermost = &genexp.generators[0];
+                self.expr(&outermost.iter)?;
+                let parent = self.cur;
+                let comps = std::mem::take(&mut self.comp_stack);
+                let private = self.private.clone();
+                self.enter(ScopeKind::Function, std::ptr::from_ref(genexp) as usize);
+                self.scope().params.push(".0".to_owned());
+                self.scope().bound.insert(".0".to_owned());
+                self.scope().generator = true;
+                self.expr(&outermost.target)?;
+                for cond in &outermost.ifs {
+                    self.expr(cond)?;
+                }
+                for generator in &genexp.generators[1..] {
+                    self.expr(&generator.target)?;
+                    self.expr(&generator.iter)?;
+                    for cond in &generator.ifs {
+                        self.expr(cond)?;
+                    }
+                }
+                self.expr(&genexp.elt)?;
+                self.cur = parent;
+                self.comp_stack = comps;
+                self.private = private;
+            }
             Expr::Await(_) => return Err(Unsupported::Construct("await")),
             Expr::Yield(e) => {
                 if !self.comp_stack.is_empty() || self.scopes[self.cur].kind != ScopeKind::Function

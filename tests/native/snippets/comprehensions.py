@@ -17,3 +17,4 @@ def f(a):
 
 def g(items):
     return sorted([i.name for i in items], key=len)
+single_const = [w for v in y for w in [1]]
