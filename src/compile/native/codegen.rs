@@ -28,6 +28,8 @@ const CO_GENERATOR: u32 = 0x20;
 const INTRINSIC_STOPITERATION_ERROR: i32 = 3;
 const CO_FAST_LOCAL: u8 = 0x20;
 const CO_FAST_HIDDEN: u8 = 0x10;
+const CO_FAST_CELL: u8 = 0x40;
+const CO_FAST_FREE: u8 = 0x80;
 
 /// Line starts of the source, to turn byte offsets into CPython's (line, column).
 pub(crate) struct Lines {
@@ -291,11 +293,57 @@ impl<'a> Compiler<'a> {
         if generator {
             cfg.insert_generator_prefix(unit.firstlineno);
         }
+        // prepare_localsplus: arg cells share the argument's slot.
+        let nlocals = unit.varnames.len();
+        let ncells = scope.cells.len();
+        let nfrees = scope.frees.len();
+        let mut fixed: Vec<i32> = (0..ncells + nfrees).map(|i| (nlocals + i) as i32).collect();
+        for (i, cell) in scope.cells.iter().enumerate() {
+            if let Some(var) = unit.varnames.list.iter().position(|v| v == cell) {
+                fixed[i] = var as i32;
+            }
+        }
+        cfg.insert_cell_prefix(&fixed[..ncells], nfrees);
+        let mut numdropped = 0;
+        for (i, offset) in fixed.iter_mut().enumerate() {
+            if *offset == (i + nlocals) as i32 {
+                *offset -= numdropped;
+            } else {
+                numdropped += 1;
+            }
+        }
+        cfg.fix_cell_offsets(&fixed);
         let stacksize = cfg.stackdepth(generator)?;
         cfg.convert_pseudo_ops();
         cfg.resolve_jumps();
         let instrs = cfg.instructions();
+        // compute_localsplus_info
+        let mut localsplusnames = unit.varnames.list.clone();
+        let mut localspluskinds: Vec<u8> = localsplusnames
+            .iter()
+            .map(|name| {
+                let mut kind = CO_FAST_LOCAL;
+                if unit.fast_hidden.contains(name) {
+                    kind |= CO_FAST_HIDDEN;
+                }
+                if scope.cells.contains(name) {
+                    kind |= CO_FAST_CELL;
+                }
+                kind
+            })
+            .collect();
+        for cell in &scope.cells {
+            if !unit.varnames.list.contains(cell) {
+                localsplusnames.push(cell.clone());
+                localspluskinds.push(CO_FAST_CELL);
+            }
+        }
+        for free in &scope.frees {
+            localsplusnames.push(free.clone());
+            localspluskinds.push(CO_FAST_FREE);
+        }
         Ok(CodeObject {
+            scope: Some(unit.scope),
             argcount: unit.argcount + unit.posonlyargcount,
             posonlyargcount: unit.posonlyargcount,
             kwonlyargcount: unit.kwonlyargcount,
@@ -304,19 +352,8 @@ impl<'a> Compiler<'a> {
             code: assemble::code_bytes(&instrs),
             consts: unit.consts.list,
             names: unit.names.list,
-            localspluskinds: unit
-                .varnames
-                .list
-                .iter()
-                .map(|name| {
-                    if unit.fast_hidden.contains(name) {
-                        CO_FAST_LOCAL | CO_FAST_HIDDEN
-                    } else {
-                        CO_FAST_LOCAL
-                    }
-                })
-                .collect(),
-            localsplusnames: unit.varnames.list,
+            localspluskinds,
+            localsplusnames,
             filename: self.filename.clone(),
             name: unit.name,
             qualname: unit.qualname,
@@ -412,7 +449,35 @@ impl<'a> Compiler<'a> {
             Stmt::ClassDef(class) => self.keyword_start(class.name.range().start(), "class")?,
             _ => range.start(),
         };
-        Ok(self.loc(TextRange::new(start, range.end())))
+        let compound = matches!(
+            stmt,
+            Stmt::FunctionDef(_)
+                | Stmt::ClassDef(_)
+                | Stmt::For(_)
+                | Stmt::While(_)
+                | Stmt::If(_)
+                | Stmt::With(_)
+                | Stmt::Try(_)
+                | Stmt::Match(_)
+        );
+        let end = if compound {
+            self.past_semicolon(range.end())
+        } else {
+            range.end()
+        };
+        Ok(self.loc(TextRange::new(start, end)))
+    }
+
+    /// A compound statement (or handler) whose body ends in `x;` ends after the `;` for
+    /// CPython (its last token).
+    fn past_semicolon(&self, end: TextSize) -> TextSize {
+        let rest = &self.text[usize::from(end)..];
+        let trimmed = rest.trim_start_matches([' ', '\t', '\x0c']);
+        if trimmed.starts_with(';') {
+            end + TextSize::from((rest.len() - trimmed.len() + 1) as u32)
+        } else {
+            end
+        }
     }
 
     fn keyword_start(&self, name_start: TextSize, keyword: &str) -> Result<TextSize, Unsupported> {
@@ -467,7 +532,7 @@ impl<'a> Compiler<'a> {
             Stmt::Assert(assert) => self.assert(assert, loc),
             Stmt::Import(import) => self.import(import, loc),
             Stmt::ImportFrom(import) => self.from_import(import, loc),
-            Stmt::Global(_) => Ok(()),
+            Stmt::Global(_) | Stmt::Nonlocal(_) => Ok(()),
             Stmt::Expr(expr) => {
                 if self.folder.constant(&expr.value)?.is_some() {
                     self.addop(op::NOP, loc);
@@ -661,7 +726,10 @@ impl<'a> Compiler<'a> {
         self.push_fblock(FBlock::ExceptionHandler)?;
         for (i, handler) in stmt.handlers.iter().enumerate() {
             let ast::ExceptHandler::ExceptHandler(handler) = handler;
-            let hloc = self.loc(handler.range);
+            let hloc = self.loc(TextRange::new(
+                handler.range.start(),
+                self.past_semicolon(handler.range.end()),
+            ));
             if handler.type_.is_none() && i < n - 1 {
                 return Err(Unsupported::Construct("a default except that is not last"));
             }
@@ -1310,7 +1378,26 @@ impl<'a> Compiler<'a> {
         self.addop_i(op::RERAISE, 1, NO_LOC)
     }
 
+    /// `compiler_make_closure`: the cells and free variables the new function takes.
     fn make_closure(&mut self, code: CodeObject, flags: usize, loc: Loc) -> R {
+        let mut flags = flags;
+        if let Some(child) = code.scope {
+            let frees = self.symtable.scopes[child].frees.clone();
+            if !frees.is_empty() {
+                let parent = &self.symtable.scopes[self.ur().scope];
+                let mut args = Vec::new();
+                for name in &frees {
+                    let arg = deref_index(parent, parent.scope_of(name), name)
+                        .ok_or(Unsupported::Construct("a free variable the parent lacks"))?;
+                    args.push(arg);
+                }
+                for arg in args {
+                    self.addop_i(op::LOAD_CLOSURE, arg, loc)?;
+                }
+                flags |= 0x08;
+                self.addop_i(op::BUILD_TUPLE, frees.len(), loc)?;
+            }
+        }
         self.load_const(Const::Code(Box::new(code)), loc)?;
         self.addop_i(op::MAKE_FUNCTION, flags, loc)
     }
@@ -1385,6 +1472,14 @@ impl<'a> Compiler<'a> {
         } else {
             scope.scope_of(&mangled)
         };
+        if let Some(arg) = deref_index(scope, name_scope, &mangled) {
+            let opcode = match ctx {
+                ExprContext::Load => op::LOAD_DEREF,
+                ExprContext::Store => op::STORE_DEREF,
+                _ => op::DELETE_DEREF,
+            };
+            return self.addop_i(opcode, arg, loc);
+        }
         let (opcode, fast, global) = match (name_scope, function || comp_local) {
             (NameScope::Local, true) => (
                 match ctx {
@@ -2583,6 +2678,20 @@ impl<'a> Compiler<'a> {
             self.addop_i(op::BUILD_MAP, n, loc)?;
         }
         Ok(())
+    }
+}
+
+/// The cell or free-variable index (`u_cellvars`, then `u_freevars` after the cells) of a
+/// name the scope reads through a cell.
+fn deref_index(scope: &super::symtable::Scope, name_scope: NameScope, name: &str) -> Option<usize> {
+    match name_scope {
+        NameScope::Cell => scope.cells.iter().position(|n| n == name),
+        NameScope::Free => scope
+            .frees
+            .iter()
+            .position(|n| n == name)
+            .map(|i| i + scope.cells.len()),
+        _ => None,
     }
 }
 

@@ -1190,6 +1190,57 @@ impl Cfg {
         self.blocks[entry].instrs.splice(0..0, [make_gen, pop_top]);
     }
 
+    /// `insert_prefix_instructions`, the cells part: MAKE_CELL for each cell in the order of
+    /// its final slot, then COPY_FREE_VARS first.
+    pub(crate) fn insert_cell_prefix(&mut self, fixed_cells: &[i32], nfrees: usize) {
+        let entry = self.entry;
+        let mut order: Vec<(i32, usize)> = fixed_cells
+            .iter()
+            .enumerate()
+            .map(|(i, &f)| (f, i))
+            .collect();
+        order.sort_unstable();
+        for (used, (_, cell)) in order.into_iter().enumerate() {
+            let make_cell = Instr {
+                op: op::MAKE_CELL,
+                arg: cell as i32,
+                target: NONE,
+                loc: NO_LOC,
+                except: None,
+            };
+            self.blocks[entry].instrs.insert(used, make_cell);
+        }
+        if nfrees > 0 {
+            let copy = Instr {
+                op: op::COPY_FREE_VARS,
+                arg: nfrees as i32,
+                target: NONE,
+                loc: NO_LOC,
+                except: None,
+            };
+            self.blocks[entry].instrs.insert(0, copy);
+        }
+    }
+
+    /// `fix_cell_offsets`: cell and free indices to their slots in `co_localsplusnames`.
+    pub(crate) fn fix_cell_offsets(&mut self, fixed: &[i32]) {
+        for b in self.order() {
+            for instr in &mut self.blocks[b].instrs {
+                if matches!(
+                    instr.op,
+                    op::MAKE_CELL
+                        | op::LOAD_CLOSURE
+                        | op::LOAD_DEREF
+                        | op::STORE_DEREF
+                        | op::DELETE_DEREF
+                        | op::LOAD_FROM_DICT_OR_DEREF
+                ) {
+                    instr.arg = fixed[instr.arg as usize];
+                }
+            }
+        }
+    }
+
     /// `_PyCfg_Stackdepth`.
     pub(crate) fn stackdepth(&mut self, generator: bool) -> Result<i32, Unsupported> {
         for b in self.order() {

@@ -4,7 +4,7 @@
 
 use super::Unsupported;
 use ruff_python_ast::{self as ast, Expr, Stmt};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ScopeKind {
@@ -19,6 +19,10 @@ pub(crate) enum NameScope {
     Local,
     GlobalExplicit,
     GlobalImplicit,
+    /// A local that nested functions take (a cell).
+    Cell,
+    /// Taken from an enclosing function.
+    Free,
 }
 
 #[derive(Debug)]
@@ -44,12 +48,22 @@ pub(crate) struct Scope {
     comp_bound: HashSet<String>,
     /// Names used outside any comprehension.
     plain_used: HashSet<String>,
+    /// Names declared `nonlocal`.
+    nonlocals: HashSet<String>,
+    /// `co_cellvars`, sorted as `dictbytype` sorts them.
+    pub cells: Vec<String>,
+    /// `co_freevars`, sorted.
+    pub frees: Vec<String>,
     children: Vec<usize>,
 }
 
 impl Scope {
     pub(crate) fn scope_of(&self, name: &str) -> NameScope {
-        if self.globals.contains(name) {
+        if self.frees.iter().any(|n| n == name) {
+            NameScope::Free
+        } else if self.cells.iter().any(|n| n == name) {
+            NameScope::Cell
+        } else if self.globals.contains(name) {
             NameScope::GlobalExplicit
         } else if self.bound.contains(name) {
             NameScope::Local
@@ -131,12 +145,15 @@ pub(crate) fn build(module: &ast::ModModule) -> Result<SymTable, Unsupported> {
         private: None,
     };
     builder.stmts(&module.body)?;
-    let table = SymTable {
+    let mut table = SymTable {
         scopes: builder.scopes,
         by_node: builder.by_node,
         comps: builder.comps,
     };
-    check_no_closures(&table, 0, &[])?;
+    let free = analyze(&mut table, 0, &HashSet::new())?;
+    if !free.is_empty() {
+        return Err(Unsupported::Construct("a free variable at module level"));
+    }
     Ok(table)
 }
 
@@ -154,42 +171,104 @@ fn new_scope(kind: ScopeKind, nested: bool) -> Scope {
         imports: HashSet::new(),
         comp_bound: HashSet::new(),
         plain_used: HashSet::new(),
+        nonlocals: HashSet::new(),
+        cells: Vec::new(),
+        frees: Vec::new(),
         children: Vec::new(),
     }
 }
 
-/// Refuse any name that a nested scope would take from an enclosing function (a free
-/// variable there, a cell here), and `super()`/`__class__`, which need the class cell.
-fn check_no_closures(table: &SymTable, scope: usize, enclosing: &[&HashSet<String>]) -> R {
+/// `analyze_block`, for functions (cells and free variables) and, without closures through
+/// them, classes and the module: gives the names `scope` needs from enclosing functions.
+/// Anything else closure-related (a class in the way, `super()`, a comprehension variable
+/// taken by a nested scope) is refused.
+fn analyze(
+    table: &mut SymTable,
+    scope: usize,
+    bound: &HashSet<String>,
+) -> Result<BTreeSet<String>, Unsupported> {
     let s = &table.scopes[scope];
-    for name in s.used.iter().chain(s.bound.iter()) {
-        if s.kind == ScopeKind::Function && (name == "super" || name == "__class__") {
-            return Err(Unsupported::Construct("super() or __class__"));
+    let kind = s.kind;
+    let mut newbound: HashSet<String> = bound
+        .iter()
+        .filter(|n| !s.globals.contains(*n))
+        .cloned()
+        .collect();
+    let mut own_free = BTreeSet::new();
+    match kind {
+        ScopeKind::Function => {
+            for name in &s.nonlocals {
+                if !bound.contains(name) || s.globals.contains(name) {
+                    // CPython: no binding for nonlocal found.
+                    return Err(Unsupported::Construct("a nonlocal without a binding"));
+                }
+                own_free.insert(name.clone());
+            }
+            for name in s.used.iter().chain(&s.bound).chain(&s.comp_bound) {
+                if name == "super" || name == "__class__" {
+                    return Err(Unsupported::Construct("super() or __class__"));
+                }
+                if s.globals.contains(name) || s.nonlocals.contains(name) || s.bound.contains(name)
+                {
+                    continue;
+                }
+                if s.comp_bound.contains(name) && !s.plain_used.contains(name) {
+                    continue;
+                }
+                if bound.contains(name) {
+                    own_free.insert(name.clone());
+                }
+            }
+            for name in &s.bound {
+                if !s.globals.contains(name) && !s.nonlocals.contains(name) {
+                    newbound.insert(name.clone());
+                }
+            }
         }
-        if s.globals.contains(name) || (s.bound.contains(name) && s.kind != ScopeKind::Class) {
-            continue;
+        ScopeKind::Class => {
+            for name in &s.used {
+                if !s.bound.contains(name) && !s.globals.contains(name) && bound.contains(name) {
+                    return Err(Unsupported::Construct("a free variable in a class body"));
+                }
+            }
         }
-        // A comprehension variable used nowhere else is local to the comprehension.
-        if s.comp_bound.contains(name) && !s.bound.contains(name) && !s.plain_used.contains(name) {
-            continue;
+        ScopeKind::Module => {}
+    }
+    let children = table.scopes[scope].children.clone();
+    let mut child_free = BTreeSet::new();
+    for child in children {
+        child_free.extend(analyze(table, child, &newbound)?);
+    }
+    let s = &table.scopes[scope];
+    let mut cells = Vec::new();
+    for name in child_free {
+        if kind != ScopeKind::Function {
+            return Err(Unsupported::Construct("a closure through a class"));
         }
-        if s.kind == ScopeKind::Class && s.bound.contains(name) && !s.used.contains(name) {
-            continue;
-        }
-        if enclosing.iter().any(|set| set.contains(name)) {
-            return Err(Unsupported::Construct("closures (free or cell variables)"));
+        let local =
+            s.bound.contains(&name) && !s.globals.contains(&name) && !s.nonlocals.contains(&name);
+        if local {
+            cells.push(name);
+        } else if s.comp_bound.contains(&name) && !s.plain_used.contains(&name) {
+            return Err(Unsupported::Construct(
+                "a comprehension variable in a closure",
+            ));
+        } else {
+            own_free.insert(name);
         }
     }
-    let mut inner: Vec<&HashSet<String>> = enclosing.to_vec();
-    if s.kind == ScopeKind::Function {
-        inner.push(&s.bound);
+    for name in &s.comp_bound {
+        if cells.contains(name) || own_free.contains(name) {
+            return Err(Unsupported::Construct(
+                "a comprehension variable that is a cell or free",
+            ));
+        }
     }
-    // Conservative: a nested scope naming a comprehension variable is refused.
-    inner.push(&s.comp_bound);
-    for &child in &s.children {
-        check_no_closures(table, child, &inner)?;
-    }
-    Ok(())
+    cells.sort();
+    let s = &mut table.scopes[scope];
+    s.cells = cells;
+    s.frees = own_free.iter().cloned().collect();
+    Ok(own_free)
 }
 
 impl Builder {
@@ -451,7 +530,23 @@ impl Builder {
             }
             Stmt::Expr(expr) => self.expr(&expr.value)?,
             Stmt::Pass(_) | Stmt::Break(_) | Stmt::Continue(_) => {}
-            Stmt::Nonlocal(_) => return Err(Unsupported::Construct("nonlocal")),
+            Stmt::Nonlocal(nonlocal) => {
+                if self.scopes[self.cur].kind != ScopeKind::Function {
+                    return Err(Unsupported::Construct("nonlocal outside a function"));
+                }
+                for name in &nonlocal.names {
+                    let mangled = self.mangled(name);
+                    let scope = &self.scopes[self.cur];
+                    if scope.used.contains(&mangled)
+                        || scope.bound.contains(&mangled)
+                        || scope.params.contains(&mangled)
+                        || scope.globals.contains(&mangled)
+                    {
+                        return Err(Unsupported::Construct("a late nonlocal declaration"));
+                    }
+                    self.scope().nonlocals.insert(mangled);
+                }
+            }
             Stmt::Try(stmt) => {
                 self.stmts(&stmt.body)?;
                 for handler in &stmt.handlers {
@@ -581,7 +676,11 @@ impl Builder {
                 }
             }
             Expr::Named(e) => {
-                if !self.comp_stack.is_empty() {
+                let in_genexp = self.scopes[self.cur]
+                    .params
+                    .first()
+                    .is_some_and(|p| p == ".0");
+                if !self.comp_stack.is_empty() || in_genexp {
                     return Err(Unsupported::Construct(
                         "a named expression in a comprehension",
                     ));
