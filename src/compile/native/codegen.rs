@@ -194,6 +194,22 @@ impl<'a> Compiler<'a> {
             opcode = op::LOAD_ATTR;
             arg = (arg << 1) | 1;
         }
+        match opcode {
+            op::LOAD_SUPER_ATTR => arg = (arg << 2) | 2,
+            op::LOAD_SUPER_METHOD => {
+                opcode = op::LOAD_SUPER_ATTR;
+                arg = (arg << 2) | 3;
+            }
+            op::LOAD_ZERO_SUPER_ATTR => {
+                opcode = op::LOAD_SUPER_ATTR;
+                arg <<= 2;
+            }
+            op::LOAD_ZERO_SUPER_METHOD => {
+                opcode = op::LOAD_SUPER_ATTR;
+                arg = (arg << 2) | 1;
+            }
+            _ => {}
+        }
         self.addop_i(opcode, arg, loc)
     }
     /// `ADDOP_N` with `names` and no mangling.
@@ -1438,7 +1454,18 @@ impl<'a> Compiler<'a> {
         self.load_const(Const::Str(qualname), body_loc)?;
         self.nameop("__qualname__", ExprContext::Store, body_loc)?;
         self.body(body_loc, &class.body)?;
-        self.load_const(Const::None, NO_LOC)?;
+        if self.symtable.scopes[scope]
+            .cells
+            .iter()
+            .any(|c| c == "__class__")
+        {
+            // Store __classcell__ into the namespace and return it.
+            self.addop_i(op::LOAD_CLOSURE, 0, NO_LOC)?;
+            self.addop_i(op::COPY, 1, NO_LOC)?;
+            self.nameop("__classcell__", ExprContext::Store, NO_LOC)?;
+        } else {
+            self.load_const(Const::None, NO_LOC)?;
+        }
         self.addop(op::RETURN_VALUE, NO_LOC);
         let code = self.exit_scope(true)?;
         self.addop(op::PUSH_NULL, loc);
@@ -1636,6 +1663,21 @@ impl<'a> Compiler<'a> {
             Expr::Compare(compare) => self.compare(compare, None),
             Expr::Call(call) => self.call(call, loc),
             Expr::Attribute(attr) => {
+                if attr.ctx == ExprContext::Load && self.can_optimize_super_call(attr)? {
+                    let Expr::Call(call) = &*attr.value else {
+                        unreachable!("checked")
+                    };
+                    self.load_args_for_super(call)?;
+                    let opcode = if call.arguments.args.is_empty() {
+                        op::LOAD_ZERO_SUPER_ATTR
+                    } else {
+                        op::LOAD_SUPER_ATTR
+                    };
+                    self.addop_name(opcode, &attr.attr, loc)?;
+                    let loc = self.attr_loc(loc, attr);
+                    self.addop(op::NOP, loc);
+                    return Ok(());
+                }
                 self.expr(&attr.value)?;
                 let loc = self.attr_loc(loc, attr);
                 match attr.ctx {
@@ -2516,6 +2558,83 @@ impl<'a> Compiler<'a> {
         Ok(())
     }
 
+    /// `can_optimize_super_call`: `super().x` / `super(a, b).x` with `super` the builtin.
+    fn can_optimize_super_call(&self, attr: &ast::ExprAttribute) -> Result<bool, Unsupported> {
+        let Expr::Call(call) = &*attr.value else {
+            return Ok(false);
+        };
+        let Expr::Name(func) = &*call.func else {
+            return Ok(false);
+        };
+        if func.id.as_str() != "super"
+            || attr.attr.as_str() == "__class__"
+            || !call.arguments.keywords.is_empty()
+        {
+            return Ok(false);
+        }
+        let unit = self.ur();
+        let scope = &self.symtable.scopes[unit.scope];
+        if unit.kind != ScopeKind::Function && unit.kind != ScopeKind::Class {
+            // Module: `super` is a module symbol there.
+            return Ok(false);
+        }
+        if unit
+            .comp_locals
+            .iter()
+            .any(|names| names.iter().any(|n| n == "super"))
+        {
+            return Ok(false);
+        }
+        let super_scope = match unit.kind {
+            ScopeKind::Function => scope.scope_of("super"),
+            _ => {
+                if scope.scope_of("super") == NameScope::GlobalImplicit
+                    && !scope_binds(scope, "super")
+                {
+                    NameScope::GlobalImplicit
+                } else {
+                    NameScope::Local
+                }
+            }
+        };
+        if super_scope != NameScope::GlobalImplicit || self.symtable.module_mentions("super") {
+            return Ok(false);
+        }
+        let args = &call.arguments.args;
+        if args.len() == 2 {
+            return Ok(!args.iter().any(Expr::is_starred_expr));
+        }
+        if !args.is_empty() {
+            return Ok(false);
+        }
+        if unit.argcount == 0 && unit.posonlyargcount == 0 {
+            return Ok(false);
+        }
+        Ok(scope.scope_of("__class__") == NameScope::Free)
+    }
+
+    /// `load_args_for_super`.
+    fn load_args_for_super(&mut self, call: &ast::ExprCall) -> R {
+        let loc = self.loc(call.range());
+        let func_loc = self.loc(call.func.range());
+        self.nameop("super", ExprContext::Load, func_loc)?;
+        let args = &call.arguments.args;
+        if args.len() == 2 {
+            self.expr(&args[0])?;
+            return self.expr(&args[1]);
+        }
+        self.nameop("__class__", ExprContext::Load, loc)?;
+        let first = self
+            .ur()
+            .varnames
+            .list
+            .first()
+            .cloned()
+            .ok_or(Unsupported::Construct("super() without arguments"))?;
+        // The first parameter, as the unit names it (already mangled).
+        self.nameop(&first, ExprContext::Load, loc)
+    }
+
     fn is_import_originated(&self, e: &Expr) -> bool {
         match e {
             Expr::Name(name) => self.symtable.scopes[0].imports.contains(name.id.as_str()),
@@ -2536,9 +2655,23 @@ impl<'a> Compiler<'a> {
                 && keywords.iter().all(|k| k.arg.is_some())
             {
                 let meth_loc = self.loc(meth.range());
-                self.expr(&meth.value)?;
                 let attr_loc = self.attr_loc(meth_loc, meth);
-                self.addop_name(op::LOAD_METHOD, &meth.attr, attr_loc)?;
+                if self.can_optimize_super_call(meth)? {
+                    let Expr::Call(inner) = &*meth.value else {
+                        unreachable!("checked")
+                    };
+                    self.load_args_for_super(inner)?;
+                    let opcode = if inner.arguments.args.is_empty() {
+                        op::LOAD_ZERO_SUPER_METHOD
+                    } else {
+                        op::LOAD_SUPER_METHOD
+                    };
+                    self.addop_name(opcode, &meth.attr, meth_loc)?;
+                    self.addop(op::NOP, attr_loc);
+                } else {
+                    self.expr(&meth.value)?;
+                    self.addop_name(op::LOAD_METHOD, &meth.attr, attr_loc)?;
+                }
                 for arg in args.iter() {
                     self.expr(arg)?;
                 }
@@ -2679,6 +2812,10 @@ impl<'a> Compiler<'a> {
         }
         Ok(())
     }
+}
+
+fn scope_binds(scope: &super::symtable::Scope, name: &str) -> bool {
+    scope.scope_of(name) != NameScope::GlobalImplicit
 }
 
 /// The cell or free-variable index (`u_cellvars`, then `u_freevars` after the cells) of a

@@ -86,6 +86,15 @@ impl SymTable {
     pub(crate) fn scope_for(&self, node: usize) -> Option<usize> {
         self.by_node.get(&node).copied()
     }
+    /// Whether the module's own table has a symbol `name` (`_PyST_GetScope(st_top) != 0`).
+    pub(crate) fn module_mentions(&self, name: &str) -> bool {
+        let module = &self.scopes[0];
+        module.used.contains(name)
+            || module.bound.contains(name)
+            || module.globals.contains(name)
+            || module.comp_bound.contains(name)
+    }
+
     pub(crate) fn comp_locals(&self, node: usize) -> Option<&[String]> {
         self.comps.get(&node).map(Vec::as_slice)
     }
@@ -205,9 +214,6 @@ fn analyze(
                 own_free.insert(name.clone());
             }
             for name in s.used.iter().chain(&s.bound).chain(&s.comp_bound) {
-                if name == "super" || name == "__class__" {
-                    return Err(Unsupported::Construct("super() or __class__"));
-                }
                 if s.globals.contains(name) || s.nonlocals.contains(name) || s.bound.contains(name)
                 {
                     continue;
@@ -226,6 +232,8 @@ fn analyze(
             }
         }
         ScopeKind::Class => {
+            // Methods see the class's implicit `__class__` cell.
+            newbound.insert("__class__".to_owned());
             for name in &s.used {
                 if !s.bound.contains(name) && !s.globals.contains(name) && bound.contains(name) {
                     return Err(Unsupported::Construct("a free variable in a class body"));
@@ -242,6 +250,11 @@ fn analyze(
     let s = &table.scopes[scope];
     let mut cells = Vec::new();
     for name in child_free {
+        if kind == ScopeKind::Class && name == "__class__" {
+            // drop_class_free: the class makes the cell (ste_needs_class_closure).
+            cells.push(name);
+            continue;
+        }
         if kind != ScopeKind::Function {
             return Err(Unsupported::Construct("a closure through a class"));
         }
@@ -666,7 +679,15 @@ impl Builder {
     fn expr(&mut self, expr: &Expr) -> R {
         match expr {
             Expr::Name(name) => match name.ctx {
-                ast::ExprContext::Load => self.use_name(&name.id),
+                ast::ExprContext::Load => {
+                    self.use_name(&name.id);
+                    // `super` in a function implies the `__class__` cell (symtable.c).
+                    if name.id.as_str() == "super"
+                        && self.scopes[self.cur].kind == ScopeKind::Function
+                    {
+                        self.use_name("__class__");
+                    }
+                }
                 ast::ExprContext::Store | ast::ExprContext::Del => self.bind(&name.id)?,
                 ast::ExprContext::Invalid => return Err(Unsupported::Parse("invalid name".into())),
             },
