@@ -270,7 +270,8 @@ impl<'a> Compiler<'a> {
         if self.symtable.scopes[parent.scope].scope_of(&mangled) == NameScope::GlobalExplicit {
             return name.to_owned();
         }
-        if parent.kind == ScopeKind::Function {
+        // A generator expression's scope (COMPILER_SCOPE_COMPREHENSION) adds no `<locals>`.
+        if parent.kind == ScopeKind::Function && parent.name != "<genexpr>" {
             format!("{}.<locals>.{name}", parent.qualname)
         } else {
             format!("{}.{name}", parent.qualname)
@@ -1403,7 +1404,18 @@ impl<'a> Compiler<'a> {
                 let parent = &self.symtable.scopes[self.ur().scope];
                 let mut args = Vec::new();
                 for name in &frees {
-                    let arg = deref_index(parent, parent.scope_of(name), name)
+                    // get_ref_type: a cell of the parent, else one of its free variables.
+                    let arg = parent
+                        .cells
+                        .iter()
+                        .position(|n| n == name)
+                        .or_else(|| {
+                            parent
+                                .frees
+                                .iter()
+                                .position(|n| n == name)
+                                .map(|i| i + parent.cells.len())
+                        })
                         .ok_or(Unsupported::Construct("a free variable the parent lacks"))?;
                     args.push(arg);
                 }
@@ -1500,6 +1512,14 @@ impl<'a> Compiler<'a> {
             scope.scope_of(&mangled)
         };
         if let Some(arg) = deref_index(scope, name_scope, &mangled) {
+            if unit.kind == ScopeKind::Class && name_scope == NameScope::Free {
+                if ctx != ExprContext::Load {
+                    return Err(Unsupported::Construct("a store to a class free variable"));
+                }
+                // The class namespace first, then the cell.
+                self.addop(op::LOAD_LOCALS, loc);
+                return self.addop_i(op::LOAD_FROM_DICT_OR_DEREF, arg, loc);
+            }
             let opcode = match ctx {
                 ExprContext::Load => op::LOAD_DEREF,
                 ExprContext::Store => op::STORE_DEREF,

@@ -54,12 +54,15 @@ pub(crate) struct Scope {
     pub cells: Vec<String>,
     /// `co_freevars`, sorted.
     pub frees: Vec<String>,
+    /// Class scope: free variables of its methods that the class also names itself
+    /// (`DEF_FREE_CLASS`): in `co_freevars`, but the class body uses its own binding.
+    free_class: HashSet<String>,
     children: Vec<usize>,
 }
 
 impl Scope {
     pub(crate) fn scope_of(&self, name: &str) -> NameScope {
-        if self.frees.iter().any(|n| n == name) {
+        if self.frees.iter().any(|n| n == name) && !self.free_class.contains(name) {
             NameScope::Free
         } else if self.cells.iter().any(|n| n == name) {
             NameScope::Cell
@@ -183,6 +186,7 @@ fn new_scope(kind: ScopeKind, nested: bool) -> Scope {
         nonlocals: HashSet::new(),
         cells: Vec::new(),
         frees: Vec::new(),
+        free_class: HashSet::new(),
         children: Vec::new(),
     }
 }
@@ -236,11 +240,16 @@ fn analyze(
             newbound.insert("__class__".to_owned());
             for name in &s.used {
                 if !s.bound.contains(name) && !s.globals.contains(name) && bound.contains(name) {
-                    return Err(Unsupported::Construct("a free variable in a class body"));
+                    own_free.insert(name.clone());
                 }
             }
         }
         ScopeKind::Module => {}
+    }
+    // An inlined comprehension is a function scope to what is nested in it: its variables
+    // are bound for them (conservatively for every child; such a closure is refused below).
+    for name in &table.scopes[scope].comp_bound {
+        newbound.insert(name.clone());
     }
     let children = table.scopes[scope].children.clone();
     let mut child_free = BTreeSet::new();
@@ -249,14 +258,30 @@ fn analyze(
     }
     let s = &table.scopes[scope];
     let mut cells = Vec::new();
+    let mut free_class = HashSet::new();
     for name in child_free {
         if kind == ScopeKind::Class && name == "__class__" {
             // drop_class_free: the class makes the cell (ste_needs_class_closure).
             cells.push(name);
             continue;
         }
+        if kind == ScopeKind::Class {
+            // update_symbols: a method's free variable passes through the class.
+            if s.bound.contains(&name) || s.globals.contains(&name) || s.used.contains(&name) {
+                if s.globals.contains(&name) {
+                    return Err(Unsupported::Construct("a class global taken by a method"));
+                }
+                if s.bound.contains(&name) {
+                    free_class.insert(name.clone());
+                }
+            }
+            own_free.insert(name);
+            continue;
+        }
         if kind != ScopeKind::Function {
-            return Err(Unsupported::Construct("a closure through a class"));
+            return Err(Unsupported::Construct(
+                "a closure in a module-level comprehension",
+            ));
         }
         let local =
             s.bound.contains(&name) && !s.globals.contains(&name) && !s.nonlocals.contains(&name);
@@ -281,6 +306,7 @@ fn analyze(
     let s = &mut table.scopes[scope];
     s.cells = cells;
     s.frees = own_free.iter().cloned().collect();
+    s.free_class = free_class;
     Ok(own_free)
 }
 
@@ -783,8 +809,13 @@ impl Builder {
                 }
                 let parent = self.cur;
                 // A lambda is its own scope, not part of a comprehension around it.
+                let in_comp = !self.comp_stack.is_empty();
                 let comps = std::mem::take(&mut self.comp_stack);
                 self.enter(ScopeKind::Function, std::ptr::from_ref(lambda) as usize);
+                // Inside an inlined comprehension (a function block to symtable.c).
+                if in_comp {
+                    self.scope().nested = true;
+                }
                 if let Some(params) = &lambda.parameters {
                     self.parameters_inner(params)?;
                 }
@@ -831,9 +862,13 @@ impl Builder {
                 let outermost = &genexp.generators[0];
                 self.expr(&outermost.iter)?;
                 let parent = self.cur;
+                let in_comp = !self.comp_stack.is_empty();
                 let comps = std::mem::take(&mut self.comp_stack);
                 let private = self.private.clone();
                 self.enter(ScopeKind::Function, std::ptr::from_ref(genexp) as usize);
+                if in_comp {
+                    self.scope().nested = true;
+                }
                 self.scope().params.push(".0".to_owned());
                 self.scope().bound.insert(".0".to_owned());
                 self.scope().generator = true;

@@ -18,3 +18,7 @@ def f(a):
 def g(items):
     return sorted([i.name for i in items], key=len)
 single_const = [w for v in y for w in [1]]
+try:
+    nested_genexp = [''.join(str(i) for i in range(s)) for s in range(3)]
+except NameError:
+    pass

@@ -17,3 +17,7 @@ class C:
 def twice(s):
     while any(t for t in s):
         s.pop()
+
+
+def nested_genexps(rows):
+    return list(sum(c for c in row) for row in rows), list(lambda: y for y in rows)
