@@ -98,8 +98,9 @@ fn stdlib_sample_never_differs() {
     eprint!("{}", harness::summary(&report, files.len()));
     assert_no_differences(&python, &report);
     let identical = report.identical.get(&(0, false)).copied().unwrap_or(0);
+    // 82.8% of the whole stdlib when this was written: a drop means a regression.
     assert!(
-        identical * 5 >= files.len(),
+        identical * 100 >= files.len() * 75,
         "only {identical} of {} compiled natively",
         files.len()
     );

@@ -95,6 +95,23 @@ pub fn compile_312(
 #[cfg(test)]
 mod tests {
     use super::flowgraph::stack_effect;
+    use super::{Unsupported, compile_312};
+    use crate::compile::CodeOptions;
+
+    /// A syntax error is never compiled natively: CPython reports it.
+    #[test]
+    fn syntax_errors_go_to_cpython() {
+        for source in [&b"def (:\n"[..], b"x = (1,\n", b"return 1\n", b"break\n"] {
+            let result = compile_312(source, "t.py", CodeOptions::default());
+            assert!(
+                matches!(
+                    result,
+                    Err(Unsupported::Parse(_) | Unsupported::Construct(_))
+                ),
+                "{result:?}"
+            );
+        }
+    }
     use super::opcode312::STACK_EFFECT_SAMPLES;
 
     /// The hand-written stack effects agree with `_opcode.stack_effect` of CPython 3.12 on
