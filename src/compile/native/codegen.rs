@@ -107,7 +107,7 @@ pub(crate) struct Compiler<'a> {
     text: &'a str,
     lines: Lines,
     symtable: SymTable,
-    folder: Folder,
+    folder: Folder<'a>,
     /// `c_optimize` for asserts.
     optimize: u8,
     /// Docstrings dropped: `optimize >= 2 || strip_docstrings`.
@@ -131,7 +131,7 @@ impl<'a> Compiler<'a> {
             text,
             lines: Lines::new(text),
             symtable,
-            folder: Folder { optimize },
+            folder: Folder { optimize, text },
             optimize,
             strip_docstrings: optimize >= 2 || strip_docstrings,
             filename: filename.to_owned(),
@@ -1829,10 +1829,8 @@ impl<'a> Compiler<'a> {
         for value in values {
             match value {
                 Piece::Text(text, range) => {
-                    if text.contains('\u{fffd}') {
-                        return Err(Unsupported::Construct(
-                            "a string with U+FFFD or a lone surrogate",
-                        ));
+                    if super::fold::may_spell_surrogate(&self.text[range]) {
+                        return Err(Unsupported::Construct("a string with a lone surrogate"));
                     }
                     let loc = self.loc(range);
                     self.load_const(Const::Str(text), loc)?;

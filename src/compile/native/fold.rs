@@ -9,14 +9,16 @@ use ruff_python_ast::{self as ast, Expr, Number, Operator, UnaryOp};
 const MAX_INT_SIZE: u32 = 128;
 const MAX_STR_SIZE: i64 = 4096;
 
-pub(crate) struct Folder {
+pub(crate) struct Folder<'a> {
     /// `optimize` (for `__debug__`).
     pub optimize: u8,
+    /// The source, to tell a real U+FFFD from a lone surrogate Ruff replaced.
+    pub text: &'a str,
 }
 
 type Folded = Result<Option<Const>, Unsupported>;
 
-impl Folder {
+impl Folder<'_> {
     /// The constant `expr` becomes after `ast_opt`, or `None` if it stays an expression.
     pub(crate) fn constant(&self, expr: &Expr) -> Folded {
         Ok(match expr {
@@ -31,7 +33,7 @@ impl Folder {
                 Number::Float(f) => Const::Float(*f),
                 Number::Complex { real, imag } => Const::Complex(*real, *imag),
             }),
-            Expr::StringLiteral(s) => Some(Const::Str(string_value(s)?)),
+            Expr::StringLiteral(s) => Some(Const::Str(self.string_value(s)?)),
             Expr::BytesLiteral(b) => Some(Const::Bytes(b.value.bytes().collect())),
             Expr::Name(name) if name.id.as_str() == "__debug__" => match name.ctx {
                 ast::ExprContext::Load => Some(Const::Bool(self.optimize == 0)),
@@ -108,15 +110,30 @@ impl Folder {
     }
 }
 
-fn string_value(s: &ast::ExprStringLiteral) -> Result<String, Unsupported> {
-    let text = s.value.to_str();
-    // Ruff cannot hold lone surrogates; a replacement character may stand for one.
-    if text.contains('\u{fffd}') {
-        return Err(Unsupported::Construct(
-            "a string with U+FFFD or a lone surrogate",
-        ));
+/// Whether source text may spell a lone surrogate (`\\udc80`, `\\U0000d800`), which Ruff
+/// cannot hold and replaces with U+FFFD.
+pub(crate) fn may_spell_surrogate(source: &str) -> bool {
+    let bytes = source.as_bytes();
+    (0..bytes.len()).any(|i| {
+        let rest = &bytes[i..];
+        let surrogate = |digits: &[u8]| {
+            digits.len() >= 2
+                && matches!(digits[0], b'd' | b'D')
+                && matches!(digits[1], b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F')
+        };
+        (rest.starts_with(b"\\u") && surrogate(&rest[2..]))
+            || (rest.starts_with(b"\\U0000") && surrogate(&rest[6..]))
+    })
+}
+
+impl Folder<'_> {
+    fn string_value(&self, s: &ast::ExprStringLiteral) -> Result<String, Unsupported> {
+        let text = s.value.to_str();
+        if may_spell_surrogate(&self.text[s.range]) {
+            return Err(Unsupported::Construct("a string with a lone surrogate"));
+        }
+        Ok(text.to_owned())
     }
-    Ok(text.to_owned())
 }
 
 fn as_int(value: &Const) -> Option<i128> {
