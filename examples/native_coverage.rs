@@ -54,8 +54,9 @@ fn main() {
     }
     let native = report.native_time.as_secs_f64();
     println!(
-        "time (optimize 0-2, every file, natively unsupported ones included): native {native:.3}s, CPython compile+marshal {:.3}s CPU",
-        report.cpython_cpu
+        "CPU time (optimize 0-2, every file, natively unsupported ones included): native {native:.3}s, CPython compile+marshal {:.3}s ({:.1}x)",
+        report.cpython_cpu,
+        report.cpython_cpu / native.max(1e-9)
     );
     if !report.differences.is_empty() {
         println!("{} differences", report.differences.len());

@@ -16,8 +16,8 @@ pub(crate) enum Const {
     Bytes(Vec<u8>),
     Tuple(Vec<Const>),
     FrozenSet(Vec<Const>),
-    /// A nested code object.
-    Code(Box<CodeObject>),
+    /// A nested code object, with its key computed once.
+    Code(Box<CodeObject>, std::sync::Arc<CodeKey>),
 }
 
 /// `_PyCode_ConstantKey`: equal keys are one constant. Type matters (`1`, `1.0`, `True` are
@@ -36,7 +36,7 @@ pub(crate) enum ConstKey {
     FrozenSet(Vec<ConstKey>),
     /// Code objects are keyed by value (`code_richcompare`): the same code compiled twice
     /// (a `while` test, a `finally` body) is one constant.
-    Code(Box<CodeKey>),
+    Code(std::sync::Arc<CodeKey>),
 }
 
 /// What `code_richcompare` compares: not the qualname, filename, kinds or stack size.
@@ -50,6 +50,28 @@ pub(crate) struct CodeKey {
     localsplusnames: Vec<String>,
     linetable: Vec<u8>,
     exceptiontable: Vec<u8>,
+}
+
+impl CodeKey {
+    /// What `code_richcompare` compares of `code`.
+    pub(crate) fn of(code: &CodeObject) -> CodeKey {
+        CodeKey {
+            name: code.name.clone(),
+            counts: [
+                code.argcount,
+                code.posonlyargcount,
+                code.kwonlyargcount,
+                code.flags,
+                code.firstlineno,
+            ],
+            code: code.code.clone(),
+            consts: code.consts.iter().map(Const::key).collect(),
+            names: code.names.clone(),
+            localsplusnames: code.localsplusnames.clone(),
+            linetable: code.linetable.clone(),
+            exceptiontable: code.exceptiontable.clone(),
+        }
+    }
 }
 
 impl Const {
@@ -69,22 +91,7 @@ impl Const {
                 keys.sort_by_key(|key| format!("{key:?}"));
                 ConstKey::FrozenSet(keys)
             }
-            Const::Code(code) => ConstKey::Code(Box::new(CodeKey {
-                name: code.name.clone(),
-                counts: [
-                    code.argcount,
-                    code.posonlyargcount,
-                    code.kwonlyargcount,
-                    code.flags,
-                    code.firstlineno,
-                ],
-                code: code.code.clone(),
-                consts: code.consts.iter().map(Const::key).collect(),
-                names: code.names.clone(),
-                localsplusnames: code.localsplusnames.clone(),
-                linetable: code.linetable.clone(),
-                exceptiontable: code.exceptiontable.clone(),
-            })),
+            Const::Code(_, key) => ConstKey::Code(key.clone()),
         }
     }
 
@@ -92,7 +99,7 @@ impl Const {
     pub(crate) fn truth(&self) -> bool {
         match self {
             Const::None => false,
-            Const::Ellipsis | Const::Code(_) => true,
+            Const::Ellipsis | Const::Code(..) => true,
             Const::Bool(b) => *b,
             Const::Int(i) => *i != 0,
             Const::Float(f) => *f != 0.0,
@@ -248,7 +255,7 @@ fn write_const(value: &Const, out: &mut Vec<u8>) {
                 write_const(item, out);
             }
         }
-        Const::Code(code) => write_code(code, out),
+        Const::Code(code, _) => write_code(code, out),
     }
 }
 

@@ -1426,7 +1426,8 @@ impl<'a> Compiler<'a> {
                 self.addop_i(op::BUILD_TUPLE, frees.len(), loc)?;
             }
         }
-        self.load_const(Const::Code(Box::new(code)), loc)?;
+        let key = std::sync::Arc::new(super::code::CodeKey::of(&code));
+        self.load_const(Const::Code(Box::new(code), key), loc)?;
         self.addop_i(op::MAKE_FUNCTION, flags, loc)
     }
 

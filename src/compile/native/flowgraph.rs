@@ -1627,12 +1627,15 @@ impl Consts {
     /// A tuple folded by the flowgraph: reused when an equal constant is already in the list
     /// (the const cache makes equal tuples one object), else appended.
     fn add_folded(&mut self, value: Const) -> i32 {
+        // The first equal constant in the list (every entry is indexed by its key).
         let key = value.key();
-        if let Some(i) = self.list.iter().position(|c| c.key() == key) {
+        if let Some(&i) = self.index.get(&key) {
             return i as i32;
         }
+        let i = self.list.len() as u32;
         self.list.push(value);
-        (self.list.len() - 1) as i32
+        self.index.insert(key, i);
+        i as i32
     }
 
     pub(crate) fn get(&self, i: i32) -> &Const {
