@@ -9,7 +9,7 @@ pub(crate) enum Const {
     None,
     Ellipsis,
     Bool(bool),
-    Int(i64),
+    Int(i128),
     Float(f64),
     Complex(f64, f64),
     Str(String),
@@ -27,7 +27,7 @@ pub(crate) enum ConstKey {
     None,
     Ellipsis,
     Bool(bool),
-    Int(i64),
+    Int(i128),
     Float(u64),
     Complex(u64, u64),
     Str(String),
@@ -261,7 +261,7 @@ fn write_const(value: &Const, out: &mut Vec<u8>) {
 
 /// `TYPE_INT` within 32 bits, else `TYPE_LONG`: a signed count of 15-bit digits, least
 /// significant first.
-fn write_int(value: i64, out: &mut Vec<u8>) {
+fn write_int(value: i128, out: &mut Vec<u8>) {
     if let Ok(small) = i32::try_from(value) {
         out.push(b'i');
         out.extend_from_slice(&small.to_le_bytes());

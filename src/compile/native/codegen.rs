@@ -1078,7 +1078,7 @@ impl<'a> Compiler<'a> {
                 return Err(Unsupported::Construct("a late __future__ import"));
             }
         }
-        self.load_const(Const::Int(i64::from(import.level)), loc)?;
+        self.load_const(Const::Int(i128::from(import.level)), loc)?;
         let names = import
             .names
             .iter()

@@ -26,10 +26,10 @@ impl Folder<'_> {
             Expr::EllipsisLiteral(_) => Some(Const::Ellipsis),
             Expr::BooleanLiteral(b) => Some(Const::Bool(b.value)),
             Expr::NumberLiteral(n) => Some(match &n.value {
-                Number::Int(i) => Const::Int(
-                    i.as_i64()
-                        .ok_or(Unsupported::Construct("ints beyond 64 bits"))?,
-                ),
+                Number::Int(i) => Const::Int(match i.as_i64() {
+                    Some(small) => i128::from(small),
+                    None => big_literal(&self.text[n.range])?,
+                }),
                 Number::Float(f) => Const::Float(*f),
                 Number::Complex { real, imag } => Const::Complex(*real, *imag),
             }),
@@ -136,18 +136,32 @@ impl Folder<'_> {
     }
 }
 
+/// An int literal beyond 64 bits, from its source text (up to 127 bits).
+fn big_literal(source: &str) -> Result<i128, Unsupported> {
+    let digits: String = source.chars().filter(|&c| c != '_').collect();
+    let lower = digits.to_ascii_lowercase();
+    let (radix, body) = if let Some(rest) = lower.strip_prefix("0x") {
+        (16, rest)
+    } else if let Some(rest) = lower.strip_prefix("0o") {
+        (8, rest)
+    } else if let Some(rest) = lower.strip_prefix("0b") {
+        (2, rest)
+    } else {
+        (10, lower.as_str())
+    };
+    i128::from_str_radix(body, radix).map_err(|_| Unsupported::Construct("ints beyond 127 bits"))
+}
+
 fn as_int(value: &Const) -> Option<i128> {
     match value {
-        Const::Int(i) => Some(i128::from(*i)),
+        Const::Int(i) => Some(*i),
         Const::Bool(b) => Some(i128::from(*b)),
         _ => None,
     }
 }
 
 fn int_const(value: i128) -> Result<Option<Const>, Unsupported> {
-    i64::try_from(value)
-        .map(|v| Some(Const::Int(v)))
-        .map_err(|_| Unsupported::Construct("a folded int beyond 64 bits"))
+    Ok(Some(Const::Int(value)))
 }
 
 fn num_bits(value: i128) -> u32 {
@@ -160,7 +174,10 @@ fn fold_unary(op: UnaryOp, value: &Const) -> Folded {
     }
     if let Some(i) = as_int(value) {
         return match op {
-            UnaryOp::USub => int_const(-i),
+            UnaryOp::USub => int_const(
+                i.checked_neg()
+                    .ok_or(Unsupported::Construct("a large negation"))?,
+            ),
             UnaryOp::UAdd => int_const(i),
             UnaryOp::Invert => int_const(!i),
             UnaryOp::Not => unreachable!(),
@@ -197,7 +214,7 @@ fn fold_binop(op: Operator, left: &Const, right: &Const) -> Folded {
     }
     let float = |v: &Const| match v {
         Const::Float(f) => Some(*f),
-        Const::Int(i) if i.unsigned_abs() < (1u64 << 53) => Some(*i as f64),
+        Const::Int(i) if i.unsigned_abs() < (1u128 << 53) => Some(*i as f64),
         Const::Bool(b) => Some(f64::from(u8::from(*b))),
         _ => None,
     };
@@ -261,8 +278,14 @@ fn fold_binop(op: Operator, left: &Const, right: &Const) -> Folded {
 
 fn fold_int(op: Operator, a: i128, b: i128) -> Folded {
     match op {
-        Operator::Add => int_const(a + b),
-        Operator::Sub => int_const(a - b),
+        Operator::Add => int_const(
+            a.checked_add(b)
+                .ok_or(Unsupported::Construct("a large sum"))?,
+        ),
+        Operator::Sub => int_const(
+            a.checked_sub(b)
+                .ok_or(Unsupported::Construct("a large difference"))?,
+        ),
         Operator::Mult => {
             if a != 0 && b != 0 && num_bits(a) + num_bits(b) > MAX_INT_SIZE {
                 return Ok(None);
@@ -276,8 +299,9 @@ fn fold_int(op: Operator, a: i128, b: i128) -> Folded {
             if b == 0 {
                 return Ok(None);
             }
-            let q = a.div_euclid(b);
-            let r = a.rem_euclid(b);
+            let (Some(q), Some(r)) = (a.checked_div_euclid(b), a.checked_rem_euclid(b)) else {
+                return Err(Unsupported::Construct("a large division"));
+            };
             // Python floors the quotient; the remainder takes the divisor's sign.
             let (q, r) = if r != 0 && b < 0 {
                 (q - 1, r + b)
