@@ -231,7 +231,44 @@ fn fold_binop(op: Operator, left: &Const, right: &Const) -> Folded {
             });
         }
     }
+    // Complex arithmetic: the other operand becomes (x, 0.0) (`TO_COMPLEX`), then parts add.
+    let complex = |v: &Const| match v {
+        Const::Complex(r, i) => Some((*r, *i)),
+        Const::Float(f) => Some((*f, 0.0)),
+        Const::Int(i) if i.unsigned_abs() < (1u128 << 53) => Some((*i as f64, 0.0)),
+        Const::Bool(b) => Some((f64::from(u8::from(*b)), 0.0)),
+        _ => None,
+    };
+    if matches!(left, Const::Complex(..)) || matches!(right, Const::Complex(..)) {
+        if let (Some((ar, ai)), Some((br, bi))) = (complex(left), complex(right)) {
+            match op {
+                Operator::Add => return Ok(Some(Const::Complex(ar + br, ai + bi))),
+                Operator::Sub => return Ok(Some(Const::Complex(ar - br, ai - bi))),
+                _ => return Err(Unsupported::Construct("folding this complex operation")),
+            }
+        }
+    }
     match (op, left, right) {
+        (Operator::Mult, Const::Tuple(items), n) | (Operator::Mult, n, Const::Tuple(items))
+            if as_int(n).is_some() =>
+        {
+            // safe_multiply: at most 256 items and 1024 nested ones.
+            let n = as_int(n).unwrap_or(0);
+            if items.is_empty() {
+                return Ok(Some(Const::Tuple(Vec::new())));
+            }
+            if n < 0 || n > (256 / items.len()) as i128 {
+                return Ok(None);
+            }
+            if n > 0 && complexity(items) > 1024 / n as usize {
+                return Ok(None);
+            }
+            let mut out = Vec::with_capacity(items.len() * n as usize);
+            for _ in 0..n {
+                out.extend(items.iter().cloned());
+            }
+            Ok(Some(Const::Tuple(out)))
+        }
         (Operator::Add, Const::Str(a), Const::Str(b)) => Ok(Some(Const::Str(format!("{a}{b}")))),
         (Operator::Add, Const::Bytes(a), Const::Bytes(b)) => {
             Ok(Some(Const::Bytes([a.as_slice(), b].concat())))
@@ -274,6 +311,17 @@ fn fold_binop(op: Operator, left: &Const, right: &Const) -> Folded {
         | (_, _, Const::None) => Ok(None),
         _ => Err(Unsupported::Construct("folding this binary operation")),
     }
+}
+
+/// `check_complexity`'s count: items, nested tuples' items included.
+fn complexity(items: &[Const]) -> usize {
+    items
+        .iter()
+        .map(|item| match item {
+            Const::Tuple(inner) | Const::FrozenSet(inner) => 1 + complexity(inner),
+            _ => 1,
+        })
+        .sum()
 }
 
 fn fold_int(op: Operator, a: i128, b: i128) -> Folded {
