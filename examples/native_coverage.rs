@@ -58,7 +58,7 @@ fn main() {
         report.cpython_cpu,
         report.cpython_cpu / native.max(1e-9)
     );
-    if !report.differences.is_empty() {
+    if !report.differences.is_empty() || !report.accepted_rejected.is_empty() {
         println!("{} differences", report.differences.len());
         std::process::exit(1);
     }

@@ -35,6 +35,11 @@ fn python_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn assert_no_differences(python: &Path, report: &harness::Report) {
+    assert!(
+        report.accepted_rejected.is_empty(),
+        "compiled natively although CPython rejects them: {:?}",
+        report.accepted_rejected
+    );
     if let Some(first) = report.differences.first() {
         panic!(
             "{} native results differ from CPython 3.12; the first:\n{}",

@@ -37,6 +37,9 @@ pub(crate) struct Report {
     pub(crate) unsupported: BTreeMap<(u8, bool), BTreeMap<String, usize>>,
     pub(crate) rejected_by_cpython: BTreeMap<(u8, bool), usize>,
     pub(crate) differences: Vec<Difference>,
+    /// Files CPython rejects that the native side compiled anyway (must stay empty: a
+    /// syntax error is CPython's to report).
+    pub(crate) accepted_rejected: Vec<(PathBuf, Mode)>,
     /// Native compile CPU time of the optimize levels without stripping (one thread).
     pub(crate) native_time: Duration,
     /// CPython's compile()+marshal.dumps() CPU time for the same.
@@ -117,6 +120,9 @@ pub(crate) fn run(python: &Path, files: &[PathBuf]) -> Report {
         for mode in MODES {
             let Some(reference) = expected.get(&(index, mode)).cloned().flatten() else {
                 *report.rejected_by_cpython.entry(mode).or_default() += 1;
+                if compile_312(&source, &dfile, options(mode)).is_ok() {
+                    report.accepted_rejected.push((path.clone(), mode));
+                }
                 continue;
             };
             let start = thread_cpu_time();
@@ -198,6 +204,13 @@ pub(crate) fn summary(report: &Report, files: usize) -> String {
             mode.0,
             u8::from(mode.1),
             100.0 * identical as f64 / compiled.max(1) as f64,
+        );
+    }
+    for (path, mode) in &report.accepted_rejected {
+        let _ = writeln!(
+            out,
+            "compiled natively although CPython rejects it: {} {mode:?}",
+            path.display()
         );
     }
     if let Some(reasons) = report.unsupported.get(&(0, false)) {
