@@ -24,6 +24,7 @@ mod inspect;
 mod marshal;
 mod metadata;
 mod native;
+mod native_identity;
 mod output;
 mod pool;
 mod prune;

@@ -6,9 +6,36 @@
 //! module.
 //!
 //! Stages, after CPython's own files: parse (Ruff's parser, as `analysis/` uses) → symbol
-//! table (`symtable.c`) → code generation (`compile.c`, with `ast_opt.c`'s folding) → flow
-//! graph passes (`flowgraph.c`) → assembler (`assemble.c`: line, location and exception
-//! tables) → marshal.
+//! table (`symtable.rs`, after `symtable.c`) → code generation (`codegen.rs`, after
+//! `compile.c`, with `ast_opt.c`'s folding in `fold.rs`) → flow graph passes (`flowgraph.rs`,
+//! after `flowgraph.c`) → assembler (`assemble.rs`, after `assemble.c`: line, location and
+//! exception tables) → marshal (`code.rs`) → canonical marshal. The opcode table
+//! (`opcode312.rs`) is generated from the interpreter by `gen_opcodes.py`: another CPython
+//! version is another table.
+
+// The passes mirror CPython's C functions line by line (a switch per opcode, index loops over
+// instruction arrays), which some pedantic lints would reshape away from their source.
+#![allow(
+    clippy::match_same_arms,
+    clippy::unnecessary_wraps,
+    clippy::needless_range_loop,
+    clippy::collapsible_match,
+    clippy::items_after_statements,
+    clippy::wrong_self_convention,
+    clippy::explicit_iter_loop,
+    clippy::semicolon_if_nothing_returned,
+    clippy::assigning_clones,
+    clippy::redundant_closure_for_method_calls
+)]
+
+mod assemble;
+mod code;
+mod codegen;
+mod flowgraph;
+mod fold;
+#[allow(clippy::all, clippy::pedantic, unreachable_pub)]
+mod opcode312;
+mod symtable;
 
 pub mod scopes;
 
@@ -45,6 +72,76 @@ pub fn compile_312(
     dfile: &str,
     options: CodeOptions,
 ) -> Result<Vec<u8>, Unsupported> {
-    let _ = (source, dfile, options);
-    Err(Unsupported::Construct("any module"))
+    let text =
+        crate::analysis::decode(source).map_err(|err| Unsupported::Parse(err.to_string()))?;
+    if text.contains('\0') {
+        return Err(Unsupported::Parse("a NUL byte in the source".into()));
+    }
+    // CPython's tokenizer reads `\r\n` and a lone `\r` as `\n` (`translate_newlines`): string
+    // literals and positions are those of the translated text.
+    let text = if text.contains('\r') {
+        std::borrow::Cow::Owned(text.replace("\r\n", "\n").replace('\r', "\n"))
+    } else {
+        text
+    };
+    let parse_options = ruff_python_parser::ParseOptions::from(ruff_python_parser::Mode::Module)
+        .with_target_version(ruff_python_ast::PythonVersion::PY312);
+    let parsed = ruff_python_parser::parse_unchecked(&text, parse_options);
+    if !parsed.errors().is_empty() || !parsed.unsupported_syntax_errors().is_empty() {
+        return Err(Unsupported::Parse("a syntax error or newer syntax".into()));
+    }
+    let ruff_python_ast::Mod::Module(module) = parsed.syntax() else {
+        return Err(Unsupported::Parse("not a module".into()));
+    };
+    let table = symtable::build(module)?;
+    let optimize = options.optimize.level();
+    let compiler = codegen::Compiler::new(&text, table, optimize, options.strip_docstrings, dfile);
+    let code = compiler.module(module)?;
+    let raw = code::marshal(&code);
+    crate::bytecode::marshal::canonicalize(&raw, 12)
+        .map_err(|_| Unsupported::Construct("a code object the canonical writer rejects"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::flowgraph::stack_effect;
+    use super::{Unsupported, compile_312};
+    use crate::compile::CodeOptions;
+
+    /// A syntax error is never compiled natively: CPython reports it.
+    #[test]
+    fn syntax_errors_go_to_cpython() {
+        for source in [&b"def (:\n"[..], b"x = (1,\n", b"return 1\n", b"break\n"] {
+            let result = compile_312(source, "t.py", CodeOptions::default());
+            assert!(
+                matches!(
+                    result,
+                    Err(Unsupported::Parse(_) | Unsupported::Construct(_))
+                ),
+                "{result:?}"
+            );
+        }
+    }
+    use super::opcode312::STACK_EFFECT_SAMPLES;
+
+    /// The hand-written stack effects agree with `_opcode.stack_effect` of CPython 3.12 on
+    /// every sample the generator took from it.
+    #[test]
+    fn stack_effects_match_cpython() {
+        for &(op, arg, plain, jump) in STACK_EFFECT_SAMPLES {
+            if op == super::opcode312::EXTENDED_ARG || op == super::opcode312::CACHE {
+                continue;
+            }
+            assert_eq!(
+                stack_effect(op, arg as i32, false),
+                Some(plain),
+                "op {op} arg {arg}"
+            );
+            assert_eq!(
+                stack_effect(op, arg as i32, true),
+                Some(jump),
+                "op {op} arg {arg} (jump)"
+            );
+        }
+    }
 }

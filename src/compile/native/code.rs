@@ -1,0 +1,282 @@
+//! Constants, code objects and their plain marshal stream (CPython 3.12 field order), which
+//! [`crate::bytecode::marshal::canonicalize`] then makes canonical.
+
+use std::collections::HashMap;
+
+/// A constant as the compiler keeps it in `co_consts`.
+#[derive(Debug, Clone)]
+pub(crate) enum Const {
+    None,
+    Ellipsis,
+    Bool(bool),
+    Int(i128),
+    Float(f64),
+    Complex(f64, f64),
+    Str(String),
+    Bytes(Vec<u8>),
+    Tuple(Vec<Const>),
+    FrozenSet(Vec<Const>),
+    /// A nested code object, with its key computed once.
+    Code(Box<CodeObject>, std::sync::Arc<CodeKey>),
+}
+
+/// `_PyCode_ConstantKey`: equal keys are one constant. Type matters (`1`, `1.0`, `True` are
+/// three constants), `0.0` and `-0.0` differ, code objects are compared by identity.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum ConstKey {
+    None,
+    Ellipsis,
+    Bool(bool),
+    Int(i128),
+    Float(u64),
+    Complex(u64, u64),
+    Str(String),
+    Bytes(Vec<u8>),
+    Tuple(Vec<ConstKey>),
+    FrozenSet(Vec<ConstKey>),
+    /// Code objects are keyed by value (`code_richcompare`): the same code compiled twice
+    /// (a `while` test, a `finally` body) is one constant.
+    Code(std::sync::Arc<CodeKey>),
+}
+
+/// What `code_richcompare` compares: not the qualname, filename, kinds or stack size.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct CodeKey {
+    name: String,
+    counts: [u32; 5],
+    code: Vec<u8>,
+    consts: Vec<ConstKey>,
+    names: Vec<String>,
+    localsplusnames: Vec<String>,
+    linetable: Vec<u8>,
+    exceptiontable: Vec<u8>,
+}
+
+impl CodeKey {
+    /// What `code_richcompare` compares of `code`.
+    pub(crate) fn of(code: &CodeObject) -> CodeKey {
+        CodeKey {
+            name: code.name.clone(),
+            counts: [
+                code.argcount,
+                code.posonlyargcount,
+                code.kwonlyargcount,
+                code.flags,
+                code.firstlineno,
+            ],
+            code: code.code.clone(),
+            consts: code.consts.iter().map(Const::key).collect(),
+            names: code.names.clone(),
+            localsplusnames: code.localsplusnames.clone(),
+            linetable: code.linetable.clone(),
+            exceptiontable: code.exceptiontable.clone(),
+        }
+    }
+}
+
+impl Const {
+    pub(crate) fn key(&self) -> ConstKey {
+        match self {
+            Const::None => ConstKey::None,
+            Const::Ellipsis => ConstKey::Ellipsis,
+            Const::Bool(b) => ConstKey::Bool(*b),
+            Const::Int(i) => ConstKey::Int(*i),
+            Const::Float(f) => ConstKey::Float(f.to_bits()),
+            Const::Complex(r, i) => ConstKey::Complex(r.to_bits(), i.to_bits()),
+            Const::Str(s) => ConstKey::Str(s.clone()),
+            Const::Bytes(b) => ConstKey::Bytes(b.clone()),
+            Const::Tuple(items) => ConstKey::Tuple(items.iter().map(Const::key).collect()),
+            Const::FrozenSet(items) => {
+                let mut keys: Vec<ConstKey> = items.iter().map(Const::key).collect();
+                keys.sort_by_key(|key| format!("{key:?}"));
+                ConstKey::FrozenSet(keys)
+            }
+            Const::Code(_, key) => ConstKey::Code(key.clone()),
+        }
+    }
+
+    /// Python truth value, where it is known without running code.
+    pub(crate) fn truth(&self) -> bool {
+        match self {
+            Const::None => false,
+            Const::Ellipsis | Const::Code(..) => true,
+            Const::Bool(b) => *b,
+            Const::Int(i) => *i != 0,
+            Const::Float(f) => *f != 0.0,
+            Const::Complex(r, i) => *r != 0.0 || *i != 0.0,
+            Const::Str(s) => !s.is_empty(),
+            Const::Bytes(b) => !b.is_empty(),
+            Const::Tuple(items) | Const::FrozenSet(items) => !items.is_empty(),
+        }
+    }
+
+    /// Whether a NaN hides inside: CPython keys NaNs by identity, which this model cannot
+    /// follow.
+    pub(crate) fn has_nan(&self) -> bool {
+        match self {
+            Const::Float(f) => f.is_nan(),
+            Const::Complex(r, i) => r.is_nan() || i.is_nan(),
+            Const::Tuple(items) | Const::FrozenSet(items) => items.iter().any(Const::has_nan),
+            _ => false,
+        }
+    }
+}
+
+/// A finished code object, as `marshal` writes it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CodeObject {
+    pub argcount: u32,
+    pub posonlyargcount: u32,
+    pub kwonlyargcount: u32,
+    pub stacksize: u32,
+    pub flags: u32,
+    pub code: Vec<u8>,
+    pub consts: Vec<Const>,
+    pub names: Vec<String>,
+    pub localsplusnames: Vec<String>,
+    pub localspluskinds: Vec<u8>,
+    pub filename: String,
+    pub name: String,
+    pub qualname: String,
+    pub firstlineno: u32,
+    pub linetable: Vec<u8>,
+    pub exceptiontable: Vec<u8>,
+    /// The symbol-table scope it was compiled from (for its free variables); not marshalled.
+    pub scope: Option<usize>,
+}
+
+/// An insertion-ordered set of names (CPython's `dict_add_o` on `u_names`/`u_varnames`).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct NameSet {
+    pub list: Vec<String>,
+    index: HashMap<String, u32>,
+}
+
+impl NameSet {
+    pub(crate) fn add(&mut self, name: &str) -> u32 {
+        if let Some(&i) = self.index.get(name) {
+            return i;
+        }
+        let i = self.list.len() as u32;
+        self.list.push(name.to_owned());
+        self.index.insert(name.to_owned(), i);
+        i
+    }
+    pub(crate) fn len(&self) -> usize {
+        self.list.len()
+    }
+}
+
+/// The plain marshal stream of `code` (no references): canonicalize makes it canonical.
+pub(crate) fn marshal(code: &CodeObject) -> Vec<u8> {
+    let mut out = Vec::with_capacity(code.code.len() * 4 + 256);
+    write_code(code, &mut out);
+    out
+}
+
+fn write_u32(value: u32, out: &mut Vec<u8>) {
+    out.extend_from_slice(&value.to_le_bytes());
+}
+
+fn write_str(text: &str, out: &mut Vec<u8>) {
+    out.push(b'u');
+    write_u32(text.len() as u32, out);
+    out.extend_from_slice(text.as_bytes());
+}
+
+fn write_bytes(bytes: &[u8], out: &mut Vec<u8>) {
+    out.push(b's');
+    write_u32(bytes.len() as u32, out);
+    out.extend_from_slice(bytes);
+}
+
+fn write_code(code: &CodeObject, out: &mut Vec<u8>) {
+    out.push(b'c');
+    for value in [
+        code.argcount,
+        code.posonlyargcount,
+        code.kwonlyargcount,
+        code.stacksize,
+        code.flags,
+    ] {
+        write_u32(value, out);
+    }
+    write_bytes(&code.code, out);
+    out.push(b'(');
+    write_u32(code.consts.len() as u32, out);
+    for c in &code.consts {
+        write_const(c, out);
+    }
+    for names in [&code.names, &code.localsplusnames] {
+        out.push(b'(');
+        write_u32(names.len() as u32, out);
+        for name in names {
+            write_str(name, out);
+        }
+    }
+    write_bytes(&code.localspluskinds, out);
+    write_str(&code.filename, out);
+    write_str(&code.name, out);
+    write_str(&code.qualname, out);
+    write_u32(code.firstlineno, out);
+    write_bytes(&code.linetable, out);
+    write_bytes(&code.exceptiontable, out);
+}
+
+fn write_const(value: &Const, out: &mut Vec<u8>) {
+    match value {
+        Const::None => out.push(b'N'),
+        Const::Ellipsis => out.push(b'.'),
+        Const::Bool(true) => out.push(b'T'),
+        Const::Bool(false) => out.push(b'F'),
+        Const::Int(i) => write_int(*i, out),
+        Const::Float(f) => {
+            out.push(b'g');
+            out.extend_from_slice(&f.to_le_bytes());
+        }
+        Const::Complex(r, i) => {
+            out.push(b'y');
+            out.extend_from_slice(&r.to_le_bytes());
+            out.extend_from_slice(&i.to_le_bytes());
+        }
+        Const::Str(s) => write_str(s, out),
+        Const::Bytes(b) => write_bytes(b, out),
+        Const::Tuple(items) => {
+            out.push(b'(');
+            write_u32(items.len() as u32, out);
+            for item in items {
+                write_const(item, out);
+            }
+        }
+        Const::FrozenSet(items) => {
+            out.push(b'>');
+            write_u32(items.len() as u32, out);
+            for item in items {
+                write_const(item, out);
+            }
+        }
+        Const::Code(code, _) => write_code(code, out),
+    }
+}
+
+/// `TYPE_INT` within 32 bits, else `TYPE_LONG`: a signed count of 15-bit digits, least
+/// significant first.
+fn write_int(value: i128, out: &mut Vec<u8>) {
+    if let Ok(small) = i32::try_from(value) {
+        out.push(b'i');
+        out.extend_from_slice(&small.to_le_bytes());
+        return;
+    }
+    let mut magnitude = value.unsigned_abs();
+    let mut digits = Vec::new();
+    while magnitude > 0 {
+        digits.push((magnitude & 0x7fff) as u16);
+        magnitude >>= 15;
+    }
+    out.push(b'l');
+    let count = digits.len() as i32;
+    out.extend_from_slice(&(if value < 0 { -count } else { count }).to_le_bytes());
+    for digit in digits {
+        out.extend_from_slice(&digit.to_le_bytes());
+    }
+}

@@ -1,0 +1,2 @@
+real = "\ufffd and �"
+fstring = f"\ufffd{real}"
