@@ -1,7 +1,8 @@
 //! The native 3.12 compiler against CPython 3.12 itself (issue 16; `native.rs` tests the
 //! backend around it): for every snippet in `tests/native/snippets`, every fixture and a sample
-//! of the 3.12 stdlib, at optimize 0, 1, 2 and with docstrings stripped, `compile_312` must give CPython's canonical bytes or say
-//! Unsupported; a single differing byte fails, with both disassemblies.
+//! of the 3.12 stdlib, at optimize 0, 1, 2 and with docstrings stripped, `compile_312` must
+//! give CPython's canonical bytes or say Unsupported; a single differing byte fails, with both
+//! disassemblies.
 
 #[path = "../native/harness.rs"]
 mod harness;
