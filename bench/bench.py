@@ -297,22 +297,6 @@ def drop_broken(python, tree):
     return len(bad)
 
 
-ONE_PROCESS_LIMIT = """
-import marshal, os, sys, time
-total = 0.0
-for base, dirs, files in os.walk(sys.argv[1]):
-    dirs[:] = sorted(d for d in dirs if d != '__pycache__')
-    for name in sorted(files):
-        if name.endswith('.py'):
-            path = os.path.join(base, name)
-            with open(path, 'rb') as f:
-                data = f.read()
-            start = time.process_time()
-            marshal.dumps(compile(data, path, 'exec', dont_inherit=True))
-            total += time.process_time() - start
-print(total)
-"""
-
 # One process of the N-process limit: its share of the files (one path a line), read and
 # compiled in memory, nothing written.
 SHARE_LIMIT = """
@@ -334,8 +318,9 @@ class Measured(NamedTuple):
 
 def one_process_limit(python, corpus):
     """CPU seconds of compile() + marshal.dumps() over `corpus` in one process, / CPUS."""
-    cpu = float(subprocess.check_output(
-        [python, "-I", "-W", "ignore", "-c", ONE_PROCESS_LIMIT, corpus.path], text=True))
+    costs = subprocess.check_output(
+        [python, "-I", "-W", "ignore", "-c", COMPILE_COSTS, corpus.path], text=True)
+    cpu = sum(float(line.split(" ", 1)[0]) for line in costs.splitlines())
     return Measured(cpu / CPUS, 0, "", cpu)
 
 
