@@ -12,6 +12,9 @@ use super::symtable::{NameScope, ScopeKind, SymTable, mangle};
 use ruff_python_ast::{self as ast, CmpOp, Expr, ExprContext, Operator, Stmt, UnaryOp};
 use ruff_text_size::{Ranged, TextRange, TextSize};
 
+// Generators and coroutines: `yield from`, `await`, `async for` / `with`, async comprehensions.
+mod coroutines;
+
 type R = Result<(), Unsupported>;
 
 const STACK_USE_GUIDELINE: usize = 30;
@@ -25,6 +28,9 @@ const CO_VARARGS: u32 = 0x4;
 const CO_VARKEYWORDS: u32 = 0x8;
 const CO_NESTED: u32 = 0x10;
 const CO_GENERATOR: u32 = 0x20;
+const CO_COROUTINE: u32 = 0x80;
+const CO_ASYNC_GENERATOR: u32 = 0x200;
+const INTRINSIC_ASYNC_GEN_WRAP: usize = 4;
 const INTRINSIC_STOPITERATION_ERROR: i32 = 3;
 const CO_FAST_LOCAL: u8 = 0x20;
 const CO_FAST_HIDDEN: u8 = 0x10;
@@ -73,6 +79,8 @@ enum FBlock<'a> {
     FinallyTry(&'a [Stmt]),
     FinallyEnd,
     With(Loc),
+    AsyncWith(Loc),
+    AsyncComprehensionGenerator,
     HandlerCleanup(Option<&'a str>),
     PopValue,
     ExceptionHandler,
@@ -101,6 +109,8 @@ struct Unit<'a> {
     fast_hidden: Vec<String>,
     /// Names bound by the inlined comprehensions being compiled: fast locals meanwhile.
     comp_locals: Vec<Vec<String>>,
+    /// `COMPILER_SCOPE_ASYNC_FUNCTION`: the body of an `async def`.
+    is_async: bool,
 }
 
 pub(crate) struct Compiler<'a> {
@@ -244,6 +254,7 @@ impl<'a> Compiler<'a> {
             fblocks: Vec::new(),
             fast_hidden: Vec::new(),
             comp_locals: Vec::new(),
+            is_async: false,
         };
         let mut loc = Loc {
             line: firstlineno,
@@ -299,9 +310,14 @@ impl<'a> Compiler<'a> {
                 flags |= CO_VARKEYWORDS;
             }
         }
-        let generator = unit.kind == ScopeKind::Function && scope.generator;
+        let function = unit.kind == ScopeKind::Function;
+        let generator = function && (scope.generator || scope.coroutine);
         if generator {
-            flags |= CO_GENERATOR;
+            flags |= match (scope.generator, scope.coroutine) {
+                (true, false) => CO_GENERATOR,
+                (false, true) => CO_COROUTINE,
+                _ => CO_ASYNC_GENERATOR,
+            };
         }
         let mut cfg = Cfg::from_seq(&unit.seq);
         let nlocals = unit.varnames.len();
@@ -462,6 +478,7 @@ impl<'a> Compiler<'a> {
     fn stmt_loc(&self, stmt: &Stmt) -> Result<Loc, Unsupported> {
         let range = stmt.range();
         let start = match stmt {
+            Stmt::FunctionDef(def) if def.is_async => self.async_def_start(def)?,
             Stmt::FunctionDef(def) => self.keyword_start(def.name.range().start(), "def")?,
             Stmt::ClassDef(class) => self.keyword_start(class.name.range().start(), "class")?,
             _ => range.start(),
@@ -531,6 +548,7 @@ impl<'a> Compiler<'a> {
             }
             Stmt::AugAssign(aug) => self.augassign(aug, loc),
             Stmt::AnnAssign(ann) => self.annassign(ann, loc),
+            Stmt::For(stmt) if stmt.is_async => self.async_for(stmt, loc),
             Stmt::For(stmt) => self.for_(stmt, loc),
             Stmt::While(stmt) => self.while_(stmt, loc),
             Stmt::If(stmt) => self.if_(stmt),
@@ -603,7 +621,7 @@ impl<'a> Compiler<'a> {
             }
             Stmt::With(stmt) => {
                 if stmt.is_async {
-                    return Err(Unsupported::Construct("async with"));
+                    return self.async_with(stmt, loc, 0);
                 }
                 self.with(stmt, loc, 0)
             }
@@ -644,7 +662,9 @@ impl<'a> Compiler<'a> {
     /// `compiler_unwind_fblock`.
     fn unwind_fblock(&mut self, loc: &mut Loc, fblock: FBlock<'a>, preserve_tos: bool) -> R {
         match fblock {
-            FBlock::While { .. } | FBlock::ExceptionHandler => {}
+            FBlock::While { .. }
+            | FBlock::ExceptionHandler
+            | FBlock::AsyncComprehensionGenerator => {}
             FBlock::For { .. } => {
                 if preserve_tos {
                     self.addop_i(op::SWAP, 2, *loc)?;
@@ -674,13 +694,16 @@ impl<'a> Compiler<'a> {
                 self.addop(op::POP_BLOCK, *loc);
                 self.addop(op::POP_EXCEPT, *loc);
             }
-            FBlock::With(with_loc) => {
+            FBlock::With(with_loc) | FBlock::AsyncWith(with_loc) => {
                 *loc = with_loc;
                 self.addop(op::POP_BLOCK, *loc);
                 if preserve_tos {
                     self.addop_i(op::SWAP, 2, *loc)?;
                 }
                 self.call_exit_with_nones(*loc)?;
+                if matches!(fblock, FBlock::AsyncWith(_)) {
+                    self.await_tos(2, *loc)?;
+                }
                 self.addop(op::POP_TOP, *loc);
                 *loc = NO_LOC;
             }
@@ -881,6 +904,13 @@ impl<'a> Compiler<'a> {
     fn return_(&mut self, ret: &'a ast::StmtReturn, loc: Loc) -> R {
         if self.ur().kind != ScopeKind::Function {
             return Err(Unsupported::Construct("return outside a function"));
+        }
+        let scope = &self.symtable.scopes[self.ur().scope];
+        if ret.value.is_some() && scope.generator && scope.coroutine {
+            // CPython: "'return' with value in async generator".
+            return Err(Unsupported::Construct(
+                "return with a value in an async generator",
+            ));
         }
         let constant = match &ret.value {
             Some(value) => self.folder.constant(value)?,
@@ -1279,6 +1309,7 @@ impl<'a> Compiler<'a> {
             .scope_for(std::ptr::from_ref(def) as usize)
             .ok_or(Unsupported::Construct("a function without a scope"))?;
         self.enter_scope(&def.name, ScopeKind::Function, scope, firstlineno)?;
+        self.u().is_async = def.is_async;
         let docstring = if self.strip_docstrings {
             None
         } else {
@@ -1293,7 +1324,7 @@ impl<'a> Compiler<'a> {
         for stmt in &def.body[start..] {
             self.stmt(stmt)?;
         }
-        if self.symtable.scopes[scope].generator {
+        if self.symtable.scopes[scope].generator || self.symtable.scopes[scope].coroutine {
             self.wrap_in_stopiteration_handler()?;
         }
         let code = self.exit_scope(true)?;
@@ -1639,9 +1670,10 @@ impl<'a> Compiler<'a> {
                     Some(value) => self.expr(value)?,
                     None => self.load_const(Const::None, loc)?,
                 }
-                self.addop_i(op::YIELD_VALUE, 0, loc)?;
-                self.addop_i(op::RESUME, 1, loc)
+                self.addop_yield(loc)
             }
+            Expr::YieldFrom(y) => self.yield_from_expr(y, loc),
+            Expr::Await(a) => self.await_expr(a, loc),
             Expr::FString(fstring) => self.joined_str(fstring, loc),
             Expr::ListComp(comp) => self.comprehension(
                 std::ptr::from_ref(comp) as usize,
@@ -1951,8 +1983,8 @@ impl<'a> Compiler<'a> {
                 "a comprehension without a symbol table",
             ))?
             .to_vec();
-        self.iter_expr(&generators[0].iter)?;
-        self.addop(op::GET_ITER, loc);
+        self.check_async_comprehension(generators)?;
+        self.comprehension_iter(&generators[0], loc)?;
         let function = self.ur().kind == ScopeKind::Function;
         for name in &locals {
             if !function && !self.ur().fast_hidden.contains(name) {
@@ -2023,8 +2055,7 @@ impl<'a> Compiler<'a> {
         self.wrap_in_stopiteration_handler()?;
         let code = self.exit_scope(true)?;
         self.make_closure(code, 0, loc)?;
-        self.iter_expr(&genexp.generators[0].iter)?;
-        self.addop(op::GET_ITER, loc);
+        self.comprehension_iter(&genexp.generators[0], loc)?;
         self.addop_i(op::CALL, 0, loc)
     }
 
@@ -2036,6 +2067,9 @@ impl<'a> Compiler<'a> {
         elt: &Expr,
         loc: Loc,
     ) -> R {
+        if generators[index].is_async {
+            return self.async_comprehension_generator(generators, index, 0, elt, None, false, loc);
+        }
         let mut start = Some(self.new_label());
         let if_cleanup = self.new_label();
         let anchor = self.new_label();
@@ -2081,8 +2115,7 @@ impl<'a> Compiler<'a> {
         let elt_loc = self.loc(elt.range());
         if index + 1 >= generators.len() {
             self.expr(elt)?;
-            self.addop_i(op::YIELD_VALUE, 0, elt_loc)?;
-            self.addop_i(op::RESUME, 1, elt_loc)?;
+            self.addop_yield(elt_loc)?;
             self.addop(op::POP_TOP, elt_loc);
         }
         self.use_label(if_cleanup);
@@ -2116,6 +2149,18 @@ impl<'a> Compiler<'a> {
         iter_on_stack: bool,
         loc: Loc,
     ) -> R {
+        if generators[index].is_async {
+            let kind = Some((kind, value));
+            return self.async_comprehension_generator(
+                generators,
+                index,
+                depth,
+                elt,
+                kind,
+                iter_on_stack,
+                loc,
+            );
+        }
         let mut start = Some(self.new_label());
         let if_cleanup = self.new_label();
         let anchor = self.new_label();

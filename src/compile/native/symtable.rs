@@ -40,6 +40,9 @@ pub(crate) struct Scope {
     pub varkeywords: bool,
     /// `ste_generator`: a `yield` in the body.
     pub generator: bool,
+    /// `ste_coroutine`: `async def`, or an `await` / `async for` (also of an inlined
+    /// comprehension) in the body.
+    pub coroutine: bool,
     /// `ste_nested`: inside a function, directly or through classes.
     pub nested: bool,
     /// Module scope: names bound by an import (`DEF_IMPORT`).
@@ -179,6 +182,7 @@ fn new_scope(kind: ScopeKind, nested: bool) -> Scope {
         varargs: false,
         varkeywords: false,
         generator: false,
+        coroutine: false,
         nested,
         imports: HashSet::new(),
         comp_bound: HashSet::new(),
@@ -351,8 +355,9 @@ impl Builder {
         if self.scopes[self.cur].kind == ScopeKind::Class {
             return Err(Unsupported::Construct("a comprehension in a class body"));
         }
+        // An async inlined comprehension makes its scope a coroutine (`is_async`).
         if generators.iter().any(|g| g.is_async) {
-            return Err(Unsupported::Construct("async comprehensions"));
+            self.scope().coroutine = true;
         }
         let outermost = &generators[0];
         self.expr(&outermost.iter)?;
@@ -410,9 +415,6 @@ impl Builder {
     fn stmt(&mut self, stmt: &Stmt) -> R {
         match stmt {
             Stmt::FunctionDef(def) => {
-                if def.is_async {
-                    return Err(Unsupported::Construct("async def"));
-                }
                 if def.type_params.is_some() {
                     return Err(Unsupported::Construct("type parameters"));
                 }
@@ -426,6 +428,7 @@ impl Builder {
                 self.bind(&def.name)?;
                 let parent = self.cur;
                 self.enter(ScopeKind::Function, std::ptr::from_ref(def) as usize);
+                self.scope().coroutine = def.is_async;
                 self.parameters_inner(&def.parameters)?;
                 self.stmts(&def.body)?;
                 self.cur = parent;
@@ -492,9 +495,6 @@ impl Builder {
                 }
             }
             Stmt::For(stmt) => {
-                if stmt.is_async {
-                    return Err(Unsupported::Construct("async for"));
-                }
                 self.expr(&stmt.target)?;
                 self.expr(&stmt.iter)?;
                 self.stmts(&stmt.body)?;
@@ -856,9 +856,6 @@ impl Builder {
                 )?;
             }
             Expr::Generator(genexp) => {
-                if genexp.generators.iter().any(|g| g.is_async) {
-                    return Err(Unsupported::Construct("async generator expressions"));
-                }
                 let outermost = &genexp.generators[0];
                 self.expr(&outermost.iter)?;
                 let parent = self.cur;
@@ -872,6 +869,7 @@ impl Builder {
                 self.scope().params.push(".0".to_owned());
                 self.scope().bound.insert(".0".to_owned());
                 self.scope().generator = true;
+                self.scope().coroutine = genexp.generators.iter().any(|g| g.is_async);
                 self.expr(&outermost.target)?;
                 for cond in &outermost.ifs {
                     self.expr(cond)?;
@@ -888,7 +886,10 @@ impl Builder {
                 self.comp_stack = comps;
                 self.private = private;
             }
-            Expr::Await(_) => return Err(Unsupported::Construct("await")),
+            Expr::Await(e) => {
+                self.expr(&e.value)?;
+                self.scope().coroutine = true;
+            }
             Expr::Yield(e) => {
                 if !self.comp_stack.is_empty() || self.scopes[self.cur].kind != ScopeKind::Function
                 {
@@ -899,7 +900,14 @@ impl Builder {
                     self.expr(value)?;
                 }
             }
-            Expr::YieldFrom(_) => return Err(Unsupported::Construct("yield from")),
+            Expr::YieldFrom(e) => {
+                if !self.comp_stack.is_empty() || self.scopes[self.cur].kind != ScopeKind::Function
+                {
+                    return Err(Unsupported::Construct("yield outside a function body"));
+                }
+                self.scope().generator = true;
+                self.expr(&e.value)?;
+            }
             Expr::FString(fstring) => {
                 for part in fstring.value.iter() {
                     if let ast::FStringPart::FString(f) = part {
