@@ -14,6 +14,8 @@ use ruff_text_size::{Ranged, TextRange, TextSize};
 
 // Generators and coroutines: `yield from`, `await`, `async for` / `with`, async comprehensions.
 mod coroutines;
+// `except*`.
+mod exception_groups;
 
 type R = Result<(), Unsupported>;
 
@@ -81,6 +83,7 @@ enum FBlock<'a> {
     With(Loc),
     AsyncWith(Loc),
     AsyncComprehensionGenerator,
+    ExceptionGroupHandler,
     HandlerCleanup(Option<&'a str>),
     PopValue,
     ExceptionHandler,
@@ -610,10 +613,9 @@ impl<'a> Compiler<'a> {
                 Ok(())
             }
             Stmt::Try(stmt) => {
-                if stmt.is_star {
-                    return Err(Unsupported::Construct("except*"));
-                }
-                if stmt.finalbody.is_empty() {
+                if stmt.finalbody.is_empty() && stmt.is_star {
+                    self.try_star_except(stmt, loc)
+                } else if stmt.finalbody.is_empty() {
                     self.try_except(stmt, loc)
                 } else {
                     self.try_finally(stmt, loc)
@@ -648,6 +650,12 @@ impl<'a> Compiler<'a> {
         let Some(&top) = self.ur().fblocks.last() else {
             return Ok(None);
         };
+        if matches!(top, FBlock::ExceptionGroupHandler) {
+            // CPython: "'break', 'continue' and 'return' cannot appear in an except* block".
+            return Err(Unsupported::Construct(
+                "break, continue or return in except*",
+            ));
+        }
         if to_loop && matches!(top, FBlock::While { .. } | FBlock::For { .. }) {
             return Ok(Some(self.ur().fblocks.len() - 1));
         }
@@ -664,7 +672,8 @@ impl<'a> Compiler<'a> {
         match fblock {
             FBlock::While { .. }
             | FBlock::ExceptionHandler
-            | FBlock::AsyncComprehensionGenerator => {}
+            | FBlock::AsyncComprehensionGenerator
+            | FBlock::ExceptionGroupHandler => {}
             FBlock::For { .. } => {
                 if preserve_tos {
                     self.addop_i(op::SWAP, 2, *loc)?;
@@ -832,6 +841,8 @@ impl<'a> Compiler<'a> {
         self.push_fblock(FBlock::FinallyTry(&stmt.finalbody))?;
         if stmt.handlers.is_empty() {
             self.stmts(&stmt.body)?;
+        } else if stmt.is_star {
+            self.try_star_except(stmt, loc)?;
         } else {
             self.try_except(stmt, loc)?;
         }
