@@ -1398,6 +1398,11 @@ impl<'a> Compiler<'a> {
         self.u().posonlyargcount = params.posonlyargs.len() as u32;
         self.u().kwonlyargcount = params.kwonlyargs.len() as u32;
         self.expr(&lambda.body)?;
+        if self.symtable.scopes[scope].generator {
+            // A generator lambda returns its value with the artificial return at the end.
+            let code = self.exit_scope(false)?;
+            return self.make_closure(code, funcflags, loc);
+        }
         let ret_loc = Loc {
             line: loc.line,
             end_line: loc.line,

@@ -820,9 +820,6 @@ impl Builder {
                     self.parameters_inner(params)?;
                 }
                 self.expr(&lambda.body)?;
-                if self.scopes[self.cur].generator {
-                    return Err(Unsupported::Construct("yield in a lambda"));
-                }
                 self.cur = parent;
                 self.comp_stack = comps;
             }

@@ -92,3 +92,12 @@ class Tree:
 def nested_generators(xs):
     yield from (x * 2 for x in xs)
     yield from [x for x in xs if x]
+
+
+# Generator lambdas: no StopIteration handler, their value returned.
+gen_lambda = lambda: (yield)
+gen_lambda2 = lambda x, *a, k=1: (yield from x) + (yield k)
+
+
+class WithLambdas:
+    m = lambda self: [(yield self), (yield)]
