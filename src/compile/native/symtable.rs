@@ -394,6 +394,18 @@ impl Builder {
         Ok(())
     }
 
+    /// An annotation: under `from __future__ import annotations` one with `await`, `yield`
+    /// or `yield from` is CPython's error (`symtable_raise_if_annotation_block`), so any such
+    /// annotation is refused.
+    fn annotation(&mut self, annotation: &Expr) -> R {
+        if ruff_python_ast::helpers::any_over_expr(annotation, |e| {
+            matches!(e, Expr::Await(_) | Expr::Yield(_) | Expr::YieldFrom(_))
+        }) {
+            return Err(Unsupported::Construct("await or yield in an annotation"));
+        }
+        self.expr(annotation)
+    }
+
     fn stmts(&mut self, body: &[Stmt]) -> R {
         for stmt in body {
             self.stmt(stmt)?;
@@ -423,7 +435,7 @@ impl Builder {
                 }
                 self.parameters_outer(&def.parameters)?;
                 if let Some(returns) = &def.returns {
-                    self.expr(returns)?;
+                    self.annotation(returns)?;
                 }
                 self.bind(&def.name)?;
                 let parent = self.cur;
@@ -489,7 +501,7 @@ impl Builder {
                 } else {
                     self.expr(&ann.target)?;
                 }
-                self.expr(&ann.annotation)?;
+                self.annotation(&ann.annotation)?;
                 if let Some(value) = &ann.value {
                     self.expr(value)?;
                 }
@@ -652,22 +664,22 @@ impl Builder {
         }
         for p in params.posonlyargs.iter().chain(&params.args) {
             if let Some(annotation) = &p.parameter.annotation {
-                self.expr(annotation)?;
+                self.annotation(annotation)?;
             }
         }
         if let Some(vararg) = &params.vararg {
             if let Some(annotation) = &vararg.annotation {
-                self.expr(annotation)?;
+                self.annotation(annotation)?;
             }
         }
         for p in &params.kwonlyargs {
             if let Some(annotation) = &p.parameter.annotation {
-                self.expr(annotation)?;
+                self.annotation(annotation)?;
             }
         }
         if let Some(kwarg) = &params.kwarg {
             if let Some(annotation) = &kwarg.annotation {
-                self.expr(annotation)?;
+                self.annotation(annotation)?;
             }
         }
         Ok(())

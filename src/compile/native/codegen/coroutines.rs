@@ -336,6 +336,10 @@ mod tests {
             "class C:\n    await x\n",
             "yield from x\n",
             "def f(x):\n    return [(yield from i) for i in x]\n",
+            // `symtable_raise_if_annotation_block`.
+            "from __future__ import annotations\nasync def f(y):\n    def g(x: await y): pass\n",
+            "from __future__ import annotations\nasync def f(y):\n    z: await y = 1\n",
+            "from __future__ import annotations\ndef f(y):\n    def g() -> (yield y): pass\n",
         ] {
             let result = compile_312(source.as_bytes(), "t.py", CodeOptions::default());
             assert!(
