@@ -25,6 +25,14 @@ const STACK_USE_GUIDELINE: usize = 30;
 const INTRINSIC_IMPORT_STAR: i32 = 2;
 const INTRINSIC_UNARY_POSITIVE: i32 = 5;
 const INTRINSIC_LIST_TO_TUPLE: i32 = 6;
+const INTRINSIC_TYPEVAR: usize = 7;
+const INTRINSIC_PARAMSPEC: usize = 8;
+const INTRINSIC_TYPEVARTUPLE: usize = 9;
+const INTRINSIC_SUBSCRIPT_GENERIC: usize = 10;
+const INTRINSIC_TYPEALIAS: usize = 11;
+const INTRINSIC_TYPEVAR_WITH_BOUND: usize = 2;
+const INTRINSIC_TYPEVAR_WITH_CONSTRAINTS: usize = 3;
+const INTRINSIC_SET_FUNCTION_TYPE_PARAMS: usize = 4;
 
 const CO_OPTIMIZED: u32 = 0x1;
 const CO_NEWLOCALS: u32 = 0x2;
@@ -104,6 +112,8 @@ enum ScopeKind {
     Module,
     Function,
     Class,
+    /// The hidden scope of a generic `def`, `class` or `type`, and a `TypeVar`'s bound.
+    TypeParams,
 }
 
 /// `_Py_Mangle`: `__x` inside class `C` is `_C__x`.
@@ -330,14 +340,24 @@ impl<'a> Compiler<'a> {
     }
 
     /// `compiler_set_qualname`.
-    fn qualname(&self, name: &str, _kind: ScopeKind) -> String {
-        if self.units.len() < 2 {
+    fn qualname(&self, name: &str, kind: ScopeKind) -> String {
+        let depth = self.units.len();
+        if depth < 2 {
             return name.to_owned();
         }
-        let parent = self.ur();
-        let mangled = mangle(parent.private.as_deref(), name);
-        if self.scope_in(parent, &mangled) == GLOBAL_EXPLICIT {
-            return name.to_owned();
+        let mut parent = self.ur();
+        // What a type parameter scope holds is named after the scope around it.
+        if parent.kind == ScopeKind::TypeParams {
+            if depth == 2 {
+                return name.to_owned();
+            }
+            parent = &self.units[depth - 2];
+        }
+        if matches!(kind, ScopeKind::Function | ScopeKind::Class) {
+            let mangled = mangle(parent.private.as_deref(), name);
+            if self.scope_in(parent, &mangled) == GLOBAL_EXPLICIT {
+                return name.to_owned();
+            }
         }
         // A generator expression's scope (COMPILER_SCOPE_COMPREHENSION) adds no `<locals>`.
         if parent.kind == ScopeKind::Function && parent.name != "<genexpr>" {
@@ -744,7 +764,7 @@ impl<'a> Compiler<'a> {
                 self.with(stmt, loc, 0)
             }
             Stmt::Match(_) => Err(Unsupported::Construct("match")),
-            Stmt::TypeAlias(_) => Err(Unsupported::Construct("type aliases")),
+            Stmt::TypeAlias(alias) => self.type_alias(alias, loc),
             Stmt::IpyEscapeCommand(_) => Err(Unsupported::Construct("this statement")),
         }
     }
@@ -1369,9 +1389,6 @@ impl<'a> Compiler<'a> {
         if def.is_async {
             return Err(Unsupported::Construct("async def"));
         }
-        if def.type_params.is_some() {
-            return Err(Unsupported::Construct("type parameters"));
-        }
         for decorator in &def.decorator_list {
             self.expr(&decorator.expression)?;
         }
@@ -1380,7 +1397,22 @@ impl<'a> Compiler<'a> {
             None => loc.line,
         };
         let params = &*def.parameters;
+        let type_params = def.type_params.as_deref();
+        if type_params.is_some() {
+            // Used by the CALL to the type parameters function.
+            self.addop(op::PUSH_NULL, loc);
+        }
         let mut funcflags = self.default_arguments(params, loc)?;
+        let num_typeparam_args = match type_params {
+            Some(type_params) => self.enter_function_type_params(
+                &def.name,
+                type_params,
+                funcflags,
+                firstlineno,
+                loc,
+            )?,
+            None => 0,
+        };
         // compiler_visit_annotations: args, then posonlyargs, *args, kwonly, **kwargs, return.
         let mut annotations = 0;
         let mut ann_items: Vec<(&str, &Expr)> = Vec::new();
@@ -1444,8 +1476,169 @@ impl<'a> Compiler<'a> {
         }
         let code = self.exit_scope(true)?;
         self.make_closure(code, funcflags, loc)?;
+        if type_params.is_some() {
+            self.exit_function_type_params(num_typeparam_args, loc)?;
+        }
         self.apply_decorators(&def.decorator_list)?;
         self.nameop(&def.name, ExprContext::Store, loc)
+    }
+
+    /// `compiler_function` for a generic function, up to its annotations: the type parameter
+    /// scope, taking the defaults as arguments. Gives how many it takes.
+    fn enter_function_type_params(
+        &mut self,
+        name: &str,
+        type_params: &ast::TypeParams,
+        funcflags: usize,
+        firstlineno: i32,
+        loc: Loc,
+    ) -> Result<usize, Unsupported> {
+        let num_typeparam_args =
+            usize::from(funcflags & 0x01 != 0) + usize::from(funcflags & 0x02 != 0);
+        if num_typeparam_args == 2 {
+            self.addop_i(op::SWAP, 2, loc)?;
+        }
+        let scope = self
+            .table
+            .type_params(type_params)
+            .ok_or(Unsupported::Construct("type parameters without a scope"))?
+            .id;
+        let scope_name = format!("<generic parameters of {name}>");
+        self.enter_scope(&scope_name, ScopeKind::TypeParams, scope, firstlineno)?;
+        self.type_params(type_params)?;
+        // The defaults come in as `.defaults` / `.kwdefaults`, the scope's parameters.
+        if funcflags & 0x03 != 0 {
+            self.addop_i(op::LOAD_FAST, 0, loc)?;
+        }
+        if funcflags & 0x03 == 0x03 {
+            self.addop_i(op::LOAD_FAST, 1, loc)?;
+        }
+        Ok(num_typeparam_args)
+    }
+
+    /// The end of `compiler_function` for a generic function: the type parameters set on the
+    /// function, the scope closed and called with the defaults.
+    fn exit_function_type_params(&mut self, num_typeparam_args: usize, loc: Loc) -> R {
+        self.addop_i(op::SWAP, 2, loc)?;
+        self.addop_i(
+            op::CALL_INTRINSIC_2,
+            INTRINSIC_SET_FUNCTION_TYPE_PARAMS,
+            loc,
+        )?;
+        self.u().argcount = num_typeparam_args as u32;
+        let code = self.exit_scope(false)?;
+        self.make_closure(code, 0, loc)?;
+        if num_typeparam_args > 0 {
+            self.addop_i(op::SWAP, num_typeparam_args + 1, loc)?;
+        }
+        self.addop_i(op::CALL, num_typeparam_args, loc)
+    }
+
+    /// `compiler_type_params`: each parameter made, stored, and all of them in a tuple.
+    fn type_params(&mut self, type_params: &ast::TypeParams) -> R {
+        for param in &type_params.type_params {
+            let loc = self.loc(param.range());
+            let name = match param {
+                ast::TypeParam::TypeVar(var) => {
+                    if var.default.is_some() {
+                        return Err(Unsupported::Construct("type parameter defaults"));
+                    }
+                    self.load_const(Const::Str(var.name.to_string()), loc)?;
+                    if let Some(bound) = &var.bound {
+                        let scope = self
+                            .table
+                            .get(BlockKey::TypeVarBound(var.range))
+                            .ok_or(Unsupported::Construct("a TypeVar bound without a scope"))?
+                            .id;
+                        let line = self.loc(bound.range()).line;
+                        self.enter_scope(&var.name, ScopeKind::TypeParams, scope, line)?;
+                        self.expr(bound)?;
+                        self.addop(op::RETURN_VALUE, loc);
+                        let code = self.exit_scope(true)?;
+                        self.make_closure(code, 0, loc)?;
+                        let intrinsic = if bound.is_tuple_expr() {
+                            INTRINSIC_TYPEVAR_WITH_CONSTRAINTS
+                        } else {
+                            INTRINSIC_TYPEVAR_WITH_BOUND
+                        };
+                        self.addop_i(op::CALL_INTRINSIC_2, intrinsic, loc)?;
+                    } else {
+                        self.addop_i(op::CALL_INTRINSIC_1, INTRINSIC_TYPEVAR, loc)?;
+                    }
+                    &var.name
+                }
+                ast::TypeParam::TypeVarTuple(var) => {
+                    if var.default.is_some() {
+                        return Err(Unsupported::Construct("type parameter defaults"));
+                    }
+                    self.load_const(Const::Str(var.name.to_string()), loc)?;
+                    self.addop_i(op::CALL_INTRINSIC_1, INTRINSIC_TYPEVARTUPLE, loc)?;
+                    &var.name
+                }
+                ast::TypeParam::ParamSpec(var) => {
+                    if var.default.is_some() {
+                        return Err(Unsupported::Construct("type parameter defaults"));
+                    }
+                    self.load_const(Const::Str(var.name.to_string()), loc)?;
+                    self.addop_i(op::CALL_INTRINSIC_1, INTRINSIC_PARAMSPEC, loc)?;
+                    &var.name
+                }
+            };
+            self.addop_i(op::COPY, 1, loc)?;
+            self.nameop(name, ExprContext::Store, loc)?;
+        }
+        let first = type_params
+            .type_params
+            .first()
+            .ok_or(Unsupported::Construct("empty type parameters"))?;
+        let loc = self.loc(first.range());
+        self.addop_i(op::BUILD_TUPLE, type_params.type_params.len(), loc)
+    }
+
+    /// `compiler_typealias`, with `compiler_typealias_body`.
+    fn type_alias(&mut self, alias: &'a ast::StmtTypeAlias, loc: Loc) -> R {
+        let Expr::Name(name) = &*alias.name else {
+            return Err(Unsupported::Construct(
+                "a type alias whose name is not a name",
+            ));
+        };
+        let name = name.id.as_str();
+        let type_params = alias.type_params.as_deref();
+        if let Some(type_params) = type_params {
+            self.addop(op::PUSH_NULL, loc);
+            let scope = self
+                .table
+                .type_params(type_params)
+                .ok_or(Unsupported::Construct("type parameters without a scope"))?
+                .id;
+            let scope_name = format!("<generic parameters of {name}>");
+            self.enter_scope(&scope_name, ScopeKind::TypeParams, scope, loc.line)?;
+            self.load_const(Const::Str(name.to_owned()), loc)?;
+            self.type_params(type_params)?;
+        } else {
+            self.load_const(Const::Str(name.to_owned()), loc)?;
+            self.load_const(Const::None, loc)?;
+        }
+        // compiler_typealias_body: the value, evaluated lazily in its own function.
+        let scope = self
+            .table
+            .get(BlockKey::TypeAlias(alias.range))
+            .ok_or(Unsupported::Construct("a type alias without a scope"))?
+            .id;
+        self.enter_scope(name, ScopeKind::Function, scope, loc.line)?;
+        self.u().consts.add(Const::None);
+        self.expr(&alias.value)?;
+        self.addop(op::RETURN_VALUE, loc);
+        let code = self.exit_scope(false)?;
+        self.make_closure(code, 0, loc)?;
+        self.addop_i(op::BUILD_TUPLE, 3, loc)?;
+        self.addop_i(op::CALL_INTRINSIC_1, INTRINSIC_TYPEALIAS, loc)?;
+        if type_params.is_some() {
+            let code = self.exit_scope(false)?;
+            self.make_closure(code, 0, loc)?;
+            self.addop_i(op::CALL, 0, loc)?;
+        }
+        self.nameop(name, ExprContext::Store, loc)
     }
 
     /// `compiler_default_arguments`: the flags for MAKE_FUNCTION.
@@ -1590,9 +1783,6 @@ impl<'a> Compiler<'a> {
 
     /// `compiler_class` (no type parameters; no `__class__` cell).
     fn class(&mut self, class: &'a ast::StmtClassDef, loc: Loc) -> R {
-        if class.type_params.is_some() {
-            return Err(Unsupported::Construct("type parameters"));
-        }
         for decorator in &class.decorator_list {
             self.expr(&decorator.expression)?;
         }
@@ -1600,6 +1790,10 @@ impl<'a> Compiler<'a> {
             Some(first) => self.loc(first.expression.range()).line,
             None => loc.line,
         };
+        let type_params = class.type_params.as_deref();
+        if let Some(type_params) = type_params {
+            self.enter_class_type_params(&class.name, type_params, firstlineno, loc)?;
+        }
         let scope = self
             .table
             .class(class)
@@ -1619,6 +1813,11 @@ impl<'a> Compiler<'a> {
         let qualname = self.ur().qualname.clone();
         self.load_const(Const::Str(qualname), body_loc)?;
         self.nameop("__qualname__", ExprContext::Store, body_loc)?;
+        if type_params.is_some() {
+            // compiler_set_type_params_in_class
+            self.nameop(".type_params", ExprContext::Load, body_loc)?;
+            self.nameop("__type_params__", ExprContext::Store, body_loc)?;
+        }
         let ste = self.table.scope(scope);
         let (needs_classdict, needs_class_closure) = (ste.needs_classdict, ste.needs_class_closure);
         if needs_classdict {
@@ -1652,9 +1851,64 @@ impl<'a> Compiler<'a> {
             Some(arguments) => (&arguments.args, &arguments.keywords),
             None => (&[], &[]),
         };
-        self.call_helper(loc, 2, args, keywords)?;
+        if type_params.is_some() {
+            self.exit_class_type_params(class, args, keywords, loc)?;
+        } else {
+            self.call_helper(loc, 2, args, keywords)?;
+        }
         self.apply_decorators(&class.decorator_list)?;
         self.nameop(&class.name, ExprContext::Store, loc)
+    }
+
+    /// `compiler_class` for a generic class, up to its body: the type parameter scope.
+    fn enter_class_type_params(
+        &mut self,
+        name: &str,
+        type_params: &ast::TypeParams,
+        firstlineno: i32,
+        loc: Loc,
+    ) -> R {
+        // CPython 3.12 sets this on the enclosing unit and never restores it: the rest of
+        // that block mangles with the generic class's name.
+        self.u().private = Some(name.to_owned());
+        self.addop(op::PUSH_NULL, loc);
+        let scope = self
+            .table
+            .type_params(type_params)
+            .ok_or(Unsupported::Construct("type parameters without a scope"))?
+            .id;
+        let scope_name = format!("<generic parameters of {name}>");
+        self.enter_scope(&scope_name, ScopeKind::TypeParams, scope, firstlineno)?;
+        self.type_params(type_params)?;
+        self.nameop(".type_params", ExprContext::Store, loc)
+    }
+
+    /// The end of `compiler_class` for a generic class: `Generic[*params]` as a last base,
+    /// the class built, the scope closed and called.
+    fn exit_class_type_params(
+        &mut self,
+        class: &ast::StmtClassDef,
+        args: &[Expr],
+        keywords: &[ast::Keyword],
+        loc: Loc,
+    ) -> R {
+        self.nameop(".type_params", ExprContext::Load, loc)?;
+        self.addop_i(op::CALL_INTRINSIC_1, INTRINSIC_SUBSCRIPT_GENERIC, loc)?;
+        self.nameop(".generic_base", ExprContext::Store, loc)?;
+        // The added base is a name node located as the whole class statement.
+        let start = self.keyword_start(class.name.range().start(), "class")?;
+        let end = self.past_semicolon(class.range.end());
+        let mut bases = args.to_vec();
+        bases.push(Expr::Name(ast::ExprName {
+            node_index: ast::AtomicNodeIndex::default(),
+            range: TextRange::new(start, end),
+            id: ast::name::Name::new_static(".generic_base"),
+            ctx: ExprContext::Load,
+        }));
+        self.call_helper(loc, 2, &bases, keywords)?;
+        let code = self.exit_scope(false)?;
+        self.make_closure(code, 0, loc)?;
+        self.addop_i(op::CALL, 0, loc)
     }
 
     /// `compiler_nameop`.
