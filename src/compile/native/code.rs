@@ -141,8 +141,6 @@ pub(crate) struct CodeObject {
     pub firstlineno: u32,
     pub linetable: Vec<u8>,
     pub exceptiontable: Vec<u8>,
-    /// The symbol-table scope it was compiled from (for its free variables); not marshalled.
-    pub scope: Option<usize>,
 }
 
 /// An insertion-ordered set of names (CPython's `dict_add_o` on `u_names`/`u_varnames`).

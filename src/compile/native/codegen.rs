@@ -8,9 +8,16 @@ use super::code::{CodeObject, Const, NameSet};
 use super::flowgraph::{Cfg, Consts, InstrSeq, Loc, NO_LOC};
 use super::fold::{Folder, FormatPiece};
 use super::opcode312 as op;
-use super::symtable::{NameScope, ScopeKind, SymTable, mangle};
+use super::scopes::{
+    BlockKey, BlockType, Resolved, ScopeId, SymbolTable,
+    flags::{
+        DEF_COMP_CELL, DEF_FREE_CLASS, DEF_IMPORT, DEF_LOCAL, DEF_NONLOCAL, SCOPE_MASK,
+        SCOPE_OFFSET,
+    },
+};
 use ruff_python_ast::{self as ast, CmpOp, Expr, ExprContext, Operator, Stmt, UnaryOp};
 use ruff_text_size::{Ranged, TextRange, TextSize};
+use std::collections::HashMap;
 
 // Generators and coroutines: `yield from`, `await`, `async for` / `with`, async comprehensions.
 mod coroutines;
@@ -23,6 +30,14 @@ const STACK_USE_GUIDELINE: usize = 30;
 const INTRINSIC_IMPORT_STAR: i32 = 2;
 const INTRINSIC_UNARY_POSITIVE: i32 = 5;
 const INTRINSIC_LIST_TO_TUPLE: i32 = 6;
+const INTRINSIC_TYPEVAR: usize = 7;
+const INTRINSIC_PARAMSPEC: usize = 8;
+const INTRINSIC_TYPEVARTUPLE: usize = 9;
+const INTRINSIC_SUBSCRIPT_GENERIC: usize = 10;
+const INTRINSIC_TYPEALIAS: usize = 11;
+const INTRINSIC_TYPEVAR_WITH_BOUND: usize = 2;
+const INTRINSIC_TYPEVAR_WITH_CONSTRAINTS: usize = 3;
+const INTRINSIC_SET_FUNCTION_TYPE_PARAMS: usize = 4;
 
 const CO_OPTIMIZED: u32 = 0x1;
 const CO_NEWLOCALS: u32 = 0x2;
@@ -92,12 +107,45 @@ enum FBlock<'a> {
 /// `CO_MAXBLOCKS`: CPython refuses deeper static nesting.
 const MAX_BLOCKS: usize = 20;
 
+// The resolved scopes as `_PyST_GetScope` gives them (0: not in the table).
+const LOCAL: u32 = Resolved::Local as u32;
+const GLOBAL_EXPLICIT: u32 = Resolved::GlobalExplicit as u32;
+const GLOBAL_IMPLICIT: u32 = Resolved::GlobalImplicit as u32;
+const FREE: u32 = Resolved::Free as u32;
+const CELL: u32 = Resolved::Cell as u32;
+
+/// `u_scope_type`, as far as compile.c decides by it (lambdas and generator expressions are
+/// `Function` units here; `qualname` tells a generator expression by its name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ScopeKind {
+    Module,
+    Function,
+    Class,
+    /// The hidden scope of a generic `def`, `class` or `type`, and a `TypeVar`'s bound.
+    TypeParams,
+}
+
+/// `_Py_Mangle`: `__x` inside class `C` is `_C__x`.
+fn mangle(private: Option<&str>, name: &str) -> String {
+    super::scopes::mangle(private, name).unwrap_or_else(|| name.to_owned())
+}
+
+/// `inlined_comprehension_state`: what `pop_inlined_comprehension_state` undoes.
+#[derive(Default)]
+struct InlinedComprehensionState {
+    pushed_locals: Vec<String>,
+    /// The outer unit's overrides the comprehension replaced (`None`: the table's own).
+    temp_symbols: Vec<(String, Option<u32>)>,
+    fast_hidden: Vec<String>,
+    labels: Option<(i32, i32)>,
+}
+
 struct Unit<'a> {
     seq: InstrSeq,
     consts: Consts,
     names: NameSet,
     varnames: NameSet,
-    scope: usize,
+    scope: ScopeId,
     kind: ScopeKind,
     name: String,
     qualname: String,
@@ -107,11 +155,19 @@ struct Unit<'a> {
     kwonlyargcount: u32,
     private: Option<String>,
     fblocks: Vec<FBlock<'a>>,
-    /// Names made fast locals by inlined comprehensions in a module or class
-    /// (`u_fasthidden`; `CO_FAST_HIDDEN` in `co_localspluskinds`).
-    fast_hidden: Vec<String>,
-    /// Names bound by the inlined comprehensions being compiled: fast locals meanwhile.
-    comp_locals: Vec<Vec<String>>,
+    /// `u_fasthidden`: names inlined comprehensions made fast locals in a module or class,
+    /// true while one runs (`CO_FAST_HIDDEN` in `co_localspluskinds` either way).
+    fast_hidden: Vec<(String, bool)>,
+    /// `u_cellvars` in index order: `CELL` or `DEF_COMP_CELL` names sorted, then `__class__`
+    /// and `__classdict__` for a class that needs them.
+    cellvars: Vec<String>,
+    /// `u_freevars` (`FREE` or `DEF_FREE_CLASS`, sorted), numbered after the cells.
+    freevars: Vec<String>,
+    /// The symbols `push_inlined_comprehension_state` swapped into `ste_symbols` while an
+    /// inlined comprehension is compiled.
+    temp_symbols: HashMap<String, u32>,
+    /// `u_in_inlined_comp`.
+    in_inlined_comp: u32,
     /// `COMPILER_SCOPE_ASYNC_FUNCTION`: the body of an `async def`.
     is_async: bool,
 }
@@ -119,7 +175,7 @@ struct Unit<'a> {
 pub(crate) struct Compiler<'a> {
     text: &'a str,
     lines: Lines,
-    symtable: SymTable,
+    table: SymbolTable,
     folder: Folder<'a>,
     /// `c_optimize` for asserts.
     optimize: u8,
@@ -135,7 +191,7 @@ pub(crate) struct Compiler<'a> {
 impl<'a> Compiler<'a> {
     pub(crate) fn new(
         text: &'a str,
-        symtable: SymTable,
+        table: SymbolTable,
         optimize: u8,
         strip_docstrings: bool,
         filename: &str,
@@ -143,7 +199,7 @@ impl<'a> Compiler<'a> {
         Compiler {
             text,
             lines: Lines::new(text),
-            symtable,
+            table,
             folder: Folder { optimize, text },
             optimize,
             strip_docstrings: optimize >= 2 || strip_docstrings,
@@ -231,14 +287,32 @@ impl<'a> Compiler<'a> {
         self.addop_i(opcode, arg, loc)
     }
 
-    fn enter_scope(&mut self, name: &str, kind: ScopeKind, scope: usize, firstlineno: i32) -> R {
-        let varnames = {
-            let mut set = NameSet::default();
-            for p in &self.symtable.scopes[scope].params {
-                set.add(p);
+    /// `compiler_enter_scope`.
+    fn enter_scope(&mut self, name: &str, kind: ScopeKind, scope: ScopeId, firstlineno: i32) -> R {
+        let ste = self.table.scope(scope);
+        let mut varnames = NameSet::default();
+        for p in ste.params() {
+            varnames.add(p);
+        }
+        let mut cellvars: Vec<String> = ste
+            .sorted_names(Resolved::Cell, DEF_COMP_CELL)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        // The implicit `__class__` and `__classdict__` cells of a class.
+        for (needed, implicit) in [
+            (ste.needs_class_closure, "__class__"),
+            (ste.needs_classdict, "__classdict__"),
+        ] {
+            if needed && !cellvars.iter().any(|c| c == implicit) {
+                cellvars.push(implicit.to_owned());
             }
-            set
-        };
+        }
+        let freevars = ste
+            .sorted_names(Resolved::Free, DEF_FREE_CLASS)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
         let private = self.units.last().and_then(|u| u.private.clone());
         let mut unit = Unit {
             seq: InstrSeq::default(),
@@ -256,7 +330,10 @@ impl<'a> Compiler<'a> {
             private,
             fblocks: Vec::new(),
             fast_hidden: Vec::new(),
-            comp_locals: Vec::new(),
+            cellvars,
+            freevars,
+            temp_symbols: HashMap::new(),
+            in_inlined_comp: 0,
             is_async: false,
         };
         let mut loc = Loc {
@@ -275,14 +352,24 @@ impl<'a> Compiler<'a> {
     }
 
     /// `compiler_set_qualname`.
-    fn qualname(&self, name: &str, _kind: ScopeKind) -> String {
-        if self.units.len() < 2 {
+    fn qualname(&self, name: &str, kind: ScopeKind) -> String {
+        let depth = self.units.len();
+        if depth < 2 {
             return name.to_owned();
         }
-        let parent = self.ur();
-        let mangled = mangle(parent.private.as_deref(), name);
-        if self.symtable.scopes[parent.scope].scope_of(&mangled) == NameScope::GlobalExplicit {
-            return name.to_owned();
+        let mut parent = self.ur();
+        // What a type parameter scope holds is named after the scope around it.
+        if parent.kind == ScopeKind::TypeParams {
+            if depth == 2 {
+                return name.to_owned();
+            }
+            parent = &self.units[depth - 2];
+        }
+        if matches!(kind, ScopeKind::Function | ScopeKind::Class) {
+            let mangled = mangle(parent.private.as_deref(), name);
+            if self.scope_in(parent, &mangled) == GLOBAL_EXPLICIT {
+                return name.to_owned();
+            }
         }
         // A generator expression's scope (COMPILER_SCOPE_COMPREHENSION) adds no `<locals>`.
         if parent.kind == ScopeKind::Function && parent.name != "<genexpr>" {
@@ -292,6 +379,69 @@ impl<'a> Compiler<'a> {
         }
     }
 
+    /// `_PyST_GetSymbol(u_ste, name)`: the flags of `name` in `unit`'s scope, as an inlined
+    /// comprehension being compiled may have swapped them (0: not in the table).
+    fn symbol_in(&self, unit: &Unit<'a>, name: &str) -> u32 {
+        match unit.temp_symbols.get(name) {
+            Some(&flags) => flags,
+            None => self
+                .table
+                .scope(unit.scope)
+                .lookup(name)
+                .map_or(0, |symbol| symbol.flags),
+        }
+    }
+
+    /// `_PyST_GetScope(u_ste, name)`.
+    fn scope_in(&self, unit: &Unit<'a>, name: &str) -> u32 {
+        (self.symbol_in(unit, name) >> SCOPE_OFFSET) & SCOPE_MASK
+    }
+
+    /// `_PyST_GetSymbol(st_top, name)`: the module's table is the module unit's.
+    fn top_symbol(&self, name: &str) -> u32 {
+        match self.units.first() {
+            Some(module) => self.symbol_in(module, name),
+            None => self
+                .table
+                .top()
+                .lookup(name)
+                .map_or(0, |symbol| symbol.flags),
+        }
+    }
+
+    /// `get_ref_type`: how the current unit holds a name a closure takes.
+    fn get_ref_type(&self, name: &str) -> Result<u32, Unsupported> {
+        let unit = self.ur();
+        if unit.kind == ScopeKind::Class && (name == "__class__" || name == "__classdict__") {
+            return Ok(CELL);
+        }
+        match self.scope_in(unit, name) {
+            0 => Err(Unsupported::Construct(
+                "a closure over a name of unknown scope",
+            )),
+            scope => Ok(scope),
+        }
+    }
+
+    /// The `u_cellvars` index of `name` (`compiler_lookup_arg`).
+    fn cell_index(&self, name: &str) -> Result<usize, Unsupported> {
+        self.ur()
+            .cellvars
+            .iter()
+            .position(|n| n == name)
+            .ok_or(Unsupported::Construct("a cell the unit lacks"))
+    }
+
+    /// The `u_freevars` index of `name` (after the cells).
+    fn free_index(&self, name: &str) -> Result<usize, Unsupported> {
+        let unit = self.ur();
+        unit.freevars
+            .iter()
+            .position(|n| n == name)
+            .map(|i| i + unit.cellvars.len())
+            .ok_or(Unsupported::Construct("a free variable the unit lacks"))
+    }
+
     /// `optimize_and_assemble`: the return at the end, the flow graph passes, the assembler.
     fn exit_scope(&mut self, add_none: bool) -> Result<CodeObject, Unsupported> {
         if add_none {
@@ -299,12 +449,19 @@ impl<'a> Compiler<'a> {
         }
         self.addop(op::RETURN_VALUE, NO_LOC);
         let mut unit = self.units.pop().expect("a code unit");
-        let scope = &self.symtable.scopes[unit.scope];
+        let scope = self.table.scope(unit.scope);
+        // compute_code_flags
         let mut flags = 0;
-        if unit.kind == ScopeKind::Function {
+        if scope.function_like() {
             flags |= CO_OPTIMIZED | CO_NEWLOCALS;
             if scope.nested {
                 flags |= CO_NESTED;
+            }
+            match (scope.generator, scope.coroutine) {
+                (true, false) => flags |= CO_GENERATOR,
+                (false, true) => flags |= CO_COROUTINE,
+                (true, true) => flags |= CO_ASYNC_GENERATOR,
+                (false, false) => {}
             }
             if scope.varargs {
                 flags |= CO_VARARGS;
@@ -313,28 +470,20 @@ impl<'a> Compiler<'a> {
                 flags |= CO_VARKEYWORDS;
             }
         }
-        let function = unit.kind == ScopeKind::Function;
-        let generator = function && (scope.generator || scope.coroutine);
-        if generator {
-            flags |= match (scope.generator, scope.coroutine) {
-                (true, false) => CO_GENERATOR,
-                (false, true) => CO_COROUTINE,
-                _ => CO_ASYNC_GENERATOR,
-            };
-        }
+        let generator = flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR) != 0;
         let mut cfg = Cfg::from_seq(&unit.seq);
         let nlocals = unit.varnames.len();
-        let nparams = scope.params.len();
+        let nparams = scope.params().count();
         cfg.optimize_code_unit(&mut unit.consts, nlocals, nparams, unit.firstlineno)?;
         if generator {
             cfg.insert_generator_prefix(unit.firstlineno);
         }
         // prepare_localsplus: arg cells share the argument's slot.
         let nlocals = unit.varnames.len();
-        let ncells = scope.cells.len();
-        let nfrees = scope.frees.len();
+        let ncells = unit.cellvars.len();
+        let nfrees = unit.freevars.len();
         let mut fixed: Vec<i32> = (0..ncells + nfrees).map(|i| (nlocals + i) as i32).collect();
-        for (i, cell) in scope.cells.iter().enumerate() {
+        for (i, cell) in unit.cellvars.iter().enumerate() {
             if let Some(var) = unit.varnames.list.iter().position(|v| v == cell) {
                 fixed[i] = var as i32;
             }
@@ -359,27 +508,26 @@ impl<'a> Compiler<'a> {
             .iter()
             .map(|name| {
                 let mut kind = CO_FAST_LOCAL;
-                if unit.fast_hidden.contains(name) {
+                if unit.fast_hidden.iter().any(|(n, _)| n == name) {
                     kind |= CO_FAST_HIDDEN;
                 }
-                if scope.cells.contains(name) {
+                if unit.cellvars.contains(name) {
                     kind |= CO_FAST_CELL;
                 }
                 kind
             })
             .collect();
-        for cell in &scope.cells {
+        for cell in &unit.cellvars {
             if !unit.varnames.list.contains(cell) {
                 localsplusnames.push(cell.clone());
                 localspluskinds.push(CO_FAST_CELL);
             }
         }
-        for free in &scope.frees {
+        for free in &unit.freevars {
             localsplusnames.push(free.clone());
             localspluskinds.push(CO_FAST_FREE);
         }
         Ok(CodeObject {
-            scope: Some(unit.scope),
             argcount: unit.argcount + unit.posonlyargcount,
             posonlyargcount: unit.posonlyargcount,
             kwonlyargcount: unit.kwonlyargcount,
@@ -627,7 +775,9 @@ impl<'a> Compiler<'a> {
                 }
                 self.with(stmt, loc, 0)
             }
-            _ => Err(Unsupported::Construct("this statement")),
+            Stmt::Match(_) => Err(Unsupported::Construct("match")),
+            Stmt::TypeAlias(alias) => self.type_alias(alias, loc),
+            Stmt::IpyEscapeCommand(_) => Err(Unsupported::Construct("this statement")),
         }
     }
 
@@ -916,7 +1066,7 @@ impl<'a> Compiler<'a> {
         if self.ur().kind != ScopeKind::Function {
             return Err(Unsupported::Construct("return outside a function"));
         }
-        let scope = &self.symtable.scopes[self.ur().scope];
+        let scope = self.table.scope(self.ur().scope);
         if ret.value.is_some() && scope.generator && scope.coroutine {
             // CPython: "'return' with value in async generator".
             return Err(Unsupported::Construct(
@@ -1277,7 +1427,22 @@ impl<'a> Compiler<'a> {
             None => loc.line,
         };
         let params = &*def.parameters;
+        let type_params = def.type_params.as_deref();
+        if type_params.is_some() {
+            // Used by the CALL to the type parameters function.
+            self.addop(op::PUSH_NULL, loc);
+        }
         let mut funcflags = self.default_arguments(params, loc)?;
+        let num_typeparam_args = match type_params {
+            Some(type_params) => self.enter_function_type_params(
+                &def.name,
+                type_params,
+                funcflags,
+                firstlineno,
+                loc,
+            )?,
+            None => 0,
+        };
         // compiler_visit_annotations: args, then posonlyargs, *args, kwonly, **kwargs, return.
         let mut annotations = 0;
         let mut ann_items: Vec<(&str, &Expr)> = Vec::new();
@@ -1316,9 +1481,10 @@ impl<'a> Compiler<'a> {
         }
         // compiler_function_body
         let scope = self
-            .symtable
-            .scope_for(std::ptr::from_ref(def) as usize)
-            .ok_or(Unsupported::Construct("a function without a scope"))?;
+            .table
+            .function(def)
+            .ok_or(Unsupported::Construct("a function without a scope"))?
+            .id;
         self.enter_scope(&def.name, ScopeKind::Function, scope, firstlineno)?;
         self.u().is_async = def.is_async;
         let docstring = if self.strip_docstrings {
@@ -1335,13 +1501,175 @@ impl<'a> Compiler<'a> {
         for stmt in &def.body[start..] {
             self.stmt(stmt)?;
         }
-        if self.symtable.scopes[scope].generator || self.symtable.scopes[scope].coroutine {
+        let ste = self.table.scope(scope);
+        if ste.generator || ste.coroutine {
             self.wrap_in_stopiteration_handler()?;
         }
         let code = self.exit_scope(true)?;
         self.make_closure(code, funcflags, loc)?;
+        if type_params.is_some() {
+            self.exit_function_type_params(num_typeparam_args, loc)?;
+        }
         self.apply_decorators(&def.decorator_list)?;
         self.nameop(&def.name, ExprContext::Store, loc)
+    }
+
+    /// `compiler_function` for a generic function, up to its annotations: the type parameter
+    /// scope, taking the defaults as arguments. Gives how many it takes.
+    fn enter_function_type_params(
+        &mut self,
+        name: &str,
+        type_params: &ast::TypeParams,
+        funcflags: usize,
+        firstlineno: i32,
+        loc: Loc,
+    ) -> Result<usize, Unsupported> {
+        let num_typeparam_args =
+            usize::from(funcflags & 0x01 != 0) + usize::from(funcflags & 0x02 != 0);
+        if num_typeparam_args == 2 {
+            self.addop_i(op::SWAP, 2, loc)?;
+        }
+        let scope = self
+            .table
+            .type_params(type_params)
+            .ok_or(Unsupported::Construct("type parameters without a scope"))?
+            .id;
+        let scope_name = format!("<generic parameters of {name}>");
+        self.enter_scope(&scope_name, ScopeKind::TypeParams, scope, firstlineno)?;
+        self.type_params(type_params)?;
+        // The defaults come in as `.defaults` / `.kwdefaults`, the scope's parameters.
+        if funcflags & 0x03 != 0 {
+            self.addop_i(op::LOAD_FAST, 0, loc)?;
+        }
+        if funcflags & 0x03 == 0x03 {
+            self.addop_i(op::LOAD_FAST, 1, loc)?;
+        }
+        Ok(num_typeparam_args)
+    }
+
+    /// The end of `compiler_function` for a generic function: the type parameters set on the
+    /// function, the scope closed and called with the defaults.
+    fn exit_function_type_params(&mut self, num_typeparam_args: usize, loc: Loc) -> R {
+        self.addop_i(op::SWAP, 2, loc)?;
+        self.addop_i(
+            op::CALL_INTRINSIC_2,
+            INTRINSIC_SET_FUNCTION_TYPE_PARAMS,
+            loc,
+        )?;
+        self.u().argcount = num_typeparam_args as u32;
+        let code = self.exit_scope(false)?;
+        self.make_closure(code, 0, loc)?;
+        if num_typeparam_args > 0 {
+            self.addop_i(op::SWAP, num_typeparam_args + 1, loc)?;
+        }
+        self.addop_i(op::CALL, num_typeparam_args, loc)
+    }
+
+    /// `compiler_type_params`: each parameter made, stored, and all of them in a tuple.
+    fn type_params(&mut self, type_params: &ast::TypeParams) -> R {
+        for param in &type_params.type_params {
+            let loc = self.loc(param.range());
+            let name = match param {
+                ast::TypeParam::TypeVar(var) => {
+                    if var.default.is_some() {
+                        return Err(Unsupported::Construct("type parameter defaults"));
+                    }
+                    self.load_const(Const::Str(var.name.to_string()), loc)?;
+                    if let Some(bound) = &var.bound {
+                        let scope = self
+                            .table
+                            .get(BlockKey::TypeVarBound(var.range))
+                            .ok_or(Unsupported::Construct("a TypeVar bound without a scope"))?
+                            .id;
+                        let line = self.loc(bound.range()).line;
+                        self.enter_scope(&var.name, ScopeKind::TypeParams, scope, line)?;
+                        self.expr(bound)?;
+                        self.addop(op::RETURN_VALUE, loc);
+                        let code = self.exit_scope(true)?;
+                        self.make_closure(code, 0, loc)?;
+                        let intrinsic = if bound.is_tuple_expr() {
+                            INTRINSIC_TYPEVAR_WITH_CONSTRAINTS
+                        } else {
+                            INTRINSIC_TYPEVAR_WITH_BOUND
+                        };
+                        self.addop_i(op::CALL_INTRINSIC_2, intrinsic, loc)?;
+                    } else {
+                        self.addop_i(op::CALL_INTRINSIC_1, INTRINSIC_TYPEVAR, loc)?;
+                    }
+                    &var.name
+                }
+                ast::TypeParam::TypeVarTuple(var) => {
+                    if var.default.is_some() {
+                        return Err(Unsupported::Construct("type parameter defaults"));
+                    }
+                    self.load_const(Const::Str(var.name.to_string()), loc)?;
+                    self.addop_i(op::CALL_INTRINSIC_1, INTRINSIC_TYPEVARTUPLE, loc)?;
+                    &var.name
+                }
+                ast::TypeParam::ParamSpec(var) => {
+                    if var.default.is_some() {
+                        return Err(Unsupported::Construct("type parameter defaults"));
+                    }
+                    self.load_const(Const::Str(var.name.to_string()), loc)?;
+                    self.addop_i(op::CALL_INTRINSIC_1, INTRINSIC_PARAMSPEC, loc)?;
+                    &var.name
+                }
+            };
+            self.addop_i(op::COPY, 1, loc)?;
+            self.nameop(name, ExprContext::Store, loc)?;
+        }
+        let first = type_params
+            .type_params
+            .first()
+            .ok_or(Unsupported::Construct("empty type parameters"))?;
+        let loc = self.loc(first.range());
+        self.addop_i(op::BUILD_TUPLE, type_params.type_params.len(), loc)
+    }
+
+    /// `compiler_typealias`, with `compiler_typealias_body`.
+    fn type_alias(&mut self, alias: &'a ast::StmtTypeAlias, loc: Loc) -> R {
+        let Expr::Name(name) = &*alias.name else {
+            return Err(Unsupported::Construct(
+                "a type alias whose name is not a name",
+            ));
+        };
+        let name = name.id.as_str();
+        let type_params = alias.type_params.as_deref();
+        if let Some(type_params) = type_params {
+            self.addop(op::PUSH_NULL, loc);
+            let scope = self
+                .table
+                .type_params(type_params)
+                .ok_or(Unsupported::Construct("type parameters without a scope"))?
+                .id;
+            let scope_name = format!("<generic parameters of {name}>");
+            self.enter_scope(&scope_name, ScopeKind::TypeParams, scope, loc.line)?;
+            self.load_const(Const::Str(name.to_owned()), loc)?;
+            self.type_params(type_params)?;
+        } else {
+            self.load_const(Const::Str(name.to_owned()), loc)?;
+            self.load_const(Const::None, loc)?;
+        }
+        // compiler_typealias_body: the value, evaluated lazily in its own function.
+        let scope = self
+            .table
+            .get(BlockKey::TypeAlias(alias.range))
+            .ok_or(Unsupported::Construct("a type alias without a scope"))?
+            .id;
+        self.enter_scope(name, ScopeKind::Function, scope, loc.line)?;
+        self.u().consts.add(Const::None);
+        self.expr(&alias.value)?;
+        self.addop(op::RETURN_VALUE, loc);
+        let code = self.exit_scope(false)?;
+        self.make_closure(code, 0, loc)?;
+        self.addop_i(op::BUILD_TUPLE, 3, loc)?;
+        self.addop_i(op::CALL_INTRINSIC_1, INTRINSIC_TYPEALIAS, loc)?;
+        if type_params.is_some() {
+            let code = self.exit_scope(false)?;
+            self.make_closure(code, 0, loc)?;
+            self.addop_i(op::CALL, 0, loc)?;
+        }
+        self.nameop(name, ExprContext::Store, loc)
     }
 
     /// `compiler_default_arguments`: the flags for MAKE_FUNCTION.
@@ -1389,28 +1717,29 @@ impl<'a> Compiler<'a> {
         let params = lambda.parameters.as_deref().unwrap_or(&empty);
         let funcflags = self.default_arguments(params, loc)?;
         let scope = self
-            .symtable
-            .scope_for(std::ptr::from_ref(lambda) as usize)
-            .ok_or(Unsupported::Construct("a lambda without a scope"))?;
+            .table
+            .lambda(lambda)
+            .ok_or(Unsupported::Construct("a lambda without a scope"))?
+            .id;
         self.enter_scope("<lambda>", ScopeKind::Function, scope, loc.line)?;
         self.u().consts.add(Const::None);
         self.u().argcount = params.args.len() as u32;
         self.u().posonlyargcount = params.posonlyargs.len() as u32;
         self.u().kwonlyargcount = params.kwonlyargs.len() as u32;
         self.expr(&lambda.body)?;
-        if self.symtable.scopes[scope].generator {
-            // A generator lambda returns its value with the artificial return at the end.
-            let code = self.exit_scope(false)?;
-            return self.make_closure(code, funcflags, loc);
-        }
-        let ret_loc = Loc {
-            line: loc.line,
-            end_line: loc.line,
-            col: 0,
-            end_col: 0,
+        // A generator lambda returns its body's value as it stands, with no located return.
+        let code = if self.table.scope(scope).generator {
+            self.exit_scope(false)?
+        } else {
+            let ret_loc = Loc {
+                line: loc.line,
+                end_line: loc.line,
+                col: 0,
+                end_col: 0,
+            };
+            self.addop(op::RETURN_VALUE, ret_loc);
+            self.exit_scope(true)?
         };
-        self.addop(op::RETURN_VALUE, ret_loc);
-        let code = self.exit_scope(true)?;
         self.make_closure(code, funcflags, loc)
     }
 
@@ -1445,33 +1774,30 @@ impl<'a> Compiler<'a> {
     /// `compiler_make_closure`: the cells and free variables the new function takes.
     fn make_closure(&mut self, code: CodeObject, flags: usize, loc: Loc) -> R {
         let mut flags = flags;
-        if let Some(child) = code.scope {
-            let frees = self.symtable.scopes[child].frees.clone();
-            if !frees.is_empty() {
-                let parent = &self.symtable.scopes[self.ur().scope];
-                let mut args = Vec::new();
-                for name in &frees {
-                    // get_ref_type: a cell of the parent, else one of its free variables.
-                    let arg = parent
-                        .cells
-                        .iter()
-                        .position(|n| n == name)
-                        .or_else(|| {
-                            parent
-                                .frees
-                                .iter()
-                                .position(|n| n == name)
-                                .map(|i| i + parent.cells.len())
-                        })
-                        .ok_or(Unsupported::Construct("a free variable the parent lacks"))?;
-                    args.push(arg);
-                }
-                for arg in args {
-                    self.addop_i(op::LOAD_CLOSURE, arg, loc)?;
-                }
-                flags |= 0x08;
-                self.addop_i(op::BUILD_TUPLE, frees.len(), loc)?;
+        // The code's free variables, in their co_localsplusnames order.
+        let frees: Vec<&String> = code
+            .localsplusnames
+            .iter()
+            .zip(&code.localspluskinds)
+            .filter(|(_, kind)| *kind & CO_FAST_FREE != 0)
+            .map(|(name, _)| name)
+            .collect();
+        if !frees.is_empty() {
+            let mut args = Vec::with_capacity(frees.len());
+            for name in &frees {
+                // A class's method may take a name the class also binds: the closure's.
+                let arg = if self.get_ref_type(name)? == CELL {
+                    self.cell_index(name)?
+                } else {
+                    self.free_index(name)?
+                };
+                args.push(arg);
             }
+            for &arg in &args {
+                self.addop_i(op::LOAD_CLOSURE, arg, loc)?;
+            }
+            flags |= 0x08;
+            self.addop_i(op::BUILD_TUPLE, args.len(), loc)?;
         }
         let key = std::sync::Arc::new(super::code::CodeKey::of(&code));
         self.load_const(Const::Code(Box::new(code), key), loc)?;
@@ -1495,10 +1821,15 @@ impl<'a> Compiler<'a> {
             Some(first) => self.loc(first.expression.range()).line,
             None => loc.line,
         };
+        let type_params = class.type_params.as_deref();
+        if let Some(type_params) = type_params {
+            self.enter_class_type_params(&class.name, type_params, firstlineno, loc)?;
+        }
         let scope = self
-            .symtable
-            .scope_for(std::ptr::from_ref(class) as usize)
-            .ok_or(Unsupported::Construct("a class without a scope"))?;
+            .table
+            .class(class)
+            .ok_or(Unsupported::Construct("a class without a scope"))?
+            .id;
         // compiler_class_body
         self.enter_scope(&class.name, ScopeKind::Class, scope, firstlineno)?;
         let body_loc = Loc {
@@ -1513,14 +1844,29 @@ impl<'a> Compiler<'a> {
         let qualname = self.ur().qualname.clone();
         self.load_const(Const::Str(qualname), body_loc)?;
         self.nameop("__qualname__", ExprContext::Store, body_loc)?;
+        if type_params.is_some() {
+            // compiler_set_type_params_in_class
+            self.nameop(".type_params", ExprContext::Load, body_loc)?;
+            self.nameop("__type_params__", ExprContext::Store, body_loc)?;
+        }
+        let ste = self.table.scope(scope);
+        let (needs_classdict, needs_class_closure) = (ste.needs_classdict, ste.needs_class_closure);
+        if needs_classdict {
+            self.addop(op::LOAD_LOCALS, body_loc);
+            let arg = self.cell_index("__classdict__")?;
+            self.addop_i(op::STORE_DEREF, arg, body_loc)?;
+        }
         self.body(body_loc, &class.body)?;
-        if self.symtable.scopes[scope]
-            .cells
-            .iter()
-            .any(|c| c == "__class__")
-        {
+        if needs_classdict {
+            // Store __classdictcell__ into the namespace.
+            let arg = self.cell_index("__classdict__")?;
+            self.addop_i(op::LOAD_CLOSURE, arg, NO_LOC)?;
+            self.nameop("__classdictcell__", ExprContext::Store, NO_LOC)?;
+        }
+        if needs_class_closure {
             // Store __classcell__ into the namespace and return it.
-            self.addop_i(op::LOAD_CLOSURE, 0, NO_LOC)?;
+            let arg = self.cell_index("__class__")?;
+            self.addop_i(op::LOAD_CLOSURE, arg, NO_LOC)?;
             self.addop_i(op::COPY, 1, NO_LOC)?;
             self.nameop("__classcell__", ExprContext::Store, NO_LOC)?;
         } else {
@@ -1536,9 +1882,64 @@ impl<'a> Compiler<'a> {
             Some(arguments) => (&arguments.args, &arguments.keywords),
             None => (&[], &[]),
         };
-        self.call_helper(loc, 2, args, keywords)?;
+        if type_params.is_some() {
+            self.exit_class_type_params(class, args, keywords, loc)?;
+        } else {
+            self.call_helper(loc, 2, args, keywords)?;
+        }
         self.apply_decorators(&class.decorator_list)?;
         self.nameop(&class.name, ExprContext::Store, loc)
+    }
+
+    /// `compiler_class` for a generic class, up to its body: the type parameter scope.
+    fn enter_class_type_params(
+        &mut self,
+        name: &str,
+        type_params: &ast::TypeParams,
+        firstlineno: i32,
+        loc: Loc,
+    ) -> R {
+        // CPython 3.12 sets this on the enclosing unit and never restores it: the rest of
+        // that block mangles with the generic class's name.
+        self.u().private = Some(name.to_owned());
+        self.addop(op::PUSH_NULL, loc);
+        let scope = self
+            .table
+            .type_params(type_params)
+            .ok_or(Unsupported::Construct("type parameters without a scope"))?
+            .id;
+        let scope_name = format!("<generic parameters of {name}>");
+        self.enter_scope(&scope_name, ScopeKind::TypeParams, scope, firstlineno)?;
+        self.type_params(type_params)?;
+        self.nameop(".type_params", ExprContext::Store, loc)
+    }
+
+    /// The end of `compiler_class` for a generic class: `Generic[*params]` as a last base,
+    /// the class built, the scope closed and called.
+    fn exit_class_type_params(
+        &mut self,
+        class: &ast::StmtClassDef,
+        args: &[Expr],
+        keywords: &[ast::Keyword],
+        loc: Loc,
+    ) -> R {
+        self.nameop(".type_params", ExprContext::Load, loc)?;
+        self.addop_i(op::CALL_INTRINSIC_1, INTRINSIC_SUBSCRIPT_GENERIC, loc)?;
+        self.nameop(".generic_base", ExprContext::Store, loc)?;
+        // The added base is a name node located as the whole class statement.
+        let start = self.keyword_start(class.name.range().start(), "class")?;
+        let end = self.past_semicolon(class.range.end());
+        let mut bases = args.to_vec();
+        bases.push(Expr::Name(ast::ExprName {
+            node_index: ast::AtomicNodeIndex::default(),
+            range: TextRange::new(start, end),
+            id: ast::name::Name::new_static(".generic_base"),
+            ctx: ExprContext::Load,
+        }));
+        self.call_helper(loc, 2, &bases, keywords)?;
+        let code = self.exit_scope(false)?;
+        self.make_closure(code, 0, loc)?;
+        self.addop_i(op::CALL, 0, loc)
     }
 
     /// `compiler_nameop`.
@@ -1548,68 +1949,86 @@ impl<'a> Compiler<'a> {
         }
         let mangled = mangle(self.ur().private.as_deref(), name);
         let unit = self.ur();
-        let scope = &self.symtable.scopes[unit.scope];
-        let function = unit.kind == ScopeKind::Function;
-        let comp_local = unit
-            .comp_locals
-            .iter()
-            .any(|names| names.contains(&mangled));
-        let name_scope = if comp_local {
-            NameScope::Local
-        } else {
-            scope.scope_of(&mangled)
-        };
-        if let Some(arg) = deref_index(scope, name_scope, &mangled) {
-            if unit.kind == ScopeKind::Class && name_scope == NameScope::Free {
-                if ctx != ExprContext::Load {
-                    return Err(Unsupported::Construct("a store to a class free variable"));
-                }
-                // The class namespace first, then the cell.
-                self.addop(op::LOAD_LOCALS, loc);
-                return self.addop_i(op::LOAD_FROM_DICT_OR_DEREF, arg, loc);
-            }
-            let opcode = match ctx {
-                ExprContext::Load => op::LOAD_DEREF,
-                ExprContext::Store => op::STORE_DEREF,
-                _ => op::DELETE_DEREF,
-            };
-            return self.addop_i(opcode, arg, loc);
+        let ste = self.table.scope(unit.scope);
+        let function_like = ste.function_like();
+        let class_block = ste.kind == BlockType::Class;
+        let can_see_class_scope = ste.can_see_class_scope;
+        let scope = self.scope_in(unit, &mangled);
+        enum OpType {
+            Fast,
+            Global,
+            Deref,
+            Name,
         }
-        let (opcode, fast, global) = match (name_scope, function || comp_local) {
-            (NameScope::Local, true) => (
-                match ctx {
+        let optype = match scope {
+            FREE | CELL => OpType::Deref,
+            LOCAL
+                if function_like
+                    || unit
+                        .fast_hidden
+                        .iter()
+                        .any(|(n, hidden)| *hidden && *n == mangled) =>
+            {
+                OpType::Fast
+            }
+            GLOBAL_IMPLICIT if function_like => OpType::Global,
+            GLOBAL_EXPLICIT => OpType::Global,
+            _ => OpType::Name,
+        };
+        let opcode = match optype {
+            OpType::Deref => {
+                let arg = if scope == FREE {
+                    self.free_index(&mangled)?
+                } else {
+                    self.cell_index(&mangled)?
+                };
+                let opcode = match ctx {
+                    ExprContext::Load if class_block && self.ur().in_inlined_comp == 0 => {
+                        // The class namespace first, then the cell.
+                        self.addop(op::LOAD_LOCALS, loc);
+                        op::LOAD_FROM_DICT_OR_DEREF
+                    }
+                    ExprContext::Load if can_see_class_scope => {
+                        let classdict = self.free_index("__classdict__")?;
+                        self.addop_i(op::LOAD_DEREF, classdict, loc)?;
+                        op::LOAD_FROM_DICT_OR_DEREF
+                    }
+                    ExprContext::Load => op::LOAD_DEREF,
+                    ExprContext::Store => op::STORE_DEREF,
+                    _ => op::DELETE_DEREF,
+                };
+                return self.addop_i(opcode, arg, loc);
+            }
+            OpType::Fast => {
+                let opcode = match ctx {
                     ExprContext::Load => op::LOAD_FAST,
                     ExprContext::Store => op::STORE_FAST,
                     _ => op::DELETE_FAST,
-                },
-                true,
-                false,
-            ),
-            (NameScope::GlobalExplicit, _) | (NameScope::GlobalImplicit, true) => (
-                match ctx {
-                    ExprContext::Load => op::LOAD_GLOBAL,
-                    ExprContext::Store => op::STORE_GLOBAL,
-                    _ => op::DELETE_GLOBAL,
-                },
-                false,
-                true,
-            ),
-            _ => (
-                match ctx {
-                    ExprContext::Load => op::LOAD_NAME,
-                    ExprContext::Store => op::STORE_NAME,
-                    _ => op::DELETE_NAME,
-                },
-                false,
-                false,
-            ),
+                };
+                let arg = self.u().varnames.add(&mangled) as usize;
+                return self.addop_i(opcode, arg, loc);
+            }
+            OpType::Global => match ctx {
+                ExprContext::Load if can_see_class_scope && scope == GLOBAL_IMPLICIT => {
+                    let classdict = self.free_index("__classdict__")?;
+                    self.addop_i(op::LOAD_DEREF, classdict, loc)?;
+                    op::LOAD_FROM_DICT_OR_GLOBALS
+                }
+                ExprContext::Load => op::LOAD_GLOBAL,
+                ExprContext::Store => op::STORE_GLOBAL,
+                _ => op::DELETE_GLOBAL,
+            },
+            OpType::Name => match ctx {
+                ExprContext::Load if class_block && self.ur().in_inlined_comp > 0 => {
+                    op::LOAD_GLOBAL
+                }
+                ExprContext::Load => op::LOAD_NAME,
+                ExprContext::Store => op::STORE_NAME,
+                _ => op::DELETE_NAME,
+            },
         };
-        let mut arg = if fast {
-            self.u().varnames.add(&mangled) as usize
-        } else {
-            self.u().names.add(&mangled) as usize
-        };
-        if global && opcode == op::LOAD_GLOBAL {
+        let mut arg = self.u().names.add(&mangled) as usize;
+        if opcode == op::LOAD_GLOBAL {
             arg <<= 1;
         }
         self.addop_i(opcode, arg, loc)
@@ -1682,6 +2101,9 @@ impl<'a> Compiler<'a> {
             Expr::Lambda(lambda) => self.lambda(lambda, loc),
             Expr::Generator(genexp) => self.genexp(genexp),
             Expr::Yield(y) => {
+                if !self.table.scope(self.ur().scope).function_like() {
+                    return Err(Unsupported::Construct("yield outside a function body"));
+                }
                 match &y.value {
                     Some(value) => self.expr(value)?,
                     None => self.load_const(Const::None, loc)?,
@@ -1691,34 +2113,17 @@ impl<'a> Compiler<'a> {
             Expr::YieldFrom(y) => self.yield_from_expr(y, loc),
             Expr::Await(a) => self.await_expr(a, loc),
             Expr::FString(fstring) => self.joined_str(fstring, loc),
-            Expr::ListComp(comp) => self.comprehension(
-                std::ptr::from_ref(comp) as usize,
-                Comp::List,
-                &comp.generators,
-                &comp.elt,
-                None,
-                loc,
-            ),
-            Expr::SetComp(comp) => self.comprehension(
-                std::ptr::from_ref(comp) as usize,
-                Comp::Set,
-                &comp.generators,
-                &comp.elt,
-                None,
-                loc,
-            ),
+            Expr::ListComp(comp) => {
+                self.comprehension(e, Comp::List, &comp.generators, &comp.elt, None, loc)
+            }
+            Expr::SetComp(comp) => {
+                self.comprehension(e, Comp::Set, &comp.generators, &comp.elt, None, loc)
+            }
             Expr::DictComp(comp) => {
                 let key = comp.key.as_deref().ok_or(Unsupported::Parse(
                     "a dict comprehension without a key".into(),
                 ))?;
-                self.comprehension(
-                    std::ptr::from_ref(comp) as usize,
-                    Comp::Dict,
-                    &comp.generators,
-                    key,
-                    Some(&comp.value),
-                    loc,
-                )
+                self.comprehension(e, Comp::Dict, &comp.generators, key, Some(&comp.value), loc)
             }
             Expr::Set(set) => self.starunpack(
                 loc,
@@ -1980,44 +2385,29 @@ impl<'a> Compiler<'a> {
         self.addop_i(op::FORMAT_VALUE, oparg, loc)
     }
 
-    /// `compiler_comprehension` for the comprehensions 3.12 inlines (PEP 709), with
-    /// `push_inlined_comprehension_state` and `pop_inlined_comprehension_state`.
+    /// `compiler_comprehension` for the comprehensions 3.12 inlines (PEP 709).
     #[allow(clippy::too_many_arguments)]
     fn comprehension(
         &mut self,
-        node: usize,
+        e: &Expr,
         kind: Comp,
         generators: &[ast::Comprehension],
         elt: &Expr,
         value: Option<&Expr>,
         loc: Loc,
     ) -> R {
-        let locals: Vec<String> = self
-            .symtable
-            .comp_locals(node)
-            .ok_or(Unsupported::Construct(
-                "a comprehension without a symbol table",
-            ))?
-            .to_vec();
+        let entry = self.table.comprehension(e).ok_or(Unsupported::Construct(
+            "a comprehension without a symbol table",
+        ))?;
+        if !entry.comp_inlined {
+            return Err(Unsupported::Construct(
+                "a comprehension that is not inlined",
+            ));
+        }
+        let entry = entry.id;
         self.check_async_comprehension(generators)?;
         self.comprehension_iter(&generators[0], loc)?;
-        let function = self.ur().kind == ScopeKind::Function;
-        for name in &locals {
-            if !function && !self.ur().fast_hidden.contains(name) {
-                self.u().fast_hidden.push(name.clone());
-            }
-            let arg = self.u().varnames.add(name) as usize;
-            self.addop_i(op::LOAD_FAST_AND_CLEAR, arg, loc)?;
-        }
-        self.u().comp_locals.push(locals.clone());
-        let mut labels = None;
-        if !locals.is_empty() {
-            self.addop_i(op::SWAP, locals.len() + 1, loc)?;
-            let cleanup = self.new_label();
-            let end = self.new_label();
-            self.addop_j(op::SETUP_FINALLY, cleanup, loc);
-            labels = Some((cleanup, end));
-        }
+        let state = self.push_inlined_comprehension_state(loc, entry)?;
         let build = match kind {
             Comp::List => op::BUILD_LIST,
             Comp::Set => op::BUILD_SET,
@@ -2026,17 +2416,112 @@ impl<'a> Compiler<'a> {
         self.addop_i(build, 0, loc)?;
         self.addop_i(op::SWAP, 2, loc)?;
         self.comprehension_generator(generators, 0, 0, elt, value, kind, true, loc)?;
-        self.u().comp_locals.pop();
-        if let Some((cleanup, end)) = labels {
+        self.pop_inlined_comprehension_state(loc, state)
+    }
+
+    /// `push_inlined_comprehension_state` (3.12.1): the comprehension's names isolated from
+    /// the enclosing scope's, their outer values kept on the stack.
+    fn push_inlined_comprehension_state(
+        &mut self,
+        loc: Loc,
+        entry: ScopeId,
+    ) -> Result<InlinedComprehensionState, Unsupported> {
+        let unit = self.ur();
+        let ste = self.table.scope(unit.scope);
+        let in_class_block = ste.kind == BlockType::Class && unit.in_inlined_comp == 0;
+        let function_like = ste.function_like();
+        let comp = self.table.scope(entry);
+        if in_class_block && comp.hash_ordered {
+            // CPython pushes every symbol here, in an order that follows PYTHONHASHSEED.
+            return Err(Unsupported::Construct(
+                "a class-level comprehension whose names CPython orders by hash",
+            ));
+        }
+        let symbols: Vec<(String, u32)> = comp
+            .symbols()
+            .map(|(name, symbol)| (name.to_owned(), symbol.flags))
+            .collect();
+        self.u().in_inlined_comp += 1;
+        let mut state = InlinedComprehensionState::default();
+        for (k, symbol) in symbols {
+            // Only names bound in the comprehension (not an assignment expression's nonlocal)
+            // are isolated; in a class body, every name.
+            if !((symbol & DEF_LOCAL != 0 && symbol & DEF_NONLOCAL == 0) || in_class_block) {
+                continue;
+            }
+            if !function_like {
+                // Fast locals meanwhile, in a module or class.
+                let unit = self.u();
+                match unit.fast_hidden.iter_mut().find(|(n, _)| *n == k) {
+                    Some((_, true)) => {}
+                    Some((_, hidden)) => {
+                        *hidden = true;
+                        state.fast_hidden.push(k.clone());
+                    }
+                    None => {
+                        unit.fast_hidden.push((k.clone(), true));
+                        state.fast_hidden.push(k.clone());
+                    }
+                }
+            }
+            let scope = (symbol >> SCOPE_OFFSET) & SCOPE_MASK;
+            let outsc = self.scope_in(self.ur(), &k);
+            if scope != outsc && !(scope == CELL && outsc == FREE) {
+                // Compiled with its scope inside the comprehension until it ends.
+                let previous = self.u().temp_symbols.insert(k.clone(), symbol);
+                state.temp_symbols.push((k.clone(), previous));
+            }
+            let name = mangle(self.ur().private.as_deref(), &k);
+            let arg = self.u().varnames.add(&name) as usize;
+            self.addop_i(op::LOAD_FAST_AND_CLEAR, arg, loc)?;
+            if scope == CELL {
+                // A new cell for the comprehension; the outer one waits on the stack.
+                let arg = if outsc == FREE {
+                    self.free_index(&name)?
+                } else {
+                    self.cell_index(&name)?
+                };
+                self.addop_i(op::MAKE_CELL, arg, loc)?;
+            }
+            state.pushed_locals.push(k);
+        }
+        if !state.pushed_locals.is_empty() {
+            // The outermost iterable back on top, under a handler restoring the names.
+            self.addop_i(op::SWAP, state.pushed_locals.len() + 1, loc)?;
+            let cleanup = self.new_label();
+            let end = self.new_label();
+            self.addop_j(op::SETUP_FINALLY, cleanup, loc);
+            state.labels = Some((cleanup, end));
+        }
+        Ok(state)
+    }
+
+    /// `pop_inlined_comprehension_state`.
+    fn pop_inlined_comprehension_state(&mut self, loc: Loc, state: InlinedComprehensionState) -> R {
+        self.u().in_inlined_comp -= 1;
+        for (k, previous) in state.temp_symbols {
+            match previous {
+                Some(flags) => self.u().temp_symbols.insert(k, flags),
+                None => self.u().temp_symbols.remove(&k),
+            };
+        }
+        if let Some((cleanup, end)) = state.labels {
             self.addop(op::POP_BLOCK, NO_LOC);
             self.addop_j(op::JUMP, end, NO_LOC);
+            // An exception inside: drop the incomplete result, restore, reraise.
             self.use_label(cleanup);
             self.addop_i(op::SWAP, 2, NO_LOC)?;
             self.addop(op::POP_TOP, NO_LOC);
-            self.restore_comprehension_locals(&locals, loc)?;
+            self.restore_comprehension_locals(&state.pushed_locals, loc)?;
             self.addop_i(op::RERAISE, 0, NO_LOC)?;
             self.use_label(end);
-            self.restore_comprehension_locals(&locals, loc)?;
+            self.restore_comprehension_locals(&state.pushed_locals, loc)?;
+        }
+        // Still CO_FAST_HIDDEN in the code object.
+        for k in state.fast_hidden {
+            if let Some(entry) = self.u().fast_hidden.iter_mut().find(|(n, _)| *n == k) {
+                entry.1 = false;
+            }
         }
         Ok(())
     }
@@ -2060,11 +2545,12 @@ impl<'a> Compiler<'a> {
         };
         let loc = self.loc(range);
         let scope = self
-            .symtable
-            .scope_for(std::ptr::from_ref(genexp) as usize)
+            .table
+            .get(BlockKey::Comprehension(genexp.range))
             .ok_or(Unsupported::Construct(
                 "a generator expression without a scope",
-            ))?;
+            ))?
+            .id;
         self.enter_scope("<genexpr>", ScopeKind::Function, scope, loc.line)?;
         self.u().argcount = 1;
         self.genexp_generator(&genexp.generators, 0, &genexp.elt, loc)?;
@@ -2146,7 +2632,8 @@ impl<'a> Compiler<'a> {
     fn restore_comprehension_locals(&mut self, locals: &[String], loc: Loc) -> R {
         self.addop_i(op::SWAP, locals.len() + 1, loc)?;
         for name in locals.iter().rev() {
-            let arg = self.u().varnames.add(name) as usize;
+            let name = mangle(self.ur().private.as_deref(), name);
+            let arg = self.u().varnames.add(&name) as usize;
             self.addop_i(op::STORE_FAST_MAYBE_NULL, arg, loc)?;
         }
         Ok(())
@@ -2653,31 +3140,8 @@ impl<'a> Compiler<'a> {
             return Ok(false);
         }
         let unit = self.ur();
-        let scope = &self.symtable.scopes[unit.scope];
-        if unit.kind != ScopeKind::Function && unit.kind != ScopeKind::Class {
-            // Module: `super` is a module symbol there.
-            return Ok(false);
-        }
-        if unit
-            .comp_locals
-            .iter()
-            .any(|names| names.iter().any(|n| n == "super"))
-        {
-            return Ok(false);
-        }
-        let super_scope = match unit.kind {
-            ScopeKind::Function => scope.scope_of("super"),
-            _ => {
-                if scope.scope_of("super") == NameScope::GlobalImplicit
-                    && !scope_binds(scope, "super")
-                {
-                    NameScope::GlobalImplicit
-                } else {
-                    NameScope::Local
-                }
-            }
-        };
-        if super_scope != NameScope::GlobalImplicit || self.symtable.module_mentions("super") {
+        // Statically visible shadowing of `super`.
+        if self.scope_in(unit, "super") != GLOBAL_IMPLICIT || self.top_symbol("super") != 0 {
             return Ok(false);
         }
         let args = &call.arguments.args;
@@ -2687,10 +3151,11 @@ impl<'a> Compiler<'a> {
         if !args.is_empty() {
             return Ok(false);
         }
+        // Zero-argument super(): a first argument, and the `__class__` cell.
         if unit.argcount == 0 && unit.posonlyargcount == 0 {
             return Ok(false);
         }
-        Ok(scope.scope_of("__class__") == NameScope::Free)
+        Ok(self.get_ref_type("__class__")? == FREE)
     }
 
     /// `load_args_for_super`.
@@ -2717,7 +3182,7 @@ impl<'a> Compiler<'a> {
 
     fn is_import_originated(&self, e: &Expr) -> bool {
         match e {
-            Expr::Name(name) => self.symtable.scopes[0].imports.contains(name.id.as_str()),
+            Expr::Name(name) => self.top_symbol(name.id.as_str()) & DEF_IMPORT != 0,
             _ => false,
         }
     }
@@ -2891,24 +3356,6 @@ impl<'a> Compiler<'a> {
             self.addop_i(op::BUILD_MAP, n, loc)?;
         }
         Ok(())
-    }
-}
-
-fn scope_binds(scope: &super::symtable::Scope, name: &str) -> bool {
-    scope.scope_of(name) != NameScope::GlobalImplicit
-}
-
-/// The cell or free-variable index (`u_cellvars`, then `u_freevars` after the cells) of a
-/// name the scope reads through a cell.
-fn deref_index(scope: &super::symtable::Scope, name_scope: NameScope, name: &str) -> Option<usize> {
-    match name_scope {
-        NameScope::Cell => scope.cells.iter().position(|n| n == name),
-        NameScope::Free => scope
-            .frees
-            .iter()
-            .position(|n| n == name)
-            .map(|i| i + scope.cells.len()),
-        _ => None,
     }
 }
 

@@ -48,4 +48,4 @@ async def closures(xs):
     n = 2
     a = [x * n async for x in xs]
     b = (x * n async for x in xs)
-    return a, b
+    return [lambda: x async for x in xs], a, b

@@ -45,7 +45,7 @@ impl<'a> Compiler<'a> {
 
     /// `addop_yield`: an async generator wraps what it yields.
     pub(super) fn addop_yield(&mut self, loc: Loc) -> R {
-        let scope = &self.symtable.scopes[self.ur().scope];
+        let scope = self.table.scope(self.ur().scope);
         if scope.generator && scope.coroutine {
             self.addop_i(op::CALL_INTRINSIC_1, INTRINSIC_ASYNC_GEN_WRAP, loc)?;
         }
@@ -56,8 +56,7 @@ impl<'a> Compiler<'a> {
     /// CPython's `COMPILER_SCOPE_COMPREHENSION`: here only a generator expression, as 3.12
     /// inlines list, set and dict comprehensions into their scope.
     fn in_genexp(&self) -> bool {
-        let unit = self.ur();
-        unit.kind == ScopeKind::Function && !unit.is_async && unit.name == "<genexpr>"
+        self.table.scope(self.ur().scope).comprehension.is_some()
     }
 
     /// Where `await`, `async for` and `async with` are allowed: an `async def` (and, for
