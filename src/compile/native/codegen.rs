@@ -26,6 +26,8 @@ mod exception_groups;
 
 type R = Result<(), Unsupported>;
 
+mod patterns;
+
 const STACK_USE_GUIDELINE: usize = 30;
 const INTRINSIC_IMPORT_STAR: i32 = 2;
 const INTRINSIC_UNARY_POSITIVE: i32 = 5;
@@ -775,7 +777,7 @@ impl<'a> Compiler<'a> {
                 }
                 self.with(stmt, loc, 0)
             }
-            Stmt::Match(_) => Err(Unsupported::Construct("match")),
+            Stmt::Match(stmt) => self.match_(stmt),
             Stmt::TypeAlias(alias) => self.type_alias(alias, loc),
             Stmt::IpyEscapeCommand(_) => Err(Unsupported::Construct("this statement")),
         }

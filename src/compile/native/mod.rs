@@ -127,6 +127,36 @@ mod tests {
             );
         }
     }
+    /// The patterns CPython's compiler rejects (duplicate keys as a set sees them, names
+    /// bound twice or not by every alternative, unreachable cases) are left to CPython.
+    #[test]
+    fn rejected_patterns_go_to_cpython() {
+        for case in [
+            "{1: a, 1.0: b}",
+            "{1: a, True: b}",
+            "{-0.0: a, 0: b}",
+            "{'k': a, 'k': b}",
+            "[a] | b",
+            "[a] | [b]",
+            "[a, a]",
+            "C(a=1, a=2)",
+            "(a | b)",
+        ] {
+            let source =
+                format!("match x:\n    case {case}:\n        pass\n    case 1:\n        pass\n");
+            let result = compile_312(source.as_bytes(), "t.py", CodeOptions::default());
+            assert!(
+                matches!(
+                    result,
+                    Err(Unsupported::Parse(_) | Unsupported::Construct(_))
+                ),
+                "{case}: {result:?}"
+            );
+        }
+        let fine = b"match x:\n    case {1: a, 2: b} | {3: b, 4: a}:\n        pass\n";
+        assert!(compile_312(fine, "t.py", CodeOptions::default()).is_ok());
+    }
+
     /// A class-level comprehension whose names CPython 3.12 pushes in string-hash order
     /// (`co_varnames` changes with PYTHONHASHSEED) is left to CPython.
     #[test]
