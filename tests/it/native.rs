@@ -38,16 +38,13 @@ fn other_python() -> Option<Python> {
         .find(|python| python.minor != 12)
 }
 
-/// A module the native compiler is unlikely to support for a long while: `async with` in a
-/// `match` in an `async def`.
+/// A module the native compiler refuses for a long while: a NaN constant (`inf - inf`, which
+/// CPython folds, its sign and payload the platform's) in a function whose name is not on the
+/// line of its `def`.
 const HARD: &str = "\
-async def handle(event, opener):
-    match event:
-        case {\"kind\": \"open\", \"path\": path}:
-            async with opener(path) as handle:
-                return handle
-        case _:
-            return None
+def \\
+        not_a_number():
+    return 1e999 - 1e999
 ";
 
 /// A project of plain modules plus [`HARD`] as `app/hard.py`.
