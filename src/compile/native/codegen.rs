@@ -2534,16 +2534,21 @@ impl<'a> Compiler<'a> {
             genexp.range
         } else {
             // The sole argument of a call: CPython's node takes the call's parentheses.
-            let before = self.text[..usize::from(genexp.range.start())].trim_end();
-            let after = self.text[usize::from(genexp.range.end())..].trim_start();
-            if !before.ends_with('(') || !after.starts_with(')') {
-                return Err(Unsupported::Construct(
-                    "a generator expression without its parentheses",
-                ));
+            let start = usize::from(genexp.range.start());
+            let end = usize::from(genexp.range.end());
+            match (
+                open_paren_before(self.text, start),
+                close_paren_after(self.text, end),
+            ) {
+                (Some(start), Some(end)) => {
+                    TextRange::new(TextSize::from(start as u32), TextSize::from(end as u32))
+                }
+                _ => {
+                    return Err(Unsupported::Construct(
+                        "a generator expression without its parentheses",
+                    ));
+                }
             }
-            let start = TextSize::from((before.len() - 1) as u32);
-            let end = TextSize::from((self.text.len() - after.len() + 1) as u32);
-            TextRange::new(start, end)
         };
         let loc = self.loc(range);
         let scope = self
@@ -3359,6 +3364,50 @@ impl<'a> Compiler<'a> {
         }
         Ok(())
     }
+}
+
+/// Whether `text` holds only what may sit between tokens: blanks, line continuations and
+/// comments (the first line may end in one; the others are blank or a comment).
+fn only_trivia(text: &str) -> bool {
+    text.split('\n').all(|line| {
+        let line = line.trim_start_matches([' ', '\t', '\x0c', '\r']);
+        line.is_empty() || line.starts_with('#') || line == "\\" || line == "\\\r"
+    })
+}
+
+/// The offset of the `(` a call's sole generator argument starts after, with only blanks and
+/// comments between (a `(` inside a comment leaves code between it and `start`).
+fn open_paren_before(text: &str, start: usize) -> Option<usize> {
+    let before = &text[..start];
+    let mut end = before.len();
+    while let Some(open) = before[..end].rfind('(') {
+        if only_trivia(&before[open + 1..]) {
+            // Not one in a comment (a `#` before it on its line: refused, to be safe).
+            let line_start = before[..open].rfind('\n').map_or(0, |i| i + 1);
+            return (!before[line_start..open].contains('#')).then_some(open);
+        }
+        end = open;
+    }
+    None
+}
+
+/// The offset just past the `)` that closes a call's sole generator argument ending at `end`.
+fn close_paren_after(text: &str, end: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut i = end;
+    while i < bytes.len() {
+        match bytes[i] {
+            b' ' | b'\t' | b'\x0c' | b'\r' | b'\n' | b'\\' => i += 1,
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b')' => return Some(i + 1),
+            _ => return None,
+        }
+    }
+    None
 }
 
 #[derive(Debug, Clone, Copy)]
