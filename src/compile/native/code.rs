@@ -13,6 +13,8 @@ pub(crate) enum Const {
     Float(f64),
     Complex(f64, f64),
     Str(String),
+    /// A `str` holding a lone surrogate (which a Rust `String` cannot), as code points.
+    Surrogates(Vec<u32>),
     Bytes(Vec<u8>),
     Tuple(Vec<Const>),
     FrozenSet(Vec<Const>),
@@ -31,6 +33,7 @@ pub(crate) enum ConstKey {
     Float(u64),
     Complex(u64, u64),
     Str(String),
+    Surrogates(Vec<u32>),
     Bytes(Vec<u8>),
     Tuple(Vec<ConstKey>),
     FrozenSet(Vec<ConstKey>),
@@ -84,6 +87,7 @@ impl Const {
             Const::Float(f) => ConstKey::Float(f.to_bits()),
             Const::Complex(r, i) => ConstKey::Complex(r.to_bits(), i.to_bits()),
             Const::Str(s) => ConstKey::Str(s.clone()),
+            Const::Surrogates(s) => ConstKey::Surrogates(s.clone()),
             Const::Bytes(b) => ConstKey::Bytes(b.clone()),
             Const::Tuple(items) => ConstKey::Tuple(items.iter().map(Const::key).collect()),
             Const::FrozenSet(items) => {
@@ -105,6 +109,7 @@ impl Const {
             Const::Float(f) => *f != 0.0,
             Const::Complex(r, i) => *r != 0.0 || *i != 0.0,
             Const::Str(s) => !s.is_empty(),
+            Const::Surrogates(s) => !s.is_empty(),
             Const::Bytes(b) => !b.is_empty(),
             Const::Tuple(items) | Const::FrozenSet(items) => !items.is_empty(),
         }
@@ -240,6 +245,12 @@ fn write_const(value: &Const, out: &mut Vec<u8>) {
             out.extend_from_slice(&i.to_le_bytes());
         }
         Const::Str(s) => write_str(s, out),
+        Const::Surrogates(s) => {
+            let utf8 = super::strings::surrogatepass_utf8(s);
+            out.push(b'u');
+            write_u32(utf8.len() as u32, out);
+            out.extend_from_slice(&utf8);
+        }
         Const::Bytes(b) => write_bytes(b, out),
         Const::Tuple(items) => {
             out.push(b'(');

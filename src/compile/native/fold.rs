@@ -33,7 +33,7 @@ impl Folder<'_> {
                 Number::Float(f) => Const::Float(*f),
                 Number::Complex { real, imag } => Const::Complex(*real, *imag),
             }),
-            Expr::StringLiteral(s) => Some(Const::Str(self.string_value(s)?)),
+            Expr::StringLiteral(s) => Some(self.string_value(s)?),
             Expr::BytesLiteral(b) => Some(Const::Bytes(b.value.bytes().collect())),
             Expr::Name(name) if name.id.as_str() == "__debug__" => match name.ctx {
                 ast::ExprContext::Load => Some(Const::Bool(self.optimize == 0)),
@@ -110,29 +110,11 @@ impl Folder<'_> {
     }
 }
 
-/// Whether source text may spell a lone surrogate (`\\udc80`, `\\U0000d800`), which Ruff
-/// cannot hold and replaces with U+FFFD.
-pub(crate) fn may_spell_surrogate(source: &str) -> bool {
-    let bytes = source.as_bytes();
-    (0..bytes.len()).any(|i| {
-        let rest = &bytes[i..];
-        let surrogate = |digits: &[u8]| {
-            digits.len() >= 2
-                && matches!(digits[0], b'd' | b'D')
-                && matches!(digits[1], b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F')
-        };
-        (rest.starts_with(b"\\u") && surrogate(&rest[2..]))
-            || (rest.starts_with(b"\\U0000") && surrogate(&rest[6..]))
-    })
-}
-
 impl Folder<'_> {
-    fn string_value(&self, s: &ast::ExprStringLiteral) -> Result<String, Unsupported> {
-        let text = s.value.to_str();
-        if may_spell_surrogate(&self.text[s.range]) {
-            return Err(Unsupported::Construct("a string with a lone surrogate"));
-        }
-        Ok(text.to_owned())
+    fn string_value(&self, s: &ast::ExprStringLiteral) -> Result<Const, Unsupported> {
+        Ok(super::strings::str_const(super::strings::str_value(
+            self.text, s,
+        )?))
     }
 }
 

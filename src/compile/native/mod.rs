@@ -33,9 +33,14 @@ mod code;
 mod codegen;
 mod flowgraph;
 mod fold;
+mod fstrings;
 #[allow(clippy::all, clippy::pedantic, unreachable_pub)]
 mod opcode312;
+#[allow(clippy::unreadable_literal)]
+mod printable312;
+mod strings;
 mod symtable;
+mod unparse;
 
 pub mod scopes;
 
@@ -122,6 +127,25 @@ mod tests {
             );
         }
     }
+    /// The worker drops a module docstring followed by a `__future__` import when the module
+    /// has its own asserts (not what `-OO` gives): that stays with the worker.
+    #[test]
+    fn stripped_docstring_before_future_with_asserts_goes_to_cpython() {
+        let strip = CodeOptions {
+            strip_docstrings: true,
+            ..CodeOptions::default()
+        };
+        let with_assert = b"\"doc\"\nfrom __future__ import annotations\nif x:\n    assert x\n";
+        assert!(matches!(
+            compile_312(with_assert, "t.py", strip),
+            Err(Unsupported::Construct(_))
+        ));
+        // Without module-level asserts it compiles as -OO does, and unstripped as always.
+        let in_function = b"\"doc\"\nfrom __future__ import annotations\ndef f():\n    assert x\n";
+        assert!(compile_312(in_function, "t.py", strip).is_ok());
+        assert!(compile_312(with_assert, "t.py", CodeOptions::default()).is_ok());
+    }
+
     use super::opcode312::STACK_EFFECT_SAMPLES;
 
     /// The hand-written stack effects agree with `_opcode.stack_effect` of CPython 3.12 on

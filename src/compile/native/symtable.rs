@@ -143,6 +143,8 @@ struct Builder {
     comp_stack: Vec<Comp>,
     cur: usize,
     private: Option<String>,
+    /// `from __future__ import annotations` is in effect.
+    future_annotations: bool,
 }
 
 type R = Result<(), Unsupported>;
@@ -155,6 +157,7 @@ pub(crate) fn build(module: &ast::ModModule) -> Result<SymTable, Unsupported> {
         comp_stack: Vec::new(),
         cur: 0,
         private: None,
+        future_annotations: future_annotations(module),
     };
     builder.stmts(&module.body)?;
     let mut table = SymTable {
@@ -167,6 +170,35 @@ pub(crate) fn build(module: &ast::ModModule) -> Result<SymTable, Unsupported> {
         return Err(Unsupported::Construct("a free variable at module level"));
     }
     Ok(table)
+}
+
+/// Whether the `from __future__` imports at the start of the module (after a docstring)
+/// include `annotations`.
+fn future_annotations(module: &ast::ModModule) -> bool {
+    let mut body = module.body.iter().peekable();
+    if let Some(Stmt::Expr(e)) = body.peek() {
+        if e.value.is_string_literal_expr() {
+            body.next();
+        }
+    }
+    body.map_while(|stmt| match stmt {
+        Stmt::ImportFrom(import)
+            if import.level == 0
+                && import
+                    .module
+                    .as_ref()
+                    .is_some_and(|m| m.as_str() == "__future__") =>
+        {
+            Some(
+                import
+                    .names
+                    .iter()
+                    .any(|a| a.name.as_str() == "annotations"),
+            )
+        }
+        _ => None,
+    })
+    .any(|annotations| annotations)
 }
 
 fn new_scope(kind: ScopeKind, nested: bool) -> Scope {
@@ -407,6 +439,16 @@ impl Builder {
         id
     }
 
+    /// `symtable_visit_annotation`: under `from __future__ import annotations` an annotation
+    /// is a block of its own that is never a child of the enclosing one (never analyzed, never
+    /// compiled), so the names in it bind or free nothing.
+    fn annotation(&mut self, annotation: &Expr) -> R {
+        if self.future_annotations {
+            return Ok(());
+        }
+        self.expr(annotation)
+    }
+
     fn stmt(&mut self, stmt: &Stmt) -> R {
         match stmt {
             Stmt::FunctionDef(def) => {
@@ -421,7 +463,7 @@ impl Builder {
                 }
                 self.parameters_outer(&def.parameters)?;
                 if let Some(returns) = &def.returns {
-                    self.expr(returns)?;
+                    self.annotation(returns)?;
                 }
                 self.bind(&def.name)?;
                 let parent = self.cur;
@@ -486,7 +528,7 @@ impl Builder {
                 } else {
                     self.expr(&ann.target)?;
                 }
-                self.expr(&ann.annotation)?;
+                self.annotation(&ann.annotation)?;
                 if let Some(value) = &ann.value {
                     self.expr(value)?;
                 }
@@ -652,22 +694,22 @@ impl Builder {
         }
         for p in params.posonlyargs.iter().chain(&params.args) {
             if let Some(annotation) = &p.parameter.annotation {
-                self.expr(annotation)?;
+                self.annotation(annotation)?;
             }
         }
         if let Some(vararg) = &params.vararg {
             if let Some(annotation) = &vararg.annotation {
-                self.expr(annotation)?;
+                self.annotation(annotation)?;
             }
         }
         for p in &params.kwonlyargs {
             if let Some(annotation) = &p.parameter.annotation {
-                self.expr(annotation)?;
+                self.annotation(annotation)?;
             }
         }
         if let Some(kwarg) = &params.kwarg {
             if let Some(annotation) = &kwarg.annotation {
-                self.expr(annotation)?;
+                self.annotation(annotation)?;
             }
         }
         Ok(())
