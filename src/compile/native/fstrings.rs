@@ -83,8 +83,9 @@ fn debug_value<'e>(
     debug: &ast::DebugText,
 ) -> Result<Value<'e>, Unsupported> {
     let source = debug.as_str();
-    // CPython decodes escapes and braces in it again (`_PyPegen_decode_fstring_part`).
-    if source.contains(['\\', '{', '}']) {
+    // CPython decodes escapes and braces in it again (`_PyPegen_decode_fstring_part`), and its
+    // tokenizer leaves comments out of it.
+    if source.contains(['\\', '{', '}', '#']) {
         return Err(Unsupported::Construct("an f-string `=` field with escapes"));
     }
     let start = field.range.start() + TextSize::from(1);

@@ -452,8 +452,9 @@ impl Writer<'_> {
     fn formatted_value(&mut self, field: &ast::InterpolatedElement, raw: bool) -> R {
         let mut conversion = field.conversion;
         if let Some(debug) = &field.debug_text {
-            // CPython decodes escapes and braces in it again (`_PyPegen_decode_fstring_part`).
-            if debug.as_str().contains(['\\', '{', '}']) {
+            // CPython decodes escapes and braces in it again (`_PyPegen_decode_fstring_part`),
+            // and its tokenizer leaves comments out of it.
+            if debug.as_str().contains(['\\', '{', '}', '#']) {
                 return Err(Unsupported::Construct("an f-string `=` field with escapes"));
             }
             let debug: Vec<u32> = debug.as_str().chars().map(u32::from).collect();
