@@ -223,7 +223,7 @@ fn fold_binop(op: Operator, left: &Const, right: &Const) -> Folded {
     let complex = |v: &Const| match v {
         Const::Complex(r, i) => Some((*r, *i)),
         Const::Float(f) => Some((*f, 0.0)),
-        Const::Int(i) if i.unsigned_abs() < (1u128 << 53) => Some((*i as f64, 0.0)),
+        Const::Int(i) => Some((*i as f64, 0.0)),
         Const::Bool(b) => Some((f64::from(u8::from(*b)), 0.0)),
         _ => None,
     };
@@ -232,6 +232,26 @@ fn fold_binop(op: Operator, left: &Const, right: &Const) -> Folded {
             match op {
                 Operator::Add => return Ok(Some(Const::Complex(ar + br, ai + bi))),
                 Operator::Sub => return Ok(Some(Const::Complex(ar - br, ai - bi))),
+                Operator::Mult | Operator::Div | Operator::Pow
+                    if [ar, ai, br, bi].iter().all(|x| x.is_finite()) =>
+                {
+                    let (a, b) = ((ar, ai), (br, bi));
+                    let result = match op {
+                        Operator::Mult => Some(c_prod(a, b)),
+                        Operator::Div => c_quot(a, b),
+                        _ => complex_pow(a, b)?,
+                    };
+                    return Ok(result.map(|(r, i)| Const::Complex(r, i)));
+                }
+                // Floor division, modulo, shifts and bitwise operators raise TypeError.
+                Operator::FloorDiv
+                | Operator::Mod
+                | Operator::LShift
+                | Operator::RShift
+                | Operator::BitOr
+                | Operator::BitXor
+                | Operator::BitAnd
+                | Operator::MatMult => return Ok(None),
                 _ => return Err(Unsupported::Construct("folding this complex operation")),
             }
         }
@@ -384,6 +404,70 @@ fn fold_subscr(value: &Const, index: &Const) -> Option<Const> {
         Const::Tuple(items) => Some(items[item(items.len())?].clone()),
         _ => None,
     }
+}
+
+type Complex = (f64, f64);
+
+/// `_Py_c_prod`
+fn c_prod(a: Complex, b: Complex) -> Complex {
+    (a.0 * b.0 - a.1 * b.1, a.0 * b.1 + a.1 * b.0)
+}
+
+/// `_Py_c_quot` (Smith's method), `None` for division by zero (EDOM: ZeroDivisionError).
+#[allow(clippy::float_cmp)]
+fn c_quot(a: Complex, b: Complex) -> Option<Complex> {
+    let abs_breal = b.0.abs();
+    let abs_bimag = b.1.abs();
+    if abs_breal >= abs_bimag {
+        if abs_breal == 0.0 {
+            return None;
+        }
+        let ratio = b.1 / b.0;
+        let denom = b.0 + b.1 * ratio;
+        Some(((a.0 + a.1 * ratio) / denom, (a.1 - a.0 * ratio) / denom))
+    } else {
+        let ratio = b.0 / b.1;
+        let denom = b.0 * ratio + b.1;
+        Some(((a.0 * ratio + a.1) / denom, (a.1 * ratio - a.0) / denom))
+    }
+}
+
+/// `complex_pow` for the small integer exponents it computes by repeated products
+/// (`c_powi`); other exponents go through libm's `atan2`/`exp` and stay with CPython.
+#[allow(clippy::float_cmp)]
+fn complex_pow(base: Complex, exponent: Complex) -> Result<Option<Complex>, Unsupported> {
+    let (real, imag) = exponent;
+    if !(imag == 0.0 && real == real.floor() && real.abs() <= 100.0) {
+        return Err(Unsupported::Construct("folding this complex operation"));
+    }
+    let n = real as i64;
+    // c_powu
+    let powu = |x: Complex, n: i64| {
+        let mut r = (1.0, 0.0);
+        let mut p = x;
+        let mut mask = 1;
+        while mask > 0 && n >= mask {
+            if n & mask != 0 {
+                r = c_prod(r, p);
+            }
+            mask <<= 1;
+            p = c_prod(p, p);
+        }
+        r
+    };
+    let p = if n > 0 {
+        powu(base, n)
+    } else {
+        match c_quot((1.0, 0.0), powu(base, -n)) {
+            Some(p) => p,
+            None => return Ok(None),
+        }
+    };
+    // _Py_ADJUST_ERANGE2: an infinite part is an OverflowError.
+    if p.0.is_infinite() || p.1.is_infinite() {
+        return Ok(None);
+    }
+    Ok(Some(p))
 }
 
 /// `_float_div_mod` (floatobject.c): floor quotient and modulo of finite floats, `None` for

@@ -18,3 +18,8 @@ t = "abc"[0], "abc"[-1], "abc"[5] if 0 else None, "\udc80z"[0], "é€"[1]
 u = (1, 2, (3, 4))[2], (1, 2)[True], (1, 2)[-3] if 0 else 0, b"AB"[1], b"AB"[-1]
 v = "abc"[1.0] if 0 else "abc"[::2], (1,)["a"] if 0 else 0, None[0] if 0 else 0
 w = [1, 2][0], x[0] if 0 else 0
+# Complex products, quotients and small integer powers (complexobject.c).
+cx = 1 / 1j, 100j / 7.0, 1j / 8, -1j / 32, (1 + 2j) * (3 - 4j), 2 * 1j, 1j * 1j
+cy = 3j ** 0j, 3j ** 0, 0j ** 0, (1 + 1j) ** 5, (1 + 1j) ** -3, 2j ** 100, (0.5 + 0.25j) ** 7.0
+cz = 1j / 0 if 0 else 0j ** -1, 1j // 2 if 0 else 1j % 2 if 0 else 1j << 1 if 0 else 0
+cw = (3 + 4j) / (1 - 2j), (1e-300j) / (1e300 + 1e-300j), 1e200j * 1e200j
