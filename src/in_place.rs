@@ -29,6 +29,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -518,10 +519,25 @@ pub fn run(config: &InplaceConfig, reporter: &dyn Reporter) -> Result<InplaceRep
     report.modules = sources.len();
     lap(&mut report, "scan");
 
+    // Without a cache every stale source is a compile: the workers start as the first ones
+    // are found, so they boot while the rest are checked. (With one, a stale source may still
+    // be a hit: compile_all starts them as it finds misses.)
+    let stale_found = AtomicUsize::new(0);
     let checked: Vec<Result<(u64, Vec<Pending>), InplaceError>> = sources
         .par_iter()
         .enumerate()
-        .map(|(index, source)| check(index, source, &interpreter, config))
+        .map(|(index, source)| {
+            let checked = check(index, source, &interpreter, config);
+            if config.cache_dir.is_none() && matches!(&checked, Ok((_, items)) if !items.is_empty())
+            {
+                let count = stale_found.fetch_add(1, Ordering::Relaxed) + 1;
+                if count <= backend.slots() {
+                    // A failure to start comes back from compile_all, which prepares again.
+                    let _ = backend.prepare(count);
+                }
+            }
+            checked
+        })
         .collect();
     let mut errors: BTreeMap<usize, SourceError> = BTreeMap::new();
     let mut pending: Vec<Pending> = Vec::new();

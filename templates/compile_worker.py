@@ -6,12 +6,14 @@ unchanged on CPython 3.8 to 3.14, so: no `match`, no `X | Y` annotations, stdlib
 Every frame, in both directions, is a little-endian u32 length followed by that many bytes.
 
 1. Hello (worker -> pyship), once at start: UTF-8 JSON
-   {"protocol": 1, "version": [3, 12, 1], "magic": "<MAGIC_NUMBER as hex>",
+   {"protocol": 2, "version": [3, 12, 1], "magic": "<MAGIC_NUMBER as hex>",
     "cache_tag": "cpython-312", "implementation": "cpython", "pid": 1234}
 2. Request (pyship -> worker): <u64 id> <u8 options> <u32 dfile length> <dfile UTF-8>
    <source bytes: the rest of the frame, exactly as on disk>. The options byte (pyship's
    CodeOptions) is the optimize level (bits 0-1) plus 4 to strip docstrings (see
    strip_docstrings below); other bits make the worker exit with status 2.
+   Or a batch of small modules in one frame: <u64 id> <u8 0x80> <u32 count>, then per module
+   <u8 options> <u32 dfile length> <dfile UTF-8> <u32 source length> <source bytes>.
 3. Response (worker -> pyship), one per request: <u64 id of the request> <u8 status> and
    - status 0: marshal.dumps(compile(source, dfile, 'exec', dont_inherit=True, optimize=N)),
      which is what py_compile / SourceLoader.source_to_code does (with docstrings stripped:
@@ -19,7 +21,9 @@ Every frame, in both directions, is a little-endian u32 length followed by that 
    - status 1: <u32 line> <u32 column> <message UTF-8>: the source does not compile. Line and
      column are SyntaxError.lineno/offset (1-based, 0 when absent) and the message is exc.msg;
      any other exception (ValueError for null bytes, RecursionError, ...) is reported as
-     "TypeName: text" at 0:0.
+     "TypeName: text" at 0:0;
+   - status 2, the answer to a batch: <u32 count>, then per module, in request order,
+     <u32 length> and that many bytes: <u8 status 0 or 1> and what follows it above.
 
 EOF on stdin between frames ends the worker with status 0.
 
@@ -32,6 +36,8 @@ Test hooks, read from the environment (used by pyship's tests, harmless otherwis
 - PYSHIP_TEST_QUEUE_LOG=<path>: after compiling each request, append "queued" to <path> when the
   next request is already waiting on stdin, else "idle" (one per line): shows pyship keeps the
   worker fed.
+- PYSHIP_TEST_BATCH_LOG=<path>: append how many modules each request frame carried (one number
+  per line): shows pyship batches small modules.
 """
 
 import sys
@@ -172,6 +178,10 @@ def _module_level_debug(ast, tree, definitions):
     return False
 
 
+# The options byte of a batch request.
+BATCH = 0x80
+
+
 def main():
     import json
     import marshal
@@ -196,6 +206,7 @@ def main():
     hang_dfile = environ.get("PYSHIP_TEST_HANG_DFILE")
     pid_log = environ.get("PYSHIP_TEST_PID_LOG")
     queue_log = environ.get("PYSHIP_TEST_QUEUE_LOG")
+    batch_log = environ.get("PYSHIP_TEST_BATCH_LOG")
     if pid_log:
         with open(pid_log, "a") as log:
             log.write("%d\n" % os.getpid())
@@ -243,7 +254,7 @@ def main():
         return min(number, 0xFFFFFFFF)
 
     hello = {
-        "protocol": 1,
+        "protocol": 2,
         "version": list(sys.version_info[:3]),
         "magic": MAGIC_NUMBER.hex(),
         "cache_tag": sys.implementation.cache_tag,
@@ -252,27 +263,9 @@ def main():
     }
     write_frame(json.dumps(hello).encode("utf-8"))
 
-    while True:
-        header = read_exact(4)
-        if header is None:
-            return 0
-        (length,) = struct.unpack("<I", header)
-        body = read_exact(length)
-        if body is None or length < 13:
-            sys.stderr.write("pyship compile worker: truncated request frame\n")
-            sys.stderr.flush()
-            return 2
-        request_id, options, dfile_length = struct.unpack_from("<QBI", body)
+    def answer(options, dfile, source):
+        """The answer to one module: status 0 and its code, or status 1 and where it fails."""
         optimize = options & 3
-        strip = options & 4
-        if options & ~7 or optimize == 3:
-            sys.stderr.write("pyship compile worker: unsupported options 0x%02x\n" % options)
-            sys.stderr.flush()
-            return 2
-        dfile = body[13 : 13 + dfile_length].decode("utf-8", "surrogateescape")
-        source = body[13 + dfile_length :]
-        del body
-
         if crash_dfile is not None and dfile == crash_dfile:
             if not crash_once or not os.path.exists(crash_once):
                 if crash_once:
@@ -285,10 +278,9 @@ def main():
             sys.stderr.flush()
             while True:
                 time.sleep(3600)
-
         error = None
         try:
-            if strip:
+            if options & 4:
                 code = strip_docstrings(source, dfile, optimize)
             else:
                 code = compile(source, dfile, "exec", dont_inherit=True, optimize=optimize)
@@ -303,14 +295,71 @@ def main():
             with open(queue_log, "a") as log:
                 log.write("queued\n" if next_request_waiting() else "idle\n")
         if error is None:
-            write_frame(struct.pack("<QB", request_id, 0), answer)
-            del answer
-            continue
+            return b"\x00", answer
         line, column, message = error
-        write_frame(
-            struct.pack("<QBII", request_id, 1, line, column),
+        return (
+            struct.pack("<BII", 1, line, column),
             str(message).encode("utf-8", "backslashreplace"),
         )
+
+    def check(options):
+        if options & ~7 or (options & 3) == 3:
+            sys.stderr.write("pyship compile worker: unsupported options 0x%02x\n" % options)
+            sys.stderr.flush()
+            sys.exit(2)
+
+    def truncated():
+        sys.stderr.write("pyship compile worker: truncated request frame\n")
+        sys.stderr.flush()
+        sys.exit(2)
+
+    while True:
+        header = read_exact(4)
+        if header is None:
+            return 0
+        (length,) = struct.unpack("<I", header)
+        body = read_exact(length)
+        if body is None or length < 13:
+            truncated()
+        request_id, options, count = struct.unpack_from("<QBI", body)
+        if options != BATCH:
+            check(options)
+            if batch_log:
+                with open(batch_log, "a") as log:
+                    log.write("1\n")
+            dfile = body[13 : 13 + count].decode("utf-8", "surrogateescape")
+            source = body[13 + count :]
+            del body
+            status, payload = answer(options, dfile, source)
+            write_frame(struct.pack("<Q", request_id) + status, payload)
+            del payload
+            continue
+        if batch_log:
+            with open(batch_log, "a") as log:
+                log.write("%d\n" % count)
+        parts = [struct.pack("<QBI", request_id, 2, count)]
+        at = 13
+        for _ in range(count):
+            if at + 9 > length:
+                truncated()
+            options, dfile_length = struct.unpack_from("<BI", body, at)
+            check(options)
+            at += 5
+            dfile = body[at : at + dfile_length].decode("utf-8", "surrogateescape")
+            at += dfile_length
+            if at + 4 > length:
+                truncated()
+            (source_length,) = struct.unpack_from("<I", body, at)
+            at += 4
+            source = body[at : at + source_length]
+            at += source_length
+            status, payload = answer(options, dfile, source)
+            parts.append(struct.pack("<I", len(status) + len(payload)))
+            parts.append(status)
+            parts.append(payload)
+        del body
+        write_frame(b"", b"".join(parts))
+        del parts
 
 
 sys.exit(main())

@@ -116,6 +116,24 @@ pub trait Backend: Send + Sync {
     /// Compile one module to canonical code bytes, or report where its syntax is wrong.
     fn compile(&self, request: &CompileRequest) -> Result<CompileOutcome, CompileError>;
 
+    /// Compile several modules, answers in their order: [`Backend::compile`] of each unless
+    /// the backend [`Backend::batches`] them.
+    fn compile_batch(
+        &self,
+        requests: &[&CompileRequest],
+    ) -> Vec<Result<CompileOutcome, CompileError>> {
+        requests
+            .iter()
+            .map(|request| self.compile(request))
+            .collect()
+    }
+
+    /// Whether [`Backend::compile_batch`] costs less than a compile of each: [`compile_all`]
+    /// then sends small modules in batches (the worker pool: one frame each way for all).
+    fn batches(&self) -> bool {
+        false
+    }
+
     /// The magic number of the bytecode it produces: with the request, what a cache key needs.
     fn magic(&self) -> [u8; 4];
 
@@ -421,6 +439,52 @@ impl CompileError {
     }
 }
 
+/// What a compiling thread sends the consumer for one answered job.
+type Sent = (Answer, Option<Result<Vec<u8>, CompileError>>);
+
+/// Send the answer to `job`, and one to each identical copy of it, to the consumer; false when
+/// the consumer is gone.
+fn answer_job(
+    backend: &dyn Backend,
+    cache: Option<&Cache>,
+    job: Job,
+    outcome: Result<CompileOutcome, CompileError>,
+    answers: &crossbeam_channel::Sender<Sent>,
+) -> bool {
+    let Job {
+        index,
+        request,
+        copies,
+    } = job;
+    // Identical sources get this code at their own path; the cache entry, the same for all, is
+    // written once.
+    for (index, dfile) in copies {
+        let outcome = copy_outcome(backend, &outcome, &request.dfile, &dfile);
+        let answer = Answer {
+            index,
+            dfile,
+            outcome,
+            cached: false,
+        };
+        if answers.send((answer, None)).is_err() {
+            return false;
+        }
+    }
+    // What the cache stores, made here while the consumer is busy with other answers.
+    let stored = match (cache, &outcome) {
+        (Some(_), Ok(outcome)) => Some(store(backend, outcome)),
+        _ => None,
+    };
+    let CompileRequest { dfile, .. } = request;
+    let answer = Answer {
+        index,
+        dfile,
+        outcome,
+        cached: false,
+    };
+    answers.send((answer, stored)).is_ok()
+}
+
 /// Threads [`compile_all`] runs per [`Backend::slots`]: one more than a worker holds
 /// requests (`cpython::pool::IN_FLIGHT`).
 pub const THREADS_PER_SLOT: usize = 3;
@@ -428,13 +492,22 @@ pub const THREADS_PER_SLOT: usize = 3;
 /// How many answers may wait for the consumer before the compiling threads wait for it.
 const ANSWERS_IN_FLIGHT: usize = 64;
 
+/// A source this small is compiled in a batch with others of its size when the backend
+/// [`Backend::batches`]: its compile costs little more than a request's round trip.
+const BATCH_SOURCE: usize = 4 * 1024;
+
+/// At most this many modules, and this many source bytes, go in one batch.
+const BATCH_MODULES: usize = 16;
+const BATCH_BYTES: usize = 32 * 1024;
+
 /// Compile `requests` with `backend`, answering from `cache` first what it can: see
 /// [`Event`] for what `on_event` hears. `digests[i]`, when given, is the [`SourceDigest`] of
 /// `requests[i].source` (computed here otherwise, and only with a cache).
 ///
 /// The backend is asked only for misses, largest sources first (the threads then finish
 /// together instead of one compiling a big module at the end), on `THREADS_PER_SLOT × min(slots, misses)`
-/// threads that send each answer over a bounded channel; `on_event` runs on the calling thread
+/// threads that send each answer over a bounded channel; small sources go to a backend that
+/// [`Backend::batches`] them several to a request; `on_event` runs on the calling thread
 /// and is the only one to see them, so whatever it writes to needs no lock. Answers compiled
 /// by the backend are stored in the cache in the background. Each request is dropped once
 /// answered, so the sources do not all stay in memory until the end.
@@ -532,55 +605,40 @@ pub fn compile_all<E: From<CompileError>>(
             work_sender.send(job).expect("the receiver is here");
         }
         drop(work_sender);
-        let (answer_sender, answers) = crossbeam_channel::bounded::<(
-            Answer,
-            Option<Result<Vec<u8>, CompileError>>,
-        )>(ANSWERS_IN_FLIGHT);
+        let (answer_sender, answers) = crossbeam_channel::bounded::<Sent>(ANSWERS_IN_FLIGHT);
         let stopped = &stopped;
         let mut on_event =
             |event| on_event(event).inspect_err(|_| stopped.store(true, Ordering::Relaxed));
         for _ in 0..(THREADS_PER_SLOT * slots.min(miss_count)).min(miss_count) {
             let (work, answer_sender) = (work.clone(), answer_sender.clone());
             scope.spawn(move || {
-                for Job {
-                    index,
-                    request,
-                    copies,
-                } in work
-                {
+                let batching = backend.batches();
+                while let Ok(first) = work.recv() {
                     if stopped.load(Ordering::Relaxed) {
                         break;
                     }
-                    let outcome = backend.compile(&request);
-                    // Identical sources get this code at their own path; the cache entry, the
-                    // same for all, is written once.
-                    for (index, dfile) in copies {
-                        let outcome = copy_outcome(backend, &outcome, &request.dfile, &dfile);
-                        let answer = Answer {
-                            index,
-                            dfile,
-                            outcome,
-                            cached: false,
-                        };
-                        if answer_sender.send((answer, None)).is_err() {
-                            return;
+                    // Largest first: once a job is small, those left are too.
+                    let mut jobs = vec![first];
+                    let mut bytes = jobs[0].request.source.len();
+                    while batching && bytes <= BATCH_SOURCE && jobs.len() < BATCH_MODULES {
+                        let Ok(next) = work.try_recv() else { break };
+                        bytes += next.request.source.len();
+                        jobs.push(next);
+                        if bytes > BATCH_BYTES {
+                            break;
                         }
                     }
-                    // What the cache stores, made here while the consumer is busy with other
-                    // answers.
-                    let stored = match (cache, &outcome) {
-                        (Some(_), Ok(outcome)) => Some(store(backend, outcome)),
-                        _ => None,
+                    let outcomes = if let [job] = jobs.as_slice() {
+                        vec![backend.compile(&job.request)]
+                    } else {
+                        let requests: Vec<&CompileRequest> =
+                            jobs.iter().map(|job| &job.request).collect();
+                        backend.compile_batch(&requests)
                     };
-                    let CompileRequest { dfile, .. } = request;
-                    let answer = Answer {
-                        index,
-                        dfile,
-                        outcome,
-                        cached: false,
-                    };
-                    if answer_sender.send((answer, stored)).is_err() {
-                        break;
+                    for (job, outcome) in jobs.into_iter().zip(outcomes) {
+                        if !answer_job(backend, cache, job, outcome, &answer_sender) {
+                            return;
+                        }
                     }
                 }
             });

@@ -368,6 +368,30 @@ fn only_stale_pycs_are_written_again() {
     let tag = format!("app.cpython-3{}.pyc", python.minor);
     assert_eq!(changed(&after, &touched), [tag]);
 
+    // Without a cache the workers start while the sources are checked, as stale ones are
+    // found: none for an up-to-date tree, one for one stale source, whatever `-j`.
+    let uncached = compile_ok(
+        temp.path(),
+        &python,
+        &["flat", "-v", "--no-cache", "-j", "4"],
+    );
+    assert!(uncached.contains("workers started 0"), "{uncached}");
+    let app = project.join("app.py");
+    let app_text = std::fs::read(&app).unwrap();
+    std::fs::write(&app, [&app_text[..], b"# touched\n"].concat()).unwrap();
+    let uncached = compile_ok(
+        temp.path(),
+        &python,
+        &["flat", "-v", "--no-cache", "-j", "4"],
+    );
+    assert_eq!(wrote(&uncached), 1, "{uncached}");
+    assert!(uncached.contains("workers started 1"), "{uncached}");
+    std::fs::write(&app, &app_text).unwrap();
+    set_mtime(&app, 1_600_000_100);
+    let restored = compile_ok(temp.path(), &python, &["flat", "-v"]);
+    assert_eq!(wrote(&restored), 1, "{restored}");
+    let touched = stamps(&project);
+
     // Same mtime, other size: compileall's 12-byte check would keep the stale pyc.
     let part = project.join("ns/part.py");
     let mut text = std::fs::read_to_string(&part).unwrap();

@@ -414,9 +414,10 @@ fn a_worker_finds_its_next_request_waiting() {
 #[test]
 fn a_request_queued_behind_a_hung_one_is_answered() {
     with_a_pool_hanging_on_slow_py(|pool| {
+        // Too big to share a batch: each its own request, the fast one queued behind.
         let requests = vec![
-            request("pkg/slow.py", b"x = 1\n", 0),
-            request("pkg/fast.py", b"y = 2\n", 0),
+            request("pkg/slow.py", &unbatched("x = 1\n"), 0),
+            request("pkg/fast.py", &unbatched("y = 2\n"), 0),
         ];
         let mut results = compile_in_order(&pool, requests, |_| {}).into_iter();
         let slow = results.next().unwrap().unwrap_err();
@@ -428,6 +429,86 @@ fn a_request_queued_behind_a_hung_one_is_answered() {
         let fast = results.next().unwrap();
         assert!(matches!(fast, Ok(CompileOutcome::Code(_))), "{fast:?}");
     });
+}
+
+/// `source` with a comment that makes it too big for [`compile_all`] to batch it.
+fn unbatched(source: &str) -> Vec<u8> {
+    format!("# {}\n{source}", "x".repeat(8 * 1024)).into_bytes()
+}
+
+/// Small modules go to a worker many to a frame, and each gets exactly the answer it gets
+/// alone: code, or its own located syntax error.
+#[test]
+fn small_modules_travel_in_batches_and_each_gets_its_own_answer() {
+    for python in &common::pythons() {
+        let temp = tempfile::tempdir().unwrap();
+        let log = temp.path().join("batches");
+        let pool = WorkerPool::start_with_env(
+            &interpreter(python),
+            1,
+            env(&[("PYSHIP_TEST_BATCH_LOG", &log)]),
+        )
+        .unwrap();
+        let requests: Vec<CompileRequest> = (0..60)
+            .map(|i| {
+                let source = match i % 20 {
+                    7 => format!("def f{i}(:\n    pass\n"),
+                    13 => format!("x = {i}\nreturn x\n"),
+                    _ => format!("'''Module {i}.'''\ndef f(a):\n    return a + {i}\n"),
+                };
+                request(&format!("pkg/m{i}.py"), source.as_bytes(), (i % 3) as u8)
+            })
+            .collect();
+        let alone: Vec<CompileOutcome> = requests
+            .iter()
+            .map(|request| pool.compile(request).unwrap())
+            .collect();
+        let batched = compile_in_order(&pool, requests, |_| {});
+        for (i, (batched, alone)) in batched.into_iter().zip(alone).enumerate() {
+            assert_eq!(batched.unwrap(), alone, "{}: module {i}", python.version());
+        }
+        let frames = fs_err::read_to_string(&log).unwrap();
+        let counts: Vec<usize> = frames.lines().map(|line| line.parse().unwrap()).collect();
+        // 60 frames of one for the modules alone, then the same 60 in a few batches.
+        assert_eq!(counts.iter().sum::<usize>(), 120, "{frames}");
+        assert!(
+            counts.len() <= 60 + 60 / 4,
+            "{}: 60 small modules took {} frames:\n{frames}",
+            python.version(),
+            counts.len() - 60
+        );
+        assert_eq!(pool.spawned(), 1);
+    }
+}
+
+/// A worker that dies in the middle of a batch costs no module its answer: each is compiled
+/// again on its own, the one that crashed it included.
+#[test]
+fn a_worker_crashing_in_a_batch_costs_no_module_its_answer() {
+    for python in &common::pythons() {
+        let temp = tempfile::tempdir().unwrap();
+        let marker = temp.path().join("crashed");
+        let hooks = env(&[
+            ("PYSHIP_TEST_CRASH_DFILE", Path::new("pkg/m5.py")),
+            ("PYSHIP_TEST_CRASH_ONCE", &marker),
+        ]);
+        let pool = WorkerPool::start_with_env(&interpreter(python), 1, hooks).unwrap();
+        let requests: Vec<CompileRequest> = (0..12)
+            .map(|i| request(&format!("pkg/m{i}.py"), format!("x = {i}\n").as_bytes(), 0))
+            .collect();
+        for (i, result) in compile_in_order(&pool, requests, |_| {})
+            .into_iter()
+            .enumerate()
+        {
+            assert!(
+                matches!(result, Ok(CompileOutcome::Code(_))),
+                "{}: module {i}: {result:?}",
+                python.version()
+            );
+        }
+        assert!(marker.exists(), "the hook did not fire");
+        assert_eq!(pool.spawned(), 2);
+    }
 }
 
 /// `body` with a one-worker pool of each CPython (in parallel, each within 60 s) whose workers

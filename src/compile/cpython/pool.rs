@@ -5,7 +5,8 @@
 //! [`crate::compile::compile_all`] — check out a worker, send it one request and wait for the
 //! answer. A worker takes up to [`IN_FLIGHT`] requests at once, so it finds its next request
 //! waiting in its pipe the moment it has answered one, instead of idling while pyship reads the
-//! answer and a thread writes the next request. A worker that dies, hangs past the timeout or
+//! answer and a thread writes the next request. Small modules travel several to a request
+//! ([`Backend::compile_batch`]): one frame each way instead of one per module. A worker that dies, hangs past the timeout or
 //! breaks the protocol is killed and replaced, and the request it was working on is retried
 //! once on another worker (a request only queued behind it is sent again, as it was never
 //! started); a second failure is reported as [`CompileError::Worker`] with what happened and
@@ -276,11 +277,52 @@ impl WorkerPool {
             });
         }
     }
-}
 
-impl Backend for WorkerPool {
-    fn compile(&self, request: &CompileRequest) -> Result<CompileOutcome, CompileError> {
-        match self.compile_raw(request)? {
+    /// Several modules in one request frame on one worker. When that worker fails, each module
+    /// is compiled on its own, with its own retry: a batch never costs a module its answer, and
+    /// the module that broke the worker is found and reported as without batches. The timeout
+    /// is the per-file one times the number of modules.
+    fn compile_batch_raw(
+        &self,
+        requests: &[&CompileRequest],
+    ) -> Vec<Result<CompileOutcome, CompileError>> {
+        let one_by_one = || {
+            requests
+                .iter()
+                .map(|request| self.compile_raw(request))
+                .collect()
+        };
+        if crate::support::interrupt::requested().is_some() {
+            return one_by_one();
+        }
+        let Ok(worker) = self.checkout() else {
+            return one_by_one();
+        };
+        let count = u32::try_from(requests.len()).unwrap_or(u32::MAX);
+        let result = worker.compile_batch(
+            &self.interpreter,
+            requests,
+            self.timeout.saturating_mul(count),
+        );
+        self.release(&worker, result.is_err());
+        match result {
+            Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
+            Err(failed) => {
+                if failed.failure().stage == Stage::Hello {
+                    self.mark_broken(failed.failure());
+                }
+                one_by_one()
+            }
+        }
+    }
+
+    /// The worker's answer with its code canonicalized.
+    fn canonical(
+        &self,
+        request: &CompileRequest,
+        outcome: CompileOutcome,
+    ) -> Result<CompileOutcome, CompileError> {
+        match outcome {
             CompileOutcome::Code(code) => {
                 crate::bytecode::marshal::canonicalize(&code, self.interpreter.version.minor)
                     .map(CompileOutcome::Code)
@@ -291,6 +333,30 @@ impl Backend for WorkerPool {
             }
             outcome @ CompileOutcome::SyntaxError(_) => Ok(outcome),
         }
+    }
+}
+
+impl Backend for WorkerPool {
+    fn compile(&self, request: &CompileRequest) -> Result<CompileOutcome, CompileError> {
+        let outcome = self.compile_raw(request)?;
+        self.canonical(request, outcome)
+    }
+
+    /// One frame each way for all of them, instead of one per module.
+    fn compile_batch(
+        &self,
+        requests: &[&CompileRequest],
+    ) -> Vec<Result<CompileOutcome, CompileError>> {
+        let outcomes = self.compile_batch_raw(requests);
+        requests
+            .iter()
+            .zip(outcomes)
+            .map(|(request, outcome)| self.canonical(request, outcome?))
+            .collect()
+    }
+
+    fn batches(&self) -> bool {
+        true
     }
 
     fn magic(&self) -> [u8; 4] {

@@ -8,10 +8,13 @@
 //!   cache tag, pid;
 //! - request, pyship → worker: `u64` id, `u8` options ([`crate::compile::CodeOptions::to_byte`]:
 //!   the optimize level, plus 4 to strip docstrings), `u32` dfile length, dfile (UTF-8), then
-//!   the source bytes exactly as on disk;
+//!   the source bytes exactly as on disk; or several small modules in one frame: `u64` id, `u8`
+//!   `0x80`, `u32` count, then per module its options byte, `u32` dfile length, dfile, `u32`
+//!   source length and source;
 //! - response, worker → pyship, one per request: `u64` id of the request, `u8` status, then for
 //!   status 0 the marshalled code object, for status 1 `u32` line, `u32` column and the message
-//!   (UTF-8) of a located error.
+//!   (UTF-8) of a located error; for status 2, the answer to a batch, `u32` count, then per
+//!   module a `u32` length and that many bytes: its status (0 or 1) and what follows it above.
 //!
 //! A response whose id is not the request's, or any malformed frame, is a protocol error. A
 //! reader thread turns stdout into frames on a channel so that every wait has a timeout; a
@@ -41,7 +44,7 @@ use crate::interpreter::Interpreter;
 pub const SCRIPT: &str = include_str!("../../../templates/compile_worker.py");
 
 /// The protocol version the script announces in its hello.
-pub const PROTOCOL: u32 = 1;
+pub const PROTOCOL: u32 = 2;
 
 /// How many bytes of a worker's stderr are kept for error messages.
 pub const STDERR_TAIL: usize = 64 * 1024;
@@ -338,6 +341,40 @@ impl Worker {
         request: &CompileRequest,
         timeout: Duration,
     ) -> Result<CompileOutcome, Failed> {
+        self.exchange(
+            interpreter,
+            timeout,
+            |id| encode_request(id, request),
+            decode_response,
+        )
+    }
+
+    /// [`Worker::compile`] for several modules in one request frame and one answer: for small
+    /// modules, whose compile costs little more than a frame's round trip. `timeout` is for
+    /// the whole batch. The outcomes are in the order of `requests`.
+    pub fn compile_batch(
+        &self,
+        interpreter: &Interpreter,
+        requests: &[&CompileRequest],
+        timeout: Duration,
+    ) -> Result<Vec<CompileOutcome>, Failed> {
+        self.exchange(
+            interpreter,
+            timeout,
+            |id| encode_batch(id, requests),
+            |id, frame| decode_batch(id, requests.len(), &frame),
+        )
+    }
+
+    /// Send the request frame `encode` makes for its id, wait for this request's turn, then
+    /// read its answer (after the hello, if nobody read it yet) and `decode` it.
+    fn exchange<T>(
+        &self,
+        interpreter: &Interpreter,
+        timeout: Duration,
+        encode: impl FnOnce(u64) -> Result<Vec<u8>, String>,
+        decode: impl FnOnce(u64, Vec<u8>) -> Result<T, String>,
+    ) -> Result<T, Failed> {
         let (id, written) = {
             let mut stdin = self.stdin.lock().unwrap_or_else(PoisonError::into_inner);
             let id = {
@@ -348,7 +385,7 @@ impl Worker {
                 turn.next_id += 1;
                 turn.next_id - 1
             };
-            let written = match encode_request(id, request) {
+            let written = match encode(id) {
                 Ok(frame) => match stdin.as_mut() {
                     Some(stdin) => stdin
                         .write_all(&frame)
@@ -378,7 +415,7 @@ impl Worker {
         let needs_hello = turn.hello.is_none();
         drop(turn);
 
-        let result = self.answer(interpreter, id, written, needs_hello, timeout);
+        let result = self.answer(interpreter, id, written, needs_hello, timeout, decode);
         let mut turn = self.turn();
         match &result {
             Ok(_) => turn.answered += 1,
@@ -392,14 +429,15 @@ impl Worker {
     }
 
     /// Its turn: read the hello if nobody has yet, then the answer to request `id`.
-    fn answer(
+    fn answer<T>(
         &self,
         interpreter: &Interpreter,
         id: u64,
         written: Result<(), Option<String>>,
         needs_hello: bool,
         timeout: Duration,
-    ) -> Result<CompileOutcome, WorkerFailure> {
+        decode: impl FnOnce(u64, Vec<u8>) -> Result<T, String>,
+    ) -> Result<T, WorkerFailure> {
         let mark = self.stderr.lock().unwrap().total;
         if needs_hello {
             let hello = self.read_hello(interpreter, timeout.max(Duration::from_secs(30)))?;
@@ -412,8 +450,7 @@ impl Worker {
             Err(None) => return Err(self.fail(Stage::Request, mark, None)),
         }
         let frame = self.receive(Stage::Request, mark, timeout)?;
-        decode_response(id, frame)
-            .map_err(|message| self.fail(Stage::Request, mark, Some(&message)))
+        decode(id, frame).map_err(|message| self.fail(Stage::Request, mark, Some(&message)))
     }
 
     /// The next frame, or a failure: EOF, a malformed frame, or `timeout` passing.
@@ -585,6 +622,14 @@ fn decode_response(id: u64, frame: Vec<u8>) -> Result<CompileOutcome, String> {
             frame.drain(..9);
             Ok(CompileOutcome::Code(frame))
         }
+        status => decode_outcome(status, rest),
+    }
+}
+
+/// The outcome a status byte and what follows it give; status 0 copies the code.
+fn decode_outcome(status: u8, rest: &[u8]) -> Result<CompileOutcome, String> {
+    match status {
+        0 => Ok(CompileOutcome::Code(rest.to_vec())),
         1 => {
             let Some((location, message)) = rest.split_first_chunk::<8>() else {
                 return Err("sent a syntax error without a location".to_string());
@@ -598,6 +643,83 @@ fn decode_response(id: u64, frame: Vec<u8>) -> Result<CompileOutcome, String> {
         }
         other => Err(format!("sent unknown status {other} (protocol error)")),
     }
+}
+
+/// The options byte of a batch request frame.
+const BATCH: u8 = 0x80;
+
+/// The status of a batch's answer.
+const BATCH_ANSWER: u8 = 2;
+
+/// A batch request frame, length prefix included: the id, [`BATCH`], the count, then per
+/// module its options byte, dfile and source, each with its length.
+fn encode_batch(id: u64, requests: &[&CompileRequest]) -> Result<Vec<u8>, String> {
+    let length = 8
+        + 1
+        + 4
+        + requests
+            .iter()
+            .map(|request| 1 + 4 + request.dfile.len() + 4 + request.source.len())
+            .sum::<usize>();
+    let (Ok(length32), Ok(count)) = (u32::try_from(length), u32::try_from(requests.len())) else {
+        return Err(format!("got a request too large to send ({length} bytes)"));
+    };
+    let mut frame = Vec::with_capacity(4 + length);
+    frame.extend_from_slice(&length32.to_le_bytes());
+    frame.extend_from_slice(&id.to_le_bytes());
+    frame.push(BATCH);
+    frame.extend_from_slice(&count.to_le_bytes());
+    for request in requests {
+        frame.push(request.options.to_byte());
+        frame.extend_from_slice(&(request.dfile.len() as u32).to_le_bytes());
+        frame.extend_from_slice(request.dfile.as_bytes());
+        frame.extend_from_slice(&(request.source.len() as u32).to_le_bytes());
+        frame.extend_from_slice(&request.source);
+    }
+    Ok(frame)
+}
+
+/// Parse the answer to batch request `id` of `count` modules; the error says how it broke the
+/// protocol.
+fn decode_batch(id: u64, count: usize, frame: &[u8]) -> Result<Vec<CompileOutcome>, String> {
+    let Some((header, mut rest)) = frame.split_first_chunk::<13>() else {
+        return Err(format!(
+            "sent a batch answer of {} bytes, too short",
+            frame.len()
+        ));
+    };
+    let answered = u64::from_le_bytes(header[..8].try_into().expect("8 bytes"));
+    let status = header[8];
+    let answered_count = u32::from_le_bytes(header[9..].try_into().expect("4 bytes")) as usize;
+    if answered != id || status != BATCH_ANSWER || answered_count != count {
+        return Err(format!(
+            "answered request {answered} with status {status} and {answered_count} modules \
+             when request {id} asked for {count} (protocol error)"
+        ));
+    }
+    let mut outcomes = Vec::with_capacity(count);
+    for _ in 0..count {
+        let Some((length, after)) = rest.split_first_chunk::<4>() else {
+            return Err("sent a batch answer cut short (protocol error)".to_string());
+        };
+        let length = u32::from_le_bytes(*length) as usize;
+        if after.len() < length {
+            return Err("sent a batch answer cut short (protocol error)".to_string());
+        }
+        let (one, after) = after.split_at(length);
+        let Some((&status, one)) = one.split_first() else {
+            return Err("sent an empty answer in a batch (protocol error)".to_string());
+        };
+        outcomes.push(decode_outcome(status, one)?);
+        rest = after;
+    }
+    if !rest.is_empty() {
+        return Err(format!(
+            "sent {} bytes after the last answer of a batch (protocol error)",
+            rest.len()
+        ));
+    }
+    Ok(outcomes)
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -679,6 +801,69 @@ mod tests {
         assert_eq!(
             decode_response(3, code[..5].to_vec()).unwrap_err(),
             "sent a response of 5 bytes, too short"
+        );
+    }
+
+    #[test]
+    fn batch_frames_carry_each_module_and_answers_are_checked() {
+        let (a, b) = (request("a.py", b"x=1"), request("bc.py", b""));
+        let frame = encode_batch(9, &[&a, &b]).unwrap();
+        let expected: Vec<u8> = [
+            &43u32.to_le_bytes()[..],
+            &9u64.to_le_bytes(),
+            &[BATCH],
+            &2u32.to_le_bytes(),
+            &[2],
+            &4u32.to_le_bytes(),
+            b"a.py",
+            &3u32.to_le_bytes(),
+            b"x=1",
+            &[2],
+            &5u32.to_le_bytes(),
+            b"bc.py",
+            &0u32.to_le_bytes(),
+        ]
+        .concat();
+        assert_eq!(frame, expected);
+
+        let error = [&[1u8][..], &3u32.to_le_bytes(), &1u32.to_le_bytes(), b"bad"].concat();
+        let answer = |id: u64, count: u32, parts: &[&[u8]]| -> Vec<u8> {
+            let mut frame = [&id.to_le_bytes()[..], &[BATCH_ANSWER], &count.to_le_bytes()].concat();
+            for part in parts {
+                frame.extend_from_slice(&(part.len() as u32).to_le_bytes());
+                frame.extend_from_slice(part);
+            }
+            frame
+        };
+        let good = answer(9, 2, &[b"\0\xe3code", &error]);
+        assert_eq!(
+            decode_batch(9, 2, &good).unwrap(),
+            vec![
+                CompileOutcome::Code(b"\xe3code".to_vec()),
+                CompileOutcome::SyntaxError(SyntaxError {
+                    line: 3,
+                    column: 1,
+                    message: "bad".to_string()
+                })
+            ]
+        );
+        assert!(decode_batch(8, 2, &good).is_err(), "another id");
+        assert!(decode_batch(9, 3, &good).is_err(), "another count");
+        assert!(
+            decode_batch(9, 2, &good[..good.len() - 1]).is_err(),
+            "cut short"
+        );
+        assert!(
+            decode_batch(9, 2, &[&good[..], b"x"].concat()).is_err(),
+            "trailing bytes"
+        );
+        assert!(
+            decode_batch(9, 1, &answer(9, 1, &[b""])).is_err(),
+            "empty answer"
+        );
+        assert!(
+            decode_batch(9, 1, &answer(9, 1, &[b"\x07"])).is_err(),
+            "unknown status"
         );
     }
 
