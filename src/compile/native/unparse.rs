@@ -870,6 +870,11 @@ mod tests {
             (r##"(yield)"##, None),
             (r##"await x"##, None),
             (r##"(a := 1)"##, None),
+            (r##"tuple[*Ts]"##, Some(r##"tuple[*Ts,]"##)),
+            (r##"tuple[int, *Ts]"##, Some(r##"tuple[int, *Ts]"##)),
+            (r##"a[*b, c:d]"##, Some(r##"a[*b, c:d]"##)),
+            (r##"Callable[..., T]"##, Some(r##"Callable[..., T]"##)),
+            (r##"x[1:2][3]"##, Some(r##"x[1:2][3]"##)),
         ];
         let mut wrong = Vec::new();
         for &(source, expected) in cases {
