@@ -157,6 +157,28 @@ mod tests {
         assert!(compile_312(b"x = f'''{1 + 2 = \n}'''\n", "t.py", CodeOptions::default()).is_ok());
     }
 
+    /// Under `from __future__ import annotations` CPython rejects `yield`, `await` and `:=` in
+    /// any annotation, even one nothing evaluates (in a function body).
+    #[test]
+    fn forbidden_expressions_in_future_annotations_go_to_cpython() {
+        for body in [
+            "def f():\n    x: (yield) = 1\n",
+            "def f(a: (b := 1)): pass\n",
+            "async def f():\n    x: await g\n",
+        ] {
+            let source = format!("from __future__ import annotations\n{body}");
+            assert!(
+                matches!(
+                    compile_312(source.as_bytes(), "t.py", CodeOptions::default()),
+                    Err(Unsupported::Parse(_) | Unsupported::Construct(_))
+                ),
+                "{body}"
+            );
+        }
+        let fine = b"from __future__ import annotations\ndef f():\n    x: (y) = 1\n";
+        assert!(compile_312(fine, "t.py", CodeOptions::default()).is_ok());
+    }
+
     use super::opcode312::STACK_EFFECT_SAMPLES;
 
     /// The hand-written stack effects agree with `_opcode.stack_effect` of CPython 3.12 on

@@ -201,6 +201,31 @@ fn future_annotations(module: &ast::ModModule) -> bool {
     .any(|annotations| annotations)
 }
 
+/// The SyntaxErrors of an annotation block: no `yield`, `await` or `:=` (anywhere in it, even
+/// where nothing evaluates it, as in a function body).
+fn check_annotation_block(annotation: &Expr) -> R {
+    use ruff_python_ast::visitor::{Visitor, walk_expr};
+    struct Forbidden(bool);
+    impl<'b> Visitor<'b> for Forbidden {
+        fn visit_expr(&mut self, expr: &'b Expr) {
+            match expr {
+                Expr::Yield(_) | Expr::YieldFrom(_) | Expr::Await(_) | Expr::Named(_) => {
+                    self.0 = true;
+                }
+                _ => walk_expr(self, expr),
+            }
+        }
+    }
+    let mut forbidden = Forbidden(false);
+    forbidden.visit_expr(annotation);
+    if forbidden.0 {
+        return Err(Unsupported::Parse(
+            "yield, await or := in an annotation".into(),
+        ));
+    }
+    Ok(())
+}
+
 fn new_scope(kind: ScopeKind, nested: bool) -> Scope {
     Scope {
         kind,
@@ -444,7 +469,7 @@ impl Builder {
     /// compiled), so the names in it bind or free nothing.
     fn annotation(&mut self, annotation: &Expr) -> R {
         if self.future_annotations {
-            return Ok(());
+            return check_annotation_block(annotation);
         }
         self.expr(annotation)
     }

@@ -17,3 +17,4 @@ s = {"\udc80": 1}
 def func():
     x = "\udc80 not a docstring"
     return "\udcff" + x
+m = f"{{\udc80}}{a}" f"\ud800{{" "\udfff}}" rf"{{\ud800}}"
