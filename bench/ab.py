@@ -23,7 +23,6 @@ Usage: python3 bench/ab.py --a OLD_PYSHIP --b NEW_PYSHIP [--python python3.11] [
 
 import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -120,12 +119,7 @@ def main():
     parser.add_argument("--python", default="python3.11")
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    # The interpreter itself, not a launcher (a pyenv shim costs every command ~0.1 s).
-    python, version = subprocess.check_output(
-        [shutil.which(args.python) or args.python, "-c",
-         "import sys; print(sys.executable); print('%d.%d.%d' % sys.version_info[:3])"],
-        text=True,
-    ).split()
+    python, version = bench.interpreter(args.python)
     binaries = {"A": os.path.abspath(args.a), "B": os.path.abspath(args.b)}
     print(f"CPython {version} ({python}); {bench.CPUS} CPUs; {args.rounds} rounds, "
           f"interleaved (A,B then B,A); {load_average()}")

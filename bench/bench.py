@@ -701,6 +701,16 @@ def bench_wheel(plan, python, pyship):
         print(line)
 
 
+def interpreter(name):
+    """The path of the interpreter `name` runs (not a launcher: a pyenv shim costs every
+    command ~0.1 s) and its version, `3.12.1`."""
+    return subprocess.check_output(
+        [shutil.which(name) or name, "-c",
+         "import sys; print(sys.executable); print('%d.%d.%d' % sys.version_info[:3])"],
+        text=True,
+    ).split()
+
+
 def load_average():
     """The 1, 5 and 15 minute load averages: other work on the machine adds noise."""
     return "load average " + ", ".join(f"{load:.2f}" for load in os.getloadavg())
@@ -720,12 +730,7 @@ def main():
     parser.add_argument("--state-dir", default=STATE_DIR,
                         help="kept between runs: uv's venv and the wheels [default: %(default)s]")
     args = parser.parse_args()
-    # The interpreter itself, not a launcher (a pyenv shim costs every command ~0.1 s).
-    python, version = subprocess.check_output(
-        [shutil.which(args.python) or args.python, "-c",
-         "import sys; print(sys.executable); print('%d.%d.%d' % sys.version_info[:3])"],
-        text=True,
-    ).split()
+    python, version = interpreter(args.python)
     pyship = os.path.abspath(args.pyship)
     os.makedirs(args.state_dir, exist_ok=True)
     print(f"CPython {version} ({python}); {CPUS} CPUs; {args.rounds} rounds, interleaved")

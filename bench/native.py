@@ -24,7 +24,6 @@ Usage: bench/native.sh [PYTHON3.12] [ROUNDS] [--corpus stdlib|packages|all] [--s
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -151,11 +150,7 @@ def main():
     parser.add_argument("--corpus", choices=["stdlib", "packages", "all"], default="all")
     parser.add_argument("--state-dir", default=bench.STATE_DIR)
     args = parser.parse_args()
-    python, version = subprocess.check_output(
-        [shutil.which(args.python) or args.python, "-c",
-         "import sys; print(sys.executable); print('%d.%d.%d' % sys.version_info[:3])"],
-        text=True,
-    ).split()
+    python, version = bench.interpreter(args.python)
     if not version.startswith("3.12."):
         return f"the native backend targets CPython 3.12; {python} is {version}"
     pyship = os.path.abspath(args.pyship)

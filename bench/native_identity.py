@@ -12,7 +12,6 @@ Usage: bench/native_identity.sh [PYTHON3.12] [--corpus stdlib|packages|all] [--s
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,11 +28,7 @@ def main():
     parser.add_argument("--corpus", choices=["stdlib", "packages", "all"], default="all")
     parser.add_argument("--state-dir", default=bench.STATE_DIR)
     args = parser.parse_args()
-    python, version = subprocess.check_output(
-        [shutil.which(args.python) or args.python, "-c",
-         "import sys; print(sys.executable); print('%d.%d.%d' % sys.version_info[:3])"],
-        text=True,
-    ).split()
+    python, version = bench.interpreter(args.python)
     if not version.startswith("3.12."):
         return f"the native backend targets CPython 3.12; {python} is {version}"
     os.makedirs(args.state_dir, exist_ok=True)

@@ -500,6 +500,11 @@ const BATCH_SOURCE: usize = 4 * 1024;
 const BATCH_MODULES: usize = 16;
 const BATCH_BYTES: usize = 32 * 1024;
 
+/// Batches are made only while more than this many modules per thread are left: a project
+/// of a few modules gains nothing from them, and the last modules then go one by one, so a
+/// module that hangs its worker holds up no batch of others at the end.
+const BATCH_WHILE_LEFT: usize = BATCH_MODULES;
+
 /// Compile `requests` with `backend`, answering from `cache` first what it can: see
 /// [`Event`] for what `on_event` hears. `digests[i]`, when given, is the [`SourceDigest`] of
 /// `requests[i].source` (computed here otherwise, and only with a cache).
@@ -609,10 +614,12 @@ pub fn compile_all<E: From<CompileError>>(
         let stopped = &stopped;
         let mut on_event =
             |event| on_event(event).inspect_err(|_| stopped.store(true, Ordering::Relaxed));
-        for _ in 0..(THREADS_PER_SLOT * slots.min(miss_count)).min(miss_count) {
+        let threads = (THREADS_PER_SLOT * slots.min(miss_count)).min(miss_count);
+        for _ in 0..threads {
             let (work, answer_sender) = (work.clone(), answer_sender.clone());
             scope.spawn(move || {
                 let batching = backend.batches();
+                let enough_left = || work.len() > threads * BATCH_WHILE_LEFT;
                 while let Ok(first) = work.recv() {
                     if stopped.load(Ordering::Relaxed) {
                         break;
@@ -620,7 +627,11 @@ pub fn compile_all<E: From<CompileError>>(
                     // Largest first: once a job is small, those left are too.
                     let mut jobs = vec![first];
                     let mut bytes = jobs[0].request.source.len();
-                    while batching && bytes <= BATCH_SOURCE && jobs.len() < BATCH_MODULES {
+                    while batching
+                        && bytes <= BATCH_SOURCE
+                        && jobs.len() < BATCH_MODULES
+                        && enough_left()
+                    {
                         let Ok(next) = work.try_recv() else { break };
                         bytes += next.request.source.len();
                         jobs.push(next);

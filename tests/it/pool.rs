@@ -449,7 +449,7 @@ fn small_modules_travel_in_batches_and_each_gets_its_own_answer() {
             env(&[("PYSHIP_TEST_BATCH_LOG", &log)]),
         )
         .unwrap();
-        let requests: Vec<CompileRequest> = (0..60)
+        let requests: Vec<CompileRequest> = (0..200)
             .map(|i| {
                 let source = match i % 20 {
                     7 => format!("def f{i}(:\n    pass\n"),
@@ -469,13 +469,14 @@ fn small_modules_travel_in_batches_and_each_gets_its_own_answer() {
         }
         let frames = fs_err::read_to_string(&log).unwrap();
         let counts: Vec<usize> = frames.lines().map(|line| line.parse().unwrap()).collect();
-        // 60 frames of one for the modules alone, then the same 60 in a few batches.
-        assert_eq!(counts.iter().sum::<usize>(), 120, "{frames}");
+        // 200 frames of one for the modules alone, then the same 200 in batches while many
+        // are left, the last few one by one.
+        assert_eq!(counts.iter().sum::<usize>(), 400, "{frames}");
         assert!(
-            counts.len() <= 60 + 60 / 4,
-            "{}: 60 small modules took {} frames:\n{frames}",
+            counts.len() <= 200 + 200 / 2,
+            "{}: 200 small modules took {} frames:\n{frames}",
             python.version(),
-            counts.len() - 60
+            counts.len() - 200
         );
         assert_eq!(pool.spawned(), 1);
     }
@@ -488,12 +489,15 @@ fn a_worker_crashing_in_a_batch_costs_no_module_its_answer() {
     for python in &common::pythons() {
         let temp = tempfile::tempdir().unwrap();
         let marker = temp.path().join("crashed");
+        let batches = temp.path().join("batches");
+        // m50 is among the first to go (sizes tie from m10 to m99), in a batch.
         let hooks = env(&[
-            ("PYSHIP_TEST_CRASH_DFILE", Path::new("pkg/m5.py")),
+            ("PYSHIP_TEST_CRASH_DFILE", Path::new("pkg/m50.py")),
             ("PYSHIP_TEST_CRASH_ONCE", &marker),
+            ("PYSHIP_TEST_BATCH_LOG", &batches),
         ]);
         let pool = WorkerPool::start_with_env(&interpreter(python), 1, hooks).unwrap();
-        let requests: Vec<CompileRequest> = (0..12)
+        let requests: Vec<CompileRequest> = (0..100)
             .map(|i| request(&format!("pkg/m{i}.py"), format!("x = {i}\n").as_bytes(), 0))
             .collect();
         for (i, result) in compile_in_order(&pool, requests, |_| {})
@@ -507,8 +511,42 @@ fn a_worker_crashing_in_a_batch_costs_no_module_its_answer() {
             );
         }
         assert!(marker.exists(), "the hook did not fire");
+        let frames = fs_err::read_to_string(&batches).unwrap();
+        assert!(frames.lines().any(|line| line != "1"), "no batch: {frames}");
         assert_eq!(pool.spawned(), 2);
     }
+}
+
+/// A module that hangs its worker in a batch is reported after its retry; its batch-mates
+/// are answered, each on its own after the batch timed out.
+#[test]
+fn a_module_hanging_in_a_batch_is_reported_and_the_others_answered() {
+    with_a_pool_hanging_on_slow_py(|pool| {
+        let requests: Vec<CompileRequest> = (0..100)
+            .map(|i| {
+                let dfile = if i == 40 {
+                    "pkg/slow.py".to_string()
+                } else {
+                    format!("pkg/m{i}.py")
+                };
+                request(&dfile, format!("x = {}\n", 100 + i).as_bytes(), 0)
+            })
+            .collect();
+        for (i, result) in compile_in_order(&pool, requests, |_| {})
+            .into_iter()
+            .enumerate()
+        {
+            if i == 40 {
+                let error = result.unwrap_err();
+                assert!(error.to_string().contains("did not answer"), "{error}");
+            } else {
+                assert!(
+                    matches!(result, Ok(CompileOutcome::Code(_))),
+                    "{i}: {result:?}"
+                );
+            }
+        }
+    });
 }
 
 /// `body` with a one-worker pool of each CPython (in parallel, each within 60 s) whose workers

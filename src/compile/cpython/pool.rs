@@ -6,8 +6,9 @@
 //! answer. A worker takes up to [`IN_FLIGHT`] requests at once, so it finds its next request
 //! waiting in its pipe the moment it has answered one, instead of idling while pyship reads the
 //! answer and a thread writes the next request. Small modules travel several to a request
-//! ([`Backend::compile_batch`]): one frame each way instead of one per module. A worker that dies, hangs past the timeout or
-//! breaks the protocol is killed and replaced, and the request it was working on is retried
+//! ([`Backend::compile_batch`]): one frame each way instead of one per module. A worker that
+//! dies, hangs past the timeout or breaks the protocol is killed and replaced, and the request
+//! it was working on is retried
 //! once on another worker (a request only queued behind it is sent again, as it was never
 //! started); a second failure is reported as [`CompileError::Worker`] with what happened and
 //! the worker's stderr. A worker whose hello is missing or wrong means the interpreter cannot
@@ -280,8 +281,9 @@ impl WorkerPool {
 
     /// Several modules in one request frame on one worker. When that worker fails, each module
     /// is compiled on its own, with its own retry: a batch never costs a module its answer, and
-    /// the module that broke the worker is found and reported as without batches. The timeout
-    /// is the per-file one times the number of modules.
+    /// the module that broke the worker is found and reported as without batches. The batch
+    /// has the per-file timeout: it holds small modules only, and a batch that times out costs
+    /// its modules a retry each, not their answers.
     fn compile_batch_raw(
         &self,
         requests: &[&CompileRequest],
@@ -298,12 +300,7 @@ impl WorkerPool {
         let Ok(worker) = self.checkout() else {
             return one_by_one();
         };
-        let count = u32::try_from(requests.len()).unwrap_or(u32::MAX);
-        let result = worker.compile_batch(
-            &self.interpreter,
-            requests,
-            self.timeout.saturating_mul(count),
-        );
+        let result = worker.compile_batch(&self.interpreter, requests, self.timeout);
         self.release(&worker, result.is_err());
         match result {
             Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
