@@ -10,9 +10,13 @@ pub(crate) enum Const {
     Ellipsis,
     Bool(bool),
     Int(i128),
+    /// An int beyond `i128` (only from literals, and their negation).
+    BigInt(BigInt),
     Float(f64),
     Complex(f64, f64),
     Str(String),
+    /// A `str` holding a lone surrogate (which a Rust `String` cannot), as code points.
+    Surrogates(Vec<u32>),
     Bytes(Vec<u8>),
     Tuple(Vec<Const>),
     FrozenSet(Vec<Const>),
@@ -28,9 +32,11 @@ pub(crate) enum ConstKey {
     Ellipsis,
     Bool(bool),
     Int(i128),
+    BigInt(BigInt),
     Float(u64),
     Complex(u64, u64),
     Str(String),
+    Surrogates(Vec<u32>),
     Bytes(Vec<u8>),
     Tuple(Vec<ConstKey>),
     FrozenSet(Vec<ConstKey>),
@@ -81,9 +87,11 @@ impl Const {
             Const::Ellipsis => ConstKey::Ellipsis,
             Const::Bool(b) => ConstKey::Bool(*b),
             Const::Int(i) => ConstKey::Int(*i),
+            Const::BigInt(b) => ConstKey::BigInt(b.clone()),
             Const::Float(f) => ConstKey::Float(f.to_bits()),
             Const::Complex(r, i) => ConstKey::Complex(r.to_bits(), i.to_bits()),
             Const::Str(s) => ConstKey::Str(s.clone()),
+            Const::Surrogates(s) => ConstKey::Surrogates(s.clone()),
             Const::Bytes(b) => ConstKey::Bytes(b.clone()),
             Const::Tuple(items) => ConstKey::Tuple(items.iter().map(Const::key).collect()),
             Const::FrozenSet(items) => {
@@ -102,9 +110,11 @@ impl Const {
             Const::Ellipsis | Const::Code(..) => true,
             Const::Bool(b) => *b,
             Const::Int(i) => *i != 0,
+            Const::BigInt(_) => true,
             Const::Float(f) => *f != 0.0,
             Const::Complex(r, i) => *r != 0.0 || *i != 0.0,
             Const::Str(s) => !s.is_empty(),
+            Const::Surrogates(s) => !s.is_empty(),
             Const::Bytes(b) => !b.is_empty(),
             Const::Tuple(items) | Const::FrozenSet(items) => !items.is_empty(),
         }
@@ -119,6 +129,69 @@ impl Const {
             Const::Tuple(items) | Const::FrozenSet(items) => items.iter().any(Const::has_nan),
             _ => false,
         }
+    }
+}
+
+/// An int too large for `i128`, as marshal's `TYPE_LONG` holds it: a sign and 15-bit digits,
+/// least significant first, without leading zero digits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct BigInt {
+    pub negative: bool,
+    pub digits: Vec<u16>,
+}
+
+impl BigInt {
+    /// The value of an int literal's source text (`0x…`, `0o…`, `0b…`, underscores): an
+    /// `i128` when it fits.
+    pub(crate) fn parse_literal(source: &str) -> Option<Const> {
+        let digits: String = source.chars().filter(|&c| c != '_').collect();
+        let lower = digits.to_ascii_lowercase();
+        let (radix, body) = if let Some(rest) = lower.strip_prefix("0x") {
+            (16, rest)
+        } else if let Some(rest) = lower.strip_prefix("0o") {
+            (8, rest)
+        } else if let Some(rest) = lower.strip_prefix("0b") {
+            (2, rest)
+        } else {
+            (10, lower.as_str())
+        };
+        if let Ok(small) = i128::from_str_radix(body, radix) {
+            return Some(Const::Int(small));
+        }
+        let mut out: Vec<u16> = Vec::new();
+        for c in body.chars() {
+            let mut carry = c.to_digit(radix)?;
+            for digit in &mut out {
+                let value = u32::from(*digit) * radix + carry;
+                *digit = (value & 0x7fff) as u16;
+                carry = value >> 15;
+            }
+            while carry > 0 {
+                out.push((carry & 0x7fff) as u16);
+                carry >>= 15;
+            }
+        }
+        Some(Const::BigInt(BigInt {
+            negative: false,
+            digits: out,
+        }))
+    }
+
+    /// `-self`: an `Int` again when it fits (only `-(2**127)` does).
+    pub(crate) fn negated(&self) -> Const {
+        let negative = !self.negative;
+        // 2**127 is 2**7 * (2**15)**8.
+        if negative
+            && self.digits.len() == 9
+            && self.digits[8] == 1 << 7
+            && self.digits[..8].iter().all(|&d| d == 0)
+        {
+            return Const::Int(i128::MIN);
+        }
+        Const::BigInt(BigInt {
+            negative,
+            digits: self.digits.clone(),
+        })
     }
 }
 
@@ -228,6 +301,14 @@ fn write_const(value: &Const, out: &mut Vec<u8>) {
         Const::Bool(true) => out.push(b'T'),
         Const::Bool(false) => out.push(b'F'),
         Const::Int(i) => write_int(*i, out),
+        Const::BigInt(b) => {
+            out.push(b'l');
+            let count = b.digits.len() as i32;
+            out.extend_from_slice(&(if b.negative { -count } else { count }).to_le_bytes());
+            for digit in &b.digits {
+                out.extend_from_slice(&digit.to_le_bytes());
+            }
+        }
         Const::Float(f) => {
             out.push(b'g');
             out.extend_from_slice(&f.to_le_bytes());
@@ -238,6 +319,12 @@ fn write_const(value: &Const, out: &mut Vec<u8>) {
             out.extend_from_slice(&i.to_le_bytes());
         }
         Const::Str(s) => write_str(s, out),
+        Const::Surrogates(s) => {
+            let utf8 = super::strings::surrogatepass_utf8(s);
+            out.push(b'u');
+            write_u32(utf8.len() as u32, out);
+            out.extend_from_slice(&utf8);
+        }
         Const::Bytes(b) => write_bytes(b, out),
         Const::Tuple(items) => {
             out.push(b'(');

@@ -29,6 +29,8 @@ type R = Result<(), Unsupported>;
 mod patterns;
 
 const STACK_USE_GUIDELINE: usize = 30;
+/// `CO_FUTURE_ANNOTATIONS`
+const CO_FUTURE_ANNOTATIONS: u32 = 0x0100_0000;
 const INTRINSIC_IMPORT_STAR: i32 = 2;
 const INTRINSIC_UNARY_POSITIVE: i32 = 5;
 const INTRINSIC_LIST_TO_TUPLE: i32 = 6;
@@ -188,6 +190,8 @@ pub(crate) struct Compiler<'a> {
     /// The `from __future__` imports at the start of the module (after a docstring), the
     /// only place CPython allows them (`future.c`).
     future_ok: Vec<TextSize>,
+    /// `from __future__ import annotations` (`CO_FUTURE_ANNOTATIONS`).
+    future_annotations: bool,
 }
 
 impl<'a> Compiler<'a> {
@@ -208,6 +212,7 @@ impl<'a> Compiler<'a> {
             filename: filename.to_owned(),
             units: Vec::new(),
             future_ok: Vec::new(),
+            future_annotations: false,
         }
     }
 
@@ -473,6 +478,10 @@ impl<'a> Compiler<'a> {
             }
         }
         let generator = flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR) != 0;
+        if self.future_annotations {
+            // compute_code_flags: the future features are in every code object's flags.
+            flags |= CO_FUTURE_ANNOTATIONS;
+        }
         let mut cfg = Cfg::from_seq(&unit.seq);
         let nlocals = unit.varnames.len();
         let nparams = scope.params().count();
@@ -562,9 +571,21 @@ impl<'a> Compiler<'a> {
                             .is_some_and(|m| m.as_str() == "__future__") =>
                 {
                     self.future_ok.push(import.range.start());
+                    self.future_annotations |= import
+                        .names
+                        .iter()
+                        .any(|a| a.name.as_str() == "annotations");
                 }
                 _ => break,
             }
+        }
+        if self.strip_docstrings
+            && self.optimize == 0
+            && stripped_doc_before_future(module, self.text)
+        {
+            return Err(Unsupported::Construct(
+                "a stripped module docstring before __future__, with module-level asserts",
+            ));
         }
         self.enter_scope("<module>", ScopeKind::Module, 0, 1)?;
         let loc = match module.body.first() {
@@ -614,6 +635,9 @@ impl<'a> Compiler<'a> {
         match &*first.value {
             Expr::StringLiteral(_) => match self.folder.constant(&first.value)? {
                 Some(Const::Str(s)) => Ok(Some(s)),
+                Some(Const::Surrogates(_)) => {
+                    Err(Unsupported::Construct("a docstring with a lone surrogate"))
+                }
                 _ => Ok(None),
             },
             Expr::BinOp(_)
@@ -1263,7 +1287,7 @@ impl<'a> Compiler<'a> {
                 match alias.name.as_str() {
                     "nested_scopes" | "generators" | "division" | "absolute_import"
                     | "with_statement" | "print_function" | "unicode_literals"
-                    | "generator_stop" => {}
+                    | "generator_stop" | "annotations" => {}
                     _ => return Err(Unsupported::Construct("this __future__ import")),
                 }
             }
@@ -1377,13 +1401,19 @@ impl<'a> Compiler<'a> {
             }
             _ => return Err(Unsupported::Construct("this annotated target")),
         }
-        if !ann.simple && module_or_class {
+        if !ann.simple && module_or_class && !self.future_annotations {
             self.check_ann_expr(&ann.annotation)?;
         }
         Ok(())
     }
 
     fn annotation(&mut self, annotation: &Expr) -> R {
+        if self.future_annotations {
+            // compiler_visit_annexpr: the annotation's source, as ast_unparse.c writes it.
+            let text = super::unparse::annotation(self.text, annotation)?;
+            let loc = self.loc(annotation.range());
+            return self.load_const(super::strings::str_const(text), loc);
+        }
         if let Expr::Starred(starred) = annotation {
             let _ = starred;
             return Err(Unsupported::Construct("a starred annotation"));
@@ -2243,58 +2273,35 @@ impl<'a> Compiler<'a> {
     /// literal pieces of all parts flattened, runs of them merged into one constant located
     /// from the first piece to the last, empty ones dropped; then `compiler_joined_str`.
     fn joined_str(&mut self, fstring: &ast::ExprFString, loc: Loc) -> R {
-        enum Piece<'e> {
-            Text(String, TextRange),
-            Field(&'e ast::InterpolatedElement),
-        }
-        let mut flat: Vec<Piece> = Vec::new();
-        for part in fstring.value.iter() {
-            match part {
-                ast::FStringPart::Literal(literal) => {
-                    flat.push(Piece::Text(literal.value.to_string(), literal.range));
-                }
-                ast::FStringPart::FString(f) => {
-                    for element in f.elements.iter() {
-                        match element {
-                            ast::InterpolatedStringElement::Literal(literal) => {
-                                flat.push(Piece::Text(literal.value.to_string(), literal.range));
-                            }
-                            ast::InterpolatedStringElement::Interpolation(field) => {
-                                flat.push(Piece::Field(field));
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        let mut values: Vec<Piece> = Vec::new();
-        for piece in flat {
-            match (values.last_mut(), piece) {
-                (Some(Piece::Text(text, range)), Piece::Text(more, more_range)) => {
-                    text.push_str(&more);
-                    *range = TextRange::new(range.start(), more_range.end());
-                }
-                (_, piece) => values.push(piece),
-            }
-        }
-        values.retain(|v| !matches!(v, Piece::Text(text, _) if text.is_empty()));
-        if values.len() > STACK_USE_GUIDELINE {
-            return Err(Unsupported::Construct("an f-string with many parts"));
-        }
+        let values = super::fstrings::joined_values(self.text, fstring)?;
+        self.joined_values(values, loc)
+    }
+
+    /// `compiler_joined_str` on the values CPython's parser makes.
+    fn joined_values(&mut self, values: Vec<super::fstrings::Value<'_>>, loc: Loc) -> R {
+        use super::fstrings::Value;
         let n = values.len();
+        let many = n > STACK_USE_GUIDELINE;
+        if many {
+            self.load_const(Const::Str(String::new()), loc)?;
+            self.addop_name(op::LOAD_METHOD, "join", loc)?;
+            self.addop_i(op::BUILD_LIST, 0, loc)?;
+        }
         for value in values {
             match value {
-                Piece::Text(text, range) => {
-                    if super::fold::may_spell_surrogate(&self.text[range]) {
-                        return Err(Unsupported::Construct("a string with a lone surrogate"));
-                    }
+                Value::Text(text, range) => {
                     let loc = self.loc(range);
-                    self.load_const(Const::Str(text), loc)?;
+                    self.load_const(super::strings::str_const(text), loc)?;
                 }
-                Piece::Field(field) => self.formatted_value(field)?,
+                Value::Field(field, conversion) => self.formatted_value(field, conversion)?,
+            }
+            if many {
+                self.addop_i(op::LIST_APPEND, 1, loc)?;
             }
         }
-        if n != 1 {
+        if many {
+            self.addop_i(op::CALL, 1, loc)?;
+        } else if n != 1 {
             self.addop_i(op::BUILD_STRING, n, loc)?;
         }
         Ok(())
@@ -2361,26 +2368,18 @@ impl<'a> Compiler<'a> {
     }
 
     /// `compiler_formatted_value`.
-    fn formatted_value(&mut self, field: &ast::InterpolatedElement) -> R {
-        if field.debug_text.is_some() {
-            return Err(Unsupported::Construct("f-string `=` fields"));
-        }
+    fn formatted_value(&mut self, field: &ast::InterpolatedElement, conversion: u8) -> R {
         self.expr(&field.expression)?;
-        let mut oparg = match field.conversion {
-            ast::ConversionFlag::None => 0,
-            ast::ConversionFlag::Str => 1,
-            ast::ConversionFlag::Repr => 2,
-            ast::ConversionFlag::Ascii => 3,
+        let mut oparg = match conversion {
+            b's' => 1,
+            b'r' => 2,
+            b'a' => 3,
+            _ => 0,
         };
         if let Some(spec) = &field.format_spec {
-            let elements: Vec<&ast::InterpolatedStringElement> = spec.elements.iter().collect();
-            match elements.as_slice() {
-                [ast::InterpolatedStringElement::Literal(literal)] if !literal.value.is_empty() => {
-                    let loc = self.loc(literal.range);
-                    self.load_const(Const::Str(literal.value.to_string()), loc)?;
-                }
-                _ => return Err(Unsupported::Construct("this f-string format spec")),
-            }
+            let (values, range) = super::fstrings::spec_values(self.text, field, spec)?;
+            let loc = self.loc(range);
+            self.joined_values(values, loc)?;
             oparg |= 4;
         }
         let loc = self.loc(field.range);
@@ -3478,4 +3477,36 @@ fn find_ann(stmts: &[Stmt]) -> bool {
         Stmt::Match(s) => s.cases.iter().any(|c| find_ann(&c.body)),
         _ => false,
     })
+}
+
+/// Whether the CPython worker's `strip_docstrings` drops this module's docstring statement
+/// instead of compiling as `-OO` does: when a `from __future__` import follows the docstring
+/// and the module's own code has an assert or reads `__debug__` (any `__debug__` counts here).
+fn stripped_doc_before_future(module: &ast::ModModule, text: &str) -> bool {
+    use ruff_python_ast::visitor::{Visitor, walk_stmt};
+    struct Asserts(bool);
+    impl<'b> Visitor<'b> for Asserts {
+        fn visit_stmt(&mut self, stmt: &'b Stmt) {
+            match stmt {
+                Stmt::Assert(_) => self.0 = true,
+                Stmt::FunctionDef(_) | Stmt::ClassDef(_) => {}
+                _ => walk_stmt(self, stmt),
+            }
+        }
+    }
+    let [Stmt::Expr(first), rest @ ..] = module.body.as_slice() else {
+        return false;
+    };
+    let follows = rest.iter().any(|stmt| {
+        matches!(stmt, Stmt::ImportFrom(import)
+            if import.module.as_ref().is_some_and(|m| m.as_str() == "__future__"))
+    });
+    if !first.value.is_string_literal_expr() || !follows {
+        return false;
+    }
+    let mut asserts = Asserts(text.contains("__debug__"));
+    for stmt in rest {
+        asserts.visit_stmt(stmt);
+    }
+    asserts.0
 }

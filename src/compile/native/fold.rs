@@ -3,7 +3,7 @@
 //! foldable that is not implemented exactly is [`Unsupported`], never a guess.
 
 use super::Unsupported;
-use super::code::Const;
+use super::code::{BigInt, Const};
 use ruff_python_ast::{self as ast, Expr, Number, Operator, UnaryOp};
 
 const MAX_INT_SIZE: u32 = 128;
@@ -26,14 +26,15 @@ impl Folder<'_> {
             Expr::EllipsisLiteral(_) => Some(Const::Ellipsis),
             Expr::BooleanLiteral(b) => Some(Const::Bool(b.value)),
             Expr::NumberLiteral(n) => Some(match &n.value {
-                Number::Int(i) => Const::Int(match i.as_i64() {
-                    Some(small) => i128::from(small),
-                    None => big_literal(&self.text[n.range])?,
-                }),
+                Number::Int(i) => match i.as_i64() {
+                    Some(small) => Const::Int(i128::from(small)),
+                    None => BigInt::parse_literal(&self.text[n.range])
+                        .ok_or(Unsupported::Construct("an unreadable int literal"))?,
+                },
                 Number::Float(f) => Const::Float(*f),
                 Number::Complex { real, imag } => Const::Complex(*real, *imag),
             }),
-            Expr::StringLiteral(s) => Some(Const::Str(self.string_value(s)?)),
+            Expr::StringLiteral(s) => Some(self.string_value(s)?),
             Expr::BytesLiteral(b) => Some(Const::Bytes(b.value.bytes().collect())),
             Expr::Name(name) if name.id.as_str() == "__debug__" => match name.ctx {
                 ast::ExprContext::Load => Some(Const::Bool(self.optimize == 0)),
@@ -46,10 +47,10 @@ impl Folder<'_> {
             },
             Expr::BinOp(b) => self.binop(b)?,
             Expr::Subscript(s) if s.ctx == ast::ExprContext::Load => {
-                if self.constant(&s.value)?.is_some() && self.constant(&s.slice)?.is_some() {
-                    return Err(Unsupported::Construct("a constant subscript"));
+                match (self.constant(&s.value)?, self.constant(&s.slice)?) {
+                    (Some(value), Some(index)) => fold_subscr(&value, &index),
+                    _ => None,
                 }
-                None
             }
             _ => None,
         })
@@ -74,17 +75,25 @@ impl Folder<'_> {
         };
         let mut unique: Vec<Const> = Vec::new();
         for item in items {
-            let simple = matches!(
-                item,
-                Const::Str(_) | Const::Bytes(_) | Const::Int(_) | Const::None
-            );
-            if !simple {
+            // PyFrozenSet_New keeps the first of equal items (1, 1.0 and True are equal).
+            let mut seen = false;
+            for u in &unique {
+                match py_eq(u, &item) {
+                    Some(true) => seen = true,
+                    Some(false) => {}
+                    None => {
+                        return Err(Unsupported::Construct(
+                            "a constant set of mixed or complex values",
+                        ));
+                    }
+                }
+            }
+            if py_eq(&item, &item) != Some(true) {
                 return Err(Unsupported::Construct(
                     "a constant set of mixed or complex values",
                 ));
             }
-            // Python equality equals key equality for these types (int vs str never equal).
-            if !unique.iter().any(|u| u.key() == item.key()) {
+            if !seen {
                 unique.push(item);
             }
         }
@@ -110,46 +119,12 @@ impl Folder<'_> {
     }
 }
 
-/// Whether source text may spell a lone surrogate (`\\udc80`, `\\U0000d800`), which Ruff
-/// cannot hold and replaces with U+FFFD.
-pub(crate) fn may_spell_surrogate(source: &str) -> bool {
-    let bytes = source.as_bytes();
-    (0..bytes.len()).any(|i| {
-        let rest = &bytes[i..];
-        let surrogate = |digits: &[u8]| {
-            digits.len() >= 2
-                && matches!(digits[0], b'd' | b'D')
-                && matches!(digits[1], b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F')
-        };
-        (rest.starts_with(b"\\u") && surrogate(&rest[2..]))
-            || (rest.starts_with(b"\\U0000") && surrogate(&rest[6..]))
-    })
-}
-
 impl Folder<'_> {
-    fn string_value(&self, s: &ast::ExprStringLiteral) -> Result<String, Unsupported> {
-        let text = s.value.to_str();
-        if may_spell_surrogate(&self.text[s.range]) {
-            return Err(Unsupported::Construct("a string with a lone surrogate"));
-        }
-        Ok(text.to_owned())
+    fn string_value(&self, s: &ast::ExprStringLiteral) -> Result<Const, Unsupported> {
+        Ok(super::strings::str_const(super::strings::str_value(
+            self.text, s,
+        )?))
     }
-}
-
-/// An int literal beyond 64 bits, from its source text (up to 127 bits).
-fn big_literal(source: &str) -> Result<i128, Unsupported> {
-    let digits: String = source.chars().filter(|&c| c != '_').collect();
-    let lower = digits.to_ascii_lowercase();
-    let (radix, body) = if let Some(rest) = lower.strip_prefix("0x") {
-        (16, rest)
-    } else if let Some(rest) = lower.strip_prefix("0o") {
-        (8, rest)
-    } else if let Some(rest) = lower.strip_prefix("0b") {
-        (2, rest)
-    } else {
-        (10, lower.as_str())
-    };
-    i128::from_str_radix(body, radix).map_err(|_| Unsupported::Construct("ints beyond 127 bits"))
 }
 
 fn as_int(value: &Const) -> Option<i128> {
@@ -184,6 +159,9 @@ fn fold_unary(op: UnaryOp, value: &Const) -> Folded {
         };
     }
     match (op, value) {
+        (UnaryOp::USub, Const::BigInt(b)) => Ok(Some(b.negated())),
+        (UnaryOp::UAdd, Const::BigInt(b)) => Ok(Some(Const::BigInt(b.clone()))),
+        (UnaryOp::Invert, Const::BigInt(_)) => Err(Unsupported::Construct("ints beyond 127 bits")),
         (UnaryOp::USub, Const::Float(f)) => Ok(Some(Const::Float(-f))),
         (UnaryOp::UAdd, Const::Float(f)) => Ok(Some(Const::Float(*f))),
         (UnaryOp::USub, Const::Complex(r, i)) => Ok(Some(Const::Complex(-r, -i))),
@@ -212,9 +190,10 @@ fn fold_binop(op: Operator, left: &Const, right: &Const) -> Folded {
         }
         return fold_int(op, a, b);
     }
+    // PyLong_AsDouble rounds half to even, as `as f64` does.
     let float = |v: &Const| match v {
         Const::Float(f) => Some(*f),
-        Const::Int(i) if i.unsigned_abs() < (1u128 << 53) => Some(*i as f64),
+        Const::Int(i) => Some(*i as f64),
         Const::Bool(b) => Some(f64::from(u8::from(*b))),
         _ => None,
     };
@@ -227,7 +206,16 @@ fn fold_binop(op: Operator, left: &Const, right: &Const) -> Folded {
                 Operator::Mult => Some(Const::Float(a * b)),
                 Operator::Div if b == 0.0 => None,
                 Operator::Div => Some(Const::Float(a / b)),
-                _ => return Err(Unsupported::Construct("folding this float operation")),
+                Operator::Mod | Operator::FloorDiv | Operator::Pow
+                    if !a.is_finite() || !b.is_finite() =>
+                {
+                    return Err(Unsupported::Construct("folding this float operation"));
+                }
+                Operator::Mod => float_div_mod(a, b).map(|(_, m)| Const::Float(m)),
+                Operator::FloorDiv => float_div_mod(a, b).map(|(d, _)| Const::Float(d)),
+                Operator::Pow => float_pow(a, b)?.map(Const::Float),
+                // Bitwise operators, shifts and `@` raise TypeError on floats.
+                _ => None,
             });
         }
     }
@@ -235,7 +223,7 @@ fn fold_binop(op: Operator, left: &Const, right: &Const) -> Folded {
     let complex = |v: &Const| match v {
         Const::Complex(r, i) => Some((*r, *i)),
         Const::Float(f) => Some((*f, 0.0)),
-        Const::Int(i) if i.unsigned_abs() < (1u128 << 53) => Some((*i as f64, 0.0)),
+        Const::Int(i) => Some((*i as f64, 0.0)),
         Const::Bool(b) => Some((f64::from(u8::from(*b)), 0.0)),
         _ => None,
     };
@@ -244,6 +232,26 @@ fn fold_binop(op: Operator, left: &Const, right: &Const) -> Folded {
             match op {
                 Operator::Add => return Ok(Some(Const::Complex(ar + br, ai + bi))),
                 Operator::Sub => return Ok(Some(Const::Complex(ar - br, ai - bi))),
+                Operator::Mult | Operator::Div | Operator::Pow
+                    if [ar, ai, br, bi].iter().all(|x| x.is_finite()) =>
+                {
+                    let (a, b) = ((ar, ai), (br, bi));
+                    let result = match op {
+                        Operator::Mult => Some(c_prod(a, b)),
+                        Operator::Div => c_quot(a, b),
+                        _ => complex_pow(a, b)?,
+                    };
+                    return Ok(result.map(|(r, i)| Const::Complex(r, i)));
+                }
+                // Floor division, modulo, shifts and bitwise operators raise TypeError.
+                Operator::FloorDiv
+                | Operator::Mod
+                | Operator::LShift
+                | Operator::RShift
+                | Operator::BitOr
+                | Operator::BitXor
+                | Operator::BitAnd
+                | Operator::MatMult => return Ok(None),
                 _ => return Err(Unsupported::Construct("folding this complex operation")),
             }
         }
@@ -313,6 +321,225 @@ fn fold_binop(op: Operator, left: &Const, right: &Const) -> Folded {
     }
 }
 
+/// Python's `==` between hashable constants, `None` where it is not modelled (NaN, code).
+fn py_eq(a: &Const, b: &Const) -> Option<bool> {
+    // Numbers compare by value across bool, int, float and complex.
+    let number = |c: &Const| -> Option<(Option<i128>, f64, f64)> {
+        match c {
+            Const::Bool(v) => Some((Some(i128::from(*v)), f64::from(u8::from(*v)), 0.0)),
+            Const::Int(i) => Some((Some(*i), *i as f64, 0.0)),
+            Const::Float(f) => Some((None, *f, 0.0)),
+            Const::Complex(r, i) => Some((None, *r, *i)),
+            _ => None,
+        }
+    };
+    if let (Some(x), Some(y)) = (number(a), number(b)) {
+        if x.1.is_nan() || x.2.is_nan() || y.1.is_nan() || y.2.is_nan() {
+            return None;
+        }
+        return Some(match (x, y) {
+            ((Some(i), ..), (Some(j), ..)) => i == j,
+            // An int and a float are equal only when the float is that exact integer.
+            ((Some(i), ..), (None, re, im)) | ((None, re, im), (Some(i), ..)) => {
+                im == 0.0 && re.fract() == 0.0 && re.abs() < 2f64.powi(127) && re as i128 == i
+            }
+            ((None, xr, xi), (None, yr, yi)) => xr == yr && xi == yi,
+        });
+    }
+    match (a, b) {
+        (Const::BigInt(x), Const::BigInt(y)) => Some(x == y),
+        // Beyond i128, so never equal to an `Int`; a float may equal it.
+        (Const::BigInt(_), Const::Float(_) | Const::Complex(..))
+        | (Const::Float(_) | Const::Complex(..), Const::BigInt(_)) => None,
+        (Const::None, Const::None) | (Const::Ellipsis, Const::Ellipsis) => Some(true),
+        (Const::Str(x), Const::Str(y)) => Some(x == y),
+        (Const::Surrogates(x), Const::Surrogates(y)) => Some(x == y),
+        (Const::Bytes(x), Const::Bytes(y)) => Some(x == y),
+        (Const::Tuple(x), Const::Tuple(y)) => {
+            if x.len() != y.len() {
+                // Still only when every item is comparable.
+                for item in x.iter().chain(y) {
+                    py_eq(item, item)?;
+                }
+                return Some(false);
+            }
+            let mut all = true;
+            for (p, q) in x.iter().zip(y) {
+                all &= py_eq(p, q)?;
+            }
+            Some(all)
+        }
+        (Const::Code(..) | Const::FrozenSet(_), _) | (_, Const::Code(..) | Const::FrozenSet(_)) => {
+            None
+        }
+        (Const::Tuple(x), _) | (_, Const::Tuple(x)) => {
+            for item in x {
+                py_eq(item, item)?;
+            }
+            Some(false)
+        }
+        // Different types otherwise: never equal.
+        _ => Some(false),
+    }
+}
+
+/// `fold_subscr`: `PyObject_GetItem` of a constant by a constant index; `None` where it raises
+/// (a wrong type, an index out of range).
+fn fold_subscr(value: &Const, index: &Const) -> Option<Const> {
+    let i = as_int(index)?;
+    let item = |len: usize| -> Option<usize> {
+        let len = len as i128;
+        let i = if i < 0 { i + len } else { i };
+        (0..len).contains(&i).then_some(i as usize)
+    };
+    match value {
+        Const::Str(s) => {
+            let chars: Vec<char> = s.chars().collect();
+            Some(Const::Str(chars[item(chars.len())?].to_string()))
+        }
+        Const::Surrogates(points) => {
+            Some(super::strings::str_const(vec![points[item(points.len())?]]))
+        }
+        Const::Bytes(b) => Some(Const::Int(i128::from(b[item(b.len())?]))),
+        Const::Tuple(items) => Some(items[item(items.len())?].clone()),
+        _ => None,
+    }
+}
+
+type Complex = (f64, f64);
+
+/// `_Py_c_prod`
+fn c_prod(a: Complex, b: Complex) -> Complex {
+    (a.0 * b.0 - a.1 * b.1, a.0 * b.1 + a.1 * b.0)
+}
+
+/// `_Py_c_quot` (Smith's method), `None` for division by zero (EDOM: ZeroDivisionError).
+#[allow(clippy::float_cmp)]
+fn c_quot(a: Complex, b: Complex) -> Option<Complex> {
+    let abs_breal = b.0.abs();
+    let abs_bimag = b.1.abs();
+    if abs_breal >= abs_bimag {
+        if abs_breal == 0.0 {
+            return None;
+        }
+        let ratio = b.1 / b.0;
+        let denom = b.0 + b.1 * ratio;
+        Some(((a.0 + a.1 * ratio) / denom, (a.1 - a.0 * ratio) / denom))
+    } else {
+        let ratio = b.0 / b.1;
+        let denom = b.0 * ratio + b.1;
+        Some(((a.0 * ratio + a.1) / denom, (a.1 * ratio - a.0) / denom))
+    }
+}
+
+/// `complex_pow` for the small integer exponents it computes by repeated products
+/// (`c_powi`); other exponents go through libm's `atan2`/`exp` and stay with CPython.
+#[allow(clippy::float_cmp)]
+fn complex_pow(base: Complex, exponent: Complex) -> Result<Option<Complex>, Unsupported> {
+    let (real, imag) = exponent;
+    if !(imag == 0.0 && real == real.floor() && real.abs() <= 100.0) {
+        return Err(Unsupported::Construct("folding this complex operation"));
+    }
+    let n = real as i64;
+    // c_powu
+    let powu = |x: Complex, n: i64| {
+        let mut r = (1.0, 0.0);
+        let mut p = x;
+        let mut mask = 1;
+        while mask > 0 && n >= mask {
+            if n & mask != 0 {
+                r = c_prod(r, p);
+            }
+            mask <<= 1;
+            p = c_prod(p, p);
+        }
+        r
+    };
+    let p = if n > 0 {
+        powu(base, n)
+    } else {
+        match c_quot((1.0, 0.0), powu(base, -n)) {
+            Some(p) => p,
+            None => return Ok(None),
+        }
+    };
+    // _Py_ADJUST_ERANGE2: an infinite part is an OverflowError.
+    if p.0.is_infinite() || p.1.is_infinite() {
+        return Ok(None);
+    }
+    Ok(Some(p))
+}
+
+/// `_float_div_mod` (floatobject.c): floor quotient and modulo of finite floats, `None` for
+/// ZeroDivisionError (not folded).
+// Exact float comparisons and the branch order of floatobject.c.
+#[allow(clippy::float_cmp, clippy::if_not_else)]
+fn float_div_mod(vx: f64, wx: f64) -> Option<(f64, f64)> {
+    if wx == 0.0 {
+        return None;
+    }
+    // Rust's `%` on floats is C's fmod.
+    let mut modulo = vx % wx;
+    let mut div = (vx - modulo) / wx;
+    if modulo != 0.0 {
+        if (wx < 0.0) != (modulo < 0.0) {
+            modulo += wx;
+            div -= 1.0;
+        }
+    } else {
+        modulo = 0.0_f64.copysign(wx);
+    }
+    let floordiv = if div != 0.0 {
+        let mut floordiv = div.floor();
+        if div - floordiv > 0.5 {
+            floordiv += 1.0;
+        }
+        floordiv
+    } else {
+        0.0_f64.copysign(vx / wx)
+    };
+    Some((floordiv, modulo))
+}
+
+/// `float_pow` (floatobject.c) for finite operands: `Ok(None)` where CPython raises
+/// (ZeroDivisionError, OverflowError: not folded); a complex result is not folded here.
+/// The platform `pow` does the rest, as in CPython.
+#[allow(clippy::float_cmp)]
+fn float_pow(iv: f64, iw: f64) -> Result<Option<f64>, Unsupported> {
+    let is_odd_integer = |x: f64| (x.abs() % 2.0) == 1.0;
+    if !iv.is_finite() || !iw.is_finite() {
+        return Err(Unsupported::Construct("folding this float operation"));
+    }
+    if iw == 0.0 {
+        return Ok(Some(1.0));
+    }
+    if iv == 0.0 {
+        if iw < 0.0 {
+            return Ok(None);
+        }
+        return Ok(Some(if is_odd_integer(iw) { iv } else { 0.0 }));
+    }
+    let mut iv = iv;
+    let mut negate = false;
+    if iv < 0.0 {
+        if iw != iw.floor() {
+            return Err(Unsupported::Construct(
+                "a negative number to a fractional power",
+            ));
+        }
+        iv = -iv;
+        negate = is_odd_integer(iw);
+    }
+    if iv == 1.0 {
+        return Ok(Some(if negate { -1.0 } else { 1.0 }));
+    }
+    let ix = iv.powf(iw);
+    if ix.is_infinite() {
+        return Ok(None);
+    }
+    Ok(Some(if negate { -ix } else { ix }))
+}
+
 /// `check_complexity`'s count: items, nested tuples' items included.
 fn complexity(items: &[Const]) -> usize {
     items
@@ -360,7 +587,8 @@ fn fold_int(op: Operator, a: i128, b: i128) -> Folded {
         }
         Operator::Pow => {
             if b < 0 {
-                return Err(Unsupported::Construct("a negative power"));
+                // long_pow: a negative exponent makes it float_pow of both as floats.
+                return Ok(float_pow(a as f64, b as f64)?.map(Const::Float));
             }
             if a != 0 && b > 0 && u128::from(num_bits(a)) > u128::from(MAX_INT_SIZE) / b as u128 {
                 return Ok(None);

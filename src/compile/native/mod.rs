@@ -33,8 +33,13 @@ mod code;
 mod codegen;
 mod flowgraph;
 mod fold;
+mod fstrings;
 #[allow(clippy::all, clippy::pedantic, unreachable_pub)]
 mod opcode312;
+#[allow(clippy::unreadable_literal)]
+mod printable312;
+mod strings;
+mod unparse;
 
 pub mod scopes;
 
@@ -170,6 +175,58 @@ mod tests {
         );
         let plain = b"def f():\n    a = 1\n    class C:\n        r = [lambda: a for _ in ()]\n";
         assert!(compile_312(plain, "t.py", CodeOptions::default()).is_ok());
+    }
+
+    /// The worker drops a module docstring followed by a `__future__` import when the module
+    /// has its own asserts (not what `-OO` gives): that stays with the worker.
+    #[test]
+    fn stripped_docstring_before_future_with_asserts_goes_to_cpython() {
+        let strip = CodeOptions {
+            strip_docstrings: true,
+            ..CodeOptions::default()
+        };
+        let with_assert = b"\"doc\"\nfrom __future__ import annotations\nif x:\n    assert x\n";
+        assert!(matches!(
+            compile_312(with_assert, "t.py", strip),
+            Err(Unsupported::Construct(_))
+        ));
+        // Without module-level asserts it compiles as -OO does, and unstripped as always.
+        let in_function = b"\"doc\"\nfrom __future__ import annotations\ndef f():\n    assert x\n";
+        assert!(compile_312(in_function, "t.py", strip).is_ok());
+        assert!(compile_312(with_assert, "t.py", CodeOptions::default()).is_ok());
+    }
+
+    /// CPython 3.12.1 leaves comments out of an `=` field's text: not modelled, so refused.
+    #[test]
+    fn debug_fields_with_comments_go_to_cpython() {
+        let source = b"x = f'''{1 + 2 = # a comment\n}'''\n";
+        assert!(matches!(
+            compile_312(source, "t.py", CodeOptions::default()),
+            Err(Unsupported::Construct(_))
+        ));
+        assert!(compile_312(b"x = f'''{1 + 2 = \n}'''\n", "t.py", CodeOptions::default()).is_ok());
+    }
+
+    /// Under `from __future__ import annotations` CPython rejects `yield`, `await` and `:=` in
+    /// any annotation, even one nothing evaluates (in a function body).
+    #[test]
+    fn forbidden_expressions_in_future_annotations_go_to_cpython() {
+        for body in [
+            "def f():\n    x: (yield) = 1\n",
+            "def f(a: (b := 1)): pass\n",
+            "async def f():\n    x: await g\n",
+        ] {
+            let source = format!("from __future__ import annotations\n{body}");
+            assert!(
+                matches!(
+                    compile_312(source.as_bytes(), "t.py", CodeOptions::default()),
+                    Err(Unsupported::Parse(_) | Unsupported::Construct(_))
+                ),
+                "{body}"
+            );
+        }
+        let fine = b"from __future__ import annotations\ndef f():\n    x: (y) = 1\n";
+        assert!(compile_312(fine, "t.py", CodeOptions::default()).is_ok());
     }
 
     use super::opcode312::STACK_EFFECT_SAMPLES;
