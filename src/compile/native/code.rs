@@ -1,7 +1,7 @@
 //! Constants, code objects and their plain marshal stream (CPython 3.12 field order), which
 //! [`crate::bytecode::marshal::canonicalize`] then makes canonical.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// A constant as the compiler keeps it in `co_consts`.
 #[derive(Debug, Clone)]

@@ -17,7 +17,7 @@ use super::scopes::{
 };
 use ruff_python_ast::{self as ast, CmpOp, Expr, ExprContext, Operator, Stmt, UnaryOp};
 use ruff_text_size::{Ranged, TextRange, TextSize};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 // Generators and coroutines: `yield from`, `await`, `async for` / `with`, async comprehensions.
 mod coroutines;
@@ -339,7 +339,7 @@ impl<'a> Compiler<'a> {
             fast_hidden: Vec::new(),
             cellvars,
             freevars,
-            temp_symbols: HashMap::new(),
+            temp_symbols: HashMap::default(),
             in_inlined_comp: 0,
             is_async: false,
         };

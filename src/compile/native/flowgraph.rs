@@ -4,7 +4,7 @@
 use super::Unsupported;
 use super::code::{Const, ConstKey};
 use super::opcode312::{self as op, CACHE_ENTRIES};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// A source location: lines 1-based, columns UTF-8 byte offsets; -1 for "none".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -369,7 +369,7 @@ impl Cfg {
     }
 
     fn translate_jump_labels_to_targets(&mut self) {
-        let mut label2block = HashMap::new();
+        let mut label2block = HashMap::default();
         for b in self.order() {
             if self.blocks[b].label >= 0 {
                 label2block.insert(self.blocks[b].label, b);

@@ -41,6 +41,9 @@ mod printable312;
 mod strings;
 mod unparse;
 
+// The tables of names and constants hash with FxHash, not SipHash: 12% less CPU over the
+// 3.12 stdlib (examples/native_cpu). Their keys come from the module being compiled, so a
+// crafted module could only slow down its own compile.
 pub mod scopes;
 
 use super::CodeOptions;

@@ -28,7 +28,7 @@
 //!   (measured: `def f(b, a)` with cells `a b c z` and an inlined `q` gives `b a q c z`).
 //! - [`Scope::hash_ordered`]: where CPython's own output depends on `PYTHONHASHSEED`.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::ops::Deref;
 
 use ruff_python_ast::{
@@ -468,8 +468,8 @@ fn build_boxed(module: &ast::ModModule, source: &str) -> Res<SymbolTable> {
         lines: line_starts(source),
         scopes: Vec::new(),
         names: Vec::new(),
-        ids: HashMap::new(),
-        keys: HashMap::new(),
+        ids: HashMap::default(),
+        keys: HashMap::default(),
         stack: Vec::new(),
         private: None,
         future_annotations,
@@ -482,9 +482,9 @@ fn build_boxed(module: &ast::ModModule, source: &str) -> Res<SymbolTable> {
     }
     builder.exit_block();
     // symtable_analyze
-    let mut free = HashSet::new();
-    let mut global = HashSet::new();
-    let mut type_params = HashSet::new();
+    let mut free = HashSet::default();
+    let mut global = HashSet::default();
+    let mut type_params = HashSet::default();
     builder.analyze_block(0, None, &mut free, &mut global, &mut type_params, None)?;
     Ok(SymbolTable {
         scopes: builder.scopes,
@@ -681,7 +681,7 @@ impl Builder<'_> {
             params: Vec::new(),
             children: Vec::new(),
             symbols: Vec::new(),
-            index: HashMap::new(),
+            index: HashMap::default(),
             comp_iter_target: false,
             comp_iter_expr,
         });
@@ -1789,12 +1789,12 @@ impl Builder<'_> {
         type_params: &mut HashSet<NameId>,
         class_entry: Option<ScopeId>,
     ) -> Res {
-        let mut local = HashSet::new();
-        let mut scopes: HashMap<NameId, u32> = HashMap::new();
-        let mut newglobal = HashSet::new();
-        let mut newfree = HashSet::new();
-        let mut newbound = HashSet::new();
-        let mut inlined_cells = HashSet::new();
+        let mut local = HashSet::default();
+        let mut scopes: HashMap<NameId, u32> = HashMap::default();
+        let mut newglobal = HashSet::default();
+        let mut newfree = HashSet::default();
+        let mut newbound = HashSet::default();
+        let mut inlined_cells = HashSet::default();
         let kind = self.scopes[ste].kind;
         let is_class = kind == BlockType::Class;
         // Class bindings are not visible in methods: what children see is fixed before.
