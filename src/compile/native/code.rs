@@ -140,21 +140,27 @@ pub(crate) struct BigInt {
     pub digits: Vec<u16>,
 }
 
+/// An int literal's radix and its digits, lower case, without prefix or underscores.
+pub(crate) fn literal_digits(source: &str) -> (u32, String) {
+    let digits: String = source
+        .chars()
+        .filter(|&c| c != '_')
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    for (prefix, radix) in [("0x", 16), ("0o", 8), ("0b", 2)] {
+        if let Some(rest) = digits.strip_prefix(prefix) {
+            return (radix, rest.to_string());
+        }
+    }
+    (10, digits)
+}
+
 impl BigInt {
     /// The value of an int literal's source text (`0x…`, `0o…`, `0b…`, underscores): an
     /// `i128` when it fits.
     pub(crate) fn parse_literal(source: &str) -> Option<Const> {
-        let digits: String = source.chars().filter(|&c| c != '_').collect();
-        let lower = digits.to_ascii_lowercase();
-        let (radix, body) = if let Some(rest) = lower.strip_prefix("0x") {
-            (16, rest)
-        } else if let Some(rest) = lower.strip_prefix("0o") {
-            (8, rest)
-        } else if let Some(rest) = lower.strip_prefix("0b") {
-            (2, rest)
-        } else {
-            (10, lower.as_str())
-        };
+        let (radix, body) = literal_digits(source);
+        let body = body.as_str();
         if let Ok(small) = i128::from_str_radix(body, radix) {
             return Some(Const::Int(small));
         }

@@ -621,17 +621,7 @@ pub(crate) fn complex_repr(real: f64, imag: f64) -> String {
 
 /// The decimal digits of an int literal's source text (`0x…`, `0o…`, `0b…`, underscores).
 pub(crate) fn big_decimal(source: &str) -> Option<String> {
-    let digits: String = source.chars().filter(|&c| c != '_').collect();
-    let lower = digits.to_ascii_lowercase();
-    let (radix, body) = if let Some(rest) = lower.strip_prefix("0x") {
-        (16, rest)
-    } else if let Some(rest) = lower.strip_prefix("0o") {
-        (8, rest)
-    } else if let Some(rest) = lower.strip_prefix("0b") {
-        (2, rest)
-    } else {
-        (10, lower.as_str())
-    };
+    let (radix, body) = super::code::literal_digits(source);
     if body.is_empty() {
         return None;
     }
