@@ -1069,21 +1069,7 @@ impl<'a> Compiler<'a> {
         self.addop_j(op::SETUP_CLEANUP, cleanup, loc);
         self.addop(op::PUSH_EXC_INFO, loc);
         self.addop(op::WITH_EXCEPT_START, loc);
-        // compiler_with_except_finish
-        let suppress = self.new_label();
-        self.addop_j(op::POP_JUMP_IF_TRUE, suppress, NO_LOC);
-        self.addop_i(op::RERAISE, 2, NO_LOC)?;
-        self.use_label(suppress);
-        self.addop(op::POP_TOP, NO_LOC);
-        self.addop(op::POP_BLOCK, NO_LOC);
-        self.addop(op::POP_EXCEPT, NO_LOC);
-        self.addop(op::POP_TOP, NO_LOC);
-        self.addop(op::POP_TOP, NO_LOC);
-        let finish_exit = self.new_label();
-        self.addop_j(op::JUMP, finish_exit, NO_LOC);
-        self.use_label(cleanup);
-        self.pop_except_and_reraise(NO_LOC)?;
-        self.use_label(finish_exit);
+        self.with_except_finish(cleanup)?;
         self.use_label(exit);
         Ok(())
     }
@@ -2567,6 +2553,38 @@ impl<'a> Compiler<'a> {
         self.addop_i(op::CALL, 0, loc)
     }
 
+    /// The iterator of a comprehension's `for` clause beyond the first, as
+    /// `compiler_sync_comprehension_generator` pushes it; false when the clause iterates over a
+    /// one-element list or tuple, which is pushed as the element itself and needs no loop.
+    fn generator_iter(
+        &mut self,
+        generator: &ast::Comprehension,
+        loc: Loc,
+    ) -> Result<bool, Unsupported> {
+        let elts = match &generator.iter {
+            Expr::List(list) => Some(&list.elts),
+            Expr::Tuple(tuple) => Some(&tuple.elts),
+            _ => None,
+        };
+        // fold_iter has made a list of constants a constant tuple.
+        let folded = match &generator.iter {
+            Expr::List(list) => {
+                !list.elts.iter().any(Expr::is_starred_expr)
+                    && self.folder.tuple(&list.elts)?.is_some()
+            }
+            other => self.folder.constant(other)?.is_some(),
+        };
+        if let Some([single]) = elts.map(Vec::as_slice) {
+            if !folded && !single.is_starred_expr() {
+                self.expr(single)?;
+                return Ok(false);
+            }
+        }
+        self.iter_expr(&generator.iter)?;
+        self.addop(op::GET_ITER, loc);
+        Ok(true)
+    }
+
     /// `compiler_sync_comprehension_generator` for a generator expression.
     fn genexp_generator(
         &mut self,
@@ -2584,30 +2602,8 @@ impl<'a> Compiler<'a> {
         let generator = &generators[index];
         if index == 0 {
             self.addop_i(op::LOAD_FAST, 0, loc)?;
-        } else {
-            let elts = match &generator.iter {
-                Expr::List(list) => Some(&list.elts),
-                Expr::Tuple(tuple) => Some(&tuple.elts),
-                _ => None,
-            };
-            // fold_iter has made a list of constants a constant tuple.
-            let folded = match &generator.iter {
-                Expr::List(list) => {
-                    !list.elts.iter().any(Expr::is_starred_expr)
-                        && self.folder.tuple(&list.elts)?.is_some()
-                }
-                other => self.folder.constant(other)?.is_some(),
-            };
-            if let Some([single]) = elts.map(Vec::as_slice) {
-                if !folded && !single.is_starred_expr() {
-                    self.expr(single)?;
-                    start = None;
-                }
-            }
-            if start.is_some() {
-                self.iter_expr(&generator.iter)?;
-                self.addop(op::GET_ITER, loc);
-            }
+        } else if !self.generator_iter(generator, loc)? {
+            start = None;
         }
         if let Some(start) = start {
             self.use_label(start);
@@ -2674,30 +2670,8 @@ impl<'a> Compiler<'a> {
         let if_cleanup = self.new_label();
         let anchor = self.new_label();
         let generator = &generators[index];
-        if !iter_on_stack {
-            let elts = match &generator.iter {
-                Expr::List(list) => Some(&list.elts),
-                Expr::Tuple(tuple) => Some(&tuple.elts),
-                _ => None,
-            };
-            // fold_iter has made a list of constants a constant tuple.
-            let folded = match &generator.iter {
-                Expr::List(list) => {
-                    !list.elts.iter().any(Expr::is_starred_expr)
-                        && self.folder.tuple(&list.elts)?.is_some()
-                }
-                other => self.folder.constant(other)?.is_some(),
-            };
-            if let Some([single]) = elts.map(Vec::as_slice) {
-                if !folded && !single.is_starred_expr() {
-                    self.expr(single)?;
-                    start = None;
-                }
-            }
-            if start.is_some() {
-                self.iter_expr(&generator.iter)?;
-                self.addop(op::GET_ITER, loc);
-            }
+        if !iter_on_stack && !self.generator_iter(generator, loc)? {
+            start = None;
         }
         if let Some(start) = start {
             depth += 1;

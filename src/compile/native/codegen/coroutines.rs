@@ -182,7 +182,7 @@ impl<'a> Compiler<'a> {
     }
 
     /// `compiler_with_except_finish`.
-    fn with_except_finish(&mut self, cleanup: i32) -> R {
+    pub(super) fn with_except_finish(&mut self, cleanup: i32) -> R {
         let suppress = self.new_label();
         self.addop_j(op::POP_JUMP_IF_TRUE, suppress, NO_LOC);
         self.addop_i(op::RERAISE, 2, NO_LOC)?;
