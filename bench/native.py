@@ -8,6 +8,8 @@ extension modules and without the files 3.12 cannot compile. Then ROUNDS rounds,
 
 - CPU, native: `examples/native_cpu` compiles every module on one thread at optimize 0 (files
   the compiler gives up on are timed too, up to where it gives up), thread CPU seconds;
+- CPU, parse alone: the same example timing only the decoding and parsing (ruff's parser) the
+  native compiler starts from: the floor under it, the part of the CPU bar no work of ours moves;
 - CPU, CPython: one process compiles every module with compile() + marshal.dumps(), process
   CPU seconds (`time.process_time`), sources read before timing, as the native figure;
 - wall: `pyship build -f zip --no-cache` with `--backend native` and `--backend cpython`, and
@@ -49,6 +51,7 @@ print(time.process_time() - start)
 """
 
 NATIVE_CPU = "CPU, native compiler (1 thread)"
+PARSE_CPU = "CPU, its parse alone (1 thread)"
 CPYTHON_CPU_NAME = "CPU, CPython compile+marshal (1 process)"
 BUILD_NATIVE = "pyship build -f zip --backend native"
 BUILD_CPYTHON = "pyship build -f zip --backend cpython"
@@ -87,6 +90,10 @@ def bench_corpus(corpus, python, pyship, native_cpu, rounds, work):
         coverage.update(out)
         record(NATIVE_CPU, out["cpu"], out["cpu"])
 
+    def parse():
+        out = json.loads(subprocess.check_output([native_cpu, listing, "0", "parse"], text=True))
+        record(PARSE_CPU, out["cpu"], out["cpu"])
+
     def cpython():
         spent = float(subprocess.check_output([python, "-c", CPYTHON_CPU, listing], text=True))
         record(CPYTHON_CPU_NAME, spent, spent)
@@ -105,8 +112,8 @@ def bench_corpus(corpus, python, pyship, native_cpu, rounds, work):
         measured = bench.run([python, "-m", "compileall", "-q", "-j0", copy])
         record(COMPILEALL, measured.seconds, measured.cpu)
 
-    steps = [native, cpython, build("native", BUILD_NATIVE), build("cpython", BUILD_CPYTHON),
-             compileall]
+    steps = [native, parse, cpython, build("native", BUILD_NATIVE),
+             build("cpython", BUILD_CPYTHON), compileall]
     for round_ in range(rounds):
         for step in (steps if round_ % 2 == 0 else list(reversed(steps))):
             step()
@@ -122,14 +129,16 @@ def report(corpus, modules, seconds, cpu, coverage):
     print(f"\n## {corpus.description}")
     print(f"native compiler: {coverage['native']} of {modules} modules "
           f"({100 * coverage['native'] / modules:.1f}%), {coverage['unsupported']} fall back")
-    for name in (NATIVE_CPU, CPYTHON_CPU_NAME, BUILD_NATIVE, BUILD_CPYTHON, COMPILEALL):
+    for name in (NATIVE_CPU, PARSE_CPU, CPYTHON_CPU_NAME, BUILD_NATIVE, BUILD_CPYTHON,
+                 COMPILEALL):
         line = f"{name:42} {spread(seconds[name])}"
-        if name not in (NATIVE_CPU, CPYTHON_CPU_NAME):
+        if name not in (NATIVE_CPU, PARSE_CPU, CPYTHON_CPU_NAME):
             line += f"  CPU {statistics.median(cpu[name]):.3f} s"
         print(line)
     median = {name: statistics.median(samples) for name, samples in seconds.items()}
     targets = [
         ("native CPU / CPython CPU", median[NATIVE_CPU] / median[CPYTHON_CPU_NAME], 0.10),
+        ("its parse alone / CPython CPU", median[PARSE_CPU] / median[CPYTHON_CPU_NAME], None),
         ("build --backend native / compileall", median[BUILD_NATIVE] / median[COMPILEALL], 0.25),
         ("build --backend native / --backend cpython", median[BUILD_NATIVE] / median[BUILD_CPYTHON],
          None),

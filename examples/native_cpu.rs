@@ -1,10 +1,14 @@
 //! The CPU the native 3.12 compiler spends on a corpus, for `bench/native.py`:
-//! `cargo run --release --example native_cpu -- LIST OPTIMIZE`
+//! `cargo run --release --example native_cpu -- LIST OPTIMIZE [parse]`
 //!
 //! LIST names one source file a line. Every file is read first (not timed), then compiled once
 //! on this one thread at OPTIMIZE (0, 1 or 2), to the canonical bytes pyship writes; files the
 //! compiler does not support are timed too, up to where it gives up. Prints one line of JSON:
 //! `{"cpu": thread CPU seconds, "native": files compiled, "unsupported": files given up}`.
+//!
+//! With `parse`, only the first step is timed: decoding and parsing each file with the Rust
+//! parser the compiler starts from (and dropping its tree) — the floor under any compiler built
+//! on it. `native` then counts the files that parsed.
 
 use std::time::Duration;
 
@@ -24,11 +28,29 @@ fn thread_cpu_time() -> Duration {
     )
 }
 
+/// What `compile_312` does before its own work: decode, then parse with ruff's parser at 3.12.
+/// True when the file parsed without errors.
+fn parse(source: &[u8]) -> bool {
+    let Ok(text) = pyship::analysis::decode(source) else {
+        return false;
+    };
+    let options = ruff_python_parser::ParseOptions::from(ruff_python_parser::Mode::Module)
+        .with_target_version(ruff_python_ast::PythonVersion::PY312);
+    let parsed = ruff_python_parser::parse_unchecked(&text, options);
+    let ok = parsed.errors().is_empty();
+    std::hint::black_box(parsed);
+    ok
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [list, optimize] = args.as_slice() else {
-        eprintln!("usage: native_cpu LIST OPTIMIZE");
-        std::process::exit(2);
+    let (list, optimize, parse_only) = match args.as_slice() {
+        [list, optimize] => (list, optimize, false),
+        [list, optimize, stage] if stage == "parse" => (list, optimize, true),
+        _ => {
+            eprintln!("usage: native_cpu LIST OPTIMIZE [parse]");
+            std::process::exit(2);
+        }
     };
     let optimize = match optimize.as_str() {
         "0" => Optimize::Zero,
@@ -58,6 +80,14 @@ fn main() {
     let (mut native, mut unsupported) = (0usize, 0usize);
     let start = thread_cpu_time();
     for (path, source) in &sources {
+        if parse_only {
+            if parse(source) {
+                native += 1;
+            } else {
+                unsupported += 1;
+            }
+            continue;
+        }
         match pyship::compile::native::compile_312(source, path, options) {
             Ok(code) => {
                 native += 1;
