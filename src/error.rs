@@ -105,6 +105,10 @@ impl Error {
                     ..
                 }),
             ) => Some(SOURCE_KINDS.to_owned()),
+            Error::Sink(crate::sink::SinkError::NotOurs { .. }) => Some(
+                "pyship replaces a directory only when it wrote it: move it away, or choose another `--out-dir`"
+                    .to_owned(),
+            ),
             Error::Bundle(
                 crate::plan::bundle::BundleError::NoDependencies { .. }
                 | crate::plan::bundle::BundleError::DynamicDependencies { .. },

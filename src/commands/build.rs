@@ -39,7 +39,7 @@ pub(crate) fn run(args: Box<BuildArgs>, quiet: bool, verbose: bool) -> ExitCode 
             Ok(config) => config,
             Err(err) => {
                 summarize(&total, quiet);
-                fail(&err, None);
+                fail(&err, err.hint().as_deref());
                 failed = Some(ExitCode::from(2));
                 break;
             }

@@ -41,6 +41,23 @@ pub enum SettingsError {
     },
 }
 
+impl SettingsError {
+    /// What the user can do about it, printed as a `hint:` line under the error.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            SettingsError::Outside { key, .. }
+                if key == "tool.pyship.out-dir" || key == "tool.pyship.cache-dir" =>
+            {
+                let flag = key.trim_start_matches("tool.pyship.");
+                Some(format!(
+                    "to write outside the project, pass `--{flag}` on the command line"
+                ))
+            }
+            _ => None,
+        }
+    }
+}
+
 /// A project's `pyproject.toml` as read, once per build: the later stages parse what they need
 /// of it from here.
 #[derive(Clone, PartialEq, Eq)]
@@ -170,8 +187,10 @@ pub fn resolve(flags: Flags) -> Result<Config, SettingsError> {
         None => ToolConfig::default(),
     };
     let mut config = Config::new(&flags.source);
-    if let Some(out_dir) = flags.out_dir.or(tool.out_dir) {
+    if let Some(out_dir) = flags.out_dir {
         config.out_dir = out_dir;
+    } else if let Some(out_dir) = tool.out_dir {
+        config.out_dir = confine_written(&flags.source, "out-dir", out_dir)?;
     }
     let mut formats: Vec<OutputFormat> = Vec::new();
     let chosen = if flags.formats.is_empty() {
@@ -247,10 +266,11 @@ pub fn resolve(flags: Flags) -> Result<Config, SettingsError> {
     config.cache_dir = if flags.no_cache || tool.no_cache == Some(true) || config.verify {
         None
     } else {
-        flags
-            .cache_dir
-            .or(tool.cache_dir)
-            .or_else(crate::cache::default_dir)
+        match (flags.cache_dir, tool.cache_dir) {
+            (Some(dir), _) => Some(dir),
+            (None, Some(dir)) => Some(confine_written(&flags.source, "cache-dir", dir)?),
+            (None, None) => crate::cache::default_dir(),
+        }
     };
     config.packages = tool.packages;
     let keep_docstrings = if flags.keep_docstrings.is_empty() {
@@ -295,6 +315,19 @@ fn inside_patterns(patterns: Vec<String>, key: &str) -> Result<Vec<String>, Sett
         }),
         None => Ok(patterns),
     }
+}
+
+/// `key`'s `path` from `[tool.pyship]`, a place pyship writes to, resolved against the project
+/// `source` and kept inside it like the report: an untrusted project must not overwrite a host
+/// file with its artifact or fill a host directory with cache entries. The same option on the
+/// command line is free.
+fn confine_written(source: &Path, key: &str, path: PathBuf) -> Result<PathBuf, SettingsError> {
+    crate::support::paths::confine_for_writing(source, &path)?.ok_or_else(|| {
+        SettingsError::Outside {
+            key: format!("tool.pyship.{key}"),
+            path,
+        }
+    })
 }
 
 /// `requirement` from `[tool.pyship]`: files inside the project, resolved against it (a project
@@ -446,8 +479,9 @@ pub struct ToolConfig {
 
 impl ToolConfig {
     /// `[tool.pyship]` of `pyproject`, the file of the project in `dir`: all `None` when the
-    /// table is absent; an unknown key or a bad value is an error naming it. Relative paths
-    /// (`out-dir`, `cache-dir`, `report`) are resolved against `dir`.
+    /// table is absent; an unknown key or a bad value is an error naming it. `report` is
+    /// resolved against `dir`; `out-dir` and `cache-dir` are kept as written, for [`resolve`]
+    /// to confine if no flag overrides them.
     pub fn parse(dir: &Path, pyproject: &Pyproject) -> Result<ToolConfig, SettingsError> {
         let file: ToolFile =
             toml::from_str(&pyproject.text).map_err(|err| SettingsError::Toml {
@@ -455,12 +489,6 @@ impl ToolConfig {
                 err,
             })?;
         let mut tool = file.tool.pyship;
-        for path in [&mut tool.out_dir, &mut tool.cache_dir]
-            .into_iter()
-            .flatten()
-        {
-            *path = dir.join(&*path);
-        }
         // The report overwrites whatever file it names: a project (say, an untrusted pull request
         // built in CI) may only name one inside itself. `--report` on the command line is free.
         if let Some(report) = &mut tool.report {
@@ -614,7 +642,7 @@ packages = ["src/spam"]
             tool,
             ToolConfig {
                 format: Some(vec![OutputFormat::Wheel]),
-                out_dir: Some(temp.path().join("wheels")),
+                out_dir: Some("wheels".into()),
                 python: Some(vec!["3.11".to_owned(), "3.12".to_owned()]),
                 optimize: Some(Optimize::Two),
                 strip_sources: Some(true),

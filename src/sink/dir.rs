@@ -2,9 +2,11 @@
 //!
 //! Files are written into a fresh temporary directory beside the destination, so a dropped or
 //! failed sink leaves nothing behind; [`Sink::finish`] renames it into place, replacing an
-//! existing directory. Directories are created as entries are added; the files themselves are
-//! written in the background on rayon's pool, and `finish` waits for the last of them. Every file gets a fixed mode and the same mtime: timestamp-based pycs are
-//! only used when the source's mtime matches the one in their header (PEP 552).
+//! existing directory only if it is empty or pyship wrote it (it holds the build facts).
+//! Directories are created as entries are added; the files themselves are written in the
+//! background on rayon's pool, and `finish` waits for the last of them. Every file gets a fixed
+//! mode and the same mtime: timestamp-based pycs are only used when the source's mtime matches
+//! the one in their header (PEP 552).
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
@@ -13,6 +15,7 @@ use std::path::{Path, PathBuf};
 use filetime::FileTime;
 
 use super::{Artifact, Sink, SinkError, parent_dirs, parent_of, validate_path};
+use crate::plan::facts::{DIST_INFO_FACTS, ROOT_FACTS};
 use crate::support::jobs::Jobs;
 use crate::support::staging::{self, Kind, StagingDir};
 
@@ -57,16 +60,40 @@ pub fn create(dest: &Path, mtime: u32) -> Result<DirSink, SinkError> {
     })
 }
 
-/// Refuse a destination that exists as anything but a directory (a symlink included).
+/// Refuse a destination that exists as anything but a directory (a symlink included), or as a
+/// directory pyship did not write: pyship deletes only what it wrote (SPEC §9), and replacing
+/// the directory deletes everything in it.
 fn check_destination(dest: &Path) -> Result<(), SinkError> {
     match fs_err::symlink_metadata(dest) {
         Ok(metadata) if !metadata.is_dir() => Err(SinkError::NotADirectory {
+            path: dest.to_path_buf(),
+        }),
+        Ok(_) if !written_by_pyship(dest)? => Err(SinkError::NotOurs {
             path: dest.to_path_buf(),
         }),
         Ok(_) => Ok(()),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(err) => Err(err.into()),
     }
+}
+
+/// Whether the existing directory `dest` is empty or an artifact of pyship's: every artifact
+/// records its build facts at its top, in `.pyship.json` or a `.dist-info/pyship.json`.
+fn written_by_pyship(dest: &Path) -> Result<bool, SinkError> {
+    if dest.join(ROOT_FACTS).is_file() {
+        return Ok(true);
+    }
+    let mut empty = true;
+    for entry in fs_err::read_dir(dest)? {
+        let entry = entry?;
+        empty = false;
+        if entry.file_name().to_string_lossy().ends_with(".dist-info")
+            && entry.path().join(DIST_INFO_FACTS).is_file()
+        {
+            return Ok(true);
+        }
+    }
+    Ok(empty)
 }
 
 /// Set the permission bits of `path` (no-op where there are none).
@@ -355,12 +382,13 @@ mod tests {
     }
 
     #[test]
-    fn replaces_existing_directory() {
+    fn replaces_existing_directory_it_wrote() {
         let temp = tempfile::tempdir().unwrap();
         let dest = temp.path().join("dist");
         fs_err::create_dir_all(dest.join("stale/deep")).unwrap();
         fs_err::write(dest.join("stale/deep/old.pyc"), "old").unwrap();
         fs_err::write(dest.join("top.pyc"), "old top").unwrap();
+        fs_err::write(dest.join(ROOT_FACTS), "{}").unwrap();
 
         let mut sink = Box::new(create(&dest, MTIME).unwrap());
         sink.add_bytes("top.pyc", b"new top", false).unwrap();
@@ -369,6 +397,36 @@ mod tests {
         assert_eq!(listing(&dest), ["top.pyc"]);
         assert_eq!(fs_err::read(dest.join("top.pyc")).unwrap(), b"new top");
         assert_eq!(listing(temp.path()), ["dist"]);
+    }
+
+    #[test]
+    fn replaces_only_directories_it_wrote_or_empty_ones() {
+        let temp = tempfile::tempdir().unwrap();
+        let dest = temp.path().join("dist");
+        fs_err::create_dir_all(dest.join("demo-1.0.dist-info")).unwrap();
+        fs_err::write(dest.join("notes.txt"), "the user's").unwrap();
+        let err = create(&dest, MTIME).unwrap_err();
+        assert!(matches!(err, SinkError::NotOurs { .. }), "{err}");
+
+        // A wheel's facts in its .dist-info mark it as pyship's too.
+        fs_err::write(dest.join("demo-1.0.dist-info").join(DIST_INFO_FACTS), "{}").unwrap();
+        let mut sink = Box::new(create(&dest, MTIME).unwrap());
+        sink.add_bytes("a.pyc", b"a", false).unwrap();
+        // The user's files appear while the sink is open: checked again before replacing.
+        fs_err::remove_dir_all(&dest).unwrap();
+        fs_err::create_dir(&dest).unwrap();
+        fs_err::write(dest.join("notes.txt"), "the user's").unwrap();
+        let err = sink.finish().unwrap_err();
+        assert!(matches!(err, SinkError::NotOurs { .. }), "{err}");
+        assert_eq!(listing(&dest), ["notes.txt"]);
+        assert_eq!(listing(temp.path()), ["dist"]);
+
+        // An empty directory holds nothing to lose.
+        fs_err::remove_file(dest.join("notes.txt")).unwrap();
+        let mut sink = Box::new(create(&dest, MTIME).unwrap());
+        sink.add_bytes("a.pyc", b"a", false).unwrap();
+        sink.finish().unwrap();
+        assert_eq!(listing(&dest), ["a.pyc"]);
     }
 
     #[test]

@@ -56,6 +56,13 @@ pub enum SinkError {
         /// The destination.
         path: PathBuf,
     },
+    /// The destination of a directory artifact is a directory pyship did not write: replacing
+    /// it would delete what is in it.
+    #[error("Output `{}` exists and was not written by pyship", path.display())]
+    NotOurs {
+        /// The destination.
+        path: PathBuf,
+    },
     /// The destination of an archive exists and is a directory.
     #[error("Output `{}` is a directory, expected an archive file", path.display())]
     IsADirectory {

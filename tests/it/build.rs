@@ -610,6 +610,44 @@ fn the_import_guard_catches_a_source_compile() {
 }
 
 #[test]
+fn a_dir_rebuild_replaces_only_a_directory_pyship_wrote() {
+    let Some(python) = pythons().pop() else {
+        return;
+    };
+    let (temp, project) = copy_fixture("flat");
+    let out = temp.path().join("out");
+    let dir = build(&project, &out, &python, &["-f", "dir"]).remove(0);
+    // pyship's own output is replaced by the next build, whatever was added to it.
+    std::fs::write(dir.join("added.txt"), "x").unwrap();
+    build(&project, &out, &python, &["-f", "dir"]);
+    assert!(!dir.join("added.txt").exists());
+    import_facts(&python, &[], &dir, FLAT_MODULES);
+
+    // A directory of the same name that pyship did not write is kept, and the build refused.
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(dir.join("photos")).unwrap();
+    std::fs::write(dir.join("photos/cat.jpg"), "the user's").unwrap();
+    let output = Pyship::build(&project)
+        .out(&out)
+        .python(&python)
+        .args(["-f", "dir"])
+        .fails(2);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.matches("error:").count(), 1, "{stderr}");
+    assert!(stderr.contains("was not written by pyship"), "{stderr}");
+    assert!(stderr.contains("hint: "), "{stderr}");
+    assert_eq!(
+        std::fs::read(dir.join("photos/cat.jpg")).unwrap(),
+        b"the user's"
+    );
+    assert_eq!(
+        std::fs::read_dir(&out).unwrap().count(),
+        1,
+        "staging left behind"
+    );
+}
+
+#[test]
 fn timestamp_pycs_match_their_sources() {
     // The dir sink sets every file's mtime to the header's: a timestamp pyc must be used.
     for python in pythons() {

@@ -132,12 +132,58 @@ fn paths_named_by_pyproject_stay_inside_the_project() {
             "report = \"../victim.json\"",
             "`tool.pyship.report` points outside the project: `../victim.json`",
         ),
+        (
+            "",
+            "out-dir = \"../dist\"",
+            "`tool.pyship.out-dir` points outside the project: `../dist`",
+        ),
+        (
+            "",
+            "out-dir = \"dist/../../dist\"",
+            "`tool.pyship.out-dir` points outside the project: `dist/../../dist`",
+        ),
     ];
     for (project_extra, tool, needle) in cases {
         let temp = tempfile::tempdir().unwrap();
         let dir = project(temp.path(), project_extra, tool);
         refused(&dir, None, &python, &[], temp.path(), needle);
     }
+
+    // An out-dir whose existing part is a link out of the project, though the rest is not
+    // there yet; the hint says how to write elsewhere on purpose.
+    let temp = tempfile::tempdir().unwrap();
+    let dir = project(temp.path(), "", "out-dir = \"built/wheels\"");
+    std::fs::create_dir(temp.path().join("elsewhere")).unwrap();
+    symlink(temp.path().join("elsewhere"), dir.join("built")).unwrap();
+    let stderr = refused(
+        &dir,
+        None,
+        &python,
+        &[],
+        temp.path(),
+        "`tool.pyship.out-dir` points outside the project: `built/wheels`",
+    );
+    assert!(
+        stderr.contains("hint: to write outside the project, pass `--out-dir` on the command line"),
+        "{stderr}"
+    );
+    // The same path on the command line is the user's choice.
+    run(&dir, Some(&dir.join("built/wheels")), &python, &[]).succeeds();
+    assert!(temp.path().join("elsewhere/wheels").is_dir());
+
+    // The cache the table names is written to as well (the tests' own cache, set in the
+    // environment, would override it).
+    let temp = tempfile::tempdir().unwrap();
+    let dir = project(temp.path(), "", "cache-dir = \"../cache\"");
+    let output = run(&dir, None, &python, &[])
+        .env_remove("PYSHIP_CACHE_DIR")
+        .fails(2);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("error: `tool.pyship.cache-dir` points outside the project: `../cache`"),
+        "{stderr}"
+    );
+    assert!(!temp.path().join("cache").exists());
 
     // A readme that is a symlink out of the project, or whose directory is.
     let temp = tempfile::tempdir().unwrap();
