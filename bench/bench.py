@@ -15,7 +15,7 @@ each without the extension modules (a zip cannot import them; nobody compiles th
 files the target cannot compile (CPython's deliberately broken test files). Then, ROUNDS rounds,
 interleaved (every figure once per round, in reverse order in odd rounds, so a drift of the
 machine's speed falls on all alike), it prints per corpus the median, min and max seconds, the
-CPU seconds (user + sys, with the processes each command reaped) and ratios of:
+CPU seconds (user + sys, of each command and all its descendants) and ratios of:
 
 - the one-process limit: CPU seconds of compile() + marshal.dumps() over the corpus in one
   process, divided by the number of CPUs;
@@ -383,8 +383,48 @@ def n_process_limit(python, shares):
     return Measured(time.perf_counter() - start, rss, "", cpu)
 
 
+def adopt_orphans():
+    """Make this process the reaper of its orphaned descendants (Linux), so that `run` counts
+    the CPU of a command's grandchildren even when their own parent never reaps them:
+    compileall -j0 starts its workers from a forkserver it does not wait for, and without this
+    its CPU figure was its main process's alone. False where it cannot be done."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_child_subreaper = 36
+        return libc.prctl(pr_set_child_subreaper, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+ADOPTS_ORPHANS = adopt_orphans()
+
+
+def reap_orphans(deadline_seconds):
+    """Reap the orphans this process adopted, waiting for them up to `deadline_seconds`;
+    returns their (CPU seconds, largest peak RSS in KiB)."""
+    cpu, rss = 0.0, 0
+    deadline = time.monotonic() + deadline_seconds
+    while True:
+        try:
+            pid, _, usage = os.wait4(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.005)
+            continue
+        cpu += usage.ru_utime + usage.ru_stime
+        rss = max(rss, usage.ru_maxrss)
+    return cpu, rss
+
+
 def run(command):
-    """Run `command`; returns its wall seconds, peak RSS, stderr and CPU seconds."""
+    """Run `command`; returns its wall seconds, peak RSS, stderr and CPU seconds (its own, that
+    of the processes it reaped, and that of its orphans, which this process adopts)."""
+    if ADOPTS_ORPHANS:
+        reap_orphans(0)  # what earlier commands left is not this one's
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     # Read stderr before reaping, so a chatty -v cannot fill the pipe and block.
@@ -394,8 +434,14 @@ def run(command):
     returncode = os.waitstatus_to_exitcode(status)
     if returncode != 0:
         sys.exit(f"{command} failed with {returncode}:\n{stderr[-3000:]}")
+    cpu = usage.ru_utime + usage.ru_stime
+    rss = usage.ru_maxrss
+    if ADOPTS_ORPHANS:
+        orphans_cpu, orphans_rss = reap_orphans(10)
+        cpu += orphans_cpu
+        rss = max(rss, orphans_rss)
     # ru_maxrss is in KiB on Linux.
-    return Measured(seconds, usage.ru_maxrss * 1024, stderr, usage.ru_utime + usage.ru_stime)
+    return Measured(seconds, rss * 1024, stderr, cpu)
 
 
 def stages(stderr):
