@@ -87,18 +87,32 @@ pub fn check_requires_python(
         }
     })?;
     let version = interpreter.version;
-    let target = pep440_rs::Version::new([
-        u64::from(version.major),
-        u64::from(version.minor),
-        u64::from(version.micro),
-    ]);
-    if specifiers.contains(&target) {
+    let release = |micro: u8| {
+        pep440_rs::Version::new([
+            u64::from(version.major),
+            u64::from(version.minor),
+            u64::from(micro),
+        ])
+    };
+    // A target given by version alone (`--target 3.12`) is every release of that minor, which
+    // all load the same bytecode: it is allowed when one of them is (`>=3.12.1` allows 3.12).
+    let version_only = crate::compile::native::is_version_only(interpreter);
+    let allowed = if version_only {
+        (0..=u8::MAX).any(|micro| specifiers.contains(&release(micro)))
+    } else {
+        specifiers.contains(&release(version.micro))
+    };
+    if allowed {
         Ok(())
     } else {
         Err(PlanError::RequiresPython {
             project: project.name.clone(),
             requires: requires.clone(),
-            target: version.to_string(),
+            target: if version_only {
+                format!("{}.{}", version.major, version.minor)
+            } else {
+                version.to_string()
+            },
         })
     }
 }

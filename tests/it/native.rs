@@ -302,6 +302,37 @@ fn a_version_target_names_every_module_that_needs_the_interpreter() {
 }
 
 #[test]
+fn a_version_target_is_every_release_of_its_minor_for_requires_python() {
+    let temp = tempfile::tempdir().unwrap();
+    let empty = temp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let build = |requires: &str| {
+        let project = temp.path().join(format!("p{}", requires.len()));
+        std::fs::create_dir_all(project.join("demo")).unwrap();
+        std::fs::write(project.join("demo/__init__.py"), "X = 1\n").unwrap();
+        std::fs::write(
+            project.join("pyproject.toml"),
+            format!(
+                "[project]\nname = \"demo\"\nversion = \"1.0\"\nrequires-python = \"{requires}\"\n"
+            ),
+        )
+        .unwrap();
+        Pyship::build(&project)
+            .args(["--no-cache", "--target", "3.12", "--backend", "native"])
+            .env("PATH", &empty)
+            .env("PYENV_ROOT", &empty)
+    };
+    // 3.12.0 is excluded, 3.12.1 is not: a 3.12 target is allowed, its wheel serves 3.12.1.
+    build(">=3.12.1").succeeds();
+    let output = build("<3.12").fails(2);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("3.12") && !stderr.contains("3.12.0"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_version_target_builds_the_same_artifact_without_an_interpreter() {
     // What the native compiler does not support yet comes from the cache, filled by a build
     // with the interpreter: the rest of a version target (layout, headers, names, record) is
