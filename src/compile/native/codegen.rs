@@ -18,6 +18,8 @@ use super::scopes::{
 use ruff_python_ast::{self as ast, CmpOp, Expr, ExprContext, Operator, Stmt, UnaryOp};
 use ruff_text_size::{Ranged, TextRange, TextSize};
 use rustc_hash::FxHashMap as HashMap;
+use std::borrow::Cow;
+use std::cell::Cell;
 
 // Generators and coroutines: `yield from`, `await`, `async for` / `with`, async comprehensions.
 mod coroutines;
@@ -61,33 +63,39 @@ const CO_FAST_FREE: u8 = 0x80;
 /// Line starts of the source, to turn byte offsets into CPython's (line, column).
 pub(crate) struct Lines {
     starts: Vec<u32>,
+    /// The line of the last lookup: code generation walks the source mostly forward, and an
+    /// end offset is mostly on its start's line, so most lookups need no binary search.
+    hint: Cell<usize>,
 }
 
 impl Lines {
     pub(crate) fn new(text: &str) -> Lines {
-        let bytes = text.as_bytes();
-        let mut starts = vec![0u32];
-        let mut i = 0;
-        while i < bytes.len() {
-            match bytes[i] {
-                b'\n' => starts.push(i as u32 + 1),
-                b'\r' => {
-                    if bytes.get(i + 1) == Some(&b'\n') {
-                        i += 1;
-                    }
-                    starts.push(i as u32 + 1);
-                }
-                _ => {}
-            }
-            i += 1;
+        Lines::from_starts(super::scopes::line_starts(text))
+    }
+
+    fn from_starts(starts: Vec<u32>) -> Lines {
+        Lines {
+            starts,
+            hint: Cell::new(0),
         }
-        Lines { starts }
     }
 
     fn position(&self, offset: TextSize) -> (i32, i32) {
         let offset = u32::from(offset);
-        let line = self.starts.partition_point(|&start| start <= offset) - 1;
-        (line as i32 + 1, (offset - self.starts[line]) as i32)
+        let starts = &self.starts;
+        let on = |line: usize| {
+            starts[line] <= offset && starts.get(line + 1).is_none_or(|&next| offset < next)
+        };
+        let hint = self.hint.get();
+        let line = if on(hint) {
+            hint
+        } else if hint + 1 < starts.len() && on(hint + 1) {
+            hint + 1
+        } else {
+            starts.partition_point(|&start| start <= offset) - 1
+        };
+        self.hint.set(line);
+        (line as i32 + 1, (offset - starts[line]) as i32)
     }
 }
 
@@ -132,6 +140,14 @@ enum ScopeKind {
 /// `_Py_Mangle`: `__x` inside class `C` is `_C__x`.
 fn mangle(private: Option<&str>, name: &str) -> String {
     super::scopes::mangle(private, name).unwrap_or_else(|| name.to_owned())
+}
+
+/// [`mangle`] without a copy of a name that stays as it is (most of them).
+fn mangle_cow<'n>(private: Option<&str>, name: &'n str) -> Cow<'n, str> {
+    match super::scopes::mangle(private, name) {
+        Some(mangled) => Cow::Owned(mangled),
+        None => Cow::Borrowed(name),
+    }
 }
 
 /// `inlined_comprehension_state`: what `pop_inlined_comprehension_state` undoes.
@@ -202,9 +218,16 @@ impl<'a> Compiler<'a> {
         strip_docstrings: bool,
         filename: &str,
     ) -> Compiler<'a> {
+        let mut table = table;
+        let starts = table.take_line_starts();
+        let lines = if starts.is_empty() {
+            Lines::new(text)
+        } else {
+            Lines::from_starts(starts)
+        };
         Compiler {
             text,
-            lines: Lines::new(text),
+            lines,
             table,
             folder: Folder { optimize, text },
             optimize,
@@ -260,7 +283,7 @@ impl<'a> Compiler<'a> {
     }
     /// `compiler_addop_name`: mangled, and LOAD_ATTR/LOAD_METHOD encoded.
     fn addop_name(&mut self, opcode: u16, name: &str, loc: Loc) -> R {
-        let mangled = mangle(self.ur().private.as_deref(), name);
+        let mangled = mangle_cow(self.ur().private.as_deref(), name);
         let mut arg = self.u().names.add(&mangled) as usize;
         let mut opcode = opcode;
         if opcode == op::LOAD_ATTR {
@@ -373,7 +396,7 @@ impl<'a> Compiler<'a> {
             parent = &self.units[depth - 2];
         }
         if matches!(kind, ScopeKind::Function | ScopeKind::Class) {
-            let mangled = mangle(parent.private.as_deref(), name);
+            let mangled = mangle_cow(parent.private.as_deref(), name);
             if self.scope_in(parent, &mangled) == GLOBAL_EXPLICIT {
                 return name.to_owned();
             }
@@ -1965,13 +1988,14 @@ impl<'a> Compiler<'a> {
         if name == "__debug__" && ctx != ExprContext::Load {
             return Err(Unsupported::Construct("assignment to __debug__"));
         }
-        let mangled = mangle(self.ur().private.as_deref(), name);
+        let mangled = mangle_cow(self.ur().private.as_deref(), name);
+        let mangled = &*mangled;
         let unit = self.ur();
         let ste = self.table.scope(unit.scope);
         let function_like = ste.function_like();
         let class_block = ste.kind == BlockType::Class;
         let can_see_class_scope = ste.can_see_class_scope;
-        let scope = self.scope_in(unit, &mangled);
+        let scope = self.scope_in(unit, mangled);
         enum OpType {
             Fast,
             Global,
@@ -1996,9 +2020,9 @@ impl<'a> Compiler<'a> {
         let opcode = match optype {
             OpType::Deref => {
                 let arg = if scope == FREE {
-                    self.free_index(&mangled)?
+                    self.free_index(mangled)?
                 } else {
-                    self.cell_index(&mangled)?
+                    self.cell_index(mangled)?
                 };
                 let opcode = match ctx {
                     ExprContext::Load if class_block && self.ur().in_inlined_comp == 0 => {
@@ -2023,7 +2047,7 @@ impl<'a> Compiler<'a> {
                     ExprContext::Store => op::STORE_FAST,
                     _ => op::DELETE_FAST,
                 };
-                let arg = self.u().varnames.add(&mangled) as usize;
+                let arg = self.u().varnames.add(mangled) as usize;
                 return self.addop_i(opcode, arg, loc);
             }
             OpType::Global => match ctx {
@@ -2045,7 +2069,7 @@ impl<'a> Compiler<'a> {
                 _ => op::DELETE_NAME,
             },
         };
-        let mut arg = self.u().names.add(&mangled) as usize;
+        let mut arg = self.u().names.add(mangled) as usize;
         if opcode == op::LOAD_GLOBAL {
             arg <<= 1;
         }

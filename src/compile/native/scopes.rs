@@ -312,6 +312,8 @@ pub struct SymbolTable {
     keys: HashMap<BlockKey, ScopeId>,
     /// `from __future__ import annotations` is in effect.
     pub future_annotations: bool,
+    /// [`line_starts`] of the source, for the code generator to take.
+    lines: Vec<u32>,
 }
 
 /// A scope with the table it belongs to, for lookups by name.
@@ -434,6 +436,12 @@ impl SymbolTable {
         self.get(BlockKey::TypeParams(params.range))
     }
 
+    /// The line starts of the source (`line_starts`), taken once by the code generator
+    /// (empty after).
+    pub(crate) fn take_line_starts(&mut self) -> Vec<u32> {
+        std::mem::take(&mut self.lines)
+    }
+
     /// A name by id.
     pub fn name(&self, id: NameId) -> &str {
         &self.names[id as usize]
@@ -492,6 +500,7 @@ fn build_boxed(module: &ast::ModModule, source: &str) -> Res<SymbolTable> {
         ids: builder.ids,
         keys: builder.keys,
         future_annotations,
+        lines: builder.lines,
     })
 }
 
@@ -550,18 +559,16 @@ fn future_annotations(module: &ast::ModModule) -> Res<(bool, TextSize)> {
 }
 
 /// Offsets where each line starts; `\n`, `\r\n` and a lone `\r` end a line, as CPython's
-/// tokenizer counts them.
-fn line_starts(source: &str) -> Vec<u32> {
+/// tokenizer counts them. Built once per module (memchr: the byte loop was ~2.5% of the
+/// compile) and handed on to the code generator with the table.
+pub(crate) fn line_starts(source: &str) -> Vec<u32> {
     let bytes = source.as_bytes();
-    let mut starts = vec![0];
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\n' => starts.push(to_u32(i + 1)),
-            b'\r' if bytes.get(i + 1) != Some(&b'\n') => starts.push(to_u32(i + 1)),
-            _ => {}
+    let mut starts = Vec::with_capacity(bytes.len() / 32 + 1);
+    starts.push(0);
+    for i in memchr::memchr2_iter(b'\n', b'\r', bytes) {
+        if bytes[i] == b'\n' || bytes.get(i + 1) != Some(&b'\n') {
+            starts.push(to_u32(i + 1));
         }
-        i += 1;
     }
     starts
 }
