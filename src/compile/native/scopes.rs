@@ -725,8 +725,9 @@ impl Builder<'_> {
     fn add_def_helper(&mut self, name: &str, flag: u32, ste: ScopeId) -> Res {
         let mangled = self.mangled(name);
         let scope = &mut self.scopes[ste];
-        let mut val = match scope.index.get(&mangled) {
-            Some(&i) => {
+        let slot = scope.index.get(&mangled).copied();
+        let mut val = match slot {
+            Some(i) => {
                 let val = scope.symbols[i].1;
                 if flag & DEF_PARAM != 0 && val & DEF_PARAM != 0 {
                     return syntax(format!(
@@ -748,7 +749,13 @@ impl Builder<'_> {
             }
             val |= DEF_COMP_ITER;
         }
-        scope.set(mangled, val);
+        match slot {
+            Some(i) => scope.symbols[i].1 = val,
+            None => {
+                scope.index.insert(mangled, scope.symbols.len());
+                scope.symbols.push((mangled, val));
+            }
+        }
         if flag & DEF_PARAM != 0 {
             scope.params.push(mangled);
         } else if flag & DEF_GLOBAL != 0 {
@@ -1699,12 +1706,13 @@ impl Builder<'_> {
 
     // The second pass.
 
-    /// `analyze_name`
+    /// `analyze_name`: pushes the name's resolved scope on `scopes` (one entry per symbol, in
+    /// symbol order).
     #[allow(clippy::too_many_arguments)]
     fn analyze_name(
         &mut self,
         ste: ScopeId,
-        scopes: &mut HashMap<NameId, u32>,
+        scopes: &mut Vec<u32>,
         name: NameId,
         flags: u32,
         bound: Option<&mut HashSet<NameId>>,
@@ -1719,7 +1727,7 @@ impl Builder<'_> {
             if flags & DEF_NONLOCAL != 0 {
                 return syntax(format!("name '{}' is nonlocal and global", shown(self)));
             }
-            scopes.insert(name, GLOBAL_EXPLICIT);
+            scopes.push(GLOBAL_EXPLICIT);
             global.insert(name);
             if let Some(bound) = bound {
                 bound.remove(&name);
@@ -1739,13 +1747,13 @@ impl Builder<'_> {
                     shown(self)
                 ));
             }
-            scopes.insert(name, FREE);
+            scopes.push(FREE);
             self.scopes[ste].free = true;
             free.insert(name);
             return Ok(());
         }
         if flags & DEF_BOUND != 0 {
-            scopes.insert(name, LOCAL);
+            scopes.push(LOCAL);
             local.insert(name);
             global.remove(&name);
             if flags & DEF_TYPE_PARAM != 0 {
@@ -1760,29 +1768,29 @@ impl Builder<'_> {
         if let Some(class_entry) = class_entry {
             let class_flags = self.scopes[class_entry].get(name);
             if class_flags & DEF_GLOBAL != 0 {
-                scopes.insert(name, GLOBAL_EXPLICIT);
+                scopes.push(GLOBAL_EXPLICIT);
                 return Ok(());
             } else if class_flags & DEF_BOUND != 0 && class_flags & DEF_NONLOCAL == 0 {
-                scopes.insert(name, GLOBAL_IMPLICIT);
+                scopes.push(GLOBAL_IMPLICIT);
                 return Ok(());
             }
         }
         if let Some(bound) = bound
             && bound.contains(&name)
         {
-            scopes.insert(name, FREE);
+            scopes.push(FREE);
             self.scopes[ste].free = true;
             free.insert(name);
             return Ok(());
         }
         if global.contains(&name) {
-            scopes.insert(name, GLOBAL_IMPLICIT);
+            scopes.push(GLOBAL_IMPLICIT);
             return Ok(());
         }
         if self.scopes[ste].nested {
             self.scopes[ste].free = true;
         }
-        scopes.insert(name, GLOBAL_IMPLICIT);
+        scopes.push(GLOBAL_IMPLICIT);
         Ok(())
     }
 
@@ -1797,7 +1805,8 @@ impl Builder<'_> {
         class_entry: Option<ScopeId>,
     ) -> Res {
         let mut local = HashSet::default();
-        let mut scopes: HashMap<NameId, u32> = HashMap::default();
+        // The resolved scope of each symbol, by its index in `symbols` (a map in CPython).
+        let mut scopes: Vec<u32> = Vec::with_capacity(self.scopes[ste].symbols.len());
         let mut newglobal = HashSet::default();
         let mut newfree = HashSet::default();
         let mut newbound = HashSet::default();
@@ -1811,8 +1820,8 @@ impl Builder<'_> {
                 newbound.extend(bound.iter().copied());
             }
         }
-        let symbols = self.scopes[ste].symbols.clone();
-        for (name, flags) in symbols {
+        for i in 0..self.scopes[ste].symbols.len() {
+            let (name, flags) = self.scopes[ste].symbols[i];
             self.analyze_name(
                 ste,
                 &mut scopes,
@@ -1840,7 +1849,12 @@ impl Builder<'_> {
             newglobal.extend(global.iter().copied());
         }
 
-        let children = self.scopes[ste].children.clone();
+        // Nothing reads this scope's children while they are analyzed; put back spliced below.
+        let children = std::mem::take(&mut self.scopes[ste].children);
+        // Scratch copies for the children, reused (`analyze_child_block` copies the sets).
+        let mut child_bound = HashSet::default();
+        let mut child_global = HashSet::default();
+        let mut child_type_params = HashSet::default();
         for &child in &children {
             let new_class_entry = if self.scopes[child].can_see_class_scope {
                 if is_class { Some(ste) } else { class_entry }
@@ -1849,14 +1863,19 @@ impl Builder<'_> {
             };
             let inline_comp =
                 self.scopes[child].comprehension.is_some() && !self.scopes[child].generator;
-            // analyze_child_block: the child works on copies.
-            let mut child_free = newfree.clone();
+            // analyze_child_block: the child works on copies. Its free set starts empty, not
+            // as a copy of `newfree`: the child only adds to it, `inline_comprehension` only
+            // removes from it, and it is then merged into `newfree`, so `newfree` ends the same.
+            let mut child_free = HashSet::default();
+            child_bound.clone_from(&newbound);
+            child_global.clone_from(&newglobal);
+            child_type_params.clone_from(type_params);
             self.analyze_block(
                 child,
-                Some(&mut newbound.clone()),
+                Some(&mut child_bound),
                 &mut child_free,
-                &mut newglobal.clone(),
-                &mut type_params.clone(),
+                &mut child_global,
+                &mut child_type_params,
                 new_class_entry,
             )?;
             if inline_comp {
@@ -1886,7 +1905,12 @@ impl Builder<'_> {
         self.scopes[ste].children = spliced;
 
         if self.scopes[ste].function_like() {
-            analyze_cells(&mut scopes, &mut newfree, &inlined_cells);
+            analyze_cells(
+                &self.scopes[ste].symbols,
+                &mut scopes,
+                &mut newfree,
+                &inlined_cells,
+            );
         } else if is_class {
             self.drop_class_free(ste, &mut newfree);
         }
@@ -1908,13 +1932,13 @@ impl Builder<'_> {
         &mut self,
         ste: ScopeId,
         comp: ScopeId,
-        scopes: &mut HashMap<NameId, u32>,
+        scopes: &mut Vec<u32>,
         comp_free: &mut HashSet<NameId>,
         inlined_cells: &mut HashSet<NameId>,
     ) {
-        let symbols = self.scopes[comp].symbols.clone();
         let comp_hash_ordered = self.scopes[comp].hash_ordered;
-        for (name, comp_flags) in symbols {
+        for k in 0..self.scopes[comp].symbols.len() {
+            let (name, comp_flags) = self.scopes[comp].symbols[k];
             // The comprehension's `.0` parameter.
             if comp_flags & DEF_PARAM != 0 {
                 continue;
@@ -1928,7 +1952,7 @@ impl Builder<'_> {
                 None => {
                     self.scopes[ste].set(name, only_flags);
                     self.scopes[ste].hash_ordered |= comp_hash_ordered;
-                    scopes.insert(name, scope);
+                    scopes.push(scope);
                 }
                 Some(&i) => {
                     let existing = self.scopes[ste].symbols[i].1;
@@ -1969,18 +1993,18 @@ impl Builder<'_> {
     fn update_symbols(
         &mut self,
         ste: ScopeId,
-        scopes: &HashMap<NameId, u32>,
+        scopes: &[u32],
         bound: Option<&HashSet<NameId>>,
         free: &HashSet<NameId>,
         inlined_cells: &HashSet<NameId>,
         classflag: bool,
     ) {
         let scope = &mut self.scopes[ste];
-        for (name, flags) in &mut scope.symbols {
+        debug_assert_eq!(scope.symbols.len(), scopes.len());
+        for ((name, flags), &resolved) in scope.symbols.iter_mut().zip(scopes) {
             if inlined_cells.contains(name) {
                 *flags |= DEF_COMP_CELL;
             }
-            let resolved = scopes.get(name).copied().unwrap_or(0);
             *flags |= resolved << SCOPE_OFFSET;
         }
         // Free names from children not yet resolved. A set in CPython (hash order); sorted
@@ -2012,11 +2036,12 @@ impl Builder<'_> {
 
 /// `analyze_cells`: locals that children read become cells.
 fn analyze_cells(
-    scopes: &mut HashMap<NameId, u32>,
+    symbols: &[(NameId, u32)],
+    scopes: &mut [u32],
     free: &mut HashSet<NameId>,
     inlined_cells: &HashSet<NameId>,
 ) {
-    for (name, scope) in scopes.iter_mut() {
+    for ((name, _), scope) in symbols.iter().zip(scopes.iter_mut()) {
         if *scope != LOCAL {
             continue;
         }
