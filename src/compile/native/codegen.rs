@@ -412,7 +412,13 @@ impl<'a> Compiler<'a> {
     /// `_PyST_GetSymbol(u_ste, name)`: the flags of `name` in `unit`'s scope, as an inlined
     /// comprehension being compiled may have swapped them (0: not in the table).
     fn symbol_in(&self, unit: &Unit<'a>, name: &str) -> u32 {
-        match unit.temp_symbols.get(name) {
+        // Checked for emptiness first: hashing the name for an empty map is not free.
+        let temp = if unit.temp_symbols.is_empty() {
+            None
+        } else {
+            unit.temp_symbols.get(name)
+        };
+        match temp {
             Some(&flags) => flags,
             None => self
                 .table

@@ -265,23 +265,48 @@ pub struct Scope {
     children: Vec<ScopeId>,
     /// `ste_symbols`, in insertion order.
     symbols: Vec<(NameId, u32)>,
+    /// Where each name is in `symbols`, once there are more than [`SCAN_SYMBOLS`] of them
+    /// (below, a scan of `symbols` is cheaper than hashing, and most scopes stay there).
     index: HashMap<NameId, usize>,
     // Only while visiting.
     comp_iter_target: bool,
     comp_iter_expr: u32,
 }
 
+/// Up to this many symbols a scope finds a name by scanning, without its `index`.
+const SCAN_SYMBOLS: usize = 16;
+
 impl Scope {
+    /// The position of `name` in `symbols`.
+    fn slot(&self, name: NameId) -> Option<usize> {
+        if self.symbols.len() <= SCAN_SYMBOLS {
+            self.symbols.iter().position(|&(n, _)| n == name)
+        } else {
+            self.index.get(&name).copied()
+        }
+    }
+
+    /// Append a name that is not in `symbols` yet.
+    fn push_symbol(&mut self, name: NameId, flags: u32) {
+        self.symbols.push((name, flags));
+        let len = self.symbols.len();
+        if len == SCAN_SYMBOLS + 1 {
+            self.index.reserve(2 * len);
+            self.index
+                .extend(self.symbols.iter().enumerate().map(|(i, &(n, _))| (n, i)));
+        } else if len > SCAN_SYMBOLS + 1 {
+            self.index.insert(name, len - 1);
+        }
+    }
+
     fn get(&self, name: NameId) -> u32 {
-        self.index.get(&name).map_or(0, |&i| self.symbols[i].1)
+        self.slot(name).map_or(0, |i| self.symbols[i].1)
     }
 
     fn set(&mut self, name: NameId, flags: u32) {
-        if let Some(&i) = self.index.get(&name) {
-            self.symbols[i].1 = flags;
-        } else {
-            self.index.insert(name, self.symbols.len());
-            self.symbols.push((name, flags));
+        match self.slot(name) {
+            Some(i) => self.symbols[i].1 = flags,
+            None => self.push_symbol(name, flags),
         }
     }
 
@@ -337,7 +362,7 @@ impl<'a> ScopeRef<'a> {
     pub fn lookup(&self, name: &str) -> Option<Symbol> {
         let id = self.table.ids.get(name)?;
         let scope = &self.table.scopes[self.id];
-        scope.index.get(id).map(|&i| Symbol {
+        scope.slot(*id).map(|i| Symbol {
             flags: scope.symbols[i].1,
         })
     }
@@ -725,7 +750,7 @@ impl Builder<'_> {
     fn add_def_helper(&mut self, name: &str, flag: u32, ste: ScopeId) -> Res {
         let mangled = self.mangled(name);
         let scope = &mut self.scopes[ste];
-        let slot = scope.index.get(&mangled).copied();
+        let slot = scope.slot(mangled);
         let mut val = match slot {
             Some(i) => {
                 let val = scope.symbols[i].1;
@@ -751,10 +776,7 @@ impl Builder<'_> {
         }
         match slot {
             Some(i) => scope.symbols[i].1 = val,
-            None => {
-                scope.index.insert(mangled, scope.symbols.len());
-                scope.symbols.push((mangled, val));
-            }
+            None => scope.push_symbol(mangled, val),
         }
         if flag & DEF_PARAM != 0 {
             scope.params.push(mangled);
@@ -1948,13 +1970,13 @@ impl Builder<'_> {
             if scope == CELL || only_flags & DEF_COMP_CELL != 0 {
                 inlined_cells.insert(name);
             }
-            match self.scopes[ste].index.get(&name) {
+            match self.scopes[ste].slot(name) {
                 None => {
                     self.scopes[ste].set(name, only_flags);
                     self.scopes[ste].hash_ordered |= comp_hash_ordered;
                     scopes.push(scope);
                 }
-                Some(&i) => {
+                Some(i) => {
                     let existing = self.scopes[ste].symbols[i].1;
                     // Free in the comprehension, local outside: simply local now, unless a
                     // child of the comprehension needs it free, or the outer scope is a class.
@@ -2013,7 +2035,7 @@ impl Builder<'_> {
         names.sort_unstable();
         let mut added = 0;
         for name in names {
-            if let Some(&i) = scope.index.get(&name) {
+            if let Some(i) = scope.slot(name) {
                 // A free variable of a method with the name of a class-level binding.
                 if classflag {
                     scope.symbols[i].1 |= DEF_FREE_CLASS;
