@@ -208,6 +208,9 @@ pub(crate) struct Compiler<'a> {
     future_ok: Vec<TextSize>,
     /// `from __future__ import annotations` (`CO_FUTURE_ANNOTATIONS`).
     future_annotations: bool,
+    /// Instruction buffers of finished units, emptied, for the next units to fill without
+    /// growing new ones from nothing.
+    spare_seqs: Vec<InstrSeq>,
 }
 
 impl<'a> Compiler<'a> {
@@ -236,6 +239,7 @@ impl<'a> Compiler<'a> {
             units: Vec::new(),
             future_ok: Vec::new(),
             future_annotations: false,
+            spare_seqs: Vec::new(),
         }
     }
 
@@ -345,7 +349,7 @@ impl<'a> Compiler<'a> {
             .collect();
         let private = self.units.last().and_then(|u| u.private.clone());
         let mut unit = Unit {
-            seq: InstrSeq::default(),
+            seq: self.spare_seqs.pop().unwrap_or_default(),
             consts: Consts::default(),
             names: NameSet::default(),
             varnames,
@@ -512,6 +516,10 @@ impl<'a> Compiler<'a> {
             flags |= CO_FUTURE_ANNOTATIONS;
         }
         let mut cfg = Cfg::from_seq(&unit.seq);
+        let mut spare = std::mem::take(&mut unit.seq);
+        spare.instrs.clear();
+        spare.labels.clear();
+        self.spare_seqs.push(spare);
         let nlocals = unit.varnames.len();
         let nparams = scope.params().count();
         cfg.optimize_code_unit(&mut unit.consts, nlocals, nparams, unit.firstlineno)?;

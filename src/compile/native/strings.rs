@@ -38,12 +38,16 @@ pub(crate) fn str_value(text: &str, s: &ast::ExprStringLiteral) -> Result<Vec<u3
 /// The constant a (possibly implicitly concatenated) string literal is: `str_const` of
 /// [`str_value`], without the detour through code points when no part can spell a lone
 /// surrogate (Ruff's own value is then exact).
-pub(crate) fn str_literal_const(text: &str, s: &ast::ExprStringLiteral) -> Result<Const, Unsupported> {
+pub(crate) fn str_literal_const(
+    text: &str,
+    s: &ast::ExprStringLiteral,
+) -> Result<Const, Unsupported> {
     let exact = |part: &ast::StringLiteral| {
-        AnyStringFlags::from(part.flags).prefix().is_raw() || !may_spell_surrogate(&text[part.range])
+        AnyStringFlags::from(part.flags).prefix().is_raw()
+            || !may_spell_surrogate(&text[part.range])
     };
     if s.value.iter().all(exact) {
-        let mut out = String::new();
+        let mut out = String::with_capacity(s.value.iter().map(|part| part.value.len()).sum());
         for part in s.value.iter() {
             out.push_str(&part.value);
         }
