@@ -1738,7 +1738,6 @@ impl Builder<'_> {
         name: NameId,
         flags: u32,
         bound: Option<&mut HashSet<NameId>>,
-        local: &mut HashSet<NameId>,
         free: &mut HashSet<NameId>,
         global: &mut HashSet<NameId>,
         type_params: &mut HashSet<NameId>,
@@ -1776,7 +1775,6 @@ impl Builder<'_> {
         }
         if flags & DEF_BOUND != 0 {
             scopes.push(LOCAL);
-            local.insert(name);
             global.remove(&name);
             if flags & DEF_TYPE_PARAM != 0 {
                 type_params.insert(name);
@@ -1826,7 +1824,6 @@ impl Builder<'_> {
         type_params: &mut HashSet<NameId>,
         class_entry: Option<ScopeId>,
     ) -> Res {
-        let mut local = HashSet::default();
         // The resolved scope of each symbol, by its index in `symbols` (a map in CPython).
         let mut scopes: Vec<u32> = Vec::with_capacity(self.scopes[ste].symbols.len());
         let mut newglobal = HashSet::default();
@@ -1835,8 +1832,10 @@ impl Builder<'_> {
         let mut inlined_cells = HashSet::default();
         let kind = self.scopes[ste].kind;
         let is_class = kind == BlockType::Class;
+        // `newbound` and `newglobal` are only for the children: most scopes have none.
+        let has_children = !self.scopes[ste].children.is_empty();
         // Class bindings are not visible in methods: what children see is fixed before.
-        if is_class {
+        if is_class && has_children {
             newglobal.extend(global.iter().copied());
             if let Some(bound) = bound.as_deref() {
                 newbound.extend(bound.iter().copied());
@@ -1850,20 +1849,27 @@ impl Builder<'_> {
                 name,
                 flags,
                 bound.as_deref_mut(),
-                &mut local,
                 free,
                 global,
                 type_params,
                 class_entry,
             )?;
         }
-        if is_class {
+        if has_children && is_class {
             // Methods see `__class__` and annotation scopes `__classdict__` as if bound here.
             newbound.insert(self.intern("__class__"));
             newbound.insert(self.intern("__classdict__"));
-        } else {
+        } else if has_children {
             if self.scopes[ste].function_like() {
-                newbound.extend(local.iter().copied());
+                // CPython's `local` set: the names resolved `LOCAL` just above.
+                let symbols = &self.scopes[ste].symbols;
+                newbound.extend(
+                    symbols
+                        .iter()
+                        .zip(&scopes)
+                        .filter(|&(_, &scope)| scope == LOCAL)
+                        .map(|(&(name, _), _)| name),
+                );
             }
             if let Some(bound) = bound.as_deref() {
                 newbound.extend(bound.iter().copied());
