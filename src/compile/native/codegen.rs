@@ -550,8 +550,10 @@ impl<'a> Compiler<'a> {
         cfg.convert_pseudo_ops();
         cfg.resolve_jumps();
         let instrs = cfg.instructions();
-        // compute_localsplus_info
-        let mut localsplusnames = unit.varnames.list.clone();
+        // compute_localsplus_info; the unit is done, so its names move into the code object.
+        let nvarnames = unit.varnames.list.len();
+        let mut localsplusnames = std::mem::take(&mut unit.varnames.list);
+        localsplusnames.reserve(unit.cellvars.len() + unit.freevars.len());
         let mut localspluskinds: Vec<u8> = localsplusnames
             .iter()
             .map(|name| {
@@ -565,14 +567,14 @@ impl<'a> Compiler<'a> {
                 kind
             })
             .collect();
-        for cell in &unit.cellvars {
-            if !unit.varnames.list.contains(cell) {
-                localsplusnames.push(cell.clone());
+        for cell in std::mem::take(&mut unit.cellvars) {
+            if !localsplusnames[..nvarnames].contains(&cell) {
+                localsplusnames.push(cell);
                 localspluskinds.push(CO_FAST_CELL);
             }
         }
-        for free in &unit.freevars {
-            localsplusnames.push(free.clone());
+        for free in std::mem::take(&mut unit.freevars) {
+            localsplusnames.push(free);
             localspluskinds.push(CO_FAST_FREE);
         }
         Ok(CodeObject {
