@@ -80,6 +80,20 @@ impl Lines {
         }
     }
 
+    /// The (line, column) of both ends of `range`: the end is looked up from the start's
+    /// line, where it mostly is.
+    fn span(&self, range: TextRange) -> (i32, i32, i32, i32) {
+        let (line, col) = self.position(range.start());
+        let end = u32::from(range.end());
+        let next = self.starts.get(line as usize).copied();
+        if next.is_none_or(|next| end < next) {
+            let start = self.starts[line as usize - 1];
+            return (line, col, line, (end - start) as i32);
+        }
+        let (end_line, end_col) = self.position(range.end());
+        (line, col, end_line, end_col)
+    }
+
     fn position(&self, offset: TextSize) -> (i32, i32) {
         let offset = u32::from(offset);
         let starts = &self.starts;
@@ -251,8 +265,7 @@ impl<'a> Compiler<'a> {
     }
 
     fn loc(&self, range: TextRange) -> Loc {
-        let (line, col) = self.lines.position(range.start());
-        let (end_line, end_col) = self.lines.position(range.end());
+        let (line, col, end_line, end_col) = self.lines.span(range);
         Loc {
             line,
             end_line,
@@ -348,7 +361,12 @@ impl<'a> Compiler<'a> {
             .map(str::to_owned)
             .collect();
         let private = self.units.last().and_then(|u| u.private.clone());
-        let mut unit = Unit {
+        let qualname = if kind == ScopeKind::Module {
+            name.to_owned()
+        } else {
+            self.qualname(name, kind)
+        };
+        let unit = Unit {
             seq: self.spare_seqs.pop().unwrap_or_default(),
             consts: Consts::default(),
             names: NameSet::default(),
@@ -356,7 +374,7 @@ impl<'a> Compiler<'a> {
             scope,
             kind,
             name: name.to_owned(),
-            qualname: name.to_owned(),
+            qualname,
             firstlineno,
             argcount: 0,
             posonlyargcount: 0,
@@ -378,8 +396,6 @@ impl<'a> Compiler<'a> {
         };
         if kind == ScopeKind::Module {
             loc.line = 0;
-        } else {
-            unit.qualname = self.qualname(name, kind);
         }
         self.units.push(unit);
         self.addop_i(op::RESUME, 0, loc)
