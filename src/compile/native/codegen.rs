@@ -18,6 +18,8 @@ use super::scopes::{
 use ruff_python_ast::{self as ast, CmpOp, Expr, ExprContext, Operator, Stmt, UnaryOp};
 use ruff_text_size::{Ranged, TextRange, TextSize};
 use rustc_hash::FxHashMap as HashMap;
+use std::borrow::Cow;
+use std::cell::Cell;
 
 // Generators and coroutines: `yield from`, `await`, `async for` / `with`, async comprehensions.
 mod coroutines;
@@ -61,33 +63,53 @@ const CO_FAST_FREE: u8 = 0x80;
 /// Line starts of the source, to turn byte offsets into CPython's (line, column).
 pub(crate) struct Lines {
     starts: Vec<u32>,
+    /// The line of the last lookup: code generation walks the source mostly forward, and an
+    /// end offset is mostly on its start's line, so most lookups need no binary search.
+    hint: Cell<usize>,
 }
 
 impl Lines {
     pub(crate) fn new(text: &str) -> Lines {
-        let bytes = text.as_bytes();
-        let mut starts = vec![0u32];
-        let mut i = 0;
-        while i < bytes.len() {
-            match bytes[i] {
-                b'\n' => starts.push(i as u32 + 1),
-                b'\r' => {
-                    if bytes.get(i + 1) == Some(&b'\n') {
-                        i += 1;
-                    }
-                    starts.push(i as u32 + 1);
-                }
-                _ => {}
-            }
-            i += 1;
+        Lines::from_starts(super::scopes::line_starts(text))
+    }
+
+    fn from_starts(starts: Vec<u32>) -> Lines {
+        Lines {
+            starts,
+            hint: Cell::new(0),
         }
-        Lines { starts }
+    }
+
+    /// The (line, column) of both ends of `range`: the end is looked up from the start's
+    /// line, where it mostly is.
+    fn span(&self, range: TextRange) -> (i32, i32, i32, i32) {
+        let (line, col) = self.position(range.start());
+        let end = u32::from(range.end());
+        let next = self.starts.get(line as usize).copied();
+        if next.is_none_or(|next| end < next) {
+            let start = self.starts[line as usize - 1];
+            return (line, col, line, (end - start) as i32);
+        }
+        let (end_line, end_col) = self.position(range.end());
+        (line, col, end_line, end_col)
     }
 
     fn position(&self, offset: TextSize) -> (i32, i32) {
         let offset = u32::from(offset);
-        let line = self.starts.partition_point(|&start| start <= offset) - 1;
-        (line as i32 + 1, (offset - self.starts[line]) as i32)
+        let starts = &self.starts;
+        let on = |line: usize| {
+            starts[line] <= offset && starts.get(line + 1).is_none_or(|&next| offset < next)
+        };
+        let hint = self.hint.get();
+        let line = if on(hint) {
+            hint
+        } else if hint + 1 < starts.len() && on(hint + 1) {
+            hint + 1
+        } else {
+            starts.partition_point(|&start| start <= offset) - 1
+        };
+        self.hint.set(line);
+        (line as i32 + 1, (offset - starts[line]) as i32)
     }
 }
 
@@ -132,6 +154,14 @@ enum ScopeKind {
 /// `_Py_Mangle`: `__x` inside class `C` is `_C__x`.
 fn mangle(private: Option<&str>, name: &str) -> String {
     super::scopes::mangle(private, name).unwrap_or_else(|| name.to_owned())
+}
+
+/// [`mangle`] without a copy of a name that stays as it is (most of them).
+fn mangle_cow<'n>(private: Option<&str>, name: &'n str) -> Cow<'n, str> {
+    match super::scopes::mangle(private, name) {
+        Some(mangled) => Cow::Owned(mangled),
+        None => Cow::Borrowed(name),
+    }
 }
 
 /// `inlined_comprehension_state`: what `pop_inlined_comprehension_state` undoes.
@@ -192,6 +222,9 @@ pub(crate) struct Compiler<'a> {
     future_ok: Vec<TextSize>,
     /// `from __future__ import annotations` (`CO_FUTURE_ANNOTATIONS`).
     future_annotations: bool,
+    /// Instruction buffers of finished units, emptied, for the next units to fill without
+    /// growing new ones from nothing.
+    spare_seqs: Vec<InstrSeq>,
 }
 
 impl<'a> Compiler<'a> {
@@ -202,9 +235,16 @@ impl<'a> Compiler<'a> {
         strip_docstrings: bool,
         filename: &str,
     ) -> Compiler<'a> {
+        let mut table = table;
+        let starts = table.take_line_starts();
+        let lines = if starts.is_empty() {
+            Lines::new(text)
+        } else {
+            Lines::from_starts(starts)
+        };
         Compiler {
             text,
-            lines: Lines::new(text),
+            lines,
             table,
             folder: Folder { optimize, text },
             optimize,
@@ -213,6 +253,7 @@ impl<'a> Compiler<'a> {
             units: Vec::new(),
             future_ok: Vec::new(),
             future_annotations: false,
+            spare_seqs: Vec::new(),
         }
     }
 
@@ -224,8 +265,7 @@ impl<'a> Compiler<'a> {
     }
 
     fn loc(&self, range: TextRange) -> Loc {
-        let (line, col) = self.lines.position(range.start());
-        let (end_line, end_col) = self.lines.position(range.end());
+        let (line, col, end_line, end_col) = self.lines.span(range);
         Loc {
             line,
             end_line,
@@ -260,7 +300,7 @@ impl<'a> Compiler<'a> {
     }
     /// `compiler_addop_name`: mangled, and LOAD_ATTR/LOAD_METHOD encoded.
     fn addop_name(&mut self, opcode: u16, name: &str, loc: Loc) -> R {
-        let mangled = mangle(self.ur().private.as_deref(), name);
+        let mangled = mangle_cow(self.ur().private.as_deref(), name);
         let mut arg = self.u().names.add(&mangled) as usize;
         let mut opcode = opcode;
         if opcode == op::LOAD_ATTR {
@@ -321,15 +361,20 @@ impl<'a> Compiler<'a> {
             .map(str::to_owned)
             .collect();
         let private = self.units.last().and_then(|u| u.private.clone());
-        let mut unit = Unit {
-            seq: InstrSeq::default(),
+        let qualname = if kind == ScopeKind::Module {
+            name.to_owned()
+        } else {
+            self.qualname(name, kind)
+        };
+        let unit = Unit {
+            seq: self.spare_seqs.pop().unwrap_or_default(),
             consts: Consts::default(),
             names: NameSet::default(),
             varnames,
             scope,
             kind,
             name: name.to_owned(),
-            qualname: name.to_owned(),
+            qualname,
             firstlineno,
             argcount: 0,
             posonlyargcount: 0,
@@ -351,8 +396,6 @@ impl<'a> Compiler<'a> {
         };
         if kind == ScopeKind::Module {
             loc.line = 0;
-        } else {
-            unit.qualname = self.qualname(name, kind);
         }
         self.units.push(unit);
         self.addop_i(op::RESUME, 0, loc)
@@ -373,7 +416,7 @@ impl<'a> Compiler<'a> {
             parent = &self.units[depth - 2];
         }
         if matches!(kind, ScopeKind::Function | ScopeKind::Class) {
-            let mangled = mangle(parent.private.as_deref(), name);
+            let mangled = mangle_cow(parent.private.as_deref(), name);
             if self.scope_in(parent, &mangled) == GLOBAL_EXPLICIT {
                 return name.to_owned();
             }
@@ -389,7 +432,13 @@ impl<'a> Compiler<'a> {
     /// `_PyST_GetSymbol(u_ste, name)`: the flags of `name` in `unit`'s scope, as an inlined
     /// comprehension being compiled may have swapped them (0: not in the table).
     fn symbol_in(&self, unit: &Unit<'a>, name: &str) -> u32 {
-        match unit.temp_symbols.get(name) {
+        // Checked for emptiness first: hashing the name for an empty map is not free.
+        let temp = if unit.temp_symbols.is_empty() {
+            None
+        } else {
+            unit.temp_symbols.get(name)
+        };
+        match temp {
             Some(&flags) => flags,
             None => self
                 .table
@@ -483,6 +532,10 @@ impl<'a> Compiler<'a> {
             flags |= CO_FUTURE_ANNOTATIONS;
         }
         let mut cfg = Cfg::from_seq(&unit.seq);
+        let mut spare = std::mem::take(&mut unit.seq);
+        spare.instrs.clear();
+        spare.labels.clear();
+        self.spare_seqs.push(spare);
         let nlocals = unit.varnames.len();
         let nparams = scope.params().count();
         cfg.optimize_code_unit(&mut unit.consts, nlocals, nparams, unit.firstlineno)?;
@@ -513,8 +566,10 @@ impl<'a> Compiler<'a> {
         cfg.convert_pseudo_ops();
         cfg.resolve_jumps();
         let instrs = cfg.instructions();
-        // compute_localsplus_info
-        let mut localsplusnames = unit.varnames.list.clone();
+        // compute_localsplus_info; the unit is done, so its names move into the code object.
+        let nvarnames = unit.varnames.list.len();
+        let mut localsplusnames = std::mem::take(&mut unit.varnames.list);
+        localsplusnames.reserve(unit.cellvars.len() + unit.freevars.len());
         let mut localspluskinds: Vec<u8> = localsplusnames
             .iter()
             .map(|name| {
@@ -528,14 +583,14 @@ impl<'a> Compiler<'a> {
                 kind
             })
             .collect();
-        for cell in &unit.cellvars {
-            if !unit.varnames.list.contains(cell) {
-                localsplusnames.push(cell.clone());
+        for cell in std::mem::take(&mut unit.cellvars) {
+            if !localsplusnames[..nvarnames].contains(&cell) {
+                localsplusnames.push(cell);
                 localspluskinds.push(CO_FAST_CELL);
             }
         }
-        for free in &unit.freevars {
-            localsplusnames.push(free.clone());
+        for free in std::mem::take(&mut unit.freevars) {
+            localsplusnames.push(free);
             localspluskinds.push(CO_FAST_FREE);
         }
         Ok(CodeObject {
@@ -1965,13 +2020,14 @@ impl<'a> Compiler<'a> {
         if name == "__debug__" && ctx != ExprContext::Load {
             return Err(Unsupported::Construct("assignment to __debug__"));
         }
-        let mangled = mangle(self.ur().private.as_deref(), name);
+        let mangled = mangle_cow(self.ur().private.as_deref(), name);
+        let mangled = &*mangled;
         let unit = self.ur();
         let ste = self.table.scope(unit.scope);
         let function_like = ste.function_like();
         let class_block = ste.kind == BlockType::Class;
         let can_see_class_scope = ste.can_see_class_scope;
-        let scope = self.scope_in(unit, &mangled);
+        let scope = self.scope_in(unit, mangled);
         enum OpType {
             Fast,
             Global,
@@ -1996,9 +2052,9 @@ impl<'a> Compiler<'a> {
         let opcode = match optype {
             OpType::Deref => {
                 let arg = if scope == FREE {
-                    self.free_index(&mangled)?
+                    self.free_index(mangled)?
                 } else {
-                    self.cell_index(&mangled)?
+                    self.cell_index(mangled)?
                 };
                 let opcode = match ctx {
                     ExprContext::Load if class_block && self.ur().in_inlined_comp == 0 => {
@@ -2023,7 +2079,7 @@ impl<'a> Compiler<'a> {
                     ExprContext::Store => op::STORE_FAST,
                     _ => op::DELETE_FAST,
                 };
-                let arg = self.u().varnames.add(&mangled) as usize;
+                let arg = self.u().varnames.add(mangled) as usize;
                 return self.addop_i(opcode, arg, loc);
             }
             OpType::Global => match ctx {
@@ -2045,7 +2101,7 @@ impl<'a> Compiler<'a> {
                 _ => op::DELETE_NAME,
             },
         };
-        let mut arg = self.u().names.add(&mangled) as usize;
+        let mut arg = self.u().names.add(mangled) as usize;
         if opcode == op::LOAD_GLOBAL {
             arg <<= 1;
         }

@@ -121,9 +121,7 @@ impl Folder<'_> {
 
 impl Folder<'_> {
     fn string_value(&self, s: &ast::ExprStringLiteral) -> Result<Const, Unsupported> {
-        Ok(super::strings::str_const(super::strings::str_value(
-            self.text, s,
-        )?))
+        super::strings::str_literal_const(self.text, s)
     }
 }
 

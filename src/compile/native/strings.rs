@@ -13,7 +13,8 @@ use ruff_text_size::TextRange;
 /// cannot hold and replaces with U+FFFD.
 pub(crate) fn may_spell_surrogate(source: &str) -> bool {
     let bytes = source.as_bytes();
-    (0..bytes.len()).any(|i| {
+    // Both spellings start with a backslash: look only there.
+    memchr::memchr_iter(b'\\', bytes).any(|i| {
         let rest = &bytes[i..];
         let surrogate = |digits: &[u8]| {
             digits.len() >= 2
@@ -32,6 +33,27 @@ pub(crate) fn str_value(text: &str, s: &ast::ExprStringLiteral) -> Result<Vec<u3
         out.extend(part_value(text, part)?);
     }
     Ok(out)
+}
+
+/// The constant a (possibly implicitly concatenated) string literal is: `str_const` of
+/// [`str_value`], without the detour through code points when no part can spell a lone
+/// surrogate (Ruff's own value is then exact).
+pub(crate) fn str_literal_const(
+    text: &str,
+    s: &ast::ExprStringLiteral,
+) -> Result<Const, Unsupported> {
+    let exact = |part: &ast::StringLiteral| {
+        AnyStringFlags::from(part.flags).prefix().is_raw()
+            || !may_spell_surrogate(&text[part.range])
+    };
+    if s.value.iter().all(exact) {
+        let mut out = String::with_capacity(s.value.iter().map(|part| part.value.len()).sum());
+        for part in s.value.iter() {
+            out.push_str(&part.value);
+        }
+        return Ok(Const::Str(out));
+    }
+    Ok(str_const(str_value(text, s)?))
 }
 
 /// The value of one string literal.
