@@ -19,6 +19,10 @@
 //!   with `FLAG_REF` and as `TYPE_REF` afterwards; nothing else carries `FLAG_REF`. Reference
 //!   indices are numbered in the order the reader assigns them (type-byte order, since
 //!   containers reserve their slot before their children).
+//!
+//! The graph has a second front end, `Canonical`, for the native compiler: it gives its code
+//! objects value by value instead of writing a marshal stream for the parser to read back, and
+//! the same hash-consing and writer make the same bytes of them.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -130,6 +134,144 @@ pub fn splice_filename(data: &[u8], slot: usize, filename: &str) -> Option<Vec<u
     Some(out)
 }
 
+/// A value given to a [`Canonical`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Obj(u32);
+
+/// The canonical writer's second front end: the objects of a code object tree given one by
+/// one, children before their container, by a compiler that holds the values rather than a
+/// marshal stream. They go into the same graph (hash-consed the same way) and out through the
+/// same writer as [`canonicalize`]'s, so the bytes are those [`canonicalize`] makes of
+/// `marshal.dumps` of the same objects, without writing and reading that stream.
+///
+/// A container's children are given with [`Canonical::item`] after [`Canonical::mark`], then
+/// the container is made from the mark. Nesting deeper than [`MAX_DEPTH`] is the caller's to
+/// refuse, as the reader would.
+pub(crate) struct Canonical {
+    build: Builder,
+    size: usize,
+}
+
+impl Canonical {
+    /// For CPython 3.`minor`'s code object layout (3.11 to 3.14); `size` is about the length of
+    /// the stream, to size the pools.
+    pub(crate) fn new(minor: u8, size: usize) -> Result<Self, MarshalError> {
+        if !(11..=14).contains(&minor) {
+            return Err(MarshalError::UnsupportedVersion { minor });
+        }
+        Ok(Canonical {
+            build: Builder::new(LAYOUT_311, size),
+            size,
+        })
+    }
+
+    pub(crate) fn none(&mut self) -> Obj {
+        Obj(self.build.singleton(b'N'))
+    }
+
+    pub(crate) fn ellipsis(&mut self) -> Obj {
+        Obj(self.build.singleton(b'.'))
+    }
+
+    pub(crate) fn bool(&mut self, value: bool) -> Obj {
+        Obj(self.build.singleton(if value { b'T' } else { b'F' }))
+    }
+
+    pub(crate) fn int(&mut self, value: i128) -> Obj {
+        let kind = self.build.int_kind(value);
+        Obj(self.build.push(kind))
+    }
+
+    /// An int as `TYPE_LONG` digits: 15 bits each, least significant first.
+    pub(crate) fn long(&mut self, negative: bool, digits: &[u16]) -> Result<Obj, MarshalError> {
+        let bytes: Vec<u8> = digits
+            .iter()
+            .flat_map(|digit| digit.to_le_bytes())
+            .collect();
+        let kind = self
+            .build
+            .long_kind(negative, &bytes)
+            .map_err(|reason| MarshalError::Invalid { offset: 0, reason })?;
+        Ok(Obj(self.build.push(kind)))
+    }
+
+    pub(crate) fn float(&mut self, value: f64) -> Obj {
+        Obj(self.build.push(Kind::Float(value.to_bits())))
+    }
+
+    pub(crate) fn complex(&mut self, real: f64, imag: f64) -> Obj {
+        Obj(self
+            .build
+            .push(Kind::Complex(real.to_bits(), imag.to_bits())))
+    }
+
+    pub(crate) fn bytes(&mut self, bytes: &[u8]) -> Obj {
+        let data = self.build.store(bytes);
+        Obj(self.build.push(Kind::Bytes(data)))
+    }
+
+    /// A `str` from its UTF-8 bytes (surrogatepass for lone surrogates).
+    pub(crate) fn str(&mut self, utf8: &[u8]) -> Obj {
+        let kind = self.build.utf8_str(utf8);
+        Obj(self.build.push(kind))
+    }
+
+    /// Where the next container's children start.
+    pub(crate) fn mark(&self) -> usize {
+        self.build.stack.len()
+    }
+
+    /// The next child of the container being given.
+    pub(crate) fn item(&mut self, obj: Obj) {
+        self.build.stack.push(obj.0);
+    }
+
+    /// A tuple of the items since `mark`.
+    pub(crate) fn tuple(&mut self, mark: usize) -> Obj {
+        let span = self.build.pop_children(mark);
+        Obj(self.build.push(Kind::Tuple(span)))
+    }
+
+    /// A frozenset of the (distinct) items since `mark`.
+    pub(crate) fn frozenset(&mut self, mark: usize) -> Result<Obj, MarshalError> {
+        let span = self.build.pop_children(mark);
+        self.build.sort_set(span, 0)?;
+        Ok(Obj(self.build.push(Kind::FrozenSet(span))))
+    }
+
+    /// A code object: its int fields in `ints` and its object fields the items since `mark`,
+    /// each in the layout's order.
+    pub(crate) fn code(&mut self, ints: &[i32], mark: usize) -> Obj {
+        let layout = self.build.graph.layout;
+        debug_assert_eq!(
+            (ints.len(), self.build.stack.len() - mark),
+            (
+                layout.iter().filter(|&&field| field == Field::Int).count(),
+                layout
+                    .iter()
+                    .filter(|&&field| field == Field::Object)
+                    .count()
+            )
+        );
+        let objects = self.build.pop_children(mark);
+        let pool = &mut self.build.graph.ints;
+        let span = Span {
+            start: pool.len() as u32,
+            len: ints.len() as u32,
+        };
+        pool.extend_from_slice(ints);
+        Obj(self.build.push(Kind::Code {
+            ints: span,
+            objects,
+        }))
+    }
+
+    /// The canonical stream of `root`.
+    pub(crate) fn finish(self, root: Obj) -> Vec<u8> {
+        write_canonical(&self.build.graph, root.0, NO_INDEX, self.size).0
+    }
+}
+
 /// The canonical stream, and with a filename, where it sits if [`splice_filename`] can use it.
 fn emit(
     data: &[u8],
@@ -145,7 +287,7 @@ fn emit(
     parser.filename = filename.map(|name| (name, filename_field, NO_INDEX));
     let root = parser.object()?;
     let filename_node = parser.filename.map_or(NO_INDEX, |(_, _, node)| node);
-    let graph = parser.graph;
+    let graph = parser.build.graph;
     // The filename can be spliced when it is written once in full and only code objects'
     // filename fields point at its value (each code object has one).
     let track = (filename_node != NO_INDEX)
@@ -164,19 +306,25 @@ fn emit(
             edges == codes && graph.values[value as usize].size > REF_SIZE
         })
         .unwrap_or(NO_INDEX);
+    Ok(write_canonical(&graph, root, track, data.len()))
+}
+
+/// The canonical stream of `root` in `graph`, and where `track`'s first full write sits (see
+/// [`Writer::slot`]). `size` is the expected length.
+fn write_canonical(graph: &Graph, root: u32, track: u32, size: usize) -> (Vec<u8>, Option<usize>) {
     let mut counts = vec![0u32; graph.values.len()];
     graph.count(root, &mut counts);
     let mut writer = Writer {
-        graph: &graph,
+        graph,
         counts: &counts,
         indices: vec![NO_INDEX; graph.values.len()],
         next_index: 0,
-        out: Vec::with_capacity(data.len()),
+        out: Vec::with_capacity(size),
         track,
         slot: None,
     };
     writer.write(root);
-    Ok((writer.out, writer.slot))
+    (writer.out, writer.slot)
 }
 
 /// What `pyship inspect` reads of one code object; nothing in it is ever executed.
@@ -207,7 +355,7 @@ pub fn code_objects(data: &[u8], minor: u8) -> Result<Vec<CodeObject>, MarshalEr
     };
     let mut parser = Parser::new(data, layout, minor >= 14);
     let root = parser.object()?;
-    let graph = parser.graph;
+    let graph = parser.build.graph;
     if !matches!(graph.nodes[root as usize].kind, Kind::Code { .. }) {
         return Err(MarshalError::Invalid {
             offset: 0,
@@ -261,8 +409,8 @@ pub fn code_objects(data: &[u8], minor: u8) -> Result<Vec<CodeObject>, MarshalEr
 
 /// `FLAG_REF`: the object gets the next back-reference index.
 const FLAG_REF: u8 = 0x80;
-/// The reader's `MAX_MARSHAL_STACK_DEPTH` (POSIX).
-const MAX_DEPTH: usize = 2000;
+/// The reader's `MAX_MARSHAL_STACK_DEPTH` (POSIX): no object sits deeper (the outermost at 1).
+pub(crate) const MAX_DEPTH: usize = 2000;
 /// Size of a `TYPE_REF`: a value no longer than this is never shared.
 const REF_SIZE: u64 = 5;
 /// Bound on the reference-free encoding of a set, built to order its elements.
@@ -439,15 +587,9 @@ struct Parser<'a> {
     pos: usize,
     depth: usize,
     allow_slice: bool,
-    graph: Graph,
-    interner: Interner,
+    build: Builder,
     /// Back-reference table: node index, or `PENDING` while the object is being read.
     refs: Vec<u32>,
-    /// Children of the containers being read, innermost last.
-    stack: Vec<u32>,
-    /// Scratch space for value keys.
-    key: Vec<u8>,
-    singletons: [u32; 5],
     /// The `co_filename` to put in every code object: the name, the object field it goes in,
     /// and its node once made.
     filename: Option<(&'a str, usize, u32)>,
@@ -455,34 +597,13 @@ struct Parser<'a> {
 
 impl<'a> Parser<'a> {
     fn new(data: &'a [u8], layout: &'static [Field], allow_slice: bool) -> Self {
-        // Sized from the stream so the pools are not copied as they grow. Over the 3.11
-        // stdlib's code objects (50 MB of marshal) there is one node per 55 bytes, one child
-        // per 27 and one reference per 126, and payloads and keys take 0.8 and 0.9 of the
-        // stream: these leave room for the modules above the average.
-        let objects = data.len() / 32;
         Parser {
             data,
             pos: 0,
             depth: 0,
             allow_slice,
-            graph: Graph {
-                layout,
-                nodes: Vec::with_capacity(objects),
-                values: Vec::with_capacity(objects),
-                bytes: Vec::with_capacity(data.len()),
-                children: Vec::with_capacity(data.len() / 16),
-                ints: Vec::new(),
-            },
-            interner: Interner {
-                table: HashMap::with_capacity_and_hasher(objects, BuildHasherDefault::default()),
-                chain: Vec::with_capacity(objects),
-                keys: Vec::with_capacity(data.len() + data.len() / 8),
-                spans: Vec::with_capacity(objects),
-            },
+            build: Builder::new(layout, data.len()),
             refs: Vec::with_capacity(data.len() / 64),
-            stack: Vec::with_capacity(64),
-            key: Vec::with_capacity(256),
-            singletons: [NO_INDEX; 5],
             filename: None,
         }
     }
@@ -561,7 +682,7 @@ impl<'a> Parser<'a> {
         let node = match ty {
             b'0' => None,
             // The reader never registers these, whatever the flag says.
-            b'N' | b'F' | b'T' | b'S' | b'.' => Some(self.singleton(ty)),
+            b'N' | b'F' | b'T' | b'S' | b'.' => Some(self.build.singleton(ty)),
             b'r' => {
                 let index = self.int()?;
                 let target = usize::try_from(index)
@@ -580,7 +701,7 @@ impl<'a> Parser<'a> {
             }
             b'I' => {
                 let value = i64::from_le_bytes(self.take(8)?.try_into().unwrap());
-                let kind = self.int_kind(value);
+                let kind = self.build.int_kind(value.into());
                 Some(self.leaf(flag, kind))
             }
             b'l' => {
@@ -608,7 +729,7 @@ impl<'a> Parser<'a> {
             b's' => {
                 let n = self.size(offset)?;
                 let bytes = self.take(n)?;
-                let span = self.store(bytes);
+                let span = self.build.store(bytes);
                 Some(self.leaf(flag, Kind::Bytes(span)))
             }
             b'a' | b'A' | b'z' | b'Z' => {
@@ -618,15 +739,14 @@ impl<'a> Parser<'a> {
                     self.byte()? as usize
                 };
                 let latin1 = self.take(n)?;
-                let kind = self.latin1_str(latin1);
+                let kind = self.build.latin1_str(latin1);
                 Some(self.leaf(flag, kind))
             }
             b'u' | b't' => {
                 let n = self.size(offset)?;
                 let utf8 = self.take(n)?;
-                let ascii = utf8.is_ascii();
-                let data = self.store(utf8);
-                Some(self.leaf(flag, Kind::Str { ascii, data }))
+                let kind = self.build.utf8_str(utf8);
+                Some(self.leaf(flag, kind))
             }
             b'(' | b')' | b'[' | b'<' | b'>' => {
                 let n = if ty == b')' {
@@ -635,17 +755,17 @@ impl<'a> Parser<'a> {
                     self.size(offset)?
                 };
                 let slot = self.reserve(flag);
-                let base = self.stack.len();
+                let base = self.build.stack.len();
                 for _ in 0..n {
                     let child = self.object()?;
-                    self.stack.push(child);
+                    self.build.stack.push(child);
                 }
-                let span = self.pop_children(base);
+                let span = self.build.pop_children(base);
                 let kind = match ty {
                     b'(' | b')' => Kind::Tuple(span),
                     b'[' => Kind::List(span),
                     _ => {
-                        self.sort_set(span, offset)?;
+                        self.build.sort_set(span, offset)?;
                         if ty == b'<' {
                             Kind::Set(span)
                         } else {
@@ -657,21 +777,21 @@ impl<'a> Parser<'a> {
             }
             b'{' => {
                 let slot = self.reserve(flag);
-                let base = self.stack.len();
+                let base = self.build.stack.len();
                 while let Some(key) = self.object_or_null()? {
                     let value = self.object()?;
-                    self.stack.extend([key, value]);
+                    self.build.stack.extend([key, value]);
                 }
-                let span = self.pop_children(base);
+                let span = self.build.pop_children(base);
                 Some(self.finish(slot, Kind::Dict(span)))
             }
             b'c' => {
                 let slot = self.reserve(flag);
-                let base = self.stack.len();
+                let base = self.build.stack.len();
                 let mut raw = [0i32; 8];
                 let mut n_ints = 0;
                 let mut n_objects = 0;
-                for &field in self.graph.layout {
+                for &field in self.build.graph.layout {
                     if field == Field::Int {
                         raw[n_ints] = self.int()?;
                         n_ints += 1;
@@ -688,25 +808,25 @@ impl<'a> Parser<'a> {
                             };
                         }
                         n_objects += 1;
-                        self.stack.push(child);
+                        self.build.stack.push(child);
                     }
                 }
-                let objects = self.pop_children(base);
+                let objects = self.build.pop_children(base);
                 let ints = Span {
-                    start: self.graph.ints.len() as u32,
+                    start: self.build.graph.ints.len() as u32,
                     len: n_ints as u32,
                 };
-                self.graph.ints.extend_from_slice(&raw[..n_ints]);
+                self.build.graph.ints.extend_from_slice(&raw[..n_ints]);
                 Some(self.finish(slot, Kind::Code { ints, objects }))
             }
             b':' if self.allow_slice => {
                 let slot = self.reserve(flag);
-                let base = self.stack.len();
+                let base = self.build.stack.len();
                 for _ in 0..3 {
                     let child = self.object()?;
-                    self.stack.push(child);
+                    self.build.stack.push(child);
                 }
-                let span = self.pop_children(base);
+                let span = self.build.pop_children(base);
                 Some(self.finish(slot, Kind::Slice(span)))
             }
             _ => return Err(MarshalError::UnknownType { byte: ty, offset }),
@@ -717,13 +837,95 @@ impl<'a> Parser<'a> {
 
     /// The node of the replacement `co_filename`, made on first use.
     fn filename_node(&mut self, name: &'a str, index: usize) -> u32 {
-        let data = self.store(name.as_bytes());
-        let node = self.push(Kind::Str {
+        let data = self.build.store(name.as_bytes());
+        let node = self.build.push(Kind::Str {
             ascii: name.is_ascii(),
             data,
         });
         self.filename = Some((name, index, node));
         node
+    }
+
+    /// `TYPE_LONG`: a signed digit count, then 15-bit digits, least significant first.
+    fn long(&mut self, offset: usize) -> Result<Kind, MarshalError> {
+        let n = self.int()?;
+        if n == i32::MIN {
+            return Err(MarshalError::Invalid {
+                offset,
+                reason: "long size out of range",
+            });
+        }
+        let digits = self.take(n.unsigned_abs() as usize * 2)?;
+        self.build
+            .long_kind(n < 0, digits)
+            .map_err(|reason| MarshalError::Invalid { offset, reason })
+    }
+
+    /// Reserve a back-reference slot now (containers register before their children).
+    fn reserve(&mut self, flag: bool) -> Option<usize> {
+        flag.then(|| {
+            self.refs.push(PENDING);
+            self.refs.len() - 1
+        })
+    }
+
+    /// A childless object: registered after it is read.
+    fn leaf(&mut self, flag: bool, kind: Kind) -> u32 {
+        let node = self.build.push(kind);
+        if flag {
+            self.refs.push(node);
+        }
+        node
+    }
+
+    fn finish(&mut self, slot: Option<usize>, kind: Kind) -> u32 {
+        let node = self.build.push(kind);
+        if let Some(slot) = slot {
+            self.refs[slot] = node;
+        }
+        node
+    }
+}
+
+/// The value graph being built: nodes hash-consed as they arrive, children before their
+/// container. What both front ends feed: the marshal [`Parser`] and [`Canonical`].
+struct Builder {
+    graph: Graph,
+    interner: Interner,
+    /// Children of the containers being built, innermost last.
+    stack: Vec<u32>,
+    /// Scratch space for value keys.
+    key: Vec<u8>,
+    singletons: [u32; 5],
+}
+
+impl Builder {
+    /// Pools sized for a marshal stream of about `size` bytes.
+    fn new(layout: &'static [Field], size: usize) -> Self {
+        // Sized from the stream so the pools are not copied as they grow. Over the 3.11
+        // stdlib's code objects (50 MB of marshal) there is one node per 55 bytes, one child
+        // per 27 and one reference per 126, and payloads and keys take 0.8 and 0.9 of the
+        // stream: these leave room for the modules above the average.
+        let objects = size / 32;
+        Builder {
+            graph: Graph {
+                layout,
+                nodes: Vec::with_capacity(objects),
+                values: Vec::with_capacity(objects),
+                bytes: Vec::with_capacity(size),
+                children: Vec::with_capacity(size / 16),
+                ints: Vec::new(),
+            },
+            interner: Interner {
+                table: HashMap::with_capacity_and_hasher(objects, BuildHasherDefault::default()),
+                chain: Vec::with_capacity(objects),
+                keys: Vec::with_capacity(size + size / 8),
+                spans: Vec::with_capacity(objects),
+            },
+            stack: Vec::with_capacity(64),
+            key: Vec::with_capacity(256),
+            singletons: [NO_INDEX; 5],
+        }
     }
 
     fn singleton(&mut self, ty: u8) -> u32 {
@@ -740,43 +942,30 @@ impl<'a> Parser<'a> {
         self.singletons[slot]
     }
 
-    /// `TYPE_LONG`: a signed digit count, then 15-bit digits, least significant first.
-    fn long(&mut self, offset: usize) -> Result<Kind, MarshalError> {
-        let n = self.int()?;
-        if n == i32::MIN {
-            return Err(MarshalError::Invalid {
-                offset,
-                reason: "long size out of range",
-            });
-        }
-        let count = n.unsigned_abs() as usize;
-        let digits = self.take(count * 2)?;
+    /// A `TYPE_LONG`'s 15-bit digits (two bytes each, little-endian, least significant
+    /// first) as the reader takes them: normalised to `TYPE_INT` when they fit 32 bits.
+    fn long_kind(&mut self, negative: bool, digits: &[u8]) -> Result<Kind, &'static str> {
+        let count = digits.len() / 2;
         let digit = |i: usize| u16::from_le_bytes([digits[2 * i], digits[2 * i + 1]]);
         if (0..count).any(|i| digit(i) > 0x7fff) {
-            return Err(MarshalError::Invalid {
-                offset,
-                reason: "digit out of range in long",
-            });
+            return Err("digit out of range in long");
         }
         if count > 0 && digit(count - 1) == 0 {
-            return Err(MarshalError::Invalid {
-                offset,
-                reason: "unnormalized long",
-            });
+            return Err("unnormalized long");
         }
         if count <= 3 {
             let magnitude = (0..count).fold(0i64, |acc, i| acc | i64::from(digit(i)) << (15 * i));
-            let value = if n < 0 { -magnitude } else { magnitude };
-            return Ok(self.int_kind(value));
+            let value = if negative { -magnitude } else { magnitude };
+            return Ok(self.int_kind(value.into()));
         }
         Ok(Kind::Long {
-            negative: n < 0,
+            negative,
             digits: self.store(digits),
         })
     }
 
     /// An int as CPython writes it: `TYPE_INT` within 32 bits, else `TYPE_LONG`.
-    fn int_kind(&mut self, value: i64) -> Kind {
+    fn int_kind(&mut self, value: i128) -> Kind {
         if let Ok(small) = i32::try_from(value) {
             return Kind::Int(small);
         }
@@ -792,6 +981,13 @@ impl<'a> Parser<'a> {
             negative: value < 0,
             digits: Span { start, len },
         }
+    }
+
+    /// A string from its UTF-8 (surrogatepass) bytes.
+    fn utf8_str(&mut self, utf8: &[u8]) -> Kind {
+        let ascii = utf8.is_ascii();
+        let data = self.store(utf8);
+        Kind::Str { ascii, data }
     }
 
     /// A string read as Latin-1 (the ASCII types), stored as UTF-8.
@@ -826,14 +1022,6 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// Reserve a back-reference slot now (containers register before their children).
-    fn reserve(&mut self, flag: bool) -> Option<usize> {
-        flag.then(|| {
-            self.refs.push(PENDING);
-            self.refs.len() - 1
-        })
-    }
-
     fn pop_children(&mut self, base: usize) -> Span {
         let start = self.graph.children.len() as u32;
         self.graph.children.extend(self.stack.drain(base..));
@@ -841,23 +1029,6 @@ impl<'a> Parser<'a> {
             start,
             len: self.graph.children.len() as u32 - start,
         }
-    }
-
-    /// A childless object: registered after it is read.
-    fn leaf(&mut self, flag: bool, kind: Kind) -> u32 {
-        let node = self.push(kind);
-        if flag {
-            self.refs.push(node);
-        }
-        node
-    }
-
-    fn finish(&mut self, slot: Option<usize>, kind: Kind) -> u32 {
-        let node = self.push(kind);
-        if let Some(slot) = slot {
-            self.refs[slot] = node;
-        }
-        node
     }
 
     /// Add a node whose children are complete, giving it a value id.
