@@ -47,37 +47,76 @@ pub(crate) enum ConstKey {
     Code(std::sync::Arc<CodeKey>),
 }
 
-/// What `code_richcompare` compares: not the qualname, filename, kinds or stack size.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// What `code_richcompare` compares: not the qualname, filename, kinds or stack size. Made
+/// once per code object, its hash with it: a table hashes a code constant in one word instead of
+/// walking the code and every constant nested in it, and an `Arc` compares by pointer first.
+#[derive(Debug)]
 pub(crate) struct CodeKey {
-    name: String,
-    counts: [u32; 5],
-    code: Vec<u8>,
+    hash: u64,
+    /// The name, the counts, the code, the names, the localsplus names, the line and exception
+    /// tables, each length-prefixed, in one buffer rather than a clone of each.
+    fields: Vec<u8>,
     consts: Vec<ConstKey>,
-    names: Vec<String>,
-    localsplusnames: Vec<String>,
-    linetable: Vec<u8>,
-    exceptiontable: Vec<u8>,
+}
+
+impl PartialEq for CodeKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && self.fields == other.fields && self.consts == other.consts
+    }
+}
+
+impl Eq for CodeKey {}
+
+impl std::hash::Hash for CodeKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
 }
 
 impl CodeKey {
     /// What `code_richcompare` compares of `code`.
     pub(crate) fn of(code: &CodeObject) -> CodeKey {
+        let names = |names: &[String]| names.iter().map(|name| name.len() + 4).sum::<usize>();
+        let mut fields = Vec::with_capacity(
+            48 + code.name.len()
+                + code.code.len()
+                + names(&code.names)
+                + names(&code.localsplusnames)
+                + code.linetable.len()
+                + code.exceptiontable.len(),
+        );
+        let mut put = |bytes: &[u8]| {
+            fields.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+            fields.extend_from_slice(bytes);
+        };
+        put(code.name.as_bytes());
+        put(&code.code);
+        for names in [&code.names, &code.localsplusnames] {
+            // A list: its length, then its names.
+            put(&(names.len() as u32).to_le_bytes());
+            for name in names {
+                put(name.as_bytes());
+            }
+        }
+        put(&code.linetable);
+        put(&code.exceptiontable);
+        for count in [
+            code.argcount,
+            code.posonlyargcount,
+            code.kwonlyargcount,
+            code.flags,
+            code.firstlineno,
+        ] {
+            fields.extend_from_slice(&count.to_le_bytes());
+        }
+        let consts: Vec<ConstKey> = code.consts.iter().map(Const::key).collect();
+        let mut hasher = rustc_hash::FxHasher::default();
+        std::hash::Hash::hash(&fields, &mut hasher);
+        std::hash::Hash::hash(&consts, &mut hasher);
         CodeKey {
-            name: code.name.clone(),
-            counts: [
-                code.argcount,
-                code.posonlyargcount,
-                code.kwonlyargcount,
-                code.flags,
-                code.firstlineno,
-            ],
-            code: code.code.clone(),
-            consts: code.consts.iter().map(Const::key).collect(),
-            names: code.names.clone(),
-            localsplusnames: code.localsplusnames.clone(),
-            linetable: code.linetable.clone(),
-            exceptiontable: code.exceptiontable.clone(),
+            hash: std::hash::Hasher::finish(&hasher),
+            fields,
+            consts,
         }
     }
 }
