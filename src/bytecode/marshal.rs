@@ -525,35 +525,65 @@ impl Hasher for PassThrough {
 }
 
 /// Exact hash-consing of value keys without one allocation per key: keys are stored back to
-/// back, the table maps a key's hash to the newest value with that hash, and values with equal
-/// hashes are chained.
+/// back (or left where they are, for payloads in `Graph::bytes`), the table maps a key's hash to
+/// the newest value with that hash, and values with equal hashes are chained.
 #[derive(Default)]
 struct Interner {
     table: HashMap<u64, u32, BuildHasherDefault<PassThrough>>,
     chain: Vec<u32>,
     keys: Vec<u8>,
-    spans: Vec<Span>,
+    keys_at: Vec<KeyAt>,
+}
+
+/// Where a value's key is: its tag (0 for keys that carry their own type byte) and its bytes,
+/// in `Interner::keys` or, for a payload, in `Graph::bytes`.
+#[derive(Clone, Copy)]
+struct KeyAt {
+    span: Span,
+    tag: u8,
+    in_graph: bool,
 }
 
 impl Interner {
-    /// The value id of `key`, and whether it is new.
-    fn intern(&mut self, key: &[u8]) -> (u32, bool) {
-        let hash = hash_bytes(key);
+    /// The value id of the key `tag` and `key`, and whether it is new. `payload`: where `key`
+    /// is in `graph_bytes` (`Graph::bytes`), to be kept there rather than copied.
+    // `push` is too large for the inliner to take this in, and the call cost more than the
+    // copies it saves (callgrind).
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
+    fn intern(
+        &mut self,
+        tag: u8,
+        key: &[u8],
+        graph_bytes: &[u8],
+        payload: Option<Span>,
+    ) -> (u32, bool) {
+        let hash = hash_bytes(key) ^ u64::from(tag);
         let head = self.table.get(&hash).copied().unwrap_or(NO_INDEX);
         let mut cursor = head;
         while cursor != NO_INDEX {
-            if &self.keys[self.spans[cursor as usize].range()] == key {
+            let at = self.keys_at[cursor as usize];
+            let pool = if at.in_graph { graph_bytes } else { &self.keys };
+            if at.tag == tag && &pool[at.span.range()] == key {
                 return (cursor, false);
             }
             cursor = self.chain[cursor as usize];
         }
         let id = self.fresh();
         self.chain[id as usize] = head;
-        self.spans[id as usize] = Span {
-            start: self.keys.len() as u32,
-            len: key.len() as u32,
+        let span = payload.unwrap_or_else(|| {
+            let start = self.keys.len() as u32;
+            self.keys.extend_from_slice(key);
+            Span {
+                start,
+                len: key.len() as u32,
+            }
+        });
+        self.keys_at[id as usize] = KeyAt {
+            span,
+            tag,
+            in_graph: payload.is_some(),
         };
-        self.keys.extend_from_slice(key);
         self.table.insert(hash, id);
         (id, true)
     }
@@ -562,7 +592,11 @@ impl Interner {
     fn fresh(&mut self) -> u32 {
         let id = self.chain.len() as u32;
         self.chain.push(NO_INDEX);
-        self.spans.push(Span { start: 0, len: 0 });
+        self.keys_at.push(KeyAt {
+            span: Span { start: 0, len: 0 },
+            tag: 0,
+            in_graph: false,
+        });
         id
     }
 }
@@ -904,8 +938,8 @@ impl Builder {
     fn new(layout: &'static [Field], size: usize) -> Self {
         // Sized from the stream so the pools are not copied as they grow. Over the 3.11
         // stdlib's code objects (50 MB of marshal) there is one node per 55 bytes, one child
-        // per 27 and one reference per 126, and payloads and keys take 0.8 and 0.9 of the
-        // stream: these leave room for the modules above the average.
+        // per 27 and one reference per 126, and payloads take 0.8 of the stream (the keys
+        // that are not payloads far less): these leave room for the modules above the average.
         let objects = size / 32;
         Builder {
             graph: Graph {
@@ -919,8 +953,8 @@ impl Builder {
             interner: Interner {
                 table: HashMap::with_capacity_and_hasher(objects, BuildHasherDefault::default()),
                 chain: Vec::with_capacity(objects),
-                keys: Vec::with_capacity(size + size / 8),
-                spans: Vec::with_capacity(objects),
+                keys: Vec::with_capacity(size / 4),
+                keys_at: Vec::with_capacity(objects),
             },
             stack: Vec::with_capacity(64),
             key: Vec::with_capacity(256),
@@ -1032,72 +1066,83 @@ impl Builder {
     }
 
     /// Add a node whose children are complete, giving it a value id.
-    fn push(&mut self, kind: Kind) -> u32 {
-        let graph = &self.graph;
-        let key = &mut self.key;
-        key.clear();
-        let child_values = |span: Span, key: &mut Vec<u8>| {
-            for &child in &graph.children[span.range()] {
-                key.extend_from_slice(&graph.nodes[child as usize].value.to_le_bytes());
-            }
+    fn push(&mut self, mut kind: Kind) -> u32 {
+        // A payload (bytes, a string's text, a long's digits) is its own key, in place in
+        // `graph.bytes`: not copied into the key and the interner; a repeated one is dropped
+        // and the node points at the first.
+        let (tag, payload) = match kind {
+            Kind::Bytes(data) => (b's', Some(data)),
+            Kind::Str { data, .. } => (b'u', Some(data)),
+            Kind::Long { negative, digits } => (if negative { b'-' } else { b'l' }, Some(digits)),
+            _ => (0, None),
         };
-        let identity = match kind {
-            Kind::Singleton(ty) => {
-                key.push(ty);
-                false
+        let (value, new, identity) = if let Some(data) = payload {
+            let bytes = &mut self.graph.bytes;
+            let (value, new) = self
+                .interner
+                .intern(tag, &bytes[data.range()], bytes, Some(data));
+            if !new {
+                let first = self.interner.keys_at[value as usize].span;
+                if data.start + data.len == bytes.len() as u32 {
+                    bytes.truncate(data.start as usize);
+                }
+                kind = kind.with_payload(first);
             }
-            Kind::Int(value) => {
-                key.push(b'i');
-                key.extend_from_slice(&value.to_le_bytes());
-                false
-            }
-            Kind::Long { negative, digits } => {
-                key.push(if negative { b'-' } else { b'l' });
-                key.extend_from_slice(&graph.bytes[digits.range()]);
-                false
-            }
-            Kind::Float(bits) => {
-                key.push(b'g');
-                key.extend_from_slice(&bits.to_le_bytes());
-                false
-            }
-            Kind::Complex(real, imag) => {
-                key.push(b'y');
-                key.extend_from_slice(&real.to_le_bytes());
-                key.extend_from_slice(&imag.to_le_bytes());
-                false
-            }
-            Kind::Bytes(data) => {
-                key.push(b's');
-                key.extend_from_slice(&graph.bytes[data.range()]);
-                false
-            }
-            Kind::Str { data, .. } => {
-                key.push(b'u');
-                key.extend_from_slice(&graph.bytes[data.range()]);
-                false
-            }
-            Kind::Tuple(span) => {
-                key.push(b'(');
-                child_values(span, key);
-                false
-            }
-            Kind::FrozenSet(span) => {
-                key.push(b'>');
-                child_values(span, key);
-                false
-            }
-            Kind::Slice(span) => {
-                key.push(b':');
-                child_values(span, key);
-                false
-            }
-            Kind::List(_) | Kind::Dict(_) | Kind::Set(_) | Kind::Code { .. } => true,
-        };
-        let (value, new) = if identity {
-            (self.interner.fresh(), true)
+            (value, new, false)
         } else {
-            self.interner.intern(&self.key)
+            let graph = &self.graph;
+            let key = &mut self.key;
+            key.clear();
+            let child_values = |span: Span, key: &mut Vec<u8>| {
+                for &child in &graph.children[span.range()] {
+                    key.extend_from_slice(&graph.nodes[child as usize].value.to_le_bytes());
+                }
+            };
+            let identity = match kind {
+                Kind::Singleton(ty) => {
+                    key.push(ty);
+                    false
+                }
+                Kind::Int(value) => {
+                    key.push(b'i');
+                    key.extend_from_slice(&value.to_le_bytes());
+                    false
+                }
+                Kind::Float(bits) => {
+                    key.push(b'g');
+                    key.extend_from_slice(&bits.to_le_bytes());
+                    false
+                }
+                Kind::Complex(real, imag) => {
+                    key.push(b'y');
+                    key.extend_from_slice(&real.to_le_bytes());
+                    key.extend_from_slice(&imag.to_le_bytes());
+                    false
+                }
+                Kind::Tuple(span) => {
+                    key.push(b'(');
+                    child_values(span, key);
+                    false
+                }
+                Kind::FrozenSet(span) => {
+                    key.push(b'>');
+                    child_values(span, key);
+                    false
+                }
+                Kind::Slice(span) => {
+                    key.push(b':');
+                    child_values(span, key);
+                    false
+                }
+                Kind::List(_) | Kind::Dict(_) | Kind::Set(_) | Kind::Code { .. } => true,
+                Kind::Bytes(_) | Kind::Str { .. } | Kind::Long { .. } => unreachable!(),
+            };
+            let (value, new) = if identity {
+                (self.interner.fresh(), true)
+            } else {
+                self.interner.intern(0, &self.key, &self.graph.bytes, None)
+            };
+            (value, new, identity)
         };
         if new {
             let size = self.graph.size(kind);
@@ -1139,10 +1184,19 @@ impl Builder {
 
 /// CPython's `all_name_chars`: the strings its code constructor interns.
 fn all_name_chars(bytes: &[u8]) -> bool {
-    bytes
-        .iter()
-        .all(|&byte| byte.is_ascii_alphanumeric() || byte == b'_')
+    bytes.iter().all(|&byte| NAME_CHARS[usize::from(byte)])
 }
+
+/// `[A-Za-z0-9_]`, by byte: one load a character where the ranges take several tests.
+static NAME_CHARS: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        table[byte] = (byte as u8).is_ascii_alphanumeric() || byte == b'_' as usize;
+        byte += 1;
+    }
+    table
+};
 
 impl Graph {
     fn value(&self, node: u32) -> Value {
@@ -1203,7 +1257,7 @@ impl Graph {
     fn encode_plain(&self, node: u32, out: &mut Vec<u8>) {
         let kind = self.nodes[node as usize].kind;
         self.write_head(kind, 0, out);
-        self.write_body(kind, out, &mut |child, out| self.encode_plain(child, out));
+        self.write_body(kind, &mut Plain { graph: self, out });
     }
 
     /// The type byte (with `flag`) and everything up to the first child.
@@ -1255,27 +1309,60 @@ impl Graph {
     }
 
     /// The children (and, for code objects, the int fields between them) and any trailer.
-    fn write_body(&self, kind: Kind, out: &mut Vec<u8>, child: &mut dyn FnMut(u32, &mut Vec<u8>)) {
+    fn write_body(&self, kind: Kind, sink: &mut impl Sink) {
         if let Kind::Code { ints, objects } = kind {
             let mut ints = self.ints[ints.range()].iter();
             let mut objects = self.kids(objects).iter();
             for &field in self.layout {
                 if field == Field::Int {
-                    out.extend_from_slice(&ints.next().unwrap().to_le_bytes());
+                    let int = ints.next().unwrap();
+                    sink.out().extend_from_slice(&int.to_le_bytes());
                 } else {
-                    child(*objects.next().unwrap(), out);
+                    sink.child(*objects.next().unwrap());
                 }
             }
             return;
         }
         if let Some(span) = kind.children() {
             for &node in self.kids(span) {
-                child(node, out);
+                sink.child(node);
             }
         }
         if let Kind::Dict(_) = kind {
-            out.push(b'0');
+            sink.out().push(b'0');
         }
+    }
+}
+
+/// Where [`Graph::write_body`] writes: the stream so far, and the writing of a child.
+trait Sink {
+    fn out(&mut self) -> &mut Vec<u8>;
+    fn child(&mut self, node: u32);
+}
+
+/// The reference-free encoding ([`Graph::encode_plain`]).
+struct Plain<'g, 'o> {
+    graph: &'g Graph,
+    out: &'o mut Vec<u8>,
+}
+
+impl Sink for Plain<'_, '_> {
+    fn out(&mut self) -> &mut Vec<u8> {
+        self.out
+    }
+
+    fn child(&mut self, node: u32) {
+        self.graph.encode_plain(node, self.out);
+    }
+}
+
+impl Sink for Writer<'_> {
+    fn out(&mut self) -> &mut Vec<u8> {
+        &mut self.out
+    }
+
+    fn child(&mut self, node: u32) {
+        self.write(node);
     }
 }
 
@@ -1299,6 +1386,19 @@ fn write_str(bytes: &[u8], ascii: bool, flag: u8, out: &mut Vec<u8>) {
 }
 
 impl Kind {
+    /// The same kind with its payload (bytes, text or digits) at `data` instead.
+    fn with_payload(self, data: Span) -> Kind {
+        match self {
+            Kind::Bytes(_) => Kind::Bytes(data),
+            Kind::Str { ascii, .. } => Kind::Str { ascii, data },
+            Kind::Long { negative, .. } => Kind::Long {
+                negative,
+                digits: data,
+            },
+            other => other,
+        }
+    }
+
     fn children(self) -> Option<Span> {
         match self {
             Kind::Tuple(span)
@@ -1345,13 +1445,7 @@ impl Writer<'_> {
             self.slot = Some(self.out.len());
         }
         graph.write_head(kind, flag, &mut self.out);
-        let mut out = std::mem::take(&mut self.out);
-        graph.write_body(kind, &mut out, &mut |child, out| {
-            std::mem::swap(&mut self.out, out);
-            self.write(child);
-            std::mem::swap(&mut self.out, out);
-        });
-        self.out = out;
+        graph.write_body(kind, self);
     }
 }
 
