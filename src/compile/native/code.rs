@@ -22,8 +22,8 @@ pub(crate) enum Const {
     Bytes(Vec<u8>),
     Tuple(Vec<Const>),
     FrozenSet(Vec<Const>),
-    /// A nested code object, with its key computed once.
-    Code(Box<CodeObject>, std::sync::Arc<CodeKey>),
+    /// A nested code object, shared with its key.
+    Code(std::sync::Arc<CodeConst>),
 }
 
 /// `_PyCode_ConstantKey`: equal keys are one constant. Type matters (`1`, `1.0`, `True` are
@@ -44,62 +44,24 @@ pub(crate) enum ConstKey {
     FrozenSet(Vec<ConstKey>),
     /// Code objects are keyed by value (`code_richcompare`): the same code compiled twice
     /// (a `while` test, a `finally` body) is one constant.
-    Code(std::sync::Arc<CodeKey>),
+    Code(std::sync::Arc<CodeConst>),
 }
 
-/// What `code_richcompare` compares: not the qualname, filename, kinds or stack size. Made
-/// once per code object, its hash with it: a table hashes a code constant in one word instead of
-/// walking the code and every constant nested in it, and an `Arc` compares by pointer first.
+/// A code object as a constant: shared by the constant and its key (no copy to compare by),
+/// its hash made once, so a table hashes it in one word rather than walking the code and
+/// every constant nested in it, and equal `Arc`s compare by pointer first.
 #[derive(Debug)]
-pub(crate) struct CodeKey {
+pub(crate) struct CodeConst {
+    pub code: CodeObject,
     hash: u64,
-    /// The name, the counts, the code, the names, the localsplus names, the line and exception
-    /// tables, each length-prefixed, in one buffer rather than a clone of each.
-    fields: Vec<u8>,
-    consts: Vec<ConstKey>,
 }
 
-impl PartialEq for CodeKey {
-    fn eq(&self, other: &Self) -> bool {
-        self.hash == other.hash && self.fields == other.fields && self.consts == other.consts
-    }
-}
-
-impl Eq for CodeKey {}
-
-impl std::hash::Hash for CodeKey {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        state.write_u64(self.hash);
-    }
-}
-
-impl CodeKey {
-    /// What `code_richcompare` compares of `code`.
-    pub(crate) fn of(code: &CodeObject) -> CodeKey {
-        let names = |names: &[String]| names.iter().map(|name| name.len() + 4).sum::<usize>();
-        let mut fields = Vec::with_capacity(
-            48 + code.name.len()
-                + code.code.len()
-                + names(&code.names)
-                + names(&code.localsplusnames)
-                + code.linetable.len()
-                + code.exceptiontable.len(),
-        );
-        let mut put = |bytes: &[u8]| {
-            fields.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
-            fields.extend_from_slice(bytes);
-        };
-        put(code.name.as_bytes());
-        put(&code.code);
-        for names in [&code.names, &code.localsplusnames] {
-            // A list: its length, then its names.
-            put(&(names.len() as u32).to_le_bytes());
-            for name in names {
-                put(name.as_bytes());
-            }
-        }
-        put(&code.linetable);
-        put(&code.exceptiontable);
+impl CodeConst {
+    fn new(code: CodeObject) -> CodeConst {
+        // Some of what `code_richcompare` compares: equal code objects hash alike.
+        let mut hasher = rustc_hash::FxHasher::default();
+        std::hash::Hash::hash(&code.name, &mut hasher);
+        std::hash::Hash::hash(&code.code, &mut hasher);
         for count in [
             code.argcount,
             code.posonlyargcount,
@@ -107,21 +69,62 @@ impl CodeKey {
             code.flags,
             code.firstlineno,
         ] {
-            fields.extend_from_slice(&count.to_le_bytes());
+            std::hash::Hasher::write_u32(&mut hasher, count);
         }
-        let consts: Vec<ConstKey> = code.consts.iter().map(Const::key).collect();
-        let mut hasher = rustc_hash::FxHasher::default();
-        std::hash::Hash::hash(&fields, &mut hasher);
-        std::hash::Hash::hash(&consts, &mut hasher);
-        CodeKey {
+        std::hash::Hasher::write_usize(&mut hasher, code.consts.len());
+        CodeConst {
             hash: std::hash::Hasher::finish(&hasher),
-            fields,
-            consts,
+            code,
         }
     }
 }
 
+/// What `code_richcompare` compares: not the qualname, filename, kinds or stack size.
+impl PartialEq for CodeConst {
+    fn eq(&self, other: &Self) -> bool {
+        let (a, b) = (&self.code, &other.code);
+        self.hash == other.hash
+            && a.name == b.name
+            && (
+                a.argcount,
+                a.posonlyargcount,
+                a.kwonlyargcount,
+                a.flags,
+                a.firstlineno,
+            ) == (
+                b.argcount,
+                b.posonlyargcount,
+                b.kwonlyargcount,
+                b.flags,
+                b.firstlineno,
+            )
+            && a.code == b.code
+            && a.names == b.names
+            && a.localsplusnames == b.localsplusnames
+            && a.linetable == b.linetable
+            && a.exceptiontable == b.exceptiontable
+            && a.consts.len() == b.consts.len()
+            && a.consts
+                .iter()
+                .zip(&b.consts)
+                .all(|(x, y)| x.key() == y.key())
+    }
+}
+
+impl Eq for CodeConst {}
+
+impl std::hash::Hash for CodeConst {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
 impl Const {
+    /// A nested code object as a constant.
+    pub(crate) fn code(code: CodeObject) -> Const {
+        Const::Code(std::sync::Arc::new(CodeConst::new(code)))
+    }
+
     pub(crate) fn key(&self) -> ConstKey {
         match self {
             Const::None => ConstKey::None,
@@ -140,7 +143,7 @@ impl Const {
                 keys.sort_by_key(|key| format!("{key:?}"));
                 ConstKey::FrozenSet(keys)
             }
-            Const::Code(_, key) => ConstKey::Code(key.clone()),
+            Const::Code(code) => ConstKey::Code(code.clone()),
         }
     }
 
@@ -328,7 +331,7 @@ fn const_size(value: &Const) -> usize {
         Const::Tuple(items) | Const::FrozenSet(items) => {
             5 + items.iter().map(const_size).sum::<usize>()
         }
-        Const::Code(code, _) => plain_size(code),
+        Const::Code(code) => plain_size(&code.code),
         _ => 9,
     }
 }
@@ -407,7 +410,7 @@ fn give_const(value: &Const, depth: usize, out: &mut Canonical) -> Result<Obj, M
                 out.frozenset(mark)?
             }
         }
-        Const::Code(code, _) => give_code(code, depth, out)?,
+        Const::Code(code) => give_code(&code.code, depth, out)?,
     })
 }
 
@@ -519,7 +522,7 @@ mod plain {
                     write_const(item, out);
                 }
             }
-            Const::Code(code, _) => write_code(code, out),
+            Const::Code(code) => write_code(&code.code, out),
         }
     }
 
@@ -548,7 +551,7 @@ mod plain {
 
 #[cfg(test)]
 mod tests {
-    use super::{BigInt, CodeKey, CodeObject, Const, canonical, plain};
+    use super::{BigInt, CodeObject, Const, canonical, plain};
     use crate::bytecode::marshal::canonicalize;
 
     fn function(name: &str, consts: Vec<Const>) -> Const {
@@ -567,8 +570,7 @@ mod tests {
             linetable: vec![0x80, 0, 0xd8, 4],
             ..CodeObject::default()
         };
-        let key = std::sync::Arc::new(CodeKey::of(&code));
-        Const::Code(Box::new(code), key)
+        Const::code(code)
     }
 
     /// The objects given one by one come out as canonicalizing their plain stream does.
@@ -622,11 +624,11 @@ mod tests {
             function("g", vec![function("f", vec![Const::None])]),
             function("g", vec![function("f", vec![Const::None])]),
         ];
-        let Const::Code(module, _) = function("<module>", consts) else {
+        let Const::Code(module) = function("<module>", consts) else {
             unreachable!()
         };
-        let expected = canonicalize(&plain::marshal(&module), 12).unwrap();
-        assert_eq!(canonical(&module).unwrap(), expected);
+        let expected = canonicalize(&plain::marshal(&module.code), 12).unwrap();
+        assert_eq!(canonical(&module.code).unwrap(), expected);
     }
 
     /// Nesting the reader refuses is refused here too, at the same depth.
@@ -643,13 +645,13 @@ mod tests {
             for _ in 0..depth {
                 value = Const::Tuple(vec![value]);
             }
-            let Const::Code(module, _) = function("<module>", vec![value]) else {
+            let Const::Code(module) = function("<module>", vec![value]) else {
                 unreachable!()
             };
-            let expected = canonicalize(&plain::marshal(&module), 12).ok();
+            let expected = canonicalize(&plain::marshal(&module.code), 12).ok();
             // The module at depth 1, its constants' tuple at 2, the outermost tuple at 3.
             assert_eq!(expected.is_none(), depth + 3 > 2000, "depth {depth}");
-            assert_eq!(canonical(&module).ok(), expected, "depth {depth}");
+            assert_eq!(canonical(&module.code).ok(), expected, "depth {depth}");
         }
     }
 }
