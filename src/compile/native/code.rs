@@ -631,6 +631,36 @@ mod tests {
         assert_eq!(canonical(&module.code).unwrap(), expected);
     }
 
+    /// Code constants are one constant when `code_richcompare` finds them equal: not by
+    /// identity, and whatever their qualname, filename or stack size.
+    #[test]
+    fn code_constants_keyed_by_value() {
+        let key = |value: Const| value.key();
+        let mut keys = std::collections::HashMap::new();
+        let one = key(function("f", vec![Const::None, function("g", vec![])]));
+        keys.insert(one.clone(), 0);
+        let Const::Code(code) = function("f", vec![Const::None, function("g", vec![])]) else {
+            unreachable!()
+        };
+        let mut other = code.code.clone();
+        other.qualname = "C.f".into();
+        other.filename = "other.py".into();
+        other.stacksize = 9;
+        assert_eq!(keys.get(&key(Const::code(other.clone()))), Some(&0));
+        for change in [
+            |code: &mut CodeObject| code.name = "h".into(),
+            |code: &mut CodeObject| code.firstlineno += 1,
+            |code: &mut CodeObject| code.names.push("y".into()),
+            |code: &mut CodeObject| code.linetable.push(0),
+            |code: &mut CodeObject| code.consts[0] = Const::Bool(false),
+            |code: &mut CodeObject| code.consts[1] = function("g", vec![Const::None]),
+        ] {
+            let mut changed = other.clone();
+            change(&mut changed);
+            assert_ne!(key(Const::code(changed)), one);
+        }
+    }
+
     /// Nesting the reader refuses is refused here too, at the same depth.
     #[test]
     fn nesting_limit_is_the_readers() {
