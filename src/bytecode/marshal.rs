@@ -312,8 +312,7 @@ fn emit(
 /// The canonical stream of `root` in `graph`, and where `track`'s first full write sits (see
 /// [`Writer::slot`]). `size` is the expected length.
 fn write_canonical(graph: &Graph, root: u32, track: u32, size: usize) -> (Vec<u8>, Option<usize>) {
-    let mut counts = vec![0u32; graph.values.len()];
-    graph.count(root, &mut counts);
+    let counts = graph.count(root);
     let mut writer = Writer {
         graph,
         counts: &counts,
@@ -496,6 +495,16 @@ struct Value {
     size: u64,
     /// Mutable container or code object: shared only where the input shared the object.
     identity: bool,
+    /// The first node with this value.
+    node: u32,
+}
+
+impl Value {
+    /// Whether the value can be shared (written once and referenced after): the walk counts
+    /// these. Any value it holds is one too (a smaller value cannot hold a larger one).
+    fn shareable(self) -> bool {
+        self.identity || self.size > REF_SIZE
+    }
 }
 
 #[derive(Default)]
@@ -1146,7 +1155,12 @@ impl Builder {
         };
         if new {
             let size = self.graph.size(kind);
-            self.graph.values.push(Value { size, identity });
+            let node = self.graph.nodes.len() as u32;
+            self.graph.values.push(Value {
+                size,
+                identity,
+                node,
+            });
         }
         self.graph.nodes.push(Node { kind, value });
         self.graph.nodes.len() as u32 - 1
@@ -1235,22 +1249,33 @@ impl Graph {
         }
     }
 
-    /// Count, per value, how often the pre-order walk of the canonical stream reaches it in
-    /// full or as a reference (a shared value's children are walked once).
-    fn count(&self, node: u32, counts: &mut [u32]) {
-        let Node { kind, value } = self.nodes[node as usize];
-        let info = self.values[value as usize];
-        if info.identity || info.size > REF_SIZE {
-            counts[value as usize] += 1;
-            if counts[value as usize] > 1 {
-                return;
+    /// Count, per shareable value, how often the pre-order walk of the canonical stream from
+    /// `root` reaches it, in full or as a reference. A shareable value's children are walked
+    /// once, however often it is reached, and hold no shareable value under one that is not:
+    /// so a value is reached once per place among the children of the reached shareable
+    /// values. Values are numbered children first, so one pass from the last one counts each
+    /// value before its children (no recursion).
+    fn count(&self, root: u32) -> Vec<u32> {
+        let mut counts = vec![0u32; self.values.len()];
+        let root = self.nodes[root as usize].value as usize;
+        if self.values[root].shareable() {
+            counts[root] = 1;
+        }
+        for value in (0..=root).rev() {
+            if counts[value] == 0 {
+                continue;
+            }
+            let kind = self.nodes[self.values[value].node as usize].kind;
+            if let Some(span) = kind.children() {
+                for &child in self.kids(span) {
+                    let child = self.nodes[child as usize].value;
+                    if self.values[child as usize].shareable() {
+                        counts[child as usize] += 1;
+                    }
+                }
             }
         }
-        if let Some(span) = kind.children() {
-            for &child in self.kids(span) {
-                self.count(child, counts);
-            }
-        }
+        counts
     }
 
     /// Write the canonical encoding of `node` with no `FLAG_REF` and no `TYPE_REF`.
