@@ -25,6 +25,7 @@
 //! the same hash-consing and writer make the same bytes of them.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// The marshal stream could not be read.
@@ -568,7 +569,12 @@ impl Interner {
         payload: Option<Span>,
     ) -> (u32, bool) {
         let hash = hash_bytes(key) ^ u64::from(tag);
-        let head = self.table.get(&hash).copied().unwrap_or(NO_INDEX);
+        // One probe of the table: the entry is updated in place when the key is new.
+        let entry = self.table.entry(hash);
+        let head = match &entry {
+            Entry::Occupied(newest) => *newest.get(),
+            Entry::Vacant(_) => NO_INDEX,
+        };
         let mut cursor = head;
         while cursor != NO_INDEX {
             let at = self.keys_at[cursor as usize];
@@ -578,8 +584,8 @@ impl Interner {
             }
             cursor = self.chain[cursor as usize];
         }
-        let id = self.fresh();
-        self.chain[id as usize] = head;
+        let id = self.chain.len() as u32;
+        self.chain.push(head);
         let span = payload.unwrap_or_else(|| {
             let start = self.keys.len() as u32;
             self.keys.extend_from_slice(key);
@@ -588,12 +594,17 @@ impl Interner {
                 len: key.len() as u32,
             }
         });
-        self.keys_at[id as usize] = KeyAt {
+        self.keys_at.push(KeyAt {
             span,
             tag,
             in_graph: payload.is_some(),
-        };
-        self.table.insert(hash, id);
+        });
+        match entry {
+            Entry::Occupied(mut newest) => *newest.get_mut() = id,
+            Entry::Vacant(slot) => {
+                slot.insert(id);
+            }
+        }
         (id, true)
     }
 
