@@ -19,8 +19,13 @@
 //!   with `FLAG_REF` and as `TYPE_REF` afterwards; nothing else carries `FLAG_REF`. Reference
 //!   indices are numbered in the order the reader assigns them (type-byte order, since
 //!   containers reserve their slot before their children).
+//!
+//! The graph has a second front end, `Canonical`, for the native compiler: it gives its code
+//! objects value by value instead of writing a marshal stream for the parser to read back, and
+//! the same hash-consing and writer make the same bytes of them.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// The marshal stream could not be read.
@@ -130,6 +135,144 @@ pub fn splice_filename(data: &[u8], slot: usize, filename: &str) -> Option<Vec<u
     Some(out)
 }
 
+/// A value given to a [`Canonical`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Obj(u32);
+
+/// The canonical writer's second front end: the objects of a code object tree given one by
+/// one, children before their container, by a compiler that holds the values rather than a
+/// marshal stream. They go into the same graph (hash-consed the same way) and out through the
+/// same writer as [`canonicalize`]'s, so the bytes are those [`canonicalize`] makes of
+/// `marshal.dumps` of the same objects, without writing and reading that stream.
+///
+/// A container's children are given with [`Canonical::item`] after [`Canonical::mark`], then
+/// the container is made from the mark. Nesting deeper than [`MAX_DEPTH`] is the caller's to
+/// refuse, as the reader would.
+pub(crate) struct Canonical {
+    build: Builder,
+    size: usize,
+}
+
+impl Canonical {
+    /// For CPython 3.`minor`'s code object layout (3.11 to 3.14); `size` is about the length of
+    /// the stream, to size the pools.
+    pub(crate) fn new(minor: u8, size: usize) -> Result<Self, MarshalError> {
+        if !(11..=14).contains(&minor) {
+            return Err(MarshalError::UnsupportedVersion { minor });
+        }
+        Ok(Canonical {
+            build: Builder::new(LAYOUT_311, size),
+            size,
+        })
+    }
+
+    pub(crate) fn none(&mut self) -> Obj {
+        Obj(self.build.singleton(b'N'))
+    }
+
+    pub(crate) fn ellipsis(&mut self) -> Obj {
+        Obj(self.build.singleton(b'.'))
+    }
+
+    pub(crate) fn bool(&mut self, value: bool) -> Obj {
+        Obj(self.build.singleton(if value { b'T' } else { b'F' }))
+    }
+
+    pub(crate) fn int(&mut self, value: i128) -> Obj {
+        let kind = self.build.int_kind(value);
+        Obj(self.build.push(kind))
+    }
+
+    /// An int as `TYPE_LONG` digits: 15 bits each, least significant first.
+    pub(crate) fn long(&mut self, negative: bool, digits: &[u16]) -> Result<Obj, MarshalError> {
+        let bytes: Vec<u8> = digits
+            .iter()
+            .flat_map(|digit| digit.to_le_bytes())
+            .collect();
+        let kind = self
+            .build
+            .long_kind(negative, &bytes)
+            .map_err(|reason| MarshalError::Invalid { offset: 0, reason })?;
+        Ok(Obj(self.build.push(kind)))
+    }
+
+    pub(crate) fn float(&mut self, value: f64) -> Obj {
+        Obj(self.build.push(Kind::Float(value.to_bits())))
+    }
+
+    pub(crate) fn complex(&mut self, real: f64, imag: f64) -> Obj {
+        Obj(self
+            .build
+            .push(Kind::Complex(real.to_bits(), imag.to_bits())))
+    }
+
+    pub(crate) fn bytes(&mut self, bytes: &[u8]) -> Obj {
+        let data = self.build.store(bytes);
+        Obj(self.build.push(Kind::Bytes(data)))
+    }
+
+    /// A `str` from its UTF-8 bytes (surrogatepass for lone surrogates).
+    pub(crate) fn str(&mut self, utf8: &[u8]) -> Obj {
+        let kind = self.build.utf8_str(utf8);
+        Obj(self.build.push(kind))
+    }
+
+    /// Where the next container's children start.
+    pub(crate) fn mark(&self) -> usize {
+        self.build.stack.len()
+    }
+
+    /// The next child of the container being given.
+    pub(crate) fn item(&mut self, obj: Obj) {
+        self.build.stack.push(obj.0);
+    }
+
+    /// A tuple of the items since `mark`.
+    pub(crate) fn tuple(&mut self, mark: usize) -> Obj {
+        let span = self.build.pop_children(mark);
+        Obj(self.build.push(Kind::Tuple(span)))
+    }
+
+    /// A frozenset of the (distinct) items since `mark`.
+    pub(crate) fn frozenset(&mut self, mark: usize) -> Result<Obj, MarshalError> {
+        let span = self.build.pop_children(mark);
+        self.build.sort_set(span, 0)?;
+        Ok(Obj(self.build.push(Kind::FrozenSet(span))))
+    }
+
+    /// A code object: its int fields in `ints` and its object fields the items since `mark`,
+    /// each in the layout's order.
+    pub(crate) fn code(&mut self, ints: &[i32], mark: usize) -> Obj {
+        let layout = self.build.graph.layout;
+        debug_assert_eq!(
+            (ints.len(), self.build.stack.len() - mark),
+            (
+                layout.iter().filter(|&&field| field == Field::Int).count(),
+                layout
+                    .iter()
+                    .filter(|&&field| field == Field::Object)
+                    .count()
+            )
+        );
+        let objects = self.build.pop_children(mark);
+        let pool = &mut self.build.graph.ints;
+        let span = Span {
+            start: pool.len() as u32,
+            len: ints.len() as u32,
+        };
+        pool.extend_from_slice(ints);
+        Obj(self.build.push(Kind::Code {
+            ints: span,
+            objects,
+        }))
+    }
+
+    /// The canonical stream of `root`.
+    pub(crate) fn finish(self, root: Obj) -> Vec<u8> {
+        write_canonical(&self.build.graph, root.0, NO_INDEX, self.size).0
+    }
+}
+
 /// The canonical stream, and with a filename, where it sits if [`splice_filename`] can use it.
 fn emit(
     data: &[u8],
@@ -145,7 +288,7 @@ fn emit(
     parser.filename = filename.map(|name| (name, filename_field, NO_INDEX));
     let root = parser.object()?;
     let filename_node = parser.filename.map_or(NO_INDEX, |(_, _, node)| node);
-    let graph = parser.graph;
+    let graph = parser.build.graph;
     // The filename can be spliced when it is written once in full and only code objects'
     // filename fields point at its value (each code object has one).
     let track = (filename_node != NO_INDEX)
@@ -164,19 +307,24 @@ fn emit(
             edges == codes && graph.values[value as usize].size > REF_SIZE
         })
         .unwrap_or(NO_INDEX);
-    let mut counts = vec![0u32; graph.values.len()];
-    graph.count(root, &mut counts);
+    Ok(write_canonical(&graph, root, track, data.len()))
+}
+
+/// The canonical stream of `root` in `graph`, and where `track`'s first full write sits (see
+/// [`Writer::slot`]). `size` is the expected length.
+fn write_canonical(graph: &Graph, root: u32, track: u32, size: usize) -> (Vec<u8>, Option<usize>) {
+    let counts = graph.count(root);
     let mut writer = Writer {
-        graph: &graph,
+        graph,
         counts: &counts,
         indices: vec![NO_INDEX; graph.values.len()],
         next_index: 0,
-        out: Vec::with_capacity(data.len()),
+        out: Vec::with_capacity(size),
         track,
         slot: None,
     };
     writer.write(root);
-    Ok((writer.out, writer.slot))
+    (writer.out, writer.slot)
 }
 
 /// What `pyship inspect` reads of one code object; nothing in it is ever executed.
@@ -207,7 +355,7 @@ pub fn code_objects(data: &[u8], minor: u8) -> Result<Vec<CodeObject>, MarshalEr
     };
     let mut parser = Parser::new(data, layout, minor >= 14);
     let root = parser.object()?;
-    let graph = parser.graph;
+    let graph = parser.build.graph;
     if !matches!(graph.nodes[root as usize].kind, Kind::Code { .. }) {
         return Err(MarshalError::Invalid {
             offset: 0,
@@ -261,8 +409,8 @@ pub fn code_objects(data: &[u8], minor: u8) -> Result<Vec<CodeObject>, MarshalEr
 
 /// `FLAG_REF`: the object gets the next back-reference index.
 const FLAG_REF: u8 = 0x80;
-/// The reader's `MAX_MARSHAL_STACK_DEPTH` (POSIX).
-const MAX_DEPTH: usize = 2000;
+/// The reader's `MAX_MARSHAL_STACK_DEPTH` (POSIX): no object sits deeper (the outermost at 1).
+pub(crate) const MAX_DEPTH: usize = 2000;
 /// Size of a `TYPE_REF`: a value no longer than this is never shared.
 const REF_SIZE: u64 = 5;
 /// Bound on the reference-free encoding of a set, built to order its elements.
@@ -348,6 +496,16 @@ struct Value {
     size: u64,
     /// Mutable container or code object: shared only where the input shared the object.
     identity: bool,
+    /// The first node with this value.
+    node: u32,
+}
+
+impl Value {
+    /// Whether the value can be shared (written once and referenced after): the walk counts
+    /// these. Any value it holds is one too (a smaller value cannot hold a larger one).
+    fn shareable(self) -> bool {
+        self.identity || self.size > REF_SIZE
+    }
 }
 
 #[derive(Default)]
@@ -377,36 +535,76 @@ impl Hasher for PassThrough {
 }
 
 /// Exact hash-consing of value keys without one allocation per key: keys are stored back to
-/// back, the table maps a key's hash to the newest value with that hash, and values with equal
-/// hashes are chained.
+/// back (or left where they are, for payloads in `Graph::bytes`), the table maps a key's hash to
+/// the newest value with that hash, and values with equal hashes are chained.
 #[derive(Default)]
 struct Interner {
     table: HashMap<u64, u32, BuildHasherDefault<PassThrough>>,
     chain: Vec<u32>,
     keys: Vec<u8>,
-    spans: Vec<Span>,
+    keys_at: Vec<KeyAt>,
+}
+
+/// Where a value's key is: its tag (0 for keys that carry their own type byte) and its bytes,
+/// in `Interner::keys` or, for a payload, in `Graph::bytes`.
+#[derive(Clone, Copy)]
+struct KeyAt {
+    span: Span,
+    tag: u8,
+    in_graph: bool,
 }
 
 impl Interner {
-    /// The value id of `key`, and whether it is new.
-    fn intern(&mut self, key: &[u8]) -> (u32, bool) {
-        let hash = hash_bytes(key);
-        let head = self.table.get(&hash).copied().unwrap_or(NO_INDEX);
+    /// The value id of the key `tag` and `key`, and whether it is new. `payload`: where `key`
+    /// is in `graph_bytes` (`Graph::bytes`), to be kept there rather than copied.
+    // `push` is too large for the inliner to take this in, and the call cost more than the
+    // copies it saves (callgrind).
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
+    fn intern(
+        &mut self,
+        tag: u8,
+        key: &[u8],
+        graph_bytes: &[u8],
+        payload: Option<Span>,
+    ) -> (u32, bool) {
+        let hash = hash_bytes(key) ^ u64::from(tag);
+        // One probe of the table: the entry is updated in place when the key is new.
+        let entry = self.table.entry(hash);
+        let head = match &entry {
+            Entry::Occupied(newest) => *newest.get(),
+            Entry::Vacant(_) => NO_INDEX,
+        };
         let mut cursor = head;
         while cursor != NO_INDEX {
-            if &self.keys[self.spans[cursor as usize].range()] == key {
+            let at = self.keys_at[cursor as usize];
+            let pool = if at.in_graph { graph_bytes } else { &self.keys };
+            if at.tag == tag && &pool[at.span.range()] == key {
                 return (cursor, false);
             }
             cursor = self.chain[cursor as usize];
         }
-        let id = self.fresh();
-        self.chain[id as usize] = head;
-        self.spans[id as usize] = Span {
-            start: self.keys.len() as u32,
-            len: key.len() as u32,
-        };
-        self.keys.extend_from_slice(key);
-        self.table.insert(hash, id);
+        let id = self.chain.len() as u32;
+        self.chain.push(head);
+        let span = payload.unwrap_or_else(|| {
+            let start = self.keys.len() as u32;
+            self.keys.extend_from_slice(key);
+            Span {
+                start,
+                len: key.len() as u32,
+            }
+        });
+        self.keys_at.push(KeyAt {
+            span,
+            tag,
+            in_graph: payload.is_some(),
+        });
+        match entry {
+            Entry::Occupied(mut newest) => *newest.get_mut() = id,
+            Entry::Vacant(slot) => {
+                slot.insert(id);
+            }
+        }
         (id, true)
     }
 
@@ -414,7 +612,11 @@ impl Interner {
     fn fresh(&mut self) -> u32 {
         let id = self.chain.len() as u32;
         self.chain.push(NO_INDEX);
-        self.spans.push(Span { start: 0, len: 0 });
+        self.keys_at.push(KeyAt {
+            span: Span { start: 0, len: 0 },
+            tag: 0,
+            in_graph: false,
+        });
         id
     }
 }
@@ -439,15 +641,9 @@ struct Parser<'a> {
     pos: usize,
     depth: usize,
     allow_slice: bool,
-    graph: Graph,
-    interner: Interner,
+    build: Builder,
     /// Back-reference table: node index, or `PENDING` while the object is being read.
     refs: Vec<u32>,
-    /// Children of the containers being read, innermost last.
-    stack: Vec<u32>,
-    /// Scratch space for value keys.
-    key: Vec<u8>,
-    singletons: [u32; 5],
     /// The `co_filename` to put in every code object: the name, the object field it goes in,
     /// and its node once made.
     filename: Option<(&'a str, usize, u32)>,
@@ -455,34 +651,13 @@ struct Parser<'a> {
 
 impl<'a> Parser<'a> {
     fn new(data: &'a [u8], layout: &'static [Field], allow_slice: bool) -> Self {
-        // Sized from the stream so the pools are not copied as they grow. Over the 3.11
-        // stdlib's code objects (50 MB of marshal) there is one node per 55 bytes, one child
-        // per 27 and one reference per 126, and payloads and keys take 0.8 and 0.9 of the
-        // stream: these leave room for the modules above the average.
-        let objects = data.len() / 32;
         Parser {
             data,
             pos: 0,
             depth: 0,
             allow_slice,
-            graph: Graph {
-                layout,
-                nodes: Vec::with_capacity(objects),
-                values: Vec::with_capacity(objects),
-                bytes: Vec::with_capacity(data.len()),
-                children: Vec::with_capacity(data.len() / 16),
-                ints: Vec::new(),
-            },
-            interner: Interner {
-                table: HashMap::with_capacity_and_hasher(objects, BuildHasherDefault::default()),
-                chain: Vec::with_capacity(objects),
-                keys: Vec::with_capacity(data.len() + data.len() / 8),
-                spans: Vec::with_capacity(objects),
-            },
+            build: Builder::new(layout, data.len()),
             refs: Vec::with_capacity(data.len() / 64),
-            stack: Vec::with_capacity(64),
-            key: Vec::with_capacity(256),
-            singletons: [NO_INDEX; 5],
             filename: None,
         }
     }
@@ -561,7 +736,7 @@ impl<'a> Parser<'a> {
         let node = match ty {
             b'0' => None,
             // The reader never registers these, whatever the flag says.
-            b'N' | b'F' | b'T' | b'S' | b'.' => Some(self.singleton(ty)),
+            b'N' | b'F' | b'T' | b'S' | b'.' => Some(self.build.singleton(ty)),
             b'r' => {
                 let index = self.int()?;
                 let target = usize::try_from(index)
@@ -580,7 +755,7 @@ impl<'a> Parser<'a> {
             }
             b'I' => {
                 let value = i64::from_le_bytes(self.take(8)?.try_into().unwrap());
-                let kind = self.int_kind(value);
+                let kind = self.build.int_kind(value.into());
                 Some(self.leaf(flag, kind))
             }
             b'l' => {
@@ -608,7 +783,7 @@ impl<'a> Parser<'a> {
             b's' => {
                 let n = self.size(offset)?;
                 let bytes = self.take(n)?;
-                let span = self.store(bytes);
+                let span = self.build.store(bytes);
                 Some(self.leaf(flag, Kind::Bytes(span)))
             }
             b'a' | b'A' | b'z' | b'Z' => {
@@ -618,15 +793,14 @@ impl<'a> Parser<'a> {
                     self.byte()? as usize
                 };
                 let latin1 = self.take(n)?;
-                let kind = self.latin1_str(latin1);
+                let kind = self.build.latin1_str(latin1);
                 Some(self.leaf(flag, kind))
             }
             b'u' | b't' => {
                 let n = self.size(offset)?;
                 let utf8 = self.take(n)?;
-                let ascii = utf8.is_ascii();
-                let data = self.store(utf8);
-                Some(self.leaf(flag, Kind::Str { ascii, data }))
+                let kind = self.build.utf8_str(utf8);
+                Some(self.leaf(flag, kind))
             }
             b'(' | b')' | b'[' | b'<' | b'>' => {
                 let n = if ty == b')' {
@@ -635,17 +809,17 @@ impl<'a> Parser<'a> {
                     self.size(offset)?
                 };
                 let slot = self.reserve(flag);
-                let base = self.stack.len();
+                let base = self.build.stack.len();
                 for _ in 0..n {
                     let child = self.object()?;
-                    self.stack.push(child);
+                    self.build.stack.push(child);
                 }
-                let span = self.pop_children(base);
+                let span = self.build.pop_children(base);
                 let kind = match ty {
                     b'(' | b')' => Kind::Tuple(span),
                     b'[' => Kind::List(span),
                     _ => {
-                        self.sort_set(span, offset)?;
+                        self.build.sort_set(span, offset)?;
                         if ty == b'<' {
                             Kind::Set(span)
                         } else {
@@ -657,21 +831,21 @@ impl<'a> Parser<'a> {
             }
             b'{' => {
                 let slot = self.reserve(flag);
-                let base = self.stack.len();
+                let base = self.build.stack.len();
                 while let Some(key) = self.object_or_null()? {
                     let value = self.object()?;
-                    self.stack.extend([key, value]);
+                    self.build.stack.extend([key, value]);
                 }
-                let span = self.pop_children(base);
+                let span = self.build.pop_children(base);
                 Some(self.finish(slot, Kind::Dict(span)))
             }
             b'c' => {
                 let slot = self.reserve(flag);
-                let base = self.stack.len();
+                let base = self.build.stack.len();
                 let mut raw = [0i32; 8];
                 let mut n_ints = 0;
                 let mut n_objects = 0;
-                for &field in self.graph.layout {
+                for &field in self.build.graph.layout {
                     if field == Field::Int {
                         raw[n_ints] = self.int()?;
                         n_ints += 1;
@@ -688,25 +862,25 @@ impl<'a> Parser<'a> {
                             };
                         }
                         n_objects += 1;
-                        self.stack.push(child);
+                        self.build.stack.push(child);
                     }
                 }
-                let objects = self.pop_children(base);
+                let objects = self.build.pop_children(base);
                 let ints = Span {
-                    start: self.graph.ints.len() as u32,
+                    start: self.build.graph.ints.len() as u32,
                     len: n_ints as u32,
                 };
-                self.graph.ints.extend_from_slice(&raw[..n_ints]);
+                self.build.graph.ints.extend_from_slice(&raw[..n_ints]);
                 Some(self.finish(slot, Kind::Code { ints, objects }))
             }
             b':' if self.allow_slice => {
                 let slot = self.reserve(flag);
-                let base = self.stack.len();
+                let base = self.build.stack.len();
                 for _ in 0..3 {
                     let child = self.object()?;
-                    self.stack.push(child);
+                    self.build.stack.push(child);
                 }
-                let span = self.pop_children(base);
+                let span = self.build.pop_children(base);
                 Some(self.finish(slot, Kind::Slice(span)))
             }
             _ => return Err(MarshalError::UnknownType { byte: ty, offset }),
@@ -717,13 +891,95 @@ impl<'a> Parser<'a> {
 
     /// The node of the replacement `co_filename`, made on first use.
     fn filename_node(&mut self, name: &'a str, index: usize) -> u32 {
-        let data = self.store(name.as_bytes());
-        let node = self.push(Kind::Str {
+        let data = self.build.store(name.as_bytes());
+        let node = self.build.push(Kind::Str {
             ascii: name.is_ascii(),
             data,
         });
         self.filename = Some((name, index, node));
         node
+    }
+
+    /// `TYPE_LONG`: a signed digit count, then 15-bit digits, least significant first.
+    fn long(&mut self, offset: usize) -> Result<Kind, MarshalError> {
+        let n = self.int()?;
+        if n == i32::MIN {
+            return Err(MarshalError::Invalid {
+                offset,
+                reason: "long size out of range",
+            });
+        }
+        let digits = self.take(n.unsigned_abs() as usize * 2)?;
+        self.build
+            .long_kind(n < 0, digits)
+            .map_err(|reason| MarshalError::Invalid { offset, reason })
+    }
+
+    /// Reserve a back-reference slot now (containers register before their children).
+    fn reserve(&mut self, flag: bool) -> Option<usize> {
+        flag.then(|| {
+            self.refs.push(PENDING);
+            self.refs.len() - 1
+        })
+    }
+
+    /// A childless object: registered after it is read.
+    fn leaf(&mut self, flag: bool, kind: Kind) -> u32 {
+        let node = self.build.push(kind);
+        if flag {
+            self.refs.push(node);
+        }
+        node
+    }
+
+    fn finish(&mut self, slot: Option<usize>, kind: Kind) -> u32 {
+        let node = self.build.push(kind);
+        if let Some(slot) = slot {
+            self.refs[slot] = node;
+        }
+        node
+    }
+}
+
+/// The value graph being built: nodes hash-consed as they arrive, children before their
+/// container. What both front ends feed: the marshal [`Parser`] and [`Canonical`].
+struct Builder {
+    graph: Graph,
+    interner: Interner,
+    /// Children of the containers being built, innermost last.
+    stack: Vec<u32>,
+    /// Scratch space for value keys.
+    key: Vec<u8>,
+    singletons: [u32; 5],
+}
+
+impl Builder {
+    /// Pools sized for a marshal stream of about `size` bytes.
+    fn new(layout: &'static [Field], size: usize) -> Self {
+        // Sized from the stream so the pools are not copied as they grow. Over the 3.11
+        // stdlib's code objects (50 MB of marshal) there is one node per 55 bytes, one child
+        // per 27 and one reference per 126, and payloads take 0.8 of the stream (the keys
+        // that are not payloads far less): these leave room for the modules above the average.
+        let objects = size / 32;
+        Builder {
+            graph: Graph {
+                layout,
+                nodes: Vec::with_capacity(objects),
+                values: Vec::with_capacity(objects),
+                bytes: Vec::with_capacity(size),
+                children: Vec::with_capacity(size / 16),
+                ints: Vec::new(),
+            },
+            interner: Interner {
+                table: HashMap::with_capacity_and_hasher(objects, BuildHasherDefault::default()),
+                chain: Vec::with_capacity(objects),
+                keys: Vec::with_capacity(size / 4),
+                keys_at: Vec::with_capacity(objects),
+            },
+            stack: Vec::with_capacity(64),
+            key: Vec::with_capacity(256),
+            singletons: [NO_INDEX; 5],
+        }
     }
 
     fn singleton(&mut self, ty: u8) -> u32 {
@@ -740,43 +996,30 @@ impl<'a> Parser<'a> {
         self.singletons[slot]
     }
 
-    /// `TYPE_LONG`: a signed digit count, then 15-bit digits, least significant first.
-    fn long(&mut self, offset: usize) -> Result<Kind, MarshalError> {
-        let n = self.int()?;
-        if n == i32::MIN {
-            return Err(MarshalError::Invalid {
-                offset,
-                reason: "long size out of range",
-            });
-        }
-        let count = n.unsigned_abs() as usize;
-        let digits = self.take(count * 2)?;
+    /// A `TYPE_LONG`'s 15-bit digits (two bytes each, little-endian, least significant
+    /// first) as the reader takes them: normalised to `TYPE_INT` when they fit 32 bits.
+    fn long_kind(&mut self, negative: bool, digits: &[u8]) -> Result<Kind, &'static str> {
+        let count = digits.len() / 2;
         let digit = |i: usize| u16::from_le_bytes([digits[2 * i], digits[2 * i + 1]]);
         if (0..count).any(|i| digit(i) > 0x7fff) {
-            return Err(MarshalError::Invalid {
-                offset,
-                reason: "digit out of range in long",
-            });
+            return Err("digit out of range in long");
         }
         if count > 0 && digit(count - 1) == 0 {
-            return Err(MarshalError::Invalid {
-                offset,
-                reason: "unnormalized long",
-            });
+            return Err("unnormalized long");
         }
         if count <= 3 {
             let magnitude = (0..count).fold(0i64, |acc, i| acc | i64::from(digit(i)) << (15 * i));
-            let value = if n < 0 { -magnitude } else { magnitude };
-            return Ok(self.int_kind(value));
+            let value = if negative { -magnitude } else { magnitude };
+            return Ok(self.int_kind(value.into()));
         }
         Ok(Kind::Long {
-            negative: n < 0,
+            negative,
             digits: self.store(digits),
         })
     }
 
     /// An int as CPython writes it: `TYPE_INT` within 32 bits, else `TYPE_LONG`.
-    fn int_kind(&mut self, value: i64) -> Kind {
+    fn int_kind(&mut self, value: i128) -> Kind {
         if let Ok(small) = i32::try_from(value) {
             return Kind::Int(small);
         }
@@ -792,6 +1035,13 @@ impl<'a> Parser<'a> {
             negative: value < 0,
             digits: Span { start, len },
         }
+    }
+
+    /// A string from its UTF-8 (surrogatepass) bytes.
+    fn utf8_str(&mut self, utf8: &[u8]) -> Kind {
+        let ascii = utf8.is_ascii();
+        let data = self.store(utf8);
+        Kind::Str { ascii, data }
     }
 
     /// A string read as Latin-1 (the ASCII types), stored as UTF-8.
@@ -826,14 +1076,6 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// Reserve a back-reference slot now (containers register before their children).
-    fn reserve(&mut self, flag: bool) -> Option<usize> {
-        flag.then(|| {
-            self.refs.push(PENDING);
-            self.refs.len() - 1
-        })
-    }
-
     fn pop_children(&mut self, base: usize) -> Span {
         let start = self.graph.children.len() as u32;
         self.graph.children.extend(self.stack.drain(base..));
@@ -843,94 +1085,93 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// A childless object: registered after it is read.
-    fn leaf(&mut self, flag: bool, kind: Kind) -> u32 {
-        let node = self.push(kind);
-        if flag {
-            self.refs.push(node);
-        }
-        node
-    }
-
-    fn finish(&mut self, slot: Option<usize>, kind: Kind) -> u32 {
-        let node = self.push(kind);
-        if let Some(slot) = slot {
-            self.refs[slot] = node;
-        }
-        node
-    }
-
     /// Add a node whose children are complete, giving it a value id.
-    fn push(&mut self, kind: Kind) -> u32 {
-        let graph = &self.graph;
-        let key = &mut self.key;
-        key.clear();
-        let child_values = |span: Span, key: &mut Vec<u8>| {
-            for &child in &graph.children[span.range()] {
-                key.extend_from_slice(&graph.nodes[child as usize].value.to_le_bytes());
-            }
+    fn push(&mut self, mut kind: Kind) -> u32 {
+        // A payload (bytes, a string's text, a long's digits) is its own key, in place in
+        // `graph.bytes`: not copied into the key and the interner; a repeated one is dropped
+        // and the node points at the first.
+        let (tag, payload) = match kind {
+            Kind::Bytes(data) => (b's', Some(data)),
+            Kind::Str { data, .. } => (b'u', Some(data)),
+            Kind::Long { negative, digits } => (if negative { b'-' } else { b'l' }, Some(digits)),
+            _ => (0, None),
         };
-        let identity = match kind {
-            Kind::Singleton(ty) => {
-                key.push(ty);
-                false
+        let (value, new, identity) = if let Some(data) = payload {
+            let bytes = &mut self.graph.bytes;
+            let (value, new) = self
+                .interner
+                .intern(tag, &bytes[data.range()], bytes, Some(data));
+            if !new {
+                let first = self.interner.keys_at[value as usize].span;
+                if data.start + data.len == bytes.len() as u32 {
+                    bytes.truncate(data.start as usize);
+                }
+                kind = kind.with_payload(first);
             }
-            Kind::Int(value) => {
-                key.push(b'i');
-                key.extend_from_slice(&value.to_le_bytes());
-                false
-            }
-            Kind::Long { negative, digits } => {
-                key.push(if negative { b'-' } else { b'l' });
-                key.extend_from_slice(&graph.bytes[digits.range()]);
-                false
-            }
-            Kind::Float(bits) => {
-                key.push(b'g');
-                key.extend_from_slice(&bits.to_le_bytes());
-                false
-            }
-            Kind::Complex(real, imag) => {
-                key.push(b'y');
-                key.extend_from_slice(&real.to_le_bytes());
-                key.extend_from_slice(&imag.to_le_bytes());
-                false
-            }
-            Kind::Bytes(data) => {
-                key.push(b's');
-                key.extend_from_slice(&graph.bytes[data.range()]);
-                false
-            }
-            Kind::Str { data, .. } => {
-                key.push(b'u');
-                key.extend_from_slice(&graph.bytes[data.range()]);
-                false
-            }
-            Kind::Tuple(span) => {
-                key.push(b'(');
-                child_values(span, key);
-                false
-            }
-            Kind::FrozenSet(span) => {
-                key.push(b'>');
-                child_values(span, key);
-                false
-            }
-            Kind::Slice(span) => {
-                key.push(b':');
-                child_values(span, key);
-                false
-            }
-            Kind::List(_) | Kind::Dict(_) | Kind::Set(_) | Kind::Code { .. } => true,
-        };
-        let (value, new) = if identity {
-            (self.interner.fresh(), true)
+            (value, new, false)
         } else {
-            self.interner.intern(&self.key)
+            let graph = &self.graph;
+            let key = &mut self.key;
+            key.clear();
+            let child_values = |span: Span, key: &mut Vec<u8>| {
+                for &child in &graph.children[span.range()] {
+                    key.extend_from_slice(&graph.nodes[child as usize].value.to_le_bytes());
+                }
+            };
+            let identity = match kind {
+                Kind::Singleton(ty) => {
+                    key.push(ty);
+                    false
+                }
+                Kind::Int(value) => {
+                    key.push(b'i');
+                    key.extend_from_slice(&value.to_le_bytes());
+                    false
+                }
+                Kind::Float(bits) => {
+                    key.push(b'g');
+                    key.extend_from_slice(&bits.to_le_bytes());
+                    false
+                }
+                Kind::Complex(real, imag) => {
+                    key.push(b'y');
+                    key.extend_from_slice(&real.to_le_bytes());
+                    key.extend_from_slice(&imag.to_le_bytes());
+                    false
+                }
+                Kind::Tuple(span) => {
+                    key.push(b'(');
+                    child_values(span, key);
+                    false
+                }
+                Kind::FrozenSet(span) => {
+                    key.push(b'>');
+                    child_values(span, key);
+                    false
+                }
+                Kind::Slice(span) => {
+                    key.push(b':');
+                    child_values(span, key);
+                    false
+                }
+                Kind::List(_) | Kind::Dict(_) | Kind::Set(_) | Kind::Code { .. } => true,
+                Kind::Bytes(_) | Kind::Str { .. } | Kind::Long { .. } => unreachable!(),
+            };
+            let (value, new) = if identity {
+                (self.interner.fresh(), true)
+            } else {
+                self.interner.intern(0, &self.key, &self.graph.bytes, None)
+            };
+            (value, new, identity)
         };
         if new {
             let size = self.graph.size(kind);
-            self.graph.values.push(Value { size, identity });
+            let node = self.graph.nodes.len() as u32;
+            self.graph.values.push(Value {
+                size,
+                identity,
+                node,
+            });
         }
         self.graph.nodes.push(Node { kind, value });
         self.graph.nodes.len() as u32 - 1
@@ -968,10 +1209,19 @@ impl<'a> Parser<'a> {
 
 /// CPython's `all_name_chars`: the strings its code constructor interns.
 fn all_name_chars(bytes: &[u8]) -> bool {
-    bytes
-        .iter()
-        .all(|&byte| byte.is_ascii_alphanumeric() || byte == b'_')
+    bytes.iter().all(|&byte| NAME_CHARS[usize::from(byte)])
 }
+
+/// `[A-Za-z0-9_]`, by byte: one load a character where the ranges take several tests.
+static NAME_CHARS: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        table[byte] = (byte as u8).is_ascii_alphanumeric() || byte == b'_' as usize;
+        byte += 1;
+    }
+    table
+};
 
 impl Graph {
     fn value(&self, node: u32) -> Value {
@@ -1010,29 +1260,40 @@ impl Graph {
         }
     }
 
-    /// Count, per value, how often the pre-order walk of the canonical stream reaches it in
-    /// full or as a reference (a shared value's children are walked once).
-    fn count(&self, node: u32, counts: &mut [u32]) {
-        let Node { kind, value } = self.nodes[node as usize];
-        let info = self.values[value as usize];
-        if info.identity || info.size > REF_SIZE {
-            counts[value as usize] += 1;
-            if counts[value as usize] > 1 {
-                return;
+    /// Count, per shareable value, how often the pre-order walk of the canonical stream from
+    /// `root` reaches it, in full or as a reference. A shareable value's children are walked
+    /// once, however often it is reached, and hold no shareable value under one that is not:
+    /// so a value is reached once per place among the children of the reached shareable
+    /// values. Values are numbered children first, so one pass from the last one counts each
+    /// value before its children (no recursion).
+    fn count(&self, root: u32) -> Vec<u32> {
+        let mut counts = vec![0u32; self.values.len()];
+        let root = self.nodes[root as usize].value as usize;
+        if self.values[root].shareable() {
+            counts[root] = 1;
+        }
+        for value in (0..=root).rev() {
+            if counts[value] == 0 {
+                continue;
+            }
+            let kind = self.nodes[self.values[value].node as usize].kind;
+            if let Some(span) = kind.children() {
+                for &child in self.kids(span) {
+                    let child = self.nodes[child as usize].value;
+                    if self.values[child as usize].shareable() {
+                        counts[child as usize] += 1;
+                    }
+                }
             }
         }
-        if let Some(span) = kind.children() {
-            for &child in self.kids(span) {
-                self.count(child, counts);
-            }
-        }
+        counts
     }
 
     /// Write the canonical encoding of `node` with no `FLAG_REF` and no `TYPE_REF`.
     fn encode_plain(&self, node: u32, out: &mut Vec<u8>) {
         let kind = self.nodes[node as usize].kind;
         self.write_head(kind, 0, out);
-        self.write_body(kind, out, &mut |child, out| self.encode_plain(child, out));
+        self.write_body(kind, &mut Plain { graph: self, out });
     }
 
     /// The type byte (with `flag`) and everything up to the first child.
@@ -1084,27 +1345,60 @@ impl Graph {
     }
 
     /// The children (and, for code objects, the int fields between them) and any trailer.
-    fn write_body(&self, kind: Kind, out: &mut Vec<u8>, child: &mut dyn FnMut(u32, &mut Vec<u8>)) {
+    fn write_body(&self, kind: Kind, sink: &mut impl Sink) {
         if let Kind::Code { ints, objects } = kind {
             let mut ints = self.ints[ints.range()].iter();
             let mut objects = self.kids(objects).iter();
             for &field in self.layout {
                 if field == Field::Int {
-                    out.extend_from_slice(&ints.next().unwrap().to_le_bytes());
+                    let int = ints.next().unwrap();
+                    sink.out().extend_from_slice(&int.to_le_bytes());
                 } else {
-                    child(*objects.next().unwrap(), out);
+                    sink.child(*objects.next().unwrap());
                 }
             }
             return;
         }
         if let Some(span) = kind.children() {
             for &node in self.kids(span) {
-                child(node, out);
+                sink.child(node);
             }
         }
         if let Kind::Dict(_) = kind {
-            out.push(b'0');
+            sink.out().push(b'0');
         }
+    }
+}
+
+/// Where [`Graph::write_body`] writes: the stream so far, and the writing of a child.
+trait Sink {
+    fn out(&mut self) -> &mut Vec<u8>;
+    fn child(&mut self, node: u32);
+}
+
+/// The reference-free encoding ([`Graph::encode_plain`]).
+struct Plain<'g, 'o> {
+    graph: &'g Graph,
+    out: &'o mut Vec<u8>,
+}
+
+impl Sink for Plain<'_, '_> {
+    fn out(&mut self) -> &mut Vec<u8> {
+        self.out
+    }
+
+    fn child(&mut self, node: u32) {
+        self.graph.encode_plain(node, self.out);
+    }
+}
+
+impl Sink for Writer<'_> {
+    fn out(&mut self) -> &mut Vec<u8> {
+        &mut self.out
+    }
+
+    fn child(&mut self, node: u32) {
+        self.write(node);
     }
 }
 
@@ -1128,6 +1422,19 @@ fn write_str(bytes: &[u8], ascii: bool, flag: u8, out: &mut Vec<u8>) {
 }
 
 impl Kind {
+    /// The same kind with its payload (bytes, text or digits) at `data` instead.
+    fn with_payload(self, data: Span) -> Kind {
+        match self {
+            Kind::Bytes(_) => Kind::Bytes(data),
+            Kind::Str { ascii, .. } => Kind::Str { ascii, data },
+            Kind::Long { negative, .. } => Kind::Long {
+                negative,
+                digits: data,
+            },
+            other => other,
+        }
+    }
+
     fn children(self) -> Option<Span> {
         match self {
             Kind::Tuple(span)
@@ -1174,13 +1481,7 @@ impl Writer<'_> {
             self.slot = Some(self.out.len());
         }
         graph.write_head(kind, flag, &mut self.out);
-        let mut out = std::mem::take(&mut self.out);
-        graph.write_body(kind, &mut out, &mut |child, out| {
-            std::mem::swap(&mut self.out, out);
-            self.write(child);
-            std::mem::swap(&mut self.out, out);
-        });
-        self.out = out;
+        graph.write_body(kind, self);
     }
 }
 

@@ -1,7 +1,9 @@
-//! Constants, code objects and their plain marshal stream (CPython 3.12 field order), which
-//! [`crate::bytecode::marshal::canonicalize`] then makes canonical.
+//! Constants, code objects and their canonical marshal bytes (CPython 3.12 field order), given
+//! object by object to the canonical writer ([`crate::bytecode::marshal::Canonical`]).
 
 use rustc_hash::FxHashMap as HashMap;
+
+use crate::bytecode::marshal::{Canonical, MAX_DEPTH, MarshalError, Obj};
 
 /// A constant as the compiler keeps it in `co_consts`.
 #[derive(Debug, Clone)]
@@ -20,8 +22,8 @@ pub(crate) enum Const {
     Bytes(Vec<u8>),
     Tuple(Vec<Const>),
     FrozenSet(Vec<Const>),
-    /// A nested code object, with its key computed once.
-    Code(Box<CodeObject>, std::sync::Arc<CodeKey>),
+    /// A nested code object, shared with its key.
+    Code(std::sync::Arc<CodeConst>),
 }
 
 /// `_PyCode_ConstantKey`: equal keys are one constant. Type matters (`1`, `1.0`, `True` are
@@ -42,45 +44,87 @@ pub(crate) enum ConstKey {
     FrozenSet(Vec<ConstKey>),
     /// Code objects are keyed by value (`code_richcompare`): the same code compiled twice
     /// (a `while` test, a `finally` body) is one constant.
-    Code(std::sync::Arc<CodeKey>),
+    Code(std::sync::Arc<CodeConst>),
 }
 
-/// What `code_richcompare` compares: not the qualname, filename, kinds or stack size.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(crate) struct CodeKey {
-    name: String,
-    counts: [u32; 5],
-    code: Vec<u8>,
-    consts: Vec<ConstKey>,
-    names: Vec<String>,
-    localsplusnames: Vec<String>,
-    linetable: Vec<u8>,
-    exceptiontable: Vec<u8>,
+/// A code object as a constant: shared by the constant and its key (no copy to compare by),
+/// its hash made once, so a table hashes it in one word rather than walking the code and
+/// every constant nested in it, and equal `Arc`s compare by pointer first.
+#[derive(Debug)]
+pub(crate) struct CodeConst {
+    pub code: CodeObject,
+    hash: u64,
 }
 
-impl CodeKey {
-    /// What `code_richcompare` compares of `code`.
-    pub(crate) fn of(code: &CodeObject) -> CodeKey {
-        CodeKey {
-            name: code.name.clone(),
-            counts: [
-                code.argcount,
-                code.posonlyargcount,
-                code.kwonlyargcount,
-                code.flags,
-                code.firstlineno,
-            ],
-            code: code.code.clone(),
-            consts: code.consts.iter().map(Const::key).collect(),
-            names: code.names.clone(),
-            localsplusnames: code.localsplusnames.clone(),
-            linetable: code.linetable.clone(),
-            exceptiontable: code.exceptiontable.clone(),
+impl CodeConst {
+    fn new(code: CodeObject) -> CodeConst {
+        // Some of what `code_richcompare` compares: equal code objects hash alike.
+        let mut hasher = rustc_hash::FxHasher::default();
+        std::hash::Hash::hash(&code.name, &mut hasher);
+        std::hash::Hash::hash(&code.code, &mut hasher);
+        for count in [
+            code.argcount,
+            code.posonlyargcount,
+            code.kwonlyargcount,
+            code.flags,
+            code.firstlineno,
+        ] {
+            std::hash::Hasher::write_u32(&mut hasher, count);
+        }
+        std::hash::Hasher::write_usize(&mut hasher, code.consts.len());
+        CodeConst {
+            hash: std::hash::Hasher::finish(&hasher),
+            code,
         }
     }
 }
 
+/// What `code_richcompare` compares: not the qualname, filename, kinds or stack size.
+impl PartialEq for CodeConst {
+    fn eq(&self, other: &Self) -> bool {
+        let (a, b) = (&self.code, &other.code);
+        self.hash == other.hash
+            && a.name == b.name
+            && (
+                a.argcount,
+                a.posonlyargcount,
+                a.kwonlyargcount,
+                a.flags,
+                a.firstlineno,
+            ) == (
+                b.argcount,
+                b.posonlyargcount,
+                b.kwonlyargcount,
+                b.flags,
+                b.firstlineno,
+            )
+            && a.code == b.code
+            && a.names == b.names
+            && a.localsplusnames == b.localsplusnames
+            && a.linetable == b.linetable
+            && a.exceptiontable == b.exceptiontable
+            && a.consts.len() == b.consts.len()
+            && a.consts
+                .iter()
+                .zip(&b.consts)
+                .all(|(x, y)| x.key() == y.key())
+    }
+}
+
+impl Eq for CodeConst {}
+
+impl std::hash::Hash for CodeConst {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
 impl Const {
+    /// A nested code object as a constant.
+    pub(crate) fn code(code: CodeObject) -> Const {
+        Const::Code(std::sync::Arc::new(CodeConst::new(code)))
+    }
+
     pub(crate) fn key(&self) -> ConstKey {
         match self {
             Const::None => ConstKey::None,
@@ -99,7 +143,7 @@ impl Const {
                 keys.sort_by_key(|key| format!("{key:?}"));
                 ConstKey::FrozenSet(keys)
             }
-            Const::Code(_, key) => ConstKey::Code(key.clone()),
+            Const::Code(code) => ConstKey::Code(code.clone()),
         }
     }
 
@@ -244,130 +288,400 @@ impl NameSet {
     }
 }
 
-/// The plain marshal stream of `code` (no references): canonicalize makes it canonical.
-pub(crate) fn marshal(code: &CodeObject) -> Vec<u8> {
-    let mut out = Vec::with_capacity(code.code.len() * 4 + 256);
-    write_code(code, &mut out);
-    out
+/// The canonical marshal bytes of `code`: what [`crate::bytecode::marshal::canonicalize`]
+/// makes of `marshal.dumps(code)`, given to the same writer without that stream.
+pub(crate) fn canonical(code: &CodeObject) -> Result<Vec<u8>, MarshalError> {
+    let mut out = Canonical::new(12, plain_size(code))?;
+    let root = give_code(code, 1, &mut out)?;
+    Ok(out.finish(root))
 }
 
-fn write_u32(value: u32, out: &mut Vec<u8>) {
-    out.extend_from_slice(&value.to_le_bytes());
+/// The reader refuses objects nested deeper than [`MAX_DEPTH`] (the outermost at depth 1).
+fn check_depth(depth: usize) -> Result<(), MarshalError> {
+    if depth > MAX_DEPTH {
+        return Err(MarshalError::Invalid {
+            offset: 0,
+            reason: "nested too deeply",
+        });
+    }
+    Ok(())
 }
 
-fn write_str(text: &str, out: &mut Vec<u8>) {
-    out.push(b'u');
-    write_u32(text.len() as u32, out);
-    out.extend_from_slice(text.as_bytes());
+/// About the length of `code`'s plain marshal stream, to size the writer's pools.
+fn plain_size(code: &CodeObject) -> usize {
+    let names = |names: &[String]| names.iter().map(|name| name.len() + 5).sum::<usize>();
+    64 + code.code.len()
+        + code.linetable.len()
+        + code.exceptiontable.len()
+        + code.localspluskinds.len()
+        + code.filename.len()
+        + code.name.len()
+        + code.qualname.len()
+        + names(&code.names)
+        + names(&code.localsplusnames)
+        + code.consts.iter().map(const_size).sum::<usize>()
 }
 
-fn write_bytes(bytes: &[u8], out: &mut Vec<u8>) {
-    out.push(b's');
-    write_u32(bytes.len() as u32, out);
-    out.extend_from_slice(bytes);
+fn const_size(value: &Const) -> usize {
+    match value {
+        Const::Str(s) => s.len() + 5,
+        Const::Surrogates(s) => s.len() * 3 + 5,
+        Const::Bytes(b) => b.len() + 5,
+        Const::BigInt(b) => b.digits.len() * 2 + 5,
+        Const::Tuple(items) | Const::FrozenSet(items) => {
+            5 + items.iter().map(const_size).sum::<usize>()
+        }
+        Const::Code(code) => plain_size(&code.code),
+        _ => 9,
+    }
 }
 
-fn write_code(code: &CodeObject, out: &mut Vec<u8>) {
-    out.push(b'c');
-    for value in [
+/// Give `code`, at `depth`, and everything in it.
+fn give_code(code: &CodeObject, depth: usize, out: &mut Canonical) -> Result<Obj, MarshalError> {
+    check_depth(depth + 1)?;
+    let mark = out.mark();
+    let bytecode = out.bytes(&code.code);
+    out.item(bytecode);
+    let consts = out.mark();
+    for value in &code.consts {
+        let obj = give_const(value, depth + 2, out)?;
+        out.item(obj);
+    }
+    let consts = out.tuple(consts);
+    out.item(consts);
+    for names in [&code.names, &code.localsplusnames] {
+        if !names.is_empty() {
+            check_depth(depth + 2)?;
+        }
+        let tuple = out.mark();
+        for name in names {
+            let obj = out.str(name.as_bytes());
+            out.item(obj);
+        }
+        let tuple = out.tuple(tuple);
+        out.item(tuple);
+    }
+    let kinds = out.bytes(&code.localspluskinds);
+    out.item(kinds);
+    for text in [&code.filename, &code.name, &code.qualname] {
+        let obj = out.str(text.as_bytes());
+        out.item(obj);
+    }
+    for table in [&code.linetable, &code.exceptiontable] {
+        let obj = out.bytes(table);
+        out.item(obj);
+    }
+    // The marshal stream's int fields, as it writes them (the u32s' bits).
+    let ints = [
         code.argcount,
         code.posonlyargcount,
         code.kwonlyargcount,
         code.stacksize,
         code.flags,
-    ] {
-        write_u32(value, out);
+        code.firstlineno,
+    ]
+    .map(|value| value as i32);
+    Ok(out.code(&ints, mark))
+}
+
+/// Give `value`, at `depth`.
+fn give_const(value: &Const, depth: usize, out: &mut Canonical) -> Result<Obj, MarshalError> {
+    check_depth(depth)?;
+    Ok(match value {
+        Const::None => out.none(),
+        Const::Ellipsis => out.ellipsis(),
+        Const::Bool(b) => out.bool(*b),
+        Const::Int(i) => out.int(*i),
+        Const::BigInt(b) => out.long(b.negative, &b.digits)?,
+        Const::Float(f) => out.float(*f),
+        Const::Complex(r, i) => out.complex(*r, *i),
+        Const::Str(s) => out.str(s.as_bytes()),
+        Const::Surrogates(s) => out.str(&super::strings::surrogatepass_utf8(s)),
+        Const::Bytes(b) => out.bytes(b),
+        Const::Tuple(items) | Const::FrozenSet(items) => {
+            let mark = out.mark();
+            for item in items {
+                let obj = give_const(item, depth + 1, out)?;
+                out.item(obj);
+            }
+            if let Const::Tuple(_) = value {
+                out.tuple(mark)
+            } else {
+                out.frozenset(mark)?
+            }
+        }
+        Const::Code(code) => give_code(&code.code, depth, out)?,
+    })
+}
+
+/// The plain marshal stream (no references) that [`canonical`] saves writing and reading again:
+/// the reference it is tested against.
+#[cfg(test)]
+mod plain {
+    use super::{CodeObject, Const};
+
+    /// The plain marshal stream of `code`.
+    pub(super) fn marshal(code: &CodeObject) -> Vec<u8> {
+        let mut out = Vec::with_capacity(code.code.len() * 4 + 256);
+        write_code(code, &mut out);
+        out
     }
-    write_bytes(&code.code, out);
-    out.push(b'(');
-    write_u32(code.consts.len() as u32, out);
-    for c in &code.consts {
-        write_const(c, out);
+
+    fn write_u32(value: u32, out: &mut Vec<u8>) {
+        out.extend_from_slice(&value.to_le_bytes());
     }
-    for names in [&code.names, &code.localsplusnames] {
+
+    fn write_str(text: &str, out: &mut Vec<u8>) {
+        out.push(b'u');
+        write_u32(text.len() as u32, out);
+        out.extend_from_slice(text.as_bytes());
+    }
+
+    fn write_bytes(bytes: &[u8], out: &mut Vec<u8>) {
+        out.push(b's');
+        write_u32(bytes.len() as u32, out);
+        out.extend_from_slice(bytes);
+    }
+
+    fn write_code(code: &CodeObject, out: &mut Vec<u8>) {
+        out.push(b'c');
+        for value in [
+            code.argcount,
+            code.posonlyargcount,
+            code.kwonlyargcount,
+            code.stacksize,
+            code.flags,
+        ] {
+            write_u32(value, out);
+        }
+        write_bytes(&code.code, out);
         out.push(b'(');
-        write_u32(names.len() as u32, out);
-        for name in names {
-            write_str(name, out);
+        write_u32(code.consts.len() as u32, out);
+        for c in &code.consts {
+            write_const(c, out);
         }
-    }
-    write_bytes(&code.localspluskinds, out);
-    write_str(&code.filename, out);
-    write_str(&code.name, out);
-    write_str(&code.qualname, out);
-    write_u32(code.firstlineno, out);
-    write_bytes(&code.linetable, out);
-    write_bytes(&code.exceptiontable, out);
-}
-
-fn write_const(value: &Const, out: &mut Vec<u8>) {
-    match value {
-        Const::None => out.push(b'N'),
-        Const::Ellipsis => out.push(b'.'),
-        Const::Bool(true) => out.push(b'T'),
-        Const::Bool(false) => out.push(b'F'),
-        Const::Int(i) => write_int(*i, out),
-        Const::BigInt(b) => {
-            out.push(b'l');
-            let count = b.digits.len() as i32;
-            out.extend_from_slice(&(if b.negative { -count } else { count }).to_le_bytes());
-            for digit in &b.digits {
-                out.extend_from_slice(&digit.to_le_bytes());
-            }
-        }
-        Const::Float(f) => {
-            out.push(b'g');
-            out.extend_from_slice(&f.to_le_bytes());
-        }
-        Const::Complex(r, i) => {
-            out.push(b'y');
-            out.extend_from_slice(&r.to_le_bytes());
-            out.extend_from_slice(&i.to_le_bytes());
-        }
-        Const::Str(s) => write_str(s, out),
-        Const::Surrogates(s) => {
-            let utf8 = super::strings::surrogatepass_utf8(s);
-            out.push(b'u');
-            write_u32(utf8.len() as u32, out);
-            out.extend_from_slice(&utf8);
-        }
-        Const::Bytes(b) => write_bytes(b, out),
-        Const::Tuple(items) => {
+        for names in [&code.names, &code.localsplusnames] {
             out.push(b'(');
-            write_u32(items.len() as u32, out);
-            for item in items {
-                write_const(item, out);
+            write_u32(names.len() as u32, out);
+            for name in names {
+                write_str(name, out);
             }
         }
-        Const::FrozenSet(items) => {
-            out.push(b'>');
-            write_u32(items.len() as u32, out);
-            for item in items {
-                write_const(item, out);
+        write_bytes(&code.localspluskinds, out);
+        write_str(&code.filename, out);
+        write_str(&code.name, out);
+        write_str(&code.qualname, out);
+        write_u32(code.firstlineno, out);
+        write_bytes(&code.linetable, out);
+        write_bytes(&code.exceptiontable, out);
+    }
+
+    fn write_const(value: &Const, out: &mut Vec<u8>) {
+        match value {
+            Const::None => out.push(b'N'),
+            Const::Ellipsis => out.push(b'.'),
+            Const::Bool(true) => out.push(b'T'),
+            Const::Bool(false) => out.push(b'F'),
+            Const::Int(i) => write_int(*i, out),
+            Const::BigInt(b) => {
+                out.push(b'l');
+                let count = b.digits.len() as i32;
+                out.extend_from_slice(&(if b.negative { -count } else { count }).to_le_bytes());
+                for digit in &b.digits {
+                    out.extend_from_slice(&digit.to_le_bytes());
+                }
             }
+            Const::Float(f) => {
+                out.push(b'g');
+                out.extend_from_slice(&f.to_le_bytes());
+            }
+            Const::Complex(r, i) => {
+                out.push(b'y');
+                out.extend_from_slice(&r.to_le_bytes());
+                out.extend_from_slice(&i.to_le_bytes());
+            }
+            Const::Str(s) => write_str(s, out),
+            Const::Surrogates(s) => {
+                let utf8 = super::super::strings::surrogatepass_utf8(s);
+                out.push(b'u');
+                write_u32(utf8.len() as u32, out);
+                out.extend_from_slice(&utf8);
+            }
+            Const::Bytes(b) => write_bytes(b, out),
+            Const::Tuple(items) => {
+                out.push(b'(');
+                write_u32(items.len() as u32, out);
+                for item in items {
+                    write_const(item, out);
+                }
+            }
+            Const::FrozenSet(items) => {
+                out.push(b'>');
+                write_u32(items.len() as u32, out);
+                for item in items {
+                    write_const(item, out);
+                }
+            }
+            Const::Code(code) => write_code(&code.code, out),
         }
-        Const::Code(code, _) => write_code(code, out),
+    }
+
+    /// `TYPE_INT` within 32 bits, else `TYPE_LONG`: a signed count of 15-bit digits, least
+    /// significant first.
+    fn write_int(value: i128, out: &mut Vec<u8>) {
+        if let Ok(small) = i32::try_from(value) {
+            out.push(b'i');
+            out.extend_from_slice(&small.to_le_bytes());
+            return;
+        }
+        let mut magnitude = value.unsigned_abs();
+        let mut digits = Vec::new();
+        while magnitude > 0 {
+            digits.push((magnitude & 0x7fff) as u16);
+            magnitude >>= 15;
+        }
+        out.push(b'l');
+        let count = digits.len() as i32;
+        out.extend_from_slice(&(if value < 0 { -count } else { count }).to_le_bytes());
+        for digit in digits {
+            out.extend_from_slice(&digit.to_le_bytes());
+        }
     }
 }
 
-/// `TYPE_INT` within 32 bits, else `TYPE_LONG`: a signed count of 15-bit digits, least
-/// significant first.
-fn write_int(value: i128, out: &mut Vec<u8>) {
-    if let Ok(small) = i32::try_from(value) {
-        out.push(b'i');
-        out.extend_from_slice(&small.to_le_bytes());
-        return;
+#[cfg(test)]
+mod tests {
+    use super::{BigInt, CodeObject, Const, canonical, plain};
+    use crate::bytecode::marshal::canonicalize;
+
+    fn function(name: &str, consts: Vec<Const>) -> Const {
+        let code = CodeObject {
+            argcount: 1,
+            flags: 3,
+            code: vec![0x97, 0, 0x79, 0],
+            consts,
+            names: vec!["print".into(), name.into()],
+            localsplusnames: vec!["x".into(), "abcdef".into()],
+            localspluskinds: vec![0x26, 0x20],
+            filename: "pkg/mod.py".into(),
+            name: name.into(),
+            qualname: name.into(),
+            firstlineno: 3,
+            linetable: vec![0x80, 0, 0xd8, 4],
+            ..CodeObject::default()
+        };
+        Const::code(code)
     }
-    let mut magnitude = value.unsigned_abs();
-    let mut digits = Vec::new();
-    while magnitude > 0 {
-        digits.push((magnitude & 0x7fff) as u16);
-        magnitude >>= 15;
+
+    /// The objects given one by one come out as canonicalizing their plain stream does.
+    #[test]
+    fn canonical_is_the_canonicalized_plain_stream() {
+        let big = BigInt::parse_literal(&format!("0x1{}", "0".repeat(60))).unwrap();
+        let Const::BigInt(ref digits) = big else {
+            panic!("not big: {big:?}")
+        };
+        let consts = vec![
+            Const::Str("module doc".into()),
+            Const::None,
+            Const::Ellipsis,
+            Const::Bool(true),
+            Const::Bool(false),
+            Const::Int(0),
+            Const::Int(-1),
+            Const::Int(1 << 31),
+            Const::Int(-(1 << 40)),
+            Const::Int(i128::MAX),
+            Const::Int(i128::MIN),
+            big.clone(),
+            digits.negated(),
+            Const::Float(0.0),
+            Const::Float(-0.0),
+            Const::Float(1.5),
+            Const::Complex(0.0, 2.0),
+            Const::Str("abcdef".into()),
+            Const::Str("a b c d".into()),
+            Const::Str("é".into()),
+            Const::Str(String::new()),
+            Const::Str("x".repeat(300)),
+            Const::Str("pkg/mod.py".into()),
+            Const::Surrogates(vec![0xd800, 0x61]),
+            Const::Bytes(Vec::new()),
+            Const::Bytes(b"abcdef".to_vec()),
+            Const::Tuple(vec![
+                Const::Int(1),
+                Const::Str("abcdef".into()),
+                Const::Tuple(Vec::new()),
+            ]),
+            Const::Tuple(vec![Const::Str("print".into()), Const::Tuple(Vec::new())]),
+            Const::FrozenSet(vec![
+                Const::Str("b".into()),
+                Const::Int(2),
+                Const::Str("a".into()),
+                Const::Tuple(vec![Const::Int(1)]),
+            ]),
+            function("f", vec![Const::None, Const::Str("abcdef".into())]),
+            // Equal code, distinct objects: two objects in the stream too.
+            function("g", vec![function("f", vec![Const::None])]),
+            function("g", vec![function("f", vec![Const::None])]),
+        ];
+        let Const::Code(module) = function("<module>", consts) else {
+            unreachable!()
+        };
+        let expected = canonicalize(&plain::marshal(&module.code), 12).unwrap();
+        assert_eq!(canonical(&module.code).unwrap(), expected);
     }
-    out.push(b'l');
-    let count = digits.len() as i32;
-    out.extend_from_slice(&(if value < 0 { -count } else { count }).to_le_bytes());
-    for digit in digits {
-        out.extend_from_slice(&digit.to_le_bytes());
+
+    /// Code constants are one constant when `code_richcompare` finds them equal: not by
+    /// identity, and whatever their qualname, filename or stack size.
+    #[test]
+    fn code_constants_keyed_by_value() {
+        let key = |value: Const| value.key();
+        let mut keys = std::collections::HashMap::new();
+        let one = key(function("f", vec![Const::None, function("g", vec![])]));
+        keys.insert(one.clone(), 0);
+        let Const::Code(code) = function("f", vec![Const::None, function("g", vec![])]) else {
+            unreachable!()
+        };
+        let mut other = code.code.clone();
+        other.qualname = "C.f".into();
+        other.filename = "other.py".into();
+        other.stacksize = 9;
+        assert_eq!(keys.get(&key(Const::code(other.clone()))), Some(&0));
+        for change in [
+            |code: &mut CodeObject| code.name = "h".into(),
+            |code: &mut CodeObject| code.firstlineno += 1,
+            |code: &mut CodeObject| code.names.push("y".into()),
+            |code: &mut CodeObject| code.linetable.push(0),
+            |code: &mut CodeObject| code.consts[0] = Const::Bool(false),
+            |code: &mut CodeObject| code.consts[1] = function("g", vec![Const::None]),
+        ] {
+            let mut changed = other.clone();
+            change(&mut changed);
+            assert_ne!(key(Const::code(changed)), one);
+        }
+    }
+
+    /// Nesting the reader refuses is refused here too, at the same depth.
+    #[test]
+    fn nesting_limit_is_the_readers() {
+        // Recursion 2,000 deep needs more than a test thread's stack in a debug build.
+        let run = std::thread::Builder::new().stack_size(256 << 20);
+        run.spawn(nesting_limit).unwrap().join().unwrap();
+    }
+
+    fn nesting_limit() {
+        for depth in [1996, 1997, 1998, 2100] {
+            let mut value = Const::Int(1);
+            for _ in 0..depth {
+                value = Const::Tuple(vec![value]);
+            }
+            let Const::Code(module) = function("<module>", vec![value]) else {
+                unreachable!()
+            };
+            let expected = canonicalize(&plain::marshal(&module.code), 12).ok();
+            // The module at depth 1, its constants' tuple at 2, the outermost tuple at 3.
+            assert_eq!(expected.is_none(), depth + 3 > 2000, "depth {depth}");
+            assert_eq!(canonical(&module.code).ok(), expected, "depth {depth}");
+        }
     }
 }

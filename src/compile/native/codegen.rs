@@ -1872,8 +1872,7 @@ impl<'a> Compiler<'a> {
             flags |= 0x08;
             self.addop_i(op::BUILD_TUPLE, args.len(), loc)?;
         }
-        let key = std::sync::Arc::new(super::code::CodeKey::of(&code));
-        self.load_const(Const::Code(Box::new(code), key), loc)?;
+        self.load_const(Const::code(code), loc)?;
         self.addop_i(op::MAKE_FUNCTION, flags, loc)
     }
 

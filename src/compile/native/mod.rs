@@ -9,7 +9,7 @@
 //! table (`scopes.rs`, after `symtable.c`) → code generation (`codegen.rs`, after
 //! `compile.c`, with `ast_opt.c`'s folding in `fold.rs`) → flow graph passes (`flowgraph.rs`,
 //! after `flowgraph.c`) → assembler (`assemble.rs`, after `assemble.c`: line, location and
-//! exception tables) → marshal (`code.rs`) → canonical marshal. The opcode table
+//! exception tables) → canonical marshal (`code.rs`, into `bytecode::marshal`'s writer). The opcode table
 //! (`opcode312.rs`) is generated from the interpreter by `gen_opcodes.py`: another CPython
 //! version is another table.
 
@@ -110,8 +110,7 @@ pub fn compile_312(
     let optimize = options.optimize.level();
     let compiler = codegen::Compiler::new(&text, table, optimize, options.strip_docstrings, dfile);
     let code = compiler.module(module)?;
-    let raw = code::marshal(&code);
-    crate::bytecode::marshal::canonicalize(&raw, 12)
+    code::canonical(&code)
         .map_err(|_| Unsupported::Construct("a code object the canonical writer rejects"))
 }
 
