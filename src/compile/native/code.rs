@@ -270,17 +270,34 @@ pub(crate) struct CodeObject {
 #[derive(Debug, Default, Clone)]
 pub(crate) struct NameSet {
     pub list: Vec<String>,
+    /// Name → its index, built only once the list outgrows [`NameSet::SCANNED`]: most units
+    /// name a handful, found faster by a scan than by hashing, and with no second copy.
     index: HashMap<String, u32>,
 }
 
 impl NameSet {
+    /// Lists up to this long are searched by a scan.
+    const SCANNED: usize = 16;
+
     pub(crate) fn add(&mut self, name: &str) -> u32 {
-        if let Some(&i) = self.index.get(name) {
+        let found = if self.list.len() <= Self::SCANNED {
+            self.list
+                .iter()
+                .position(|known| known == name)
+                .map(|i| i as u32)
+        } else {
+            self.index.get(name).copied()
+        };
+        if let Some(i) = found {
             return i;
         }
         let i = self.list.len() as u32;
         self.list.push(name.to_owned());
-        self.index.insert(name.to_owned(), i);
+        if self.index.is_empty() && self.list.len() > Self::SCANNED {
+            self.index = self.list.iter().cloned().zip(0..).collect();
+        } else if !self.index.is_empty() {
+            self.index.insert(name.to_owned(), i);
+        }
         i
     }
     pub(crate) fn len(&self) -> usize {
