@@ -76,7 +76,8 @@ pub(crate) struct Block {
     pub startdepth: i32,
     pub offset: i32,
     pub unsafe_mask: u64,
-    pub except_stack: Option<Vec<usize>>,
+    /// `b_exceptstack`: a node of `label_exception_targets`' stacks (0: empty).
+    pub except_stack: u32,
 }
 
 impl Block {
@@ -94,7 +95,7 @@ impl Block {
             startdepth: i32::MIN,
             offset: 0,
             unsafe_mask: 0,
-            except_stack: None,
+            except_stack: 0,
         }
     }
     fn last(&self) -> Option<&Instr> {
@@ -102,7 +103,7 @@ impl Block {
     }
     fn no_fallthrough(&self) -> bool {
         self.last()
-            .is_some_and(|i| is_scope_exit(i.op) || is_unconditional_jump(i.op))
+            .is_some_and(|i| opcode_flags(i.op) & (F_SCOPE_EXIT | F_UNCONDITIONAL_JUMP) != 0)
     }
     fn has_fallthrough(&self) -> bool {
         !self.no_fallthrough()
@@ -112,52 +113,97 @@ impl Block {
     }
 }
 
+// Opcode properties as one table lookup (the predicates are on every pass's hot path).
+const F_JUMP: u8 = 1;
+const F_BLOCK_PUSH: u8 = 2;
+const F_SCOPE_EXIT: u8 = 4;
+const F_UNCONDITIONAL_JUMP: u8 = 8;
+const F_HAS_CONST: u8 = 16;
+
+/// Every 3.12 opcode, pseudo-ops included, is below 512.
+static OPCODE_FLAGS: [u8; 512] = {
+    let mut t = [0u8; 512];
+    let jumps = [
+        op::FOR_ITER,
+        op::JUMP_FORWARD,
+        op::POP_JUMP_IF_FALSE,
+        op::POP_JUMP_IF_TRUE,
+        op::SEND,
+        op::POP_JUMP_IF_NOT_NONE,
+        op::POP_JUMP_IF_NONE,
+        op::JUMP_BACKWARD_NO_INTERRUPT,
+        op::JUMP_BACKWARD,
+        op::JUMP,
+        op::JUMP_NO_INTERRUPT,
+    ];
+    let mut i = 0;
+    while i < jumps.len() {
+        t[jumps[i] as usize] |= F_JUMP;
+        i += 1;
+    }
+    let pushes = [op::SETUP_FINALLY, op::SETUP_CLEANUP, op::SETUP_WITH];
+    let mut i = 0;
+    while i < pushes.len() {
+        t[pushes[i] as usize] |= F_BLOCK_PUSH;
+        i += 1;
+    }
+    let exits = [
+        op::RETURN_VALUE,
+        op::RETURN_CONST,
+        op::RAISE_VARARGS,
+        op::RERAISE,
+    ];
+    let mut i = 0;
+    while i < exits.len() {
+        t[exits[i] as usize] |= F_SCOPE_EXIT;
+        i += 1;
+    }
+    let unconditional = [
+        op::JUMP,
+        op::JUMP_NO_INTERRUPT,
+        op::JUMP_FORWARD,
+        op::JUMP_BACKWARD,
+        op::JUMP_BACKWARD_NO_INTERRUPT,
+    ];
+    let mut i = 0;
+    while i < unconditional.len() {
+        t[unconditional[i] as usize] |= F_UNCONDITIONAL_JUMP;
+        i += 1;
+    }
+    let consts = [op::LOAD_CONST, op::RETURN_CONST, op::KW_NAMES];
+    let mut i = 0;
+    while i < consts.len() {
+        t[consts[i] as usize] |= F_HAS_CONST;
+        i += 1;
+    }
+    t
+};
+
+#[inline]
+fn opcode_flags(opcode: u16) -> u8 {
+    OPCODE_FLAGS[usize::from(opcode) & 511]
+}
+
 pub(crate) fn is_jump(opcode: u16) -> bool {
-    matches!(
-        opcode,
-        op::FOR_ITER
-            | op::JUMP_FORWARD
-            | op::POP_JUMP_IF_FALSE
-            | op::POP_JUMP_IF_TRUE
-            | op::SEND
-            | op::POP_JUMP_IF_NOT_NONE
-            | op::POP_JUMP_IF_NONE
-            | op::JUMP_BACKWARD_NO_INTERRUPT
-            | op::JUMP_BACKWARD
-            | op::JUMP
-            | op::JUMP_NO_INTERRUPT
-    )
+    opcode_flags(opcode) & F_JUMP != 0
 }
 pub(crate) fn is_block_push(opcode: u16) -> bool {
-    matches!(
-        opcode,
-        op::SETUP_FINALLY | op::SETUP_CLEANUP | op::SETUP_WITH
-    )
+    opcode_flags(opcode) & F_BLOCK_PUSH != 0
 }
 pub(crate) fn has_target(opcode: u16) -> bool {
-    is_jump(opcode) || is_block_push(opcode)
+    opcode_flags(opcode) & (F_JUMP | F_BLOCK_PUSH) != 0
 }
 fn is_scope_exit(opcode: u16) -> bool {
-    matches!(
-        opcode,
-        op::RETURN_VALUE | op::RETURN_CONST | op::RAISE_VARARGS | op::RERAISE
-    )
+    opcode_flags(opcode) & F_SCOPE_EXIT != 0
 }
 fn is_unconditional_jump(opcode: u16) -> bool {
-    matches!(
-        opcode,
-        op::JUMP
-            | op::JUMP_NO_INTERRUPT
-            | op::JUMP_FORWARD
-            | op::JUMP_BACKWARD
-            | op::JUMP_BACKWARD_NO_INTERRUPT
-    )
+    opcode_flags(opcode) & F_UNCONDITIONAL_JUMP != 0
 }
 fn is_terminator(opcode: u16) -> bool {
-    is_jump(opcode) || is_scope_exit(opcode)
+    opcode_flags(opcode) & (F_JUMP | F_SCOPE_EXIT) != 0
 }
 fn has_const(opcode: u16) -> bool {
-    matches!(opcode, op::LOAD_CONST | op::RETURN_CONST | op::KW_NAMES)
+    opcode_flags(opcode) & F_HAS_CONST != 0
 }
 
 /// `_PyCompile_InstrSize`.
@@ -281,10 +327,32 @@ pub(crate) fn stack_effect(opcode: u16, oparg: i32, jump: bool) -> Option<i32> {
     })
 }
 
+/// `for (b = entryblock; b != NULL; b = b->b_next)` without collecting the list: `next` is read
+/// before the body, so a block the body links in right after `b` is not visited.
+macro_rules! for_each_block {
+    ($cfg:expr, $b:ident => $body:block) => {{
+        let mut cursor = $cfg.entry;
+        while cursor != NONE {
+            let $b = cursor;
+            cursor = $cfg.blocks[$b].next;
+            $body
+        }
+    }};
+}
+
+/// One handler stack of `label_exception_targets`: its top and the stack below.
+struct StackNode {
+    handler: usize,
+    parent: u32,
+    depth: u32,
+}
+
 /// The CFG of one code unit.
 pub(crate) struct Cfg {
     pub blocks: Vec<Block>,
     pub entry: usize,
+    /// The instruction sequence's label count (labels are `0..nlabels`).
+    nlabels: usize,
 }
 
 impl Cfg {
@@ -293,164 +361,156 @@ impl Cfg {
         self.blocks.len() - 1
     }
 
-    fn order(&self) -> Vec<usize> {
-        let mut out = Vec::new();
-        let mut b = self.entry;
-        while b != NONE {
-            out.push(b);
-            b = self.blocks[b].next;
-        }
-        out
-    }
-
-    /// `instr_sequence_to_cfg` (compile.c).
+    /// `instr_sequence_to_cfg` (compile.c). A block starts at a label and after a terminator
+    /// (`maybe_start_new_block`); each block's instructions are collected in one allocation.
     pub(crate) fn from_seq(seq: &InstrSeq) -> Cfg {
-        let mut cfg = Cfg {
-            blocks: vec![Block::new()],
-            entry: 0,
-        };
-        let mut offset2lbl = vec![-1i32; seq.instrs.len()];
+        let n = seq.instrs.len();
+        let mut offset2lbl = vec![-1i32; n];
         for (lbl, &offset) in seq.labels.iter().enumerate() {
-            if offset >= 0 && (offset as usize) < seq.instrs.len() {
+            if offset >= 0 && (offset as usize) < n {
                 offset2lbl[offset as usize] = lbl as i32;
             }
         }
-        let mut cur = 0usize;
-        let mut current_label = -1i32;
-        for (i, instr) in seq.instrs.iter().enumerate() {
-            if offset2lbl[i] >= 0 {
-                current_label = offset2lbl[i];
-                cur = cfg.maybe_start_new_block(cur, &mut current_label);
+        let mut cfg = Cfg {
+            blocks: Vec::new(),
+            entry: 0,
+            nlabels: seq.labels.len(),
+        };
+        let mut start = 0usize;
+        for i in 0..=n {
+            let boundary = i == n
+                || (i > start && (offset2lbl[i] >= 0 || is_terminator(seq.instrs[i - 1].op)));
+            if !boundary {
+                continue;
             }
-            let mut arg = instr.arg;
-            if has_target(instr.op) {
-                let offset = seq.labels[arg as usize];
-                arg = offset2lbl[offset as usize];
+            let mut block = Block::new();
+            if start < n {
+                block.label = offset2lbl[start];
             }
-            cur = cfg.maybe_start_new_block(cur, &mut current_label);
-            cfg.blocks[cur].instrs.push(Instr {
-                op: instr.op,
-                arg,
-                target: NONE,
-                loc: instr.loc,
-                except: None,
-            });
+            block.instrs = seq.instrs[start..i]
+                .iter()
+                .map(|instr| {
+                    let mut arg = instr.arg;
+                    if has_target(instr.op) {
+                        let offset = seq.labels[arg as usize];
+                        arg = offset2lbl[offset as usize];
+                    }
+                    Instr {
+                        op: instr.op,
+                        arg,
+                        target: NONE,
+                        loc: instr.loc,
+                        except: None,
+                    }
+                })
+                .collect();
+            let index = cfg.blocks.len();
+            if let Some(prev) = cfg.blocks.last_mut() {
+                prev.next = index;
+            }
+            cfg.blocks.push(block);
+            start = i;
         }
         cfg
     }
 
-    fn maybe_start_new_block(&mut self, cur: usize, current_label: &mut i32) -> usize {
-        let terminated = {
-            let block = &mut self.blocks[cur];
-            let last = block.instrs.last();
-            if last.is_some_and(|i| is_terminator(i.op)) {
-                true
-            } else if *current_label >= 0 {
-                if last.is_some() || block.label >= 0 {
-                    true
-                } else {
-                    block.label = *current_label;
-                    *current_label = -1;
-                    false
-                }
-            } else {
-                false
-            }
-        };
-        if terminated {
-            let b = self.new_block();
-            self.blocks[b].label = *current_label;
-            *current_label = -1;
-            self.blocks[cur].next = b;
-            b
-        } else {
-            cur
-        }
-    }
-
     fn translate_jump_labels_to_targets(&mut self) {
-        let mut label2block = HashMap::default();
-        for b in self.order() {
+        let mut label2block = vec![NONE; self.nlabels];
+        for_each_block!(self, b => {
             if self.blocks[b].label >= 0 {
-                label2block.insert(self.blocks[b].label, b);
+                label2block[self.blocks[b].label as usize] = b;
             }
-        }
-        for b in self.order() {
+        });
+        for_each_block!(self, b => {
             for instr in &mut self.blocks[b].instrs {
                 if has_target(instr.op) {
-                    instr.target = label2block[&instr.arg];
+                    instr.target = label2block[instr.arg as usize];
                 }
             }
-        }
+        });
     }
 
     fn mark_except_handlers(&mut self) {
-        for b in self.order() {
+        for_each_block!(self, b => {
             for i in 0..self.blocks[b].instrs.len() {
                 let instr = self.blocks[b].instrs[i];
                 if is_block_push(instr.op) {
                     self.blocks[instr.target].except_handler = true;
                 }
             }
-        }
+        });
     }
 
+    /// `label_exception_targets`. CPython copies a block's handler stack for each successor;
+    /// here the stacks are persistent (a node is a handler and the stack below it), so a copy
+    /// is an index and a push one node.
     fn label_exception_targets(&mut self) {
-        for b in self.order() {
+        for_each_block!(self, b => {
             self.blocks[b].visited = false;
-        }
+        });
+        // Node 0 is the empty stack (its own parent); node 1 CPython's initial `[NULL]`.
+        let mut nodes: Vec<StackNode> = vec![
+            StackNode {
+                handler: NONE,
+                parent: 0,
+                depth: 0,
+            },
+            StackNode {
+                handler: NONE,
+                parent: 0,
+                depth: 1,
+            },
+        ];
         let mut todo = vec![self.entry];
         self.blocks[self.entry].visited = true;
-        self.blocks[self.entry].except_stack = Some(vec![NONE]);
+        self.blocks[self.entry].except_stack = 1;
         while let Some(b) = todo.pop() {
-            let mut stack = self.blocks[b].except_stack.take().unwrap_or_default();
-            let mut handler = *stack.last().unwrap_or(&NONE);
-            let mut moved = false;
+            let mut stack = std::mem::replace(&mut self.blocks[b].except_stack, 0);
+            let mut handler = nodes[stack as usize].handler;
             let n = self.blocks[b].instrs.len();
             for i in 0..n {
                 let instr = self.blocks[b].instrs[i];
                 if is_block_push(instr.op) {
                     let t = instr.target;
                     if !self.blocks[t].visited {
-                        self.blocks[t].except_stack = Some(stack.clone());
+                        self.blocks[t].except_stack = stack;
                         todo.push(t);
                         self.blocks[t].visited = true;
                     }
                     if matches!(instr.op, op::SETUP_WITH | op::SETUP_CLEANUP) {
                         self.blocks[t].preserve_lasti = true;
                     }
-                    stack.push(t);
+                    let depth = nodes[stack as usize].depth + 1;
+                    nodes.push(StackNode {
+                        handler: t,
+                        parent: stack,
+                        depth,
+                    });
+                    stack = (nodes.len() - 1) as u32;
                     handler = t;
                 } else if instr.op == op::POP_BLOCK {
-                    stack.pop();
-                    handler = *stack.last().unwrap_or(&NONE);
+                    stack = nodes[stack as usize].parent;
+                    handler = nodes[stack as usize].handler;
                 } else if is_jump(instr.op) {
                     self.blocks[b].instrs[i].except = (handler != NONE).then_some(handler);
                     let t = instr.target;
                     if !self.blocks[t].visited {
-                        if self.blocks[b].has_fallthrough() {
-                            self.blocks[t].except_stack = Some(stack.clone());
-                        } else {
-                            self.blocks[t].except_stack = Some(std::mem::take(&mut stack));
-                            moved = true;
-                        }
+                        // Without a fallthrough CPython hands its own stack over; the same
+                        // stack either way.
+                        self.blocks[t].except_stack = stack;
                         todo.push(t);
                         self.blocks[t].visited = true;
                     }
                 } else {
                     if instr.op == op::YIELD_VALUE {
-                        self.blocks[b].instrs[i].arg = stack.len() as i32 - 1;
+                        self.blocks[b].instrs[i].arg = nodes[stack as usize].depth as i32 - 1;
                     }
                     self.blocks[b].instrs[i].except = (handler != NONE).then_some(handler);
                 }
             }
             let next = self.blocks[b].next;
-            if self.blocks[b].has_fallthrough()
-                && next != NONE
-                && !self.blocks[next].visited
-                && !moved
-            {
-                self.blocks[next].except_stack = Some(stack);
+            if self.blocks[b].has_fallthrough() && next != NONE && !self.blocks[next].visited {
+                self.blocks[next].except_stack = stack;
                 todo.push(next);
                 self.blocks[next].visited = true;
             }
@@ -458,22 +518,22 @@ impl Cfg {
     }
 
     fn check_cfg(&self) -> Result<(), Unsupported> {
-        for b in self.order() {
+        for_each_block!(self, b => {
             let instrs = &self.blocks[b].instrs;
             for (i, instr) in instrs.iter().enumerate() {
                 if is_terminator(instr.op) && i != instrs.len() - 1 {
                     return Err(Unsupported::Construct("malformed control flow graph"));
                 }
             }
-        }
+        });
         Ok(())
     }
 
     fn mark_reachable(&mut self) {
-        for b in self.order() {
+        for_each_block!(self, b => {
             self.blocks[b].visited = false;
             self.blocks[b].predecessors = 0;
-        }
+        });
         let mut stack = vec![self.entry];
         self.blocks[self.entry].predecessors = 1;
         while let Some(b) = stack.pop() {
@@ -499,17 +559,23 @@ impl Cfg {
     }
 
     fn eliminate_empty_basic_blocks(&mut self) {
-        for b in self.order() {
+        let mut any_empty = self.entry != NONE && self.blocks[self.entry].instrs.is_empty();
+        for_each_block!(self, b => {
             let mut next = self.blocks[b].next;
             while next != NONE && self.blocks[next].instrs.is_empty() {
                 next = self.blocks[next].next;
+                any_empty = true;
             }
             self.blocks[b].next = next;
+        });
+        if !any_empty {
+            // No block was unlinked, so every jump already targets a non-empty block.
+            return;
         }
         while self.entry != NONE && self.blocks[self.entry].instrs.is_empty() {
             self.entry = self.blocks[self.entry].next;
         }
-        for b in self.order() {
+        for_each_block!(self, b => {
             for i in 0..self.blocks[b].instrs.len() {
                 let instr = self.blocks[b].instrs[i];
                 if has_target(instr.op) {
@@ -520,14 +586,22 @@ impl Cfg {
                     self.blocks[b].instrs[i].target = t;
                 }
             }
-        }
+        });
     }
 
     fn remove_redundant_nops(&mut self, b: usize) -> usize {
-        let mut dest = 0;
-        let mut prev_lineno = -1;
+        // Instructions before the first NOP all stay where they are.
+        let Some(first) = self.blocks[b].instrs.iter().position(|i| i.op == op::NOP) else {
+            return 0;
+        };
+        let mut dest = first;
+        let mut prev_lineno = if first > 0 {
+            self.blocks[b].instrs[first - 1].loc.line
+        } else {
+            -1
+        };
         let n = self.blocks[b].instrs.len();
-        for src in 0..n {
+        for src in first..n {
             let instr = self.blocks[b].instrs[src];
             let lineno = instr.loc.line;
             if instr.op == op::NOP {
@@ -556,7 +630,9 @@ impl Cfg {
                     }
                 }
             }
-            self.blocks[b].instrs[dest] = instr;
+            if dest != src {
+                self.blocks[b].instrs[dest] = instr;
+            }
             dest += 1;
             prev_lineno = lineno;
         }
@@ -570,7 +646,7 @@ impl Cfg {
             done = true;
             let mut prev: Option<(usize, usize)>;
             let mut cur: Option<(usize, usize)> = None;
-            for b in self.order() {
+            for_each_block!(self, b => {
                 self.remove_redundant_nops(b);
                 if self.blocks[b].label >= 0 {
                     cur = None;
@@ -597,19 +673,19 @@ impl Cfg {
                 if last_is_jump || !self.blocks[b].has_fallthrough() {
                     cur = None;
                 }
-            }
+            });
         }
     }
 
     fn remove_redundant_jumps(&mut self) {
-        for b in self.order() {
+        for_each_block!(self, b => {
             let next = self.blocks[b].next;
             if let Some(last) = self.blocks[b].instrs.last_mut() {
                 if is_unconditional_jump(last.op) && last.target == next {
                     set_op0(last, op::NOP);
                 }
             }
-        }
+        });
     }
 
     fn inline_small_exit_blocks(&mut self, b: usize) {
@@ -782,25 +858,25 @@ impl Cfg {
     fn optimize_cfg(&mut self, consts: &mut Consts) -> Result<(), Unsupported> {
         self.check_cfg()?;
         self.eliminate_empty_basic_blocks();
-        for b in self.order() {
+        for_each_block!(self, b => {
             self.inline_small_exit_blocks(b);
-        }
-        for b in self.order() {
+        });
+        for_each_block!(self, b => {
             self.optimize_basic_block(b, consts)?;
-        }
+        });
         self.remove_redundant_nops_and_pairs();
-        for b in self.order() {
+        for_each_block!(self, b => {
             self.inline_small_exit_blocks(b);
-        }
+        });
         self.mark_reachable();
-        for b in self.order() {
+        for_each_block!(self, b => {
             if self.blocks[b].predecessors == 0 {
                 self.blocks[b].instrs.clear();
             }
-        }
-        for b in self.order() {
+        });
+        for_each_block!(self, b => {
             self.remove_redundant_nops(b);
-        }
+        });
         self.eliminate_empty_basic_blocks();
         self.remove_redundant_jumps();
         Ok(())
@@ -814,13 +890,13 @@ impl Cfg {
         }
         let mut used = vec![false; n];
         used[0] = true;
-        for b in self.order() {
+        for_each_block!(self, b => {
             for instr in &self.blocks[b].instrs {
                 if has_const(instr.op) {
                     used[instr.arg as usize] = true;
                 }
             }
-        }
+        });
         if used.iter().all(|&u| u) {
             return;
         }
@@ -833,13 +909,13 @@ impl Cfg {
             }
         }
         consts.list = kept;
-        for b in self.order() {
+        for_each_block!(self, b => {
             for instr in &mut self.blocks[b].instrs {
                 if has_const(instr.op) {
                     instr.arg = remap[instr.arg as usize];
                 }
             }
-        }
+        });
     }
 
     fn add_checks_for_loads_of_uninitialized_variables(&mut self, nlocals: usize, nparams: usize) {
@@ -851,10 +927,10 @@ impl Cfg {
             self.fast_scan_many_locals(nlocals);
             nlocals = 64;
         }
-        for b in self.order() {
+        for_each_block!(self, b => {
             self.blocks[b].visited = false;
             self.blocks[b].unsafe_mask = 0;
-        }
+        });
         let mut stack = Vec::new();
         let mut start_mask = 0u64;
         for i in nparams..nlocals {
@@ -862,9 +938,9 @@ impl Cfg {
         }
         let entry = self.entry;
         self.maybe_push(entry, start_mask, &mut stack);
-        for b in self.order() {
+        for_each_block!(self, b => {
             self.scan_block_for_locals(b, &mut stack);
-        }
+        });
         while let Some(b) = stack.pop() {
             self.blocks[b].visited = false;
             self.scan_block_for_locals(b, &mut stack);
@@ -921,7 +997,7 @@ impl Cfg {
     fn fast_scan_many_locals(&mut self, nlocals: usize) {
         let mut states = vec![0usize; nlocals - 64];
         let mut blocknum = 0usize;
-        for b in self.order() {
+        for_each_block!(self, b => {
             blocknum += 1;
             for instr in &mut self.blocks[b].instrs {
                 let arg = instr.arg as usize;
@@ -942,13 +1018,13 @@ impl Cfg {
                     _ => {}
                 }
             }
-        }
+        });
     }
 
     fn mark_warm(&mut self) {
-        for b in self.order() {
+        for_each_block!(self, b => {
             self.blocks[b].visited = false;
-        }
+        });
         let mut stack = vec![self.entry];
         self.blocks[self.entry].visited = true;
         while let Some(b) = stack.pop() {
@@ -970,16 +1046,16 @@ impl Cfg {
 
     fn mark_cold(&mut self) {
         self.mark_warm();
-        for b in self.order() {
+        for_each_block!(self, b => {
             self.blocks[b].visited = false;
-        }
+        });
         let mut stack = Vec::new();
-        for b in self.order() {
+        for_each_block!(self, b => {
             if self.blocks[b].except_handler {
                 stack.push(b);
                 self.blocks[b].visited = true;
             }
-        }
+        });
         while let Some(b) = stack.pop() {
             self.blocks[b].cold = true;
             let next = self.blocks[b].next;
@@ -1009,7 +1085,7 @@ impl Cfg {
             return;
         }
         self.mark_cold();
-        for b in self.order() {
+        for_each_block!(self, b => {
             let next = self.blocks[b].next;
             if self.blocks[b].cold
                 && self.blocks[b].has_fallthrough()
@@ -1029,7 +1105,7 @@ impl Cfg {
                 self.blocks[jump].next = next;
                 self.blocks[b].next = jump;
             }
-        }
+        });
         let mut cold_head = NONE;
         let mut cold_tail = NONE;
         let mut b = self.entry;
@@ -1065,7 +1141,7 @@ impl Cfg {
     }
 
     fn duplicate_exits_without_lineno(&mut self) {
-        for b in self.order() {
+        for_each_block!(self, b => {
             let last = *self.blocks[b].instrs.last().expect("no empty blocks");
             if is_jump(last.op) {
                 let target = last.target;
@@ -1081,8 +1157,8 @@ impl Cfg {
                     self.blocks[target].next = new_target;
                 }
             }
-        }
-        for b in self.order() {
+        });
+        for_each_block!(self, b => {
             let next = self.blocks[b].next;
             if self.blocks[b].has_fallthrough()
                 && next != NONE
@@ -1092,11 +1168,11 @@ impl Cfg {
                 let loc = self.blocks[b].instrs.last().expect("non-empty").loc;
                 self.blocks[next].instrs[0].loc = loc;
             }
-        }
+        });
     }
 
     fn propagate_line_numbers(&mut self) {
-        for b in self.order() {
+        for_each_block!(self, b => {
             let Some(last) = self.blocks[b].instrs.last().copied() else {
                 continue;
             };
@@ -1122,12 +1198,12 @@ impl Cfg {
                     self.blocks[t].instrs[0].loc = prev;
                 }
             }
-        }
+        });
     }
 
     fn guarantee_lineno_for_exits(&mut self, firstlineno: i32) {
         let mut lineno = firstlineno;
-        for b in self.order() {
+        for_each_block!(self, b => {
             let Some(last) = self.blocks[b].instrs.last().copied() else {
                 continue;
             };
@@ -1140,7 +1216,7 @@ impl Cfg {
             } else {
                 lineno = last.loc.line;
             }
-        }
+        });
     }
 
     /// `_PyCfg_OptimizeCodeUnit` (3.12: no superinstructions).
@@ -1224,7 +1300,7 @@ impl Cfg {
 
     /// `fix_cell_offsets`: cell and free indices to their slots in `co_localsplusnames`.
     pub(crate) fn fix_cell_offsets(&mut self, fixed: &[i32]) {
-        for b in self.order() {
+        for_each_block!(self, b => {
             for instr in &mut self.blocks[b].instrs {
                 if matches!(
                     instr.op,
@@ -1238,14 +1314,14 @@ impl Cfg {
                     instr.arg = fixed[instr.arg as usize];
                 }
             }
-        }
+        });
     }
 
     /// `_PyCfg_Stackdepth`.
     pub(crate) fn stackdepth(&mut self, generator: bool) -> Result<i32, Unsupported> {
-        for b in self.order() {
+        for_each_block!(self, b => {
             self.blocks[b].startdepth = i32::MIN;
-        }
+        });
         let mut stack = Vec::new();
         let mut maxdepth = 0;
         let entry = self.entry;
@@ -1293,7 +1369,7 @@ impl Cfg {
 
     /// `_PyCfg_ConvertPseudoOps`.
     pub(crate) fn convert_pseudo_ops(&mut self) {
-        for b in self.order() {
+        for_each_block!(self, b => {
             for instr in &mut self.blocks[b].instrs {
                 if is_block_push(instr.op) || instr.op == op::POP_BLOCK {
                     set_op0(instr, op::NOP);
@@ -1301,18 +1377,18 @@ impl Cfg {
                     instr.op = op::STORE_FAST;
                 }
             }
-        }
-        for b in self.order() {
+        });
+        for_each_block!(self, b => {
             self.remove_redundant_nops(b);
-        }
+        });
     }
 
     /// `_PyCfg_ResolveJumps`: pick jump directions, then offsets (until EXTENDED_ARGs settle).
     pub(crate) fn resolve_jumps(&mut self) {
         // normalize_jumps
-        for b in self.order() {
+        for_each_block!(self, b => {
             self.blocks[b].visited = false;
-        }
+        });
         // The list grows while it is walked (a backward conditional jump gets a block).
         let mut cursor = self.entry;
         while cursor != NONE {
@@ -1378,16 +1454,16 @@ impl Cfg {
         // resolve_jump_offsets
         loop {
             let mut totsize = 0;
-            for b in self.order() {
+            for_each_block!(self, b => {
                 self.blocks[b].offset = totsize;
                 totsize += self.blocks[b]
                     .instrs
                     .iter()
                     .map(|i| instr_size(i.op, i.arg))
                     .sum::<i32>();
-            }
+            });
             let mut recompile = false;
-            for b in self.order() {
+            for_each_block!(self, b => {
                 let mut bsize = self.blocks[b].offset;
                 for i in 0..self.blocks[b].instrs.len() {
                     let instr = self.blocks[b].instrs[i];
@@ -1406,7 +1482,7 @@ impl Cfg {
                         }
                     }
                 }
-            }
+            });
             if !recompile {
                 break;
             }
@@ -1417,7 +1493,7 @@ impl Cfg {
     /// handler block offset and depth info resolved for the exception table.
     pub(crate) fn instructions(&self) -> Vec<FinalInstr> {
         let mut out = Vec::new();
-        for b in self.order() {
+        for_each_block!(self, b => {
             for instr in &self.blocks[b].instrs {
                 let handler = instr.except.map(|h| {
                     let block = &self.blocks[h];
@@ -1434,7 +1510,7 @@ impl Cfg {
                     handler,
                 });
             }
-        }
+        });
         out
     }
 }
