@@ -34,7 +34,8 @@ fn size(instr: &FinalInstr) -> i32 {
 /// The location table (`assemble_location_info`).
 pub(crate) fn linetable(instrs: &[FinalInstr], firstlineno: i32) -> Vec<u8> {
     let mut table = LineTable {
-        out: Vec::new(),
+        // Most entries take one to three bytes.
+        out: Vec::with_capacity(instrs.len() * 2),
         lineno: firstlineno,
     };
     let mut loc: Option<Loc> = None;

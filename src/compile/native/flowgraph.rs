@@ -2,9 +2,10 @@
 //! jump resolution that the assembler needs. Function names follow flowgraph.c.
 
 use super::Unsupported;
-use super::code::{Const, ConstKey};
+use super::code::Const;
 use super::opcode312::{self as op, CACHE_ENTRIES};
-use rustc_hash::FxHashMap as HashMap;
+use rustc_hash::{FxHashMap as HashMap, FxHasher};
+use std::hash::{Hash, Hasher};
 
 /// A source location: lines 1-based, columns UTF-8 byte offsets; -1 for "none".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1492,7 +1493,11 @@ impl Cfg {
     /// The final instruction list (`_PyCfg_ToInstructionSequence`), with each instruction's
     /// handler block offset and depth info resolved for the exception table.
     pub(crate) fn instructions(&self) -> Vec<FinalInstr> {
-        let mut out = Vec::new();
+        let mut count = 0;
+        for_each_block!(self, b => {
+            count += self.blocks[b].instrs.len();
+        });
+        let mut out = Vec::with_capacity(count);
         for_each_block!(self, b => {
             for instr in &self.blocks[b].instrs {
                 let handler = instr.except.map(|h| {
@@ -1680,38 +1685,75 @@ fn apply_static_swaps(instrs: &mut [Instr], mut i: isize) {
 }
 
 /// A code unit's constants: a list (the flowgraph appends folded tuples) and CPython's
-/// `_PyCode_ConstantKey` index for codegen's additions.
+/// `_PyCode_ConstantKey` index for codegen's additions. The index maps a key's hash to the
+/// first constant with that hash (`same_hash` chains the rest), so lookups of plain
+/// constants build no key and growing the index rehashes no key.
 #[derive(Debug, Default)]
 pub(crate) struct Consts {
     pub list: Vec<Const>,
-    index: HashMap<ConstKey, u32>,
+    index: HashMap<u64, u32>,
+    same_hash: Vec<u32>,
+}
+
+const NO_CONST: u32 = u32::MAX;
+
+/// The hash of a constant's `_PyCode_ConstantKey`: equal keys, equal hashes.
+fn key_hash(value: &Const) -> u64 {
+    let mut h = FxHasher::default();
+    match value {
+        Const::None => 0u8.hash(&mut h),
+        Const::Ellipsis => 1u8.hash(&mut h),
+        Const::Bool(b) => (2u8, b).hash(&mut h),
+        Const::Int(i) => (3u8, i).hash(&mut h),
+        Const::Float(f) => (4u8, f.to_bits()).hash(&mut h),
+        Const::Complex(r, i) => (5u8, r.to_bits(), i.to_bits()).hash(&mut h),
+        Const::Str(s) => (6u8, s.as_str()).hash(&mut h),
+        Const::Bytes(b) => (7u8, b.as_slice()).hash(&mut h),
+        _ => (8u8, value.key()).hash(&mut h),
+    }
+    h.finish()
+}
+
+/// `a.key() == b.key()`, building keys only for the nested kinds.
+fn same_key(a: &Const, b: &Const) -> bool {
+    match (a, b) {
+        (Const::None, Const::None) | (Const::Ellipsis, Const::Ellipsis) => true,
+        (Const::Bool(x), Const::Bool(y)) => x == y,
+        (Const::Int(x), Const::Int(y)) => x == y,
+        (Const::Float(x), Const::Float(y)) => x.to_bits() == y.to_bits(),
+        (Const::Complex(xr, xi), Const::Complex(yr, yi)) => {
+            xr.to_bits() == yr.to_bits() && xi.to_bits() == yi.to_bits()
+        }
+        (Const::Str(x), Const::Str(y)) => x == y,
+        (Const::Bytes(x), Const::Bytes(y)) => x == y,
+        _ => std::mem::discriminant(a) == std::mem::discriminant(b) && a.key() == b.key(),
+    }
 }
 
 impl Consts {
     /// `compiler_add_const`: the index of an equal constant, else a new one.
     pub(crate) fn add(&mut self, value: Const) -> u32 {
-        let key = value.key();
-        if let Some(&i) = self.index.get(&key) {
-            return i;
+        let hash = key_hash(&value);
+        let head = self.index.get(&hash).copied().unwrap_or(NO_CONST);
+        let mut i = head;
+        while i != NO_CONST {
+            if same_key(&self.list[i as usize], &value) {
+                return i;
+            }
+            i = self.same_hash[i as usize];
         }
         let i = self.list.len() as u32;
         self.list.push(value);
-        self.index.insert(key, i);
+        self.same_hash.push(head);
+        self.index.insert(hash, i);
         i
     }
 
     /// A tuple folded by the flowgraph: reused when an equal constant is already in the list
     /// (the const cache makes equal tuples one object), else appended.
     fn add_folded(&mut self, value: Const) -> i32 {
-        // The first equal constant in the list (every entry is indexed by its key).
-        let key = value.key();
-        if let Some(&i) = self.index.get(&key) {
-            return i as i32;
-        }
-        let i = self.list.len() as u32;
-        self.list.push(value);
-        self.index.insert(key, i);
-        i as i32
+        // Every entry is indexed by its key, and no two entries have equal keys.
+        self.add(value) as i32
     }
 
     pub(crate) fn get(&self, i: i32) -> &Const {
