@@ -28,7 +28,7 @@ pub(crate) fn code_bytes(instrs: &[FinalInstr]) -> Vec<u8> {
 }
 
 fn size(instr: &FinalInstr) -> i32 {
-    super::flowgraph::instr_size(instr.op, instr.arg)
+    instr.size
 }
 
 /// The location table (`assemble_location_info`).
@@ -61,6 +61,39 @@ struct LineTable {
     lineno: i32,
 }
 
+/// One entry's bytes, gathered on the stack and appended at once.
+struct Entry {
+    bytes: [u8; 32],
+    len: usize,
+}
+
+impl Entry {
+    fn push(&mut self, byte: u8) {
+        self.bytes[self.len] = byte;
+        self.len += 1;
+    }
+
+    fn first_byte(&mut self, code: u8, length: i32) {
+        self.push(0x80 | (code << 3) | (length - 1) as u8);
+    }
+
+    fn varint(&mut self, mut value: u32) {
+        while value >= 64 {
+            self.push(0x40 | (value & 63) as u8);
+            value >>= 6;
+        }
+        self.push(value as u8);
+    }
+
+    fn svarint(&mut self, value: i32) {
+        if value < 0 {
+            self.varint((value.unsigned_abs() << 1) | 1);
+        } else {
+            self.varint((value as u32) << 1);
+        }
+    }
+}
+
 impl LineTable {
     fn emit(&mut self, loc: Loc, mut isize: i32) {
         while isize > 8 {
@@ -72,63 +105,53 @@ impl LineTable {
         }
     }
 
-    fn first_byte(&mut self, code: u8, length: i32) {
-        self.out.push(0x80 | (code << 3) | (length - 1) as u8);
-    }
-
-    fn varint(&mut self, mut value: u32) {
-        while value >= 64 {
-            self.out.push(0x40 | (value & 63) as u8);
-            value >>= 6;
-        }
-        self.out.push(value as u8);
-    }
-
-    fn svarint(&mut self, value: i32) {
-        if value < 0 {
-            self.varint((value.unsigned_abs() << 1) | 1);
-        } else {
-            self.varint((value as u32) << 1);
-        }
-    }
-
     /// `write_location_info_entry`.
     fn entry(&mut self, loc: Loc, isize: i32) {
+        let mut e = Entry {
+            bytes: [0; 32],
+            len: 0,
+        };
+        self.lineno = Self::encode(&mut e, loc, isize, self.lineno);
+        // A fixed-size copy (no memcpy call), then the unused tail dropped.
+        let at = self.out.len();
+        self.out.extend_from_slice(&e.bytes);
+        self.out.truncate(at + e.len);
+    }
+
+    /// Writes one entry; returns the line the next entry is relative to.
+    fn encode(e: &mut Entry, loc: Loc, isize: i32, lineno: i32) -> i32 {
         if loc.line < 0 {
-            self.first_byte(15, isize);
-            return;
+            e.first_byte(15, isize);
+            return lineno;
         }
-        let line_delta = loc.line - self.lineno;
+        let line_delta = loc.line - lineno;
         let column = loc.col;
         let end_column = loc.end_col;
         if column < 0 || end_column < 0 {
             if loc.end_line == loc.line || loc.end_line == -1 {
-                self.first_byte(13, isize);
-                self.svarint(line_delta);
-                self.lineno = loc.line;
-                return;
+                e.first_byte(13, isize);
+                e.svarint(line_delta);
+                return loc.line;
             }
         } else if loc.end_line == loc.line {
             if line_delta == 0 && column < 80 && end_column - column < 16 && end_column >= column {
-                self.first_byte((column >> 3) as u8, isize);
-                self.out
-                    .push((((column & 7) << 4) | (end_column - column)) as u8);
-                return;
+                e.first_byte((column >> 3) as u8, isize);
+                e.push((((column & 7) << 4) | (end_column - column)) as u8);
+                return lineno;
             }
             if (0..3).contains(&line_delta) && column < 128 && end_column < 128 {
-                self.first_byte(10 + line_delta as u8, isize);
-                self.out.push(column as u8);
-                self.out.push(end_column as u8);
-                self.lineno = loc.line;
-                return;
+                e.first_byte(10 + line_delta as u8, isize);
+                e.push(column as u8);
+                e.push(end_column as u8);
+                return loc.line;
             }
         }
-        self.first_byte(14, isize);
-        self.svarint(line_delta);
-        self.varint((loc.end_line - loc.line) as u32);
-        self.varint((column + 1) as u32);
-        self.varint((end_column + 1) as u32);
-        self.lineno = loc.line;
+        e.first_byte(14, isize);
+        e.svarint(line_delta);
+        e.varint((loc.end_line - loc.line) as u32);
+        e.varint((column + 1) as u32);
+        e.varint((end_column + 1) as u32);
+        loc.line
     }
 }
 
@@ -192,6 +215,7 @@ mod tests {
         FinalInstr {
             op: op::NOP,
             arg: 0,
+            size: 1,
             loc: Loc {
                 line,
                 end_line: line,

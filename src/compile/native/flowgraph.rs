@@ -208,10 +208,15 @@ fn has_const(opcode: u16) -> bool {
 }
 
 /// `_PyCompile_InstrSize`.
+#[inline]
 pub(crate) fn instr_size(opcode: u16, oparg: i32) -> i32 {
-    let extended =
-        i32::from(oparg > 0xff_ffff) + i32::from(oparg > 0xffff) + i32::from(oparg > 0xff);
-    extended + 1 + i32::from(CACHE_ENTRIES[usize::from(opcode) & 0xff])
+    let caches = i32::from(CACHE_ENTRIES[usize::from(opcode) & 0xff]);
+    if oparg <= 0xff {
+        // Nearly every argument fits one byte.
+        return 1 + caches;
+    }
+    let extended = i32::from(oparg > 0xff_ffff) + i32::from(oparg > 0xffff) + 1;
+    extended + 1 + caches
 }
 
 /// `PyCompile_OpcodeStackEffectWithJump` for CPython 3.12 (tested against `_opcode`).
@@ -372,15 +377,17 @@ impl Cfg {
                 offset2lbl[offset as usize] = lbl as i32;
             }
         }
+        let starts_block =
+            |i: usize| i > 0 && (offset2lbl[i] >= 0 || is_terminator(seq.instrs[i - 1].op));
         let mut cfg = Cfg {
-            blocks: Vec::new(),
+            // Blocks average about ten instructions; a guess on the high side saves regrowth.
+            blocks: Vec::with_capacity(n / 4 + 4),
             entry: 0,
             nlabels: seq.labels.len(),
         };
         let mut start = 0usize;
         for i in 0..=n {
-            let boundary = i == n
-                || (i > start && (offset2lbl[i] >= 0 || is_terminator(seq.instrs[i - 1].op)));
+            let boundary = i == n || (i > start && starts_block(i));
             if !boundary {
                 continue;
             }
@@ -1511,6 +1518,7 @@ impl Cfg {
                 out.push(FinalInstr {
                     op: instr.op,
                     arg: instr.arg,
+                    size: instr_size(instr.op, instr.arg),
                     loc: instr.loc,
                     handler,
                 });
@@ -1532,6 +1540,8 @@ pub(crate) struct Handler {
 pub(crate) struct FinalInstr {
     pub op: u16,
     pub arg: i32,
+    /// Code units with EXTENDED_ARGs and caches (`instr_size`).
+    pub size: i32,
     pub loc: Loc,
     pub handler: Option<Handler>,
 }
@@ -1709,6 +1719,11 @@ fn key_hash(value: &Const) -> u64 {
         Const::Complex(r, i) => (5u8, r.to_bits(), i.to_bits()).hash(&mut h),
         Const::Str(s) => (6u8, s.as_str()).hash(&mut h),
         Const::Bytes(b) => (7u8, b.as_slice()).hash(&mut h),
+        // Fields `code_richcompare` compares, so equal keys agree on them; hashing the whole
+        // key would walk the code, its constants and tables.
+        Const::Code(code, _) => {
+            (9u8, code.name.as_str(), code.firstlineno, code.code.len()).hash(&mut h)
+        }
         _ => (8u8, value.key()).hash(&mut h),
     }
     h.finish()
