@@ -48,6 +48,10 @@ impl InstrSeq {
         self.labels[label as usize] = self.instrs.len() as i32;
     }
     pub(crate) fn add(&mut self, op: u16, arg: i32, loc: Loc) {
+        if self.instrs.capacity() == 0 {
+            // Skip the smallest regrowths; most units emit dozens of instructions.
+            self.instrs.reserve(64);
+        }
         self.instrs.push(SeqInstr { op, arg, loc });
     }
 }
@@ -909,14 +913,19 @@ impl Cfg {
             return;
         }
         let mut remap = vec![-1i32; n];
-        let mut kept = Vec::new();
+        let mut kept = 0;
         for (i, u) in used.iter().enumerate() {
             if *u {
-                remap[i] = kept.len() as i32;
-                kept.push(consts.list[i].clone());
+                remap[i] = kept;
+                kept += 1;
             }
         }
-        consts.list = kept;
+        // Moved, not cloned: a constant can be a whole code object.
+        let mut i = 0;
+        consts.list.retain(|_| {
+            i += 1;
+            used[i - 1]
+        });
         for_each_block!(self, b => {
             for instr in &mut self.blocks[b].instrs {
                 if has_const(instr.op) {
