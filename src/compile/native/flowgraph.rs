@@ -60,12 +60,24 @@ impl InstrSeq {
 pub(crate) struct Instr {
     pub op: u16,
     pub arg: i32,
-    pub target: usize,
+    /// A block index (u32 keeps `Instr` at 32 bytes; the passes copy it a lot).
+    pub target: u32,
     pub loc: Loc,
-    pub except: Option<usize>,
+    /// The handler block, or `NO_BLOCK`.
+    pub except: u32,
 }
 
 const NONE: usize = usize::MAX;
+const NO_BLOCK: u32 = u32::MAX;
+
+impl Instr {
+    fn target(&self) -> usize {
+        self.target as usize
+    }
+    fn handler(&self) -> Option<usize> {
+        (self.except != NO_BLOCK).then_some(self.except as usize)
+    }
+}
 
 #[derive(Debug, Clone)]
 pub(crate) struct Block {
@@ -410,9 +422,9 @@ impl Cfg {
                     Instr {
                         op: instr.op,
                         arg,
-                        target: NONE,
+                        target: NO_BLOCK,
                         loc: instr.loc,
-                        except: None,
+                        except: NO_BLOCK,
                     }
                 })
                 .collect();
@@ -436,7 +448,7 @@ impl Cfg {
         for_each_block!(self, b => {
             for instr in &mut self.blocks[b].instrs {
                 if has_target(instr.op) {
-                    instr.target = label2block[instr.arg as usize];
+                    instr.target = label2block[instr.arg as usize] as u32;
                 }
             }
         });
@@ -447,7 +459,7 @@ impl Cfg {
             for i in 0..self.blocks[b].instrs.len() {
                 let instr = self.blocks[b].instrs[i];
                 if is_block_push(instr.op) {
-                    self.blocks[instr.target].except_handler = true;
+                    self.blocks[instr.target()].except_handler = true;
                 }
             }
         });
@@ -483,7 +495,7 @@ impl Cfg {
             for i in 0..n {
                 let instr = self.blocks[b].instrs[i];
                 if is_block_push(instr.op) {
-                    let t = instr.target;
+                    let t = instr.target();
                     if !self.blocks[t].visited {
                         self.blocks[t].except_stack = stack;
                         todo.push(t);
@@ -504,8 +516,8 @@ impl Cfg {
                     stack = nodes[stack as usize].parent;
                     handler = nodes[stack as usize].handler;
                 } else if is_jump(instr.op) {
-                    self.blocks[b].instrs[i].except = (handler != NONE).then_some(handler);
-                    let t = instr.target;
+                    self.blocks[b].instrs[i].except = handler as u32;
+                    let t = instr.target();
                     if !self.blocks[t].visited {
                         // Without a fallthrough CPython hands its own stack over; the same
                         // stack either way.
@@ -517,7 +529,7 @@ impl Cfg {
                     if instr.op == op::YIELD_VALUE {
                         self.blocks[b].instrs[i].arg = nodes[stack as usize].depth as i32 - 1;
                     }
-                    self.blocks[b].instrs[i].except = (handler != NONE).then_some(handler);
+                    self.blocks[b].instrs[i].except = handler as u32;
                 }
             }
             let next = self.blocks[b].next;
@@ -560,7 +572,7 @@ impl Cfg {
             for i in 0..self.blocks[b].instrs.len() {
                 let instr = self.blocks[b].instrs[i];
                 if is_jump(instr.op) || is_block_push(instr.op) {
-                    let t = instr.target;
+                    let t = instr.target();
                     if !self.blocks[t].visited {
                         stack.push(t);
                     }
@@ -591,11 +603,11 @@ impl Cfg {
             for i in 0..self.blocks[b].instrs.len() {
                 let instr = self.blocks[b].instrs[i];
                 if has_target(instr.op) {
-                    let mut t = instr.target;
+                    let mut t = instr.target();
                     while self.blocks[t].instrs.is_empty() {
                         t = self.blocks[t].next;
                     }
-                    self.blocks[b].instrs[i].target = t;
+                    self.blocks[b].instrs[i].target = t as u32;
                 }
             }
         });
@@ -693,7 +705,7 @@ impl Cfg {
         for_each_block!(self, b => {
             let next = self.blocks[b].next;
             if let Some(last) = self.blocks[b].instrs.last_mut() {
-                if is_unconditional_jump(last.op) && last.target == next {
+                if is_unconditional_jump(last.op) && last.target() == next {
                     set_op0(last, op::NOP);
                 }
             }
@@ -707,7 +719,7 @@ impl Cfg {
         if !is_unconditional_jump(last.op) {
             return;
         }
-        let target = last.target;
+        let target = last.target();
         if self.blocks[target].exits_scope() && self.blocks[target].instrs.len() <= 4 {
             let n = self.blocks[b].instrs.len();
             set_op0(&mut self.blocks[b].instrs[n - 1], op::NOP);
@@ -729,7 +741,7 @@ impl Cfg {
                 opcode = inst.op;
                 oparg = inst.arg;
                 target = if has_target(opcode) {
-                    Some(self.blocks[inst.target].instrs[0])
+                    Some(self.blocks[inst.target()].instrs[0])
                 } else {
                     None
                 };
@@ -841,7 +853,7 @@ impl Cfg {
     fn jump_thread(&mut self, b: usize, i: usize, target: Instr, opcode: u16) -> bool {
         let inst = self.blocks[b].instrs[i];
         if (inst.loc.line == target.loc.line || target.loc.line == -1)
-            && inst.target != target.target
+            && inst.target() != target.target()
         {
             let inst = &mut self.blocks[b].instrs[i];
             inst.target = target.target;
@@ -979,7 +991,7 @@ impl Cfg {
         let mut unsafe_mask = self.blocks[b].unsafe_mask;
         for i in 0..self.blocks[b].instrs.len() {
             let instr = self.blocks[b].instrs[i];
-            if let Some(handler) = instr.except {
+            if let Some(handler) = instr.handler() {
                 self.maybe_push(handler, unsafe_mask, stack);
             }
             if instr.arg >= 64 {
@@ -1006,7 +1018,7 @@ impl Cfg {
         }
         if let Some(last) = self.blocks[b].instrs.last().copied() {
             if is_jump(last.op) {
-                self.maybe_push(last.target, unsafe_mask, stack);
+                self.maybe_push(last.target(), unsafe_mask, stack);
             }
         }
     }
@@ -1053,9 +1065,9 @@ impl Cfg {
             }
             for i in 0..self.blocks[b].instrs.len() {
                 let instr = self.blocks[b].instrs[i];
-                if is_jump(instr.op) && !self.blocks[instr.target].visited {
-                    stack.push(instr.target);
-                    self.blocks[instr.target].visited = true;
+                if is_jump(instr.op) && !self.blocks[instr.target()].visited {
+                    stack.push(instr.target());
+                    self.blocks[instr.target()].visited = true;
                 }
             }
         }
@@ -1087,7 +1099,7 @@ impl Cfg {
             for i in 0..self.blocks[b].instrs.len() {
                 let instr = self.blocks[b].instrs[i];
                 if is_jump(instr.op) {
-                    let t = instr.target;
+                    let t = instr.target();
                     if !self.blocks[t].warm && !self.blocks[t].visited {
                         stack.push(t);
                         self.blocks[t].visited = true;
@@ -1114,9 +1126,9 @@ impl Cfg {
                 self.blocks[jump].instrs.push(Instr {
                     op: op::JUMP,
                     arg: label,
-                    target: next,
+                    target: next as u32,
                     loc: NO_LOC,
-                    except: None,
+                    except: NO_BLOCK,
                 });
                 self.blocks[jump].cold = true;
                 self.blocks[jump].next = next;
@@ -1161,13 +1173,13 @@ impl Cfg {
         for_each_block!(self, b => {
             let last = *self.blocks[b].instrs.last().expect("no empty blocks");
             if is_jump(last.op) {
-                let target = last.target;
+                let target = last.target();
                 if self.is_exit_without_lineno(target) && self.blocks[target].predecessors > 1 {
                     let new_target = self.new_block();
                     self.blocks[new_target].instrs = self.blocks[target].instrs.clone();
                     self.blocks[new_target].instrs[0].loc = last.loc;
                     let n = self.blocks[b].instrs.len();
-                    self.blocks[b].instrs[n - 1].target = new_target;
+                    self.blocks[b].instrs[n - 1].target = new_target as u32;
                     self.blocks[target].predecessors -= 1;
                     self.blocks[new_target].predecessors = 1;
                     self.blocks[new_target].next = self.blocks[target].next;
@@ -1210,7 +1222,7 @@ impl Cfg {
                 self.blocks[next].instrs[0].loc = prev;
             }
             if is_jump(last.op) {
-                let t = last.target;
+                let t = last.target();
                 if self.blocks[t].predecessors == 1 && self.blocks[t].instrs[0].loc.line < 0 {
                     self.blocks[t].instrs[0].loc = prev;
                 }
@@ -1263,21 +1275,21 @@ impl Cfg {
         let make_gen = Instr {
             op: op::RETURN_GENERATOR,
             arg: 0,
-            target: NONE,
+            target: NO_BLOCK,
             loc: Loc {
                 line: firstlineno,
                 end_line: firstlineno,
                 col: -1,
                 end_col: -1,
             },
-            except: None,
+            except: NO_BLOCK,
         };
         let pop_top = Instr {
             op: op::POP_TOP,
             arg: 0,
-            target: NONE,
+            target: NO_BLOCK,
             loc: NO_LOC,
-            except: None,
+            except: NO_BLOCK,
         };
         let entry = self.entry;
         self.blocks[entry].instrs.splice(0..0, [make_gen, pop_top]);
@@ -1297,9 +1309,9 @@ impl Cfg {
             let make_cell = Instr {
                 op: op::MAKE_CELL,
                 arg: cell as i32,
-                target: NONE,
+                target: NO_BLOCK,
                 loc: NO_LOC,
-                except: None,
+                except: NO_BLOCK,
             };
             self.blocks[entry].instrs.insert(used, make_cell);
         }
@@ -1307,9 +1319,9 @@ impl Cfg {
             let copy = Instr {
                 op: op::COPY_FREE_VARS,
                 arg: nfrees as i32,
-                target: NONE,
+                target: NO_BLOCK,
                 loc: NO_LOC,
-                except: None,
+                except: NO_BLOCK,
             };
             self.blocks[entry].instrs.insert(0, copy);
         }
@@ -1362,7 +1374,7 @@ impl Cfg {
                     )?;
                     let target_depth = depth + effect;
                     maxdepth = maxdepth.max(target_depth);
-                    self.stackdepth_push(&mut stack, instr.target, target_depth);
+                    self.stackdepth_push(&mut stack, instr.target(), target_depth);
                 }
                 depth = new_depth;
                 if is_unconditional_jump(instr.op) || is_scope_exit(instr.op) {
@@ -1418,7 +1430,7 @@ impl Cfg {
             if !is_jump(last.op) {
                 continue;
             }
-            let is_forward = !self.blocks[last.target].visited;
+            let is_forward = !self.blocks[last.target()].visited;
             let n = self.blocks[b].instrs.len() - 1;
             match last.op {
                 op::JUMP => {
@@ -1449,20 +1461,20 @@ impl Cfg {
             if is_forward {
                 continue;
             }
-            let target = last.target;
+            let target = last.target();
             let back = self.new_block();
             let label = self.blocks[target].label;
             // 3.12 gives the new jump the conditional jump's location.
             self.blocks[back].instrs.push(Instr {
                 op: op::JUMP,
                 arg: label,
-                target,
+                target: target as u32,
                 loc: last.loc,
-                except: None,
+                except: NO_BLOCK,
             });
             let next = self.blocks[b].next;
             self.blocks[b].instrs[n].op = reversed;
-            self.blocks[b].instrs[n].target = next;
+            self.blocks[b].instrs[n].target = next as u32;
             self.blocks[back].cold = self.blocks[b].cold;
             self.blocks[back].next = next;
             self.blocks[b].next = back;
@@ -1487,7 +1499,7 @@ impl Cfg {
                     let isize = instr_size(instr.op, instr.arg);
                     bsize += isize;
                     if is_jump(instr.op) {
-                        let target_offset = self.blocks[instr.target].offset;
+                        let target_offset = self.blocks[instr.target()].offset;
                         let arg = if target_offset < bsize {
                             bsize - target_offset
                         } else {
@@ -1516,7 +1528,7 @@ impl Cfg {
         let mut out = Vec::with_capacity(count);
         for_each_block!(self, b => {
             for instr in &self.blocks[b].instrs {
-                let handler = instr.except.map(|h| {
+                let handler = instr.handler().map(|h| {
                     let block = &self.blocks[h];
                     Handler {
                         offset: block.offset,
