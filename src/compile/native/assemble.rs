@@ -6,23 +6,32 @@ use super::opcode312::{self as op, CACHE_ENTRIES};
 
 /// `co_code`: each instruction with its EXTENDED_ARG prefixes and zeroed caches.
 pub(crate) fn code_bytes(instrs: &[FinalInstr]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(instrs.len() * 4);
+    let units: i32 = instrs.iter().map(size).sum();
+    // Zeroed up front: the caches need no writes.
+    let mut out = vec![0u8; units as usize * 2];
+    let mut at = 0;
     for instr in instrs {
-        let arg = instr.arg as u32;
+        // Signed, like `instr_size` and CPython's `write_instr`.
+        let arg = instr.arg;
         let opcode = instr.op as u8;
-        if arg > 0xff_ffff {
-            out.extend_from_slice(&[op::EXTENDED_ARG as u8, (arg >> 24) as u8]);
-        }
-        if arg > 0xffff {
-            out.extend_from_slice(&[op::EXTENDED_ARG as u8, (arg >> 16) as u8]);
-        }
         if arg > 0xff {
-            out.extend_from_slice(&[op::EXTENDED_ARG as u8, (arg >> 8) as u8]);
+            let mut shift = if arg > 0xff_ffff {
+                24
+            } else if arg > 0xffff {
+                16
+            } else {
+                8
+            };
+            while shift > 0 {
+                out[at] = op::EXTENDED_ARG as u8;
+                out[at + 1] = (arg >> shift) as u8;
+                at += 2;
+                shift -= 8;
+            }
         }
-        out.extend_from_slice(&[opcode, arg as u8]);
-        for _ in 0..CACHE_ENTRIES[usize::from(opcode)] {
-            out.extend_from_slice(&[0, 0]);
-        }
+        out[at] = opcode;
+        out[at + 1] = arg as u8;
+        at += 2 * (1 + usize::from(CACHE_ENTRIES[usize::from(opcode)]));
     }
     out
 }

@@ -491,9 +491,9 @@ impl Cfg {
         while let Some(b) = todo.pop() {
             let mut stack = std::mem::replace(&mut self.blocks[b].except_stack, 0);
             let mut handler = nodes[stack as usize].handler;
-            let n = self.blocks[b].instrs.len();
-            for i in 0..n {
-                let instr = self.blocks[b].instrs[i];
+            // Taken out for the walk: its jumps only touch other blocks' flags.
+            let mut instrs = std::mem::take(&mut self.blocks[b].instrs);
+            for instr in &mut instrs {
                 if is_block_push(instr.op) {
                     let t = instr.target();
                     if !self.blocks[t].visited {
@@ -516,7 +516,7 @@ impl Cfg {
                     stack = nodes[stack as usize].parent;
                     handler = nodes[stack as usize].handler;
                 } else if is_jump(instr.op) {
-                    self.blocks[b].instrs[i].except = handler as u32;
+                    instr.except = handler as u32;
                     let t = instr.target();
                     if !self.blocks[t].visited {
                         // Without a fallthrough CPython hands its own stack over; the same
@@ -527,11 +527,12 @@ impl Cfg {
                     }
                 } else {
                     if instr.op == op::YIELD_VALUE {
-                        self.blocks[b].instrs[i].arg = nodes[stack as usize].depth as i32 - 1;
+                        instr.arg = nodes[stack as usize].depth as i32 - 1;
                     }
-                    self.blocks[b].instrs[i].except = handler as u32;
+                    instr.except = handler as u32;
                 }
             }
+            self.blocks[b].instrs = instrs;
             let next = self.blocks[b].next;
             if self.blocks[b].has_fallthrough() && next != NONE && !self.blocks[next].visited {
                 self.blocks[next].except_stack = stack;
@@ -569,9 +570,10 @@ impl Cfg {
                 }
                 self.blocks[next].predecessors += 1;
             }
-            for i in 0..self.blocks[b].instrs.len() {
-                let instr = self.blocks[b].instrs[i];
-                if is_jump(instr.op) || is_block_push(instr.op) {
+            // Taken out for the walk, which only touches the blocks' flags.
+            let instrs = std::mem::take(&mut self.blocks[b].instrs);
+            for instr in &instrs {
+                if has_target(instr.op) {
                     let t = instr.target();
                     if !self.blocks[t].visited {
                         stack.push(t);
@@ -579,6 +581,7 @@ impl Cfg {
                     self.blocks[t].predecessors += 1;
                 }
             }
+            self.blocks[b].instrs = instrs;
         }
     }
 
@@ -989,8 +992,9 @@ impl Cfg {
 
     fn scan_block_for_locals(&mut self, b: usize, stack: &mut Vec<usize>) {
         let mut unsafe_mask = self.blocks[b].unsafe_mask;
-        for i in 0..self.blocks[b].instrs.len() {
-            let instr = self.blocks[b].instrs[i];
+        // Taken out for the walk; `maybe_push` only touches the blocks' masks and flags.
+        let mut instrs = std::mem::take(&mut self.blocks[b].instrs);
+        for instr in &mut instrs {
             if let Some(handler) = instr.handler() {
                 self.maybe_push(handler, unsafe_mask, stack);
             }
@@ -1005,13 +1009,14 @@ impl Cfg {
                 op::STORE_FAST | op::LOAD_FAST_CHECK => unsafe_mask &= !bit,
                 op::LOAD_FAST => {
                     if unsafe_mask & bit != 0 {
-                        self.blocks[b].instrs[i].op = op::LOAD_FAST_CHECK;
+                        instr.op = op::LOAD_FAST_CHECK;
                     }
                     unsafe_mask &= !bit;
                 }
                 _ => {}
             }
         }
+        self.blocks[b].instrs = instrs;
         let next = self.blocks[b].next;
         if next != NONE && self.blocks[b].has_fallthrough() {
             self.maybe_push(next, unsafe_mask, stack);
@@ -1358,20 +1363,25 @@ impl Cfg {
         while let Some(b) = stack.pop() {
             let mut depth = self.blocks[b].startdepth;
             let mut next = self.blocks[b].next;
-            for i in 0..self.blocks[b].instrs.len() {
-                let instr = self.blocks[b].instrs[i];
-                let effect = stack_effect(instr.op, instr.arg, false).ok_or(
-                    Unsupported::Construct("an opcode without a known stack effect"),
-                )?;
+            // Taken out for the walk; `stackdepth_push` only touches start depths.
+            let instrs = std::mem::take(&mut self.blocks[b].instrs);
+            let mut failure = None;
+            for instr in &instrs {
+                let Some(effect) = stack_effect(instr.op, instr.arg, false) else {
+                    failure = Some("an opcode without a known stack effect");
+                    break;
+                };
                 let new_depth = depth + effect;
                 if new_depth < 0 {
-                    return Err(Unsupported::Construct("a negative stack depth"));
+                    failure = Some("a negative stack depth");
+                    break;
                 }
                 maxdepth = maxdepth.max(new_depth);
                 if has_target(instr.op) {
-                    let effect = stack_effect(instr.op, instr.arg, true).ok_or(
-                        Unsupported::Construct("an opcode without a known stack effect"),
-                    )?;
+                    let Some(effect) = stack_effect(instr.op, instr.arg, true) else {
+                        failure = Some("an opcode without a known stack effect");
+                        break;
+                    };
                     let target_depth = depth + effect;
                     maxdepth = maxdepth.max(target_depth);
                     self.stackdepth_push(&mut stack, instr.target(), target_depth);
@@ -1381,6 +1391,10 @@ impl Cfg {
                     next = NONE;
                     break;
                 }
+            }
+            self.blocks[b].instrs = instrs;
+            if let Some(what) = failure {
+                return Err(Unsupported::Construct(what));
             }
             if next != NONE {
                 self.stackdepth_push(&mut stack, next, depth);
@@ -1527,7 +1541,7 @@ impl Cfg {
         });
         let mut out = Vec::with_capacity(count);
         for_each_block!(self, b => {
-            for instr in &self.blocks[b].instrs {
+            out.extend(self.blocks[b].instrs.iter().map(|instr| {
                 let handler = instr.handler().map(|h| {
                     let block = &self.blocks[h];
                     Handler {
@@ -1536,14 +1550,14 @@ impl Cfg {
                         preserve_lasti: block.preserve_lasti,
                     }
                 });
-                out.push(FinalInstr {
+                FinalInstr {
                     op: instr.op,
                     arg: instr.arg,
                     size: instr_size(instr.op, instr.arg),
                     loc: instr.loc,
                     handler,
-                });
-            }
+                }
+            }));
         });
         out
     }
