@@ -671,32 +671,31 @@ impl Cfg {
         let mut done = false;
         while !done {
             done = true;
-            let mut prev: Option<(usize, usize)>;
-            let mut cur: Option<(usize, usize)> = None;
+            // The previous instruction: its block, index, opcode and argument.
+            let mut cur: Option<(usize, usize, u16, i32)> = None;
             for_each_block!(self, b => {
                 self.remove_redundant_nops(b);
                 if self.blocks[b].label >= 0 {
                     cur = None;
                 }
                 for i in 0..self.blocks[b].instrs.len() {
-                    prev = cur;
-                    cur = Some((b, i));
-                    let (prev_op, prev_arg) = prev.map_or((0, 0), |(pb, pi)| {
-                        let p = self.blocks[pb].instrs[pi];
-                        (p.op, p.arg)
-                    });
-                    let opcode = self.blocks[b].instrs[i].op;
-                    let redundant = opcode == op::POP_TOP
-                        && (prev_op == op::LOAD_CONST || (prev_op == op::COPY && prev_arg == 1));
-                    if redundant {
-                        let (pb, pi) = prev.expect("a previous instruction");
+                    let prev = cur;
+                    let instr = &mut self.blocks[b].instrs[i];
+                    cur = Some((b, i, instr.op, instr.arg));
+                    if instr.op != op::POP_TOP {
+                        continue;
+                    }
+                    let Some((pb, pi, prev_op, prev_arg)) = prev else {
+                        continue;
+                    };
+                    if prev_op == op::LOAD_CONST || (prev_op == op::COPY && prev_arg == 1) {
+                        set_op0(instr, op::NOP);
+                        cur = Some((b, i, op::NOP, 0));
                         set_op0(&mut self.blocks[pb].instrs[pi], op::NOP);
-                        set_op0(&mut self.blocks[b].instrs[i], op::NOP);
                         done = false;
                     }
                 }
-                let last_is_jump =
-                    cur.is_some_and(|(cb, ci)| is_jump(self.blocks[cb].instrs[ci].op));
+                let last_is_jump = cur.is_some_and(|(_, _, opcode, _)| is_jump(opcode));
                 if last_is_jump || !self.blocks[b].has_fallthrough() {
                     cur = None;
                 }
@@ -1783,6 +1782,12 @@ fn same_key(a: &Const, b: &Const) -> bool {
 impl Consts {
     /// `compiler_add_const`: the index of an equal constant, else a new one.
     pub(crate) fn add(&mut self, value: Const) -> u32 {
+        if self.list.capacity() == 0 {
+            // Skip the smallest regrowths of the three tables.
+            self.list.reserve(16);
+            self.same_hash.reserve(16);
+            self.index.reserve(16);
+        }
         let hash = key_hash(&value);
         let head = self.index.get(&hash).copied().unwrap_or(NO_CONST);
         let mut i = head;
