@@ -375,9 +375,18 @@ pub(crate) struct Cfg {
     pub entry: usize,
     /// The instruction sequence's label count (labels are `0..nlabels`).
     nlabels: usize,
+    /// See `take_scratch`.
+    scratch: Vec<usize>,
 }
 
 impl Cfg {
+    /// The work list the graph walks share, so a code unit allocates it once.
+    fn take_scratch(&mut self) -> Vec<usize> {
+        let mut stack = std::mem::take(&mut self.scratch);
+        stack.clear();
+        stack
+    }
+
     fn new_block(&mut self) -> usize {
         self.blocks.push(Block::new());
         self.blocks.len() - 1
@@ -400,6 +409,7 @@ impl Cfg {
             blocks: Vec::with_capacity(n / 4 + 4),
             entry: 0,
             nlabels: seq.labels.len(),
+            scratch: Vec::with_capacity(16),
         };
         let mut start = 0usize;
         for i in 0..=n {
@@ -485,7 +495,8 @@ impl Cfg {
                 depth: 1,
             },
         ];
-        let mut todo = vec![self.entry];
+        let mut todo = self.take_scratch();
+        todo.push(self.entry);
         self.blocks[self.entry].visited = true;
         self.blocks[self.entry].except_stack = 1;
         while let Some(b) = todo.pop() {
@@ -540,6 +551,7 @@ impl Cfg {
                 self.blocks[next].visited = true;
             }
         }
+        self.scratch = todo;
     }
 
     fn check_cfg(&self) -> Result<(), Unsupported> {
@@ -559,7 +571,8 @@ impl Cfg {
             self.blocks[b].visited = false;
             self.blocks[b].predecessors = 0;
         });
-        let mut stack = vec![self.entry];
+        let mut stack = self.take_scratch();
+        stack.push(self.entry);
         self.blocks[self.entry].predecessors = 1;
         while let Some(b) = stack.pop() {
             self.blocks[b].visited = true;
@@ -583,6 +596,7 @@ impl Cfg {
             }
             self.blocks[b].instrs = instrs;
         }
+        self.scratch = stack;
     }
 
     fn eliminate_empty_basic_blocks(&mut self) {
@@ -962,7 +976,7 @@ impl Cfg {
             self.blocks[b].visited = false;
             self.blocks[b].unsafe_mask = 0;
         });
-        let mut stack = Vec::new();
+        let mut stack = self.take_scratch();
         let mut start_mask = 0u64;
         for i in nparams..nlocals {
             start_mask |= 1u64 << i;
@@ -976,6 +990,7 @@ impl Cfg {
             self.blocks[b].visited = false;
             self.scan_block_for_locals(b, &mut stack);
         }
+        self.scratch = stack;
     }
 
     fn maybe_push(&mut self, b: usize, unsafe_mask: u64, stack: &mut Vec<usize>) {
@@ -1058,7 +1073,8 @@ impl Cfg {
         for_each_block!(self, b => {
             self.blocks[b].visited = false;
         });
-        let mut stack = vec![self.entry];
+        let mut stack = self.take_scratch();
+        stack.push(self.entry);
         self.blocks[self.entry].visited = true;
         while let Some(b) = stack.pop() {
             self.blocks[b].warm = true;
@@ -1075,6 +1091,7 @@ impl Cfg {
                 }
             }
         }
+        self.scratch = stack;
     }
 
     fn mark_cold(&mut self) {
@@ -1082,7 +1099,7 @@ impl Cfg {
         for_each_block!(self, b => {
             self.blocks[b].visited = false;
         });
-        let mut stack = Vec::new();
+        let mut stack = self.take_scratch();
         for_each_block!(self, b => {
             if self.blocks[b].except_handler {
                 stack.push(b);
@@ -1111,6 +1128,7 @@ impl Cfg {
                 }
             }
         }
+        self.scratch = stack;
     }
 
     fn push_cold_blocks_to_end(&mut self) {
@@ -1355,7 +1373,7 @@ impl Cfg {
         for_each_block!(self, b => {
             self.blocks[b].startdepth = i32::MIN;
         });
-        let mut stack = Vec::new();
+        let mut stack = self.take_scratch();
         let mut maxdepth = 0;
         let entry = self.entry;
         self.stackdepth_push(&mut stack, entry, i32::from(generator));
@@ -1399,6 +1417,7 @@ impl Cfg {
                 self.stackdepth_push(&mut stack, next, depth);
             }
         }
+        self.scratch = stack;
         Ok(maxdepth)
     }
 
