@@ -448,7 +448,9 @@ impl Cfg {
         cfg
     }
 
-    fn translate_jump_labels_to_targets(&mut self) {
+    /// `translate_jump_labels_to_targets`, then `mark_except_handlers` in the same walk (a
+    /// handler is marked once its SETUP has a target; nothing else reads the mark before).
+    fn translate_jump_labels_and_mark_except_handlers(&mut self) {
         let mut label2block = vec![NONE; self.nlabels];
         for_each_block!(self, b => {
             if self.blocks[b].label >= 0 {
@@ -456,22 +458,17 @@ impl Cfg {
             }
         });
         for_each_block!(self, b => {
-            for instr in &mut self.blocks[b].instrs {
+            let mut instrs = std::mem::take(&mut self.blocks[b].instrs);
+            for instr in &mut instrs {
                 if has_target(instr.op) {
-                    instr.target = label2block[instr.arg as usize] as u32;
+                    let t = label2block[instr.arg as usize];
+                    instr.target = t as u32;
+                    if is_block_push(instr.op) {
+                        self.blocks[t].except_handler = true;
+                    }
                 }
             }
-        });
-    }
-
-    fn mark_except_handlers(&mut self) {
-        for_each_block!(self, b => {
-            for i in 0..self.blocks[b].instrs.len() {
-                let instr = self.blocks[b].instrs[i];
-                if is_block_push(instr.op) {
-                    self.blocks[instr.target()].except_handler = true;
-                }
-            }
+            self.blocks[b].instrs = instrs;
         });
     }
 
@@ -1278,8 +1275,7 @@ impl Cfg {
         nparams: usize,
         firstlineno: i32,
     ) -> Result<(), Unsupported> {
-        self.translate_jump_labels_to_targets();
-        self.mark_except_handlers();
+        self.translate_jump_labels_and_mark_except_handlers();
         self.label_exception_targets();
         self.optimize_cfg(consts)?;
         self.remove_unused_consts(consts);
@@ -1526,8 +1522,9 @@ impl Cfg {
             let mut recompile = false;
             for_each_block!(self, b => {
                 let mut bsize = self.blocks[b].offset;
-                for i in 0..self.blocks[b].instrs.len() {
-                    let instr = self.blocks[b].instrs[i];
+                // Taken out for the walk, which reads only the blocks' offsets.
+                let mut instrs = std::mem::take(&mut self.blocks[b].instrs);
+                for instr in &mut instrs {
                     let isize = instr_size(instr.op, instr.arg);
                     bsize += isize;
                     if is_jump(instr.op) {
@@ -1537,12 +1534,13 @@ impl Cfg {
                         } else {
                             target_offset - bsize
                         };
-                        self.blocks[b].instrs[i].arg = arg;
+                        instr.arg = arg;
                         if instr_size(instr.op, arg) != isize {
                             recompile = true;
                         }
                     }
                 }
+                self.blocks[b].instrs = instrs;
             });
             if !recompile {
                 break;
