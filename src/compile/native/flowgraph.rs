@@ -748,6 +748,25 @@ impl Cfg {
         let mut i = 0usize;
         while i < self.blocks[b].instrs.len() {
             let inst = self.blocks[b].instrs[i];
+            if !matches!(
+                inst.op,
+                op::LOAD_CONST
+                    | op::COPY
+                    | op::BUILD_TUPLE
+                    | op::POP_JUMP_IF_NOT_NONE
+                    | op::POP_JUMP_IF_NONE
+                    | op::POP_JUMP_IF_FALSE
+                    | op::POP_JUMP_IF_TRUE
+                    | op::JUMP
+                    | op::SWAP
+                    | op::PUSH_NULL
+            ) {
+                // Nothing below applies; `target` is only read for the jumps, which set it.
+                opcode = inst.op;
+                oparg = inst.arg;
+                i += 1;
+                continue;
+            }
             let is_copy_of_load_const =
                 opcode == op::LOAD_CONST && inst.op == op::COPY && inst.arg == 1;
             if !is_copy_of_load_const {
