@@ -47,21 +47,21 @@ pub(crate) fn linetable(instrs: &[FinalInstr], firstlineno: i32) -> Vec<u8> {
         out: Vec::with_capacity(instrs.len() * 2),
         lineno: firstlineno,
     };
-    let mut loc: Option<Loc> = None;
+    let Some(first) = instrs.first() else {
+        return table.out;
+    };
+    // One entry (or several, for more than 8 code units) per run of equal locations.
+    let mut loc = first.loc;
     let mut run = 0;
     for instr in instrs {
-        if loc != Some(instr.loc) {
-            if let Some(loc) = loc {
-                table.emit(loc, run);
-            }
-            loc = Some(instr.loc);
+        if instr.loc != loc {
+            table.emit(loc, run);
+            loc = instr.loc;
             run = 0;
         }
         run += size(instr);
     }
-    if let Some(loc) = loc {
-        table.emit(loc, run);
-    }
+    table.emit(loc, run);
     table.out
 }
 
