@@ -6,58 +6,101 @@ use super::opcode312::{self as op, CACHE_ENTRIES};
 
 /// `co_code`: each instruction with its EXTENDED_ARG prefixes and zeroed caches.
 pub(crate) fn code_bytes(instrs: &[FinalInstr]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(instrs.len() * 4);
+    let units: i32 = instrs.iter().map(size).sum();
+    // Zeroed up front: the caches need no writes.
+    let mut out = vec![0u8; units as usize * 2];
+    let mut at = 0;
     for instr in instrs {
-        let arg = instr.arg as u32;
+        // Signed, like `instr_size` and CPython's `write_instr`.
+        let arg = instr.arg;
         let opcode = instr.op as u8;
-        if arg > 0xff_ffff {
-            out.extend_from_slice(&[op::EXTENDED_ARG as u8, (arg >> 24) as u8]);
-        }
-        if arg > 0xffff {
-            out.extend_from_slice(&[op::EXTENDED_ARG as u8, (arg >> 16) as u8]);
-        }
         if arg > 0xff {
-            out.extend_from_slice(&[op::EXTENDED_ARG as u8, (arg >> 8) as u8]);
+            let mut shift = if arg > 0xff_ffff {
+                24
+            } else if arg > 0xffff {
+                16
+            } else {
+                8
+            };
+            while shift > 0 {
+                out[at] = op::EXTENDED_ARG as u8;
+                out[at + 1] = (arg >> shift) as u8;
+                at += 2;
+                shift -= 8;
+            }
         }
-        out.extend_from_slice(&[opcode, arg as u8]);
-        for _ in 0..CACHE_ENTRIES[usize::from(opcode)] {
-            out.extend_from_slice(&[0, 0]);
-        }
+        out[at] = opcode;
+        out[at + 1] = arg as u8;
+        at += 2 * (1 + usize::from(CACHE_ENTRIES[usize::from(opcode)]));
     }
     out
 }
 
 fn size(instr: &FinalInstr) -> i32 {
-    super::flowgraph::instr_size(instr.op, instr.arg)
+    instr.size
 }
 
 /// The location table (`assemble_location_info`).
 pub(crate) fn linetable(instrs: &[FinalInstr], firstlineno: i32) -> Vec<u8> {
     let mut table = LineTable {
-        out: Vec::new(),
+        // Most entries take one to three bytes.
+        out: Vec::with_capacity(instrs.len() * 2),
         lineno: firstlineno,
     };
-    let mut loc: Option<Loc> = None;
+    let Some(first) = instrs.first() else {
+        return table.out;
+    };
+    // One entry (or several, for more than 8 code units) per run of equal locations.
+    let mut loc = first.loc;
     let mut run = 0;
     for instr in instrs {
-        if loc != Some(instr.loc) {
-            if let Some(loc) = loc {
-                table.emit(loc, run);
-            }
-            loc = Some(instr.loc);
+        if instr.loc != loc {
+            table.emit(loc, run);
+            loc = instr.loc;
             run = 0;
         }
         run += size(instr);
     }
-    if let Some(loc) = loc {
-        table.emit(loc, run);
-    }
+    table.emit(loc, run);
     table.out
 }
 
 struct LineTable {
     out: Vec<u8>,
     lineno: i32,
+}
+
+/// One entry's bytes, gathered on the stack and appended at once.
+struct Entry {
+    bytes: [u8; 32],
+    len: usize,
+}
+
+impl Entry {
+    fn push(&mut self, byte: u8) {
+        self.bytes[self.len] = byte;
+        self.len += 1;
+    }
+
+    fn first_byte(&mut self, code: u8, length: i32) {
+        self.push(0x80 | (code << 3) | (length - 1) as u8);
+    }
+
+    fn varint(&mut self, mut value: u32) {
+        while value >= 64 {
+            self.push(0x40 | (value & 63) as u8);
+            value >>= 6;
+        }
+        self.push(value as u8);
+    }
+
+    fn svarint(&mut self, value: i32) {
+        if value < 0 {
+            self.varint((value.unsigned_abs() << 1) | 1);
+        } else {
+            self.varint((value as u32) << 1);
+        }
+    }
 }
 
 impl LineTable {
@@ -71,63 +114,53 @@ impl LineTable {
         }
     }
 
-    fn first_byte(&mut self, code: u8, length: i32) {
-        self.out.push(0x80 | (code << 3) | (length - 1) as u8);
-    }
-
-    fn varint(&mut self, mut value: u32) {
-        while value >= 64 {
-            self.out.push(0x40 | (value & 63) as u8);
-            value >>= 6;
-        }
-        self.out.push(value as u8);
-    }
-
-    fn svarint(&mut self, value: i32) {
-        if value < 0 {
-            self.varint((value.unsigned_abs() << 1) | 1);
-        } else {
-            self.varint((value as u32) << 1);
-        }
-    }
-
     /// `write_location_info_entry`.
     fn entry(&mut self, loc: Loc, isize: i32) {
+        let mut e = Entry {
+            bytes: [0; 32],
+            len: 0,
+        };
+        self.lineno = Self::encode(&mut e, loc, isize, self.lineno);
+        // A fixed-size copy (no memcpy call), then the unused tail dropped.
+        let at = self.out.len();
+        self.out.extend_from_slice(&e.bytes);
+        self.out.truncate(at + e.len);
+    }
+
+    /// Writes one entry; returns the line the next entry is relative to.
+    fn encode(e: &mut Entry, loc: Loc, isize: i32, lineno: i32) -> i32 {
         if loc.line < 0 {
-            self.first_byte(15, isize);
-            return;
+            e.first_byte(15, isize);
+            return lineno;
         }
-        let line_delta = loc.line - self.lineno;
+        let line_delta = loc.line - lineno;
         let column = loc.col;
         let end_column = loc.end_col;
         if column < 0 || end_column < 0 {
             if loc.end_line == loc.line || loc.end_line == -1 {
-                self.first_byte(13, isize);
-                self.svarint(line_delta);
-                self.lineno = loc.line;
-                return;
+                e.first_byte(13, isize);
+                e.svarint(line_delta);
+                return loc.line;
             }
         } else if loc.end_line == loc.line {
             if line_delta == 0 && column < 80 && end_column - column < 16 && end_column >= column {
-                self.first_byte((column >> 3) as u8, isize);
-                self.out
-                    .push((((column & 7) << 4) | (end_column - column)) as u8);
-                return;
+                e.first_byte((column >> 3) as u8, isize);
+                e.push((((column & 7) << 4) | (end_column - column)) as u8);
+                return lineno;
             }
             if (0..3).contains(&line_delta) && column < 128 && end_column < 128 {
-                self.first_byte(10 + line_delta as u8, isize);
-                self.out.push(column as u8);
-                self.out.push(end_column as u8);
-                self.lineno = loc.line;
-                return;
+                e.first_byte(10 + line_delta as u8, isize);
+                e.push(column as u8);
+                e.push(end_column as u8);
+                return loc.line;
             }
         }
-        self.first_byte(14, isize);
-        self.svarint(line_delta);
-        self.varint((loc.end_line - loc.line) as u32);
-        self.varint((column + 1) as u32);
-        self.varint((end_column + 1) as u32);
-        self.lineno = loc.line;
+        e.first_byte(14, isize);
+        e.svarint(line_delta);
+        e.varint((loc.end_line - loc.line) as u32);
+        e.varint((column + 1) as u32);
+        e.varint((end_column + 1) as u32);
+        loc.line
     }
 }
 
@@ -191,6 +224,7 @@ mod tests {
         FinalInstr {
             op: op::NOP,
             arg: 0,
+            size: 1,
             loc: Loc {
                 line,
                 end_line: line,

@@ -2,9 +2,10 @@
 //! jump resolution that the assembler needs. Function names follow flowgraph.c.
 
 use super::Unsupported;
-use super::code::{Const, ConstKey};
+use super::code::Const;
 use super::opcode312::{self as op, CACHE_ENTRIES};
-use rustc_hash::FxHashMap as HashMap;
+use rustc_hash::{FxHashMap as HashMap, FxHasher};
+use std::hash::{Hash, Hasher};
 
 /// A source location: lines 1-based, columns UTF-8 byte offsets; -1 for "none".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +48,10 @@ impl InstrSeq {
         self.labels[label as usize] = self.instrs.len() as i32;
     }
     pub(crate) fn add(&mut self, op: u16, arg: i32, loc: Loc) {
+        if self.instrs.capacity() == 0 {
+            // Skip the smallest regrowths; most units emit dozens of instructions.
+            self.instrs.reserve(64);
+        }
         self.instrs.push(SeqInstr { op, arg, loc });
     }
 }
@@ -55,12 +60,24 @@ impl InstrSeq {
 pub(crate) struct Instr {
     pub op: u16,
     pub arg: i32,
-    pub target: usize,
+    /// A block index (u32 keeps `Instr` at 32 bytes; the passes copy it a lot).
+    pub target: u32,
     pub loc: Loc,
-    pub except: Option<usize>,
+    /// The handler block, or `NO_BLOCK`.
+    pub except: u32,
 }
 
 const NONE: usize = usize::MAX;
+const NO_BLOCK: u32 = u32::MAX;
+
+impl Instr {
+    fn target(&self) -> usize {
+        self.target as usize
+    }
+    fn handler(&self) -> Option<usize> {
+        (self.except != NO_BLOCK).then_some(self.except as usize)
+    }
+}
 
 #[derive(Debug, Clone)]
 pub(crate) struct Block {
@@ -76,7 +93,8 @@ pub(crate) struct Block {
     pub startdepth: i32,
     pub offset: i32,
     pub unsafe_mask: u64,
-    pub except_stack: Option<Vec<usize>>,
+    /// `b_exceptstack`: a node of `label_exception_targets`' stacks (0: empty).
+    pub except_stack: u32,
 }
 
 impl Block {
@@ -94,7 +112,7 @@ impl Block {
             startdepth: i32::MIN,
             offset: 0,
             unsafe_mask: 0,
-            except_stack: None,
+            except_stack: 0,
         }
     }
     fn last(&self) -> Option<&Instr> {
@@ -102,7 +120,7 @@ impl Block {
     }
     fn no_fallthrough(&self) -> bool {
         self.last()
-            .is_some_and(|i| is_scope_exit(i.op) || is_unconditional_jump(i.op))
+            .is_some_and(|i| opcode_flags(i.op) & (F_SCOPE_EXIT | F_UNCONDITIONAL_JUMP) != 0)
     }
     fn has_fallthrough(&self) -> bool {
         !self.no_fallthrough()
@@ -112,59 +130,109 @@ impl Block {
     }
 }
 
+// Opcode properties as one table lookup (the predicates are on every pass's hot path).
+const F_JUMP: u8 = 1;
+const F_BLOCK_PUSH: u8 = 2;
+const F_SCOPE_EXIT: u8 = 4;
+const F_UNCONDITIONAL_JUMP: u8 = 8;
+const F_HAS_CONST: u8 = 16;
+
+/// Every 3.12 opcode, pseudo-ops included, is below 512.
+static OPCODE_FLAGS: [u8; 512] = {
+    let mut t = [0u8; 512];
+    let jumps = [
+        op::FOR_ITER,
+        op::JUMP_FORWARD,
+        op::POP_JUMP_IF_FALSE,
+        op::POP_JUMP_IF_TRUE,
+        op::SEND,
+        op::POP_JUMP_IF_NOT_NONE,
+        op::POP_JUMP_IF_NONE,
+        op::JUMP_BACKWARD_NO_INTERRUPT,
+        op::JUMP_BACKWARD,
+        op::JUMP,
+        op::JUMP_NO_INTERRUPT,
+    ];
+    let mut i = 0;
+    while i < jumps.len() {
+        t[jumps[i] as usize] |= F_JUMP;
+        i += 1;
+    }
+    let pushes = [op::SETUP_FINALLY, op::SETUP_CLEANUP, op::SETUP_WITH];
+    let mut i = 0;
+    while i < pushes.len() {
+        t[pushes[i] as usize] |= F_BLOCK_PUSH;
+        i += 1;
+    }
+    let exits = [
+        op::RETURN_VALUE,
+        op::RETURN_CONST,
+        op::RAISE_VARARGS,
+        op::RERAISE,
+    ];
+    let mut i = 0;
+    while i < exits.len() {
+        t[exits[i] as usize] |= F_SCOPE_EXIT;
+        i += 1;
+    }
+    let unconditional = [
+        op::JUMP,
+        op::JUMP_NO_INTERRUPT,
+        op::JUMP_FORWARD,
+        op::JUMP_BACKWARD,
+        op::JUMP_BACKWARD_NO_INTERRUPT,
+    ];
+    let mut i = 0;
+    while i < unconditional.len() {
+        t[unconditional[i] as usize] |= F_UNCONDITIONAL_JUMP;
+        i += 1;
+    }
+    let consts = [op::LOAD_CONST, op::RETURN_CONST, op::KW_NAMES];
+    let mut i = 0;
+    while i < consts.len() {
+        t[consts[i] as usize] |= F_HAS_CONST;
+        i += 1;
+    }
+    t
+};
+
+#[inline]
+fn opcode_flags(opcode: u16) -> u8 {
+    OPCODE_FLAGS[usize::from(opcode) & 511]
+}
+
 pub(crate) fn is_jump(opcode: u16) -> bool {
-    matches!(
-        opcode,
-        op::FOR_ITER
-            | op::JUMP_FORWARD
-            | op::POP_JUMP_IF_FALSE
-            | op::POP_JUMP_IF_TRUE
-            | op::SEND
-            | op::POP_JUMP_IF_NOT_NONE
-            | op::POP_JUMP_IF_NONE
-            | op::JUMP_BACKWARD_NO_INTERRUPT
-            | op::JUMP_BACKWARD
-            | op::JUMP
-            | op::JUMP_NO_INTERRUPT
-    )
+    opcode_flags(opcode) & F_JUMP != 0
 }
 pub(crate) fn is_block_push(opcode: u16) -> bool {
-    matches!(
-        opcode,
-        op::SETUP_FINALLY | op::SETUP_CLEANUP | op::SETUP_WITH
-    )
+    opcode_flags(opcode) & F_BLOCK_PUSH != 0
 }
 pub(crate) fn has_target(opcode: u16) -> bool {
-    is_jump(opcode) || is_block_push(opcode)
+    opcode_flags(opcode) & (F_JUMP | F_BLOCK_PUSH) != 0
 }
 fn is_scope_exit(opcode: u16) -> bool {
-    matches!(
-        opcode,
-        op::RETURN_VALUE | op::RETURN_CONST | op::RAISE_VARARGS | op::RERAISE
-    )
+    opcode_flags(opcode) & F_SCOPE_EXIT != 0
 }
 fn is_unconditional_jump(opcode: u16) -> bool {
-    matches!(
-        opcode,
-        op::JUMP
-            | op::JUMP_NO_INTERRUPT
-            | op::JUMP_FORWARD
-            | op::JUMP_BACKWARD
-            | op::JUMP_BACKWARD_NO_INTERRUPT
-    )
+    opcode_flags(opcode) & F_UNCONDITIONAL_JUMP != 0
 }
 fn is_terminator(opcode: u16) -> bool {
-    is_jump(opcode) || is_scope_exit(opcode)
+    opcode_flags(opcode) & (F_JUMP | F_SCOPE_EXIT) != 0
 }
 fn has_const(opcode: u16) -> bool {
-    matches!(opcode, op::LOAD_CONST | op::RETURN_CONST | op::KW_NAMES)
+    opcode_flags(opcode) & F_HAS_CONST != 0
 }
 
 /// `_PyCompile_InstrSize`.
+#[inline]
 pub(crate) fn instr_size(opcode: u16, oparg: i32) -> i32 {
-    let extended =
-        i32::from(oparg > 0xff_ffff) + i32::from(oparg > 0xffff) + i32::from(oparg > 0xff);
-    extended + 1 + i32::from(CACHE_ENTRIES[usize::from(opcode) & 0xff])
+    let caches = i32::from(CACHE_ENTRIES[usize::from(opcode) & 0xff]);
+    if oparg <= 0xff {
+        // Nearly every argument fits one byte.
+        return 1 + caches;
+    }
+    let extended = i32::from(oparg > 0xff_ffff) + i32::from(oparg > 0xffff) + 1;
+    extended + 1 + caches
 }
 
 /// `PyCompile_OpcodeStackEffectWithJump` for CPython 3.12 (tested against `_opcode`).
@@ -281,200 +349,227 @@ pub(crate) fn stack_effect(opcode: u16, oparg: i32, jump: bool) -> Option<i32> {
     })
 }
 
+/// `for (b = entryblock; b != NULL; b = b->b_next)` without collecting the list: `next` is read
+/// before the body, so a block the body links in right after `b` is not visited.
+macro_rules! for_each_block {
+    ($cfg:expr, $b:ident => $body:block) => {{
+        let mut cursor = $cfg.entry;
+        while cursor != NONE {
+            let $b = cursor;
+            cursor = $cfg.blocks[$b].next;
+            $body
+        }
+    }};
+}
+
+/// One handler stack of `label_exception_targets`: its top and the stack below.
+struct StackNode {
+    handler: usize,
+    parent: u32,
+    depth: u32,
+}
+
 /// The CFG of one code unit.
 pub(crate) struct Cfg {
     pub blocks: Vec<Block>,
     pub entry: usize,
+    /// The instruction sequence's label count (labels are `0..nlabels`).
+    nlabels: usize,
+    /// See `take_scratch`.
+    scratch: Vec<usize>,
 }
 
 impl Cfg {
+    /// The work list the graph walks share, so a code unit allocates it once.
+    fn take_scratch(&mut self) -> Vec<usize> {
+        let mut stack = std::mem::take(&mut self.scratch);
+        stack.clear();
+        stack
+    }
+
     fn new_block(&mut self) -> usize {
         self.blocks.push(Block::new());
         self.blocks.len() - 1
     }
 
-    fn order(&self) -> Vec<usize> {
-        let mut out = Vec::new();
-        let mut b = self.entry;
-        while b != NONE {
-            out.push(b);
-            b = self.blocks[b].next;
-        }
-        out
-    }
-
-    /// `instr_sequence_to_cfg` (compile.c).
+    /// `instr_sequence_to_cfg` (compile.c). A block starts at a label and after a terminator
+    /// (`maybe_start_new_block`); each block's instructions are collected in one allocation.
     pub(crate) fn from_seq(seq: &InstrSeq) -> Cfg {
-        let mut cfg = Cfg {
-            blocks: vec![Block::new()],
-            entry: 0,
-        };
-        let mut offset2lbl = vec![-1i32; seq.instrs.len()];
+        let n = seq.instrs.len();
+        let mut offset2lbl = vec![-1i32; n];
         for (lbl, &offset) in seq.labels.iter().enumerate() {
-            if offset >= 0 && (offset as usize) < seq.instrs.len() {
+            if offset >= 0 && (offset as usize) < n {
                 offset2lbl[offset as usize] = lbl as i32;
             }
         }
-        let mut cur = 0usize;
-        let mut current_label = -1i32;
-        for (i, instr) in seq.instrs.iter().enumerate() {
-            if offset2lbl[i] >= 0 {
-                current_label = offset2lbl[i];
-                cur = cfg.maybe_start_new_block(cur, &mut current_label);
+        let starts_block =
+            |i: usize| i > 0 && (offset2lbl[i] >= 0 || is_terminator(seq.instrs[i - 1].op));
+        let mut cfg = Cfg {
+            // Blocks average about ten instructions; a guess on the high side saves regrowth.
+            blocks: Vec::with_capacity(n / 4 + 4),
+            entry: 0,
+            nlabels: seq.labels.len(),
+            scratch: Vec::with_capacity(16),
+        };
+        let mut start = 0usize;
+        for i in 0..=n {
+            let boundary = i == n || (i > start && starts_block(i));
+            if !boundary {
+                continue;
             }
-            let mut arg = instr.arg;
-            if has_target(instr.op) {
-                let offset = seq.labels[arg as usize];
-                arg = offset2lbl[offset as usize];
+            let mut block = Block::new();
+            if start < n {
+                block.label = offset2lbl[start];
             }
-            cur = cfg.maybe_start_new_block(cur, &mut current_label);
-            cfg.blocks[cur].instrs.push(Instr {
-                op: instr.op,
-                arg,
-                target: NONE,
-                loc: instr.loc,
-                except: None,
-            });
+            block.instrs = seq.instrs[start..i]
+                .iter()
+                .map(|instr| {
+                    let mut arg = instr.arg;
+                    if has_target(instr.op) {
+                        let offset = seq.labels[arg as usize];
+                        arg = offset2lbl[offset as usize];
+                    }
+                    Instr {
+                        op: instr.op,
+                        arg,
+                        target: NO_BLOCK,
+                        loc: instr.loc,
+                        except: NO_BLOCK,
+                    }
+                })
+                .collect();
+            let index = cfg.blocks.len();
+            if let Some(prev) = cfg.blocks.last_mut() {
+                prev.next = index;
+            }
+            cfg.blocks.push(block);
+            start = i;
         }
         cfg
     }
 
-    fn maybe_start_new_block(&mut self, cur: usize, current_label: &mut i32) -> usize {
-        let terminated = {
-            let block = &mut self.blocks[cur];
-            let last = block.instrs.last();
-            if last.is_some_and(|i| is_terminator(i.op)) {
-                true
-            } else if *current_label >= 0 {
-                if last.is_some() || block.label >= 0 {
-                    true
-                } else {
-                    block.label = *current_label;
-                    *current_label = -1;
-                    false
-                }
-            } else {
-                false
-            }
-        };
-        if terminated {
-            let b = self.new_block();
-            self.blocks[b].label = *current_label;
-            *current_label = -1;
-            self.blocks[cur].next = b;
-            b
-        } else {
-            cur
-        }
-    }
-
-    fn translate_jump_labels_to_targets(&mut self) {
-        let mut label2block = HashMap::default();
-        for b in self.order() {
+    /// `translate_jump_labels_to_targets`, then `mark_except_handlers` in the same walk (a
+    /// handler is marked once its SETUP has a target; nothing else reads the mark before).
+    fn translate_jump_labels_and_mark_except_handlers(&mut self) {
+        let mut label2block = vec![NONE; self.nlabels];
+        for_each_block!(self, b => {
             if self.blocks[b].label >= 0 {
-                label2block.insert(self.blocks[b].label, b);
+                label2block[self.blocks[b].label as usize] = b;
             }
-        }
-        for b in self.order() {
-            for instr in &mut self.blocks[b].instrs {
+        });
+        for_each_block!(self, b => {
+            let mut instrs = std::mem::take(&mut self.blocks[b].instrs);
+            for instr in &mut instrs {
                 if has_target(instr.op) {
-                    instr.target = label2block[&instr.arg];
+                    let t = label2block[instr.arg as usize];
+                    instr.target = t as u32;
+                    if is_block_push(instr.op) {
+                        self.blocks[t].except_handler = true;
+                    }
                 }
             }
-        }
+            self.blocks[b].instrs = instrs;
+        });
     }
 
-    fn mark_except_handlers(&mut self) {
-        for b in self.order() {
-            for i in 0..self.blocks[b].instrs.len() {
-                let instr = self.blocks[b].instrs[i];
-                if is_block_push(instr.op) {
-                    self.blocks[instr.target].except_handler = true;
-                }
-            }
-        }
-    }
-
+    /// `label_exception_targets`. CPython copies a block's handler stack for each successor;
+    /// here the stacks are persistent (a node is a handler and the stack below it), so a copy
+    /// is an index and a push one node.
     fn label_exception_targets(&mut self) {
-        for b in self.order() {
+        for_each_block!(self, b => {
             self.blocks[b].visited = false;
-        }
-        let mut todo = vec![self.entry];
+        });
+        // Node 0 is the empty stack (its own parent); node 1 CPython's initial `[NULL]`.
+        let mut nodes: Vec<StackNode> = vec![
+            StackNode {
+                handler: NONE,
+                parent: 0,
+                depth: 0,
+            },
+            StackNode {
+                handler: NONE,
+                parent: 0,
+                depth: 1,
+            },
+        ];
+        let mut todo = self.take_scratch();
+        todo.push(self.entry);
         self.blocks[self.entry].visited = true;
-        self.blocks[self.entry].except_stack = Some(vec![NONE]);
+        self.blocks[self.entry].except_stack = 1;
         while let Some(b) = todo.pop() {
-            let mut stack = self.blocks[b].except_stack.take().unwrap_or_default();
-            let mut handler = *stack.last().unwrap_or(&NONE);
-            let mut moved = false;
-            let n = self.blocks[b].instrs.len();
-            for i in 0..n {
-                let instr = self.blocks[b].instrs[i];
+            let mut stack = std::mem::replace(&mut self.blocks[b].except_stack, 0);
+            let mut handler = nodes[stack as usize].handler;
+            // Taken out for the walk: its jumps only touch other blocks' flags.
+            let mut instrs = std::mem::take(&mut self.blocks[b].instrs);
+            for instr in &mut instrs {
                 if is_block_push(instr.op) {
-                    let t = instr.target;
+                    let t = instr.target();
                     if !self.blocks[t].visited {
-                        self.blocks[t].except_stack = Some(stack.clone());
+                        self.blocks[t].except_stack = stack;
                         todo.push(t);
                         self.blocks[t].visited = true;
                     }
                     if matches!(instr.op, op::SETUP_WITH | op::SETUP_CLEANUP) {
                         self.blocks[t].preserve_lasti = true;
                     }
-                    stack.push(t);
+                    let depth = nodes[stack as usize].depth + 1;
+                    nodes.push(StackNode {
+                        handler: t,
+                        parent: stack,
+                        depth,
+                    });
+                    stack = (nodes.len() - 1) as u32;
                     handler = t;
                 } else if instr.op == op::POP_BLOCK {
-                    stack.pop();
-                    handler = *stack.last().unwrap_or(&NONE);
+                    stack = nodes[stack as usize].parent;
+                    handler = nodes[stack as usize].handler;
                 } else if is_jump(instr.op) {
-                    self.blocks[b].instrs[i].except = (handler != NONE).then_some(handler);
-                    let t = instr.target;
+                    instr.except = handler as u32;
+                    let t = instr.target();
                     if !self.blocks[t].visited {
-                        if self.blocks[b].has_fallthrough() {
-                            self.blocks[t].except_stack = Some(stack.clone());
-                        } else {
-                            self.blocks[t].except_stack = Some(std::mem::take(&mut stack));
-                            moved = true;
-                        }
+                        // Without a fallthrough CPython hands its own stack over; the same
+                        // stack either way.
+                        self.blocks[t].except_stack = stack;
                         todo.push(t);
                         self.blocks[t].visited = true;
                     }
                 } else {
                     if instr.op == op::YIELD_VALUE {
-                        self.blocks[b].instrs[i].arg = stack.len() as i32 - 1;
+                        instr.arg = nodes[stack as usize].depth as i32 - 1;
                     }
-                    self.blocks[b].instrs[i].except = (handler != NONE).then_some(handler);
+                    instr.except = handler as u32;
                 }
             }
+            self.blocks[b].instrs = instrs;
             let next = self.blocks[b].next;
-            if self.blocks[b].has_fallthrough()
-                && next != NONE
-                && !self.blocks[next].visited
-                && !moved
-            {
-                self.blocks[next].except_stack = Some(stack);
+            if self.blocks[b].has_fallthrough() && next != NONE && !self.blocks[next].visited {
+                self.blocks[next].except_stack = stack;
                 todo.push(next);
                 self.blocks[next].visited = true;
             }
         }
+        self.scratch = todo;
     }
 
     fn check_cfg(&self) -> Result<(), Unsupported> {
-        for b in self.order() {
+        for_each_block!(self, b => {
             let instrs = &self.blocks[b].instrs;
             for (i, instr) in instrs.iter().enumerate() {
                 if is_terminator(instr.op) && i != instrs.len() - 1 {
                     return Err(Unsupported::Construct("malformed control flow graph"));
                 }
             }
-        }
+        });
         Ok(())
     }
 
     fn mark_reachable(&mut self) {
-        for b in self.order() {
+        for_each_block!(self, b => {
             self.blocks[b].visited = false;
             self.blocks[b].predecessors = 0;
-        }
-        let mut stack = vec![self.entry];
+        });
+        let mut stack = self.take_scratch();
+        stack.push(self.entry);
         self.blocks[self.entry].predecessors = 1;
         while let Some(b) = stack.pop() {
             self.blocks[b].visited = true;
@@ -485,49 +580,66 @@ impl Cfg {
                 }
                 self.blocks[next].predecessors += 1;
             }
-            for i in 0..self.blocks[b].instrs.len() {
-                let instr = self.blocks[b].instrs[i];
-                if is_jump(instr.op) || is_block_push(instr.op) {
-                    let t = instr.target;
+            // Taken out for the walk, which only touches the blocks' flags.
+            let instrs = std::mem::take(&mut self.blocks[b].instrs);
+            for instr in &instrs {
+                if has_target(instr.op) {
+                    let t = instr.target();
                     if !self.blocks[t].visited {
                         stack.push(t);
                     }
                     self.blocks[t].predecessors += 1;
                 }
             }
+            self.blocks[b].instrs = instrs;
         }
+        self.scratch = stack;
     }
 
     fn eliminate_empty_basic_blocks(&mut self) {
-        for b in self.order() {
+        let mut any_empty = self.entry != NONE && self.blocks[self.entry].instrs.is_empty();
+        for_each_block!(self, b => {
             let mut next = self.blocks[b].next;
             while next != NONE && self.blocks[next].instrs.is_empty() {
                 next = self.blocks[next].next;
+                any_empty = true;
             }
             self.blocks[b].next = next;
+        });
+        if !any_empty {
+            // No block was unlinked, so every jump already targets a non-empty block.
+            return;
         }
         while self.entry != NONE && self.blocks[self.entry].instrs.is_empty() {
             self.entry = self.blocks[self.entry].next;
         }
-        for b in self.order() {
+        for_each_block!(self, b => {
             for i in 0..self.blocks[b].instrs.len() {
                 let instr = self.blocks[b].instrs[i];
                 if has_target(instr.op) {
-                    let mut t = instr.target;
+                    let mut t = instr.target();
                     while self.blocks[t].instrs.is_empty() {
                         t = self.blocks[t].next;
                     }
-                    self.blocks[b].instrs[i].target = t;
+                    self.blocks[b].instrs[i].target = t as u32;
                 }
             }
-        }
+        });
     }
 
     fn remove_redundant_nops(&mut self, b: usize) -> usize {
-        let mut dest = 0;
-        let mut prev_lineno = -1;
+        // Instructions before the first NOP all stay where they are.
+        let Some(first) = self.blocks[b].instrs.iter().position(|i| i.op == op::NOP) else {
+            return 0;
+        };
+        let mut dest = first;
+        let mut prev_lineno = if first > 0 {
+            self.blocks[b].instrs[first - 1].loc.line
+        } else {
+            -1
+        };
         let n = self.blocks[b].instrs.len();
-        for src in 0..n {
+        for src in first..n {
             let instr = self.blocks[b].instrs[src];
             let lineno = instr.loc.line;
             if instr.op == op::NOP {
@@ -556,7 +668,9 @@ impl Cfg {
                     }
                 }
             }
-            self.blocks[b].instrs[dest] = instr;
+            if dest != src {
+                self.blocks[b].instrs[dest] = instr;
+            }
             dest += 1;
             prev_lineno = lineno;
         }
@@ -568,48 +682,47 @@ impl Cfg {
         let mut done = false;
         while !done {
             done = true;
-            let mut prev: Option<(usize, usize)>;
-            let mut cur: Option<(usize, usize)> = None;
-            for b in self.order() {
+            // The previous instruction: its block, index, opcode and argument.
+            let mut cur: Option<(usize, usize, u16, i32)> = None;
+            for_each_block!(self, b => {
                 self.remove_redundant_nops(b);
                 if self.blocks[b].label >= 0 {
                     cur = None;
                 }
                 for i in 0..self.blocks[b].instrs.len() {
-                    prev = cur;
-                    cur = Some((b, i));
-                    let (prev_op, prev_arg) = prev.map_or((0, 0), |(pb, pi)| {
-                        let p = self.blocks[pb].instrs[pi];
-                        (p.op, p.arg)
-                    });
-                    let opcode = self.blocks[b].instrs[i].op;
-                    let redundant = opcode == op::POP_TOP
-                        && (prev_op == op::LOAD_CONST || (prev_op == op::COPY && prev_arg == 1));
-                    if redundant {
-                        let (pb, pi) = prev.expect("a previous instruction");
+                    let prev = cur;
+                    let instr = &mut self.blocks[b].instrs[i];
+                    cur = Some((b, i, instr.op, instr.arg));
+                    if instr.op != op::POP_TOP {
+                        continue;
+                    }
+                    let Some((pb, pi, prev_op, prev_arg)) = prev else {
+                        continue;
+                    };
+                    if prev_op == op::LOAD_CONST || (prev_op == op::COPY && prev_arg == 1) {
+                        set_op0(instr, op::NOP);
+                        cur = Some((b, i, op::NOP, 0));
                         set_op0(&mut self.blocks[pb].instrs[pi], op::NOP);
-                        set_op0(&mut self.blocks[b].instrs[i], op::NOP);
                         done = false;
                     }
                 }
-                let last_is_jump =
-                    cur.is_some_and(|(cb, ci)| is_jump(self.blocks[cb].instrs[ci].op));
+                let last_is_jump = cur.is_some_and(|(_, _, opcode, _)| is_jump(opcode));
                 if last_is_jump || !self.blocks[b].has_fallthrough() {
                     cur = None;
                 }
-            }
+            });
         }
     }
 
     fn remove_redundant_jumps(&mut self) {
-        for b in self.order() {
+        for_each_block!(self, b => {
             let next = self.blocks[b].next;
             if let Some(last) = self.blocks[b].instrs.last_mut() {
-                if is_unconditional_jump(last.op) && last.target == next {
+                if is_unconditional_jump(last.op) && last.target() == next {
                     set_op0(last, op::NOP);
                 }
             }
-        }
+        });
     }
 
     fn inline_small_exit_blocks(&mut self, b: usize) {
@@ -619,7 +732,7 @@ impl Cfg {
         if !is_unconditional_jump(last.op) {
             return;
         }
-        let target = last.target;
+        let target = last.target();
         if self.blocks[target].exits_scope() && self.blocks[target].instrs.len() <= 4 {
             let n = self.blocks[b].instrs.len();
             set_op0(&mut self.blocks[b].instrs[n - 1], op::NOP);
@@ -635,13 +748,32 @@ impl Cfg {
         let mut i = 0usize;
         while i < self.blocks[b].instrs.len() {
             let inst = self.blocks[b].instrs[i];
+            if !matches!(
+                inst.op,
+                op::LOAD_CONST
+                    | op::COPY
+                    | op::BUILD_TUPLE
+                    | op::POP_JUMP_IF_NOT_NONE
+                    | op::POP_JUMP_IF_NONE
+                    | op::POP_JUMP_IF_FALSE
+                    | op::POP_JUMP_IF_TRUE
+                    | op::JUMP
+                    | op::SWAP
+                    | op::PUSH_NULL
+            ) {
+                // Nothing below applies; `target` is only read for the jumps, which set it.
+                opcode = inst.op;
+                oparg = inst.arg;
+                i += 1;
+                continue;
+            }
             let is_copy_of_load_const =
                 opcode == op::LOAD_CONST && inst.op == op::COPY && inst.arg == 1;
             if !is_copy_of_load_const {
                 opcode = inst.op;
                 oparg = inst.arg;
                 target = if has_target(opcode) {
-                    Some(self.blocks[inst.target].instrs[0])
+                    Some(self.blocks[inst.target()].instrs[0])
                 } else {
                     None
                 };
@@ -753,7 +885,7 @@ impl Cfg {
     fn jump_thread(&mut self, b: usize, i: usize, target: Instr, opcode: u16) -> bool {
         let inst = self.blocks[b].instrs[i];
         if (inst.loc.line == target.loc.line || target.loc.line == -1)
-            && inst.target != target.target
+            && inst.target() != target.target()
         {
             let inst = &mut self.blocks[b].instrs[i];
             inst.target = target.target;
@@ -782,25 +914,25 @@ impl Cfg {
     fn optimize_cfg(&mut self, consts: &mut Consts) -> Result<(), Unsupported> {
         self.check_cfg()?;
         self.eliminate_empty_basic_blocks();
-        for b in self.order() {
+        for_each_block!(self, b => {
             self.inline_small_exit_blocks(b);
-        }
-        for b in self.order() {
+        });
+        for_each_block!(self, b => {
             self.optimize_basic_block(b, consts)?;
-        }
+        });
         self.remove_redundant_nops_and_pairs();
-        for b in self.order() {
+        for_each_block!(self, b => {
             self.inline_small_exit_blocks(b);
-        }
+        });
         self.mark_reachable();
-        for b in self.order() {
+        for_each_block!(self, b => {
             if self.blocks[b].predecessors == 0 {
                 self.blocks[b].instrs.clear();
             }
-        }
-        for b in self.order() {
+        });
+        for_each_block!(self, b => {
             self.remove_redundant_nops(b);
-        }
+        });
         self.eliminate_empty_basic_blocks();
         self.remove_redundant_jumps();
         Ok(())
@@ -814,32 +946,37 @@ impl Cfg {
         }
         let mut used = vec![false; n];
         used[0] = true;
-        for b in self.order() {
+        for_each_block!(self, b => {
             for instr in &self.blocks[b].instrs {
                 if has_const(instr.op) {
                     used[instr.arg as usize] = true;
                 }
             }
-        }
+        });
         if used.iter().all(|&u| u) {
             return;
         }
         let mut remap = vec![-1i32; n];
-        let mut kept = Vec::new();
+        let mut kept = 0;
         for (i, u) in used.iter().enumerate() {
             if *u {
-                remap[i] = kept.len() as i32;
-                kept.push(consts.list[i].clone());
+                remap[i] = kept;
+                kept += 1;
             }
         }
-        consts.list = kept;
-        for b in self.order() {
+        // Moved, not cloned: a constant can be a whole code object.
+        let mut i = 0;
+        consts.list.retain(|_| {
+            i += 1;
+            used[i - 1]
+        });
+        for_each_block!(self, b => {
             for instr in &mut self.blocks[b].instrs {
                 if has_const(instr.op) {
                     instr.arg = remap[instr.arg as usize];
                 }
             }
-        }
+        });
     }
 
     fn add_checks_for_loads_of_uninitialized_variables(&mut self, nlocals: usize, nparams: usize) {
@@ -851,24 +988,25 @@ impl Cfg {
             self.fast_scan_many_locals(nlocals);
             nlocals = 64;
         }
-        for b in self.order() {
+        for_each_block!(self, b => {
             self.blocks[b].visited = false;
             self.blocks[b].unsafe_mask = 0;
-        }
-        let mut stack = Vec::new();
+        });
+        let mut stack = self.take_scratch();
         let mut start_mask = 0u64;
         for i in nparams..nlocals {
             start_mask |= 1u64 << i;
         }
         let entry = self.entry;
         self.maybe_push(entry, start_mask, &mut stack);
-        for b in self.order() {
+        for_each_block!(self, b => {
             self.scan_block_for_locals(b, &mut stack);
-        }
+        });
         while let Some(b) = stack.pop() {
             self.blocks[b].visited = false;
             self.scan_block_for_locals(b, &mut stack);
         }
+        self.scratch = stack;
     }
 
     fn maybe_push(&mut self, b: usize, unsafe_mask: u64, stack: &mut Vec<usize>) {
@@ -884,9 +1022,10 @@ impl Cfg {
 
     fn scan_block_for_locals(&mut self, b: usize, stack: &mut Vec<usize>) {
         let mut unsafe_mask = self.blocks[b].unsafe_mask;
-        for i in 0..self.blocks[b].instrs.len() {
-            let instr = self.blocks[b].instrs[i];
-            if let Some(handler) = instr.except {
+        // Taken out for the walk; `maybe_push` only touches the blocks' masks and flags.
+        let mut instrs = std::mem::take(&mut self.blocks[b].instrs);
+        for instr in &mut instrs {
+            if let Some(handler) = instr.handler() {
                 self.maybe_push(handler, unsafe_mask, stack);
             }
             if instr.arg >= 64 {
@@ -900,20 +1039,21 @@ impl Cfg {
                 op::STORE_FAST | op::LOAD_FAST_CHECK => unsafe_mask &= !bit,
                 op::LOAD_FAST => {
                     if unsafe_mask & bit != 0 {
-                        self.blocks[b].instrs[i].op = op::LOAD_FAST_CHECK;
+                        instr.op = op::LOAD_FAST_CHECK;
                     }
                     unsafe_mask &= !bit;
                 }
                 _ => {}
             }
         }
+        self.blocks[b].instrs = instrs;
         let next = self.blocks[b].next;
         if next != NONE && self.blocks[b].has_fallthrough() {
             self.maybe_push(next, unsafe_mask, stack);
         }
         if let Some(last) = self.blocks[b].instrs.last().copied() {
             if is_jump(last.op) {
-                self.maybe_push(last.target, unsafe_mask, stack);
+                self.maybe_push(last.target(), unsafe_mask, stack);
             }
         }
     }
@@ -921,7 +1061,7 @@ impl Cfg {
     fn fast_scan_many_locals(&mut self, nlocals: usize) {
         let mut states = vec![0usize; nlocals - 64];
         let mut blocknum = 0usize;
-        for b in self.order() {
+        for_each_block!(self, b => {
             blocknum += 1;
             for instr in &mut self.blocks[b].instrs {
                 let arg = instr.arg as usize;
@@ -942,14 +1082,15 @@ impl Cfg {
                     _ => {}
                 }
             }
-        }
+        });
     }
 
     fn mark_warm(&mut self) {
-        for b in self.order() {
+        for_each_block!(self, b => {
             self.blocks[b].visited = false;
-        }
-        let mut stack = vec![self.entry];
+        });
+        let mut stack = self.take_scratch();
+        stack.push(self.entry);
         self.blocks[self.entry].visited = true;
         while let Some(b) = stack.pop() {
             self.blocks[b].warm = true;
@@ -960,26 +1101,27 @@ impl Cfg {
             }
             for i in 0..self.blocks[b].instrs.len() {
                 let instr = self.blocks[b].instrs[i];
-                if is_jump(instr.op) && !self.blocks[instr.target].visited {
-                    stack.push(instr.target);
-                    self.blocks[instr.target].visited = true;
+                if is_jump(instr.op) && !self.blocks[instr.target()].visited {
+                    stack.push(instr.target());
+                    self.blocks[instr.target()].visited = true;
                 }
             }
         }
+        self.scratch = stack;
     }
 
     fn mark_cold(&mut self) {
         self.mark_warm();
-        for b in self.order() {
+        for_each_block!(self, b => {
             self.blocks[b].visited = false;
-        }
-        let mut stack = Vec::new();
-        for b in self.order() {
+        });
+        let mut stack = self.take_scratch();
+        for_each_block!(self, b => {
             if self.blocks[b].except_handler {
                 stack.push(b);
                 self.blocks[b].visited = true;
             }
-        }
+        });
         while let Some(b) = stack.pop() {
             self.blocks[b].cold = true;
             let next = self.blocks[b].next;
@@ -994,7 +1136,7 @@ impl Cfg {
             for i in 0..self.blocks[b].instrs.len() {
                 let instr = self.blocks[b].instrs[i];
                 if is_jump(instr.op) {
-                    let t = instr.target;
+                    let t = instr.target();
                     if !self.blocks[t].warm && !self.blocks[t].visited {
                         stack.push(t);
                         self.blocks[t].visited = true;
@@ -1002,6 +1144,7 @@ impl Cfg {
                 }
             }
         }
+        self.scratch = stack;
     }
 
     fn push_cold_blocks_to_end(&mut self) {
@@ -1009,7 +1152,7 @@ impl Cfg {
             return;
         }
         self.mark_cold();
-        for b in self.order() {
+        for_each_block!(self, b => {
             let next = self.blocks[b].next;
             if self.blocks[b].cold
                 && self.blocks[b].has_fallthrough()
@@ -1021,15 +1164,15 @@ impl Cfg {
                 self.blocks[jump].instrs.push(Instr {
                     op: op::JUMP,
                     arg: label,
-                    target: next,
+                    target: next as u32,
                     loc: NO_LOC,
-                    except: None,
+                    except: NO_BLOCK,
                 });
                 self.blocks[jump].cold = true;
                 self.blocks[jump].next = next;
                 self.blocks[b].next = jump;
             }
-        }
+        });
         let mut cold_head = NONE;
         let mut cold_tail = NONE;
         let mut b = self.entry;
@@ -1065,24 +1208,24 @@ impl Cfg {
     }
 
     fn duplicate_exits_without_lineno(&mut self) {
-        for b in self.order() {
+        for_each_block!(self, b => {
             let last = *self.blocks[b].instrs.last().expect("no empty blocks");
             if is_jump(last.op) {
-                let target = last.target;
+                let target = last.target();
                 if self.is_exit_without_lineno(target) && self.blocks[target].predecessors > 1 {
                     let new_target = self.new_block();
                     self.blocks[new_target].instrs = self.blocks[target].instrs.clone();
                     self.blocks[new_target].instrs[0].loc = last.loc;
                     let n = self.blocks[b].instrs.len();
-                    self.blocks[b].instrs[n - 1].target = new_target;
+                    self.blocks[b].instrs[n - 1].target = new_target as u32;
                     self.blocks[target].predecessors -= 1;
                     self.blocks[new_target].predecessors = 1;
                     self.blocks[new_target].next = self.blocks[target].next;
                     self.blocks[target].next = new_target;
                 }
             }
-        }
-        for b in self.order() {
+        });
+        for_each_block!(self, b => {
             let next = self.blocks[b].next;
             if self.blocks[b].has_fallthrough()
                 && next != NONE
@@ -1092,11 +1235,11 @@ impl Cfg {
                 let loc = self.blocks[b].instrs.last().expect("non-empty").loc;
                 self.blocks[next].instrs[0].loc = loc;
             }
-        }
+        });
     }
 
     fn propagate_line_numbers(&mut self) {
-        for b in self.order() {
+        for_each_block!(self, b => {
             let Some(last) = self.blocks[b].instrs.last().copied() else {
                 continue;
             };
@@ -1117,17 +1260,17 @@ impl Cfg {
                 self.blocks[next].instrs[0].loc = prev;
             }
             if is_jump(last.op) {
-                let t = last.target;
+                let t = last.target();
                 if self.blocks[t].predecessors == 1 && self.blocks[t].instrs[0].loc.line < 0 {
                     self.blocks[t].instrs[0].loc = prev;
                 }
             }
-        }
+        });
     }
 
     fn guarantee_lineno_for_exits(&mut self, firstlineno: i32) {
         let mut lineno = firstlineno;
-        for b in self.order() {
+        for_each_block!(self, b => {
             let Some(last) = self.blocks[b].instrs.last().copied() else {
                 continue;
             };
@@ -1140,7 +1283,7 @@ impl Cfg {
             } else {
                 lineno = last.loc.line;
             }
-        }
+        });
     }
 
     /// `_PyCfg_OptimizeCodeUnit` (3.12: no superinstructions).
@@ -1151,8 +1294,7 @@ impl Cfg {
         nparams: usize,
         firstlineno: i32,
     ) -> Result<(), Unsupported> {
-        self.translate_jump_labels_to_targets();
-        self.mark_except_handlers();
+        self.translate_jump_labels_and_mark_except_handlers();
         self.label_exception_targets();
         self.optimize_cfg(consts)?;
         self.remove_unused_consts(consts);
@@ -1170,21 +1312,21 @@ impl Cfg {
         let make_gen = Instr {
             op: op::RETURN_GENERATOR,
             arg: 0,
-            target: NONE,
+            target: NO_BLOCK,
             loc: Loc {
                 line: firstlineno,
                 end_line: firstlineno,
                 col: -1,
                 end_col: -1,
             },
-            except: None,
+            except: NO_BLOCK,
         };
         let pop_top = Instr {
             op: op::POP_TOP,
             arg: 0,
-            target: NONE,
+            target: NO_BLOCK,
             loc: NO_LOC,
-            except: None,
+            except: NO_BLOCK,
         };
         let entry = self.entry;
         self.blocks[entry].instrs.splice(0..0, [make_gen, pop_top]);
@@ -1204,9 +1346,9 @@ impl Cfg {
             let make_cell = Instr {
                 op: op::MAKE_CELL,
                 arg: cell as i32,
-                target: NONE,
+                target: NO_BLOCK,
                 loc: NO_LOC,
-                except: None,
+                except: NO_BLOCK,
             };
             self.blocks[entry].instrs.insert(used, make_cell);
         }
@@ -1214,9 +1356,9 @@ impl Cfg {
             let copy = Instr {
                 op: op::COPY_FREE_VARS,
                 arg: nfrees as i32,
-                target: NONE,
+                target: NO_BLOCK,
                 loc: NO_LOC,
-                except: None,
+                except: NO_BLOCK,
             };
             self.blocks[entry].instrs.insert(0, copy);
         }
@@ -1224,7 +1366,7 @@ impl Cfg {
 
     /// `fix_cell_offsets`: cell and free indices to their slots in `co_localsplusnames`.
     pub(crate) fn fix_cell_offsets(&mut self, fixed: &[i32]) {
-        for b in self.order() {
+        for_each_block!(self, b => {
             for instr in &mut self.blocks[b].instrs {
                 if matches!(
                     instr.op,
@@ -1238,38 +1380,43 @@ impl Cfg {
                     instr.arg = fixed[instr.arg as usize];
                 }
             }
-        }
+        });
     }
 
     /// `_PyCfg_Stackdepth`.
     pub(crate) fn stackdepth(&mut self, generator: bool) -> Result<i32, Unsupported> {
-        for b in self.order() {
+        for_each_block!(self, b => {
             self.blocks[b].startdepth = i32::MIN;
-        }
-        let mut stack = Vec::new();
+        });
+        let mut stack = self.take_scratch();
         let mut maxdepth = 0;
         let entry = self.entry;
         self.stackdepth_push(&mut stack, entry, i32::from(generator));
         while let Some(b) = stack.pop() {
             let mut depth = self.blocks[b].startdepth;
             let mut next = self.blocks[b].next;
-            for i in 0..self.blocks[b].instrs.len() {
-                let instr = self.blocks[b].instrs[i];
-                let effect = stack_effect(instr.op, instr.arg, false).ok_or(
-                    Unsupported::Construct("an opcode without a known stack effect"),
-                )?;
+            // Taken out for the walk; `stackdepth_push` only touches start depths.
+            let instrs = std::mem::take(&mut self.blocks[b].instrs);
+            let mut failure = None;
+            for instr in &instrs {
+                let Some(effect) = stack_effect(instr.op, instr.arg, false) else {
+                    failure = Some("an opcode without a known stack effect");
+                    break;
+                };
                 let new_depth = depth + effect;
                 if new_depth < 0 {
-                    return Err(Unsupported::Construct("a negative stack depth"));
+                    failure = Some("a negative stack depth");
+                    break;
                 }
                 maxdepth = maxdepth.max(new_depth);
                 if has_target(instr.op) {
-                    let effect = stack_effect(instr.op, instr.arg, true).ok_or(
-                        Unsupported::Construct("an opcode without a known stack effect"),
-                    )?;
+                    let Some(effect) = stack_effect(instr.op, instr.arg, true) else {
+                        failure = Some("an opcode without a known stack effect");
+                        break;
+                    };
                     let target_depth = depth + effect;
                     maxdepth = maxdepth.max(target_depth);
-                    self.stackdepth_push(&mut stack, instr.target, target_depth);
+                    self.stackdepth_push(&mut stack, instr.target(), target_depth);
                 }
                 depth = new_depth;
                 if is_unconditional_jump(instr.op) || is_scope_exit(instr.op) {
@@ -1277,10 +1424,15 @@ impl Cfg {
                     break;
                 }
             }
+            self.blocks[b].instrs = instrs;
+            if let Some(what) = failure {
+                return Err(Unsupported::Construct(what));
+            }
             if next != NONE {
                 self.stackdepth_push(&mut stack, next, depth);
             }
         }
+        self.scratch = stack;
         Ok(maxdepth)
     }
 
@@ -1293,7 +1445,7 @@ impl Cfg {
 
     /// `_PyCfg_ConvertPseudoOps`.
     pub(crate) fn convert_pseudo_ops(&mut self) {
-        for b in self.order() {
+        for_each_block!(self, b => {
             for instr in &mut self.blocks[b].instrs {
                 if is_block_push(instr.op) || instr.op == op::POP_BLOCK {
                     set_op0(instr, op::NOP);
@@ -1301,18 +1453,18 @@ impl Cfg {
                     instr.op = op::STORE_FAST;
                 }
             }
-        }
-        for b in self.order() {
+        });
+        for_each_block!(self, b => {
             self.remove_redundant_nops(b);
-        }
+        });
     }
 
     /// `_PyCfg_ResolveJumps`: pick jump directions, then offsets (until EXTENDED_ARGs settle).
     pub(crate) fn resolve_jumps(&mut self) {
         // normalize_jumps
-        for b in self.order() {
+        for_each_block!(self, b => {
             self.blocks[b].visited = false;
-        }
+        });
         // The list grows while it is walked (a backward conditional jump gets a block).
         let mut cursor = self.entry;
         while cursor != NONE {
@@ -1325,7 +1477,7 @@ impl Cfg {
             if !is_jump(last.op) {
                 continue;
             }
-            let is_forward = !self.blocks[last.target].visited;
+            let is_forward = !self.blocks[last.target()].visited;
             let n = self.blocks[b].instrs.len() - 1;
             match last.op {
                 op::JUMP => {
@@ -1356,20 +1508,20 @@ impl Cfg {
             if is_forward {
                 continue;
             }
-            let target = last.target;
+            let target = last.target();
             let back = self.new_block();
             let label = self.blocks[target].label;
             // 3.12 gives the new jump the conditional jump's location.
             self.blocks[back].instrs.push(Instr {
                 op: op::JUMP,
                 arg: label,
-                target,
+                target: target as u32,
                 loc: last.loc,
-                except: None,
+                except: NO_BLOCK,
             });
             let next = self.blocks[b].next;
             self.blocks[b].instrs[n].op = reversed;
-            self.blocks[b].instrs[n].target = next;
+            self.blocks[b].instrs[n].target = next as u32;
             self.blocks[back].cold = self.blocks[b].cold;
             self.blocks[back].next = next;
             self.blocks[b].next = back;
@@ -1378,35 +1530,37 @@ impl Cfg {
         // resolve_jump_offsets
         loop {
             let mut totsize = 0;
-            for b in self.order() {
+            for_each_block!(self, b => {
                 self.blocks[b].offset = totsize;
                 totsize += self.blocks[b]
                     .instrs
                     .iter()
                     .map(|i| instr_size(i.op, i.arg))
                     .sum::<i32>();
-            }
+            });
             let mut recompile = false;
-            for b in self.order() {
+            for_each_block!(self, b => {
                 let mut bsize = self.blocks[b].offset;
-                for i in 0..self.blocks[b].instrs.len() {
-                    let instr = self.blocks[b].instrs[i];
+                // Taken out for the walk, which reads only the blocks' offsets.
+                let mut instrs = std::mem::take(&mut self.blocks[b].instrs);
+                for instr in &mut instrs {
                     let isize = instr_size(instr.op, instr.arg);
                     bsize += isize;
                     if is_jump(instr.op) {
-                        let target_offset = self.blocks[instr.target].offset;
+                        let target_offset = self.blocks[instr.target()].offset;
                         let arg = if target_offset < bsize {
                             bsize - target_offset
                         } else {
                             target_offset - bsize
                         };
-                        self.blocks[b].instrs[i].arg = arg;
+                        instr.arg = arg;
                         if instr_size(instr.op, arg) != isize {
                             recompile = true;
                         }
                     }
                 }
-            }
+                self.blocks[b].instrs = instrs;
+            });
             if !recompile {
                 break;
             }
@@ -1416,10 +1570,14 @@ impl Cfg {
     /// The final instruction list (`_PyCfg_ToInstructionSequence`), with each instruction's
     /// handler block offset and depth info resolved for the exception table.
     pub(crate) fn instructions(&self) -> Vec<FinalInstr> {
-        let mut out = Vec::new();
-        for b in self.order() {
-            for instr in &self.blocks[b].instrs {
-                let handler = instr.except.map(|h| {
+        let mut count = 0;
+        for_each_block!(self, b => {
+            count += self.blocks[b].instrs.len();
+        });
+        let mut out = Vec::with_capacity(count);
+        for_each_block!(self, b => {
+            out.extend(self.blocks[b].instrs.iter().map(|instr| {
+                let handler = instr.handler().map(|h| {
                     let block = &self.blocks[h];
                     Handler {
                         offset: block.offset,
@@ -1427,14 +1585,15 @@ impl Cfg {
                         preserve_lasti: block.preserve_lasti,
                     }
                 });
-                out.push(FinalInstr {
+                FinalInstr {
                     op: instr.op,
                     arg: instr.arg,
+                    size: instr_size(instr.op, instr.arg),
                     loc: instr.loc,
                     handler,
-                });
-            }
-        }
+                }
+            }));
+        });
         out
     }
 }
@@ -1451,6 +1610,8 @@ pub(crate) struct Handler {
 pub(crate) struct FinalInstr {
     pub op: u16,
     pub arg: i32,
+    /// Code units with EXTENDED_ARGs and caches (`instr_size`).
+    pub size: i32,
     pub loc: Loc,
     pub handler: Option<Handler>,
 }
@@ -1604,38 +1765,86 @@ fn apply_static_swaps(instrs: &mut [Instr], mut i: isize) {
 }
 
 /// A code unit's constants: a list (the flowgraph appends folded tuples) and CPython's
-/// `_PyCode_ConstantKey` index for codegen's additions.
+/// `_PyCode_ConstantKey` index for codegen's additions. The index maps a key's hash to the
+/// first constant with that hash (`same_hash` chains the rest), so lookups of plain
+/// constants build no key and growing the index rehashes no key.
 #[derive(Debug, Default)]
 pub(crate) struct Consts {
     pub list: Vec<Const>,
-    index: HashMap<ConstKey, u32>,
+    index: HashMap<u64, u32>,
+    same_hash: Vec<u32>,
+}
+
+const NO_CONST: u32 = u32::MAX;
+
+/// The hash of a constant's `_PyCode_ConstantKey`: equal keys, equal hashes.
+fn key_hash(value: &Const) -> u64 {
+    let mut h = FxHasher::default();
+    match value {
+        Const::None => 0u8.hash(&mut h),
+        Const::Ellipsis => 1u8.hash(&mut h),
+        Const::Bool(b) => (2u8, b).hash(&mut h),
+        Const::Int(i) => (3u8, i).hash(&mut h),
+        Const::Float(f) => (4u8, f.to_bits()).hash(&mut h),
+        Const::Complex(r, i) => (5u8, r.to_bits(), i.to_bits()).hash(&mut h),
+        Const::Str(s) => (6u8, s.as_str()).hash(&mut h),
+        Const::Bytes(b) => (7u8, b.as_slice()).hash(&mut h),
+        // Fields `code_richcompare` compares, so equal keys agree on them; hashing the whole
+        // key would walk the code, its constants and tables.
+        Const::Code(code, _) => {
+            (9u8, code.name.as_str(), code.firstlineno, code.code.len()).hash(&mut h)
+        }
+        _ => (8u8, value.key()).hash(&mut h),
+    }
+    h.finish()
+}
+
+/// `a.key() == b.key()`, building keys only for the nested kinds.
+fn same_key(a: &Const, b: &Const) -> bool {
+    match (a, b) {
+        (Const::None, Const::None) | (Const::Ellipsis, Const::Ellipsis) => true,
+        (Const::Bool(x), Const::Bool(y)) => x == y,
+        (Const::Int(x), Const::Int(y)) => x == y,
+        (Const::Float(x), Const::Float(y)) => x.to_bits() == y.to_bits(),
+        (Const::Complex(xr, xi), Const::Complex(yr, yi)) => {
+            xr.to_bits() == yr.to_bits() && xi.to_bits() == yi.to_bits()
+        }
+        (Const::Str(x), Const::Str(y)) => x == y,
+        (Const::Bytes(x), Const::Bytes(y)) => x == y,
+        _ => std::mem::discriminant(a) == std::mem::discriminant(b) && a.key() == b.key(),
+    }
 }
 
 impl Consts {
     /// `compiler_add_const`: the index of an equal constant, else a new one.
     pub(crate) fn add(&mut self, value: Const) -> u32 {
-        let key = value.key();
-        if let Some(&i) = self.index.get(&key) {
-            return i;
+        if self.list.capacity() == 0 {
+            // Skip the smallest regrowths of the three tables.
+            self.list.reserve(16);
+            self.same_hash.reserve(16);
+            self.index.reserve(16);
+        }
+        let hash = key_hash(&value);
+        let head = self.index.get(&hash).copied().unwrap_or(NO_CONST);
+        let mut i = head;
+        while i != NO_CONST {
+            if same_key(&self.list[i as usize], &value) {
+                return i;
+            }
+            i = self.same_hash[i as usize];
         }
         let i = self.list.len() as u32;
         self.list.push(value);
-        self.index.insert(key, i);
+        self.same_hash.push(head);
+        self.index.insert(hash, i);
         i
     }
 
     /// A tuple folded by the flowgraph: reused when an equal constant is already in the list
     /// (the const cache makes equal tuples one object), else appended.
     fn add_folded(&mut self, value: Const) -> i32 {
-        // The first equal constant in the list (every entry is indexed by its key).
-        let key = value.key();
-        if let Some(&i) = self.index.get(&key) {
-            return i as i32;
-        }
-        let i = self.list.len() as u32;
-        self.list.push(value);
-        self.index.insert(key, i);
-        i as i32
+        // Every entry is indexed by its key, and no two entries have equal keys.
+        self.add(value) as i32
     }
 
     pub(crate) fn get(&self, i: i32) -> &Const {
