@@ -77,6 +77,11 @@ impl CodeConst {
             code,
         }
     }
+
+    /// The hash computed once from fields `code_richcompare` compares: equal keys, equal hashes.
+    pub(crate) fn key_hash(&self) -> u64 {
+        self.hash
+    }
 }
 
 /// What `code_richcompare` compares: not the qualname, filename, kinds or stack size.

@@ -1789,11 +1789,9 @@ fn key_hash(value: &Const) -> u64 {
         Const::Complex(r, i) => (5u8, r.to_bits(), i.to_bits()).hash(&mut h),
         Const::Str(s) => (6u8, s.as_str()).hash(&mut h),
         Const::Bytes(b) => (7u8, b.as_slice()).hash(&mut h),
-        // Fields `code_richcompare` compares, so equal keys agree on them; hashing the whole
-        // key would walk the code, its constants and tables.
-        Const::Code(code, _) => {
-            (9u8, code.name.as_str(), code.firstlineno, code.code.len()).hash(&mut h)
-        }
+        // Computed once per code object, from fields `code_richcompare` compares; hashing the
+        // whole key would walk the code, its constants and tables.
+        Const::Code(code) => (9u8, code.key_hash()).hash(&mut h),
         _ => (8u8, value.key()).hash(&mut h),
     }
     h.finish()
