@@ -9,9 +9,9 @@
 //! table (`scopes.rs`, after `symtable.c`) → code generation (`codegen.rs`, after
 //! `compile.c`, with `ast_opt.c`'s folding in `fold.rs`) → flow graph passes (`flowgraph.rs`,
 //! after `flowgraph.c`) → assembler (`assemble.rs`, after `assemble.c`: line, location and
-//! exception tables) → canonical marshal (`code.rs`, into `bytecode::marshal`'s writer). The opcode table
-//! (`opcode312.rs`) is generated from the interpreter by `gen_opcodes.py`: another CPython
-//! version is another table.
+//! exception tables) → canonical marshal (`code.rs`, into `bytecode::marshal`'s writer). The
+//! opcode table (`opcode312.rs`) is generated from the interpreter by `gen_opcodes.py`: another
+//! CPython version is another table.
 
 // The passes mirror CPython's C functions line by line (a switch per opcode, index loops over
 // instruction arrays), which some pedantic lints would reshape away from their source.
