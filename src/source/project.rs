@@ -395,7 +395,11 @@ pub fn load(dir: &Path, pyproject: &Pyproject) -> Result<Option<Project>, Projec
     let license = raw
         .license
         .map(|license| match license {
-            RawLicense::Expression(expression) => Ok(License::Expression(expression)),
+            RawLicense::Expression(expression) => {
+                check_license_expression(&expression)
+                    .map_err(|reason| invalid("license", reason))?;
+                Ok(License::Expression(expression))
+            }
             RawLicense::Table(RawLicenseTable {
                 text: Some(text),
                 file: None,
@@ -542,6 +546,24 @@ fn resolve_license_files(dir: &Path, patterns: &[String]) -> Result<Vec<LicenseF
 }
 
 /// `dir/relative` after symlinks, if it stays inside `dir` (also after symlinks); else
+/// Refuse a `license` string that is no SPDX expression (PEP 639): index servers reject a
+/// wheel whose `License-Expression` does not parse, so it is said at build time. The check is
+/// lenient (any case, deprecated identifiers) so as not to refuse what `packaging` accepts; the
+/// expression is written as given.
+fn check_license_expression(expression: &str) -> Result<(), String> {
+    match spdx::Expression::parse_mode(expression.trim(), spdx::ParseMode::LAX) {
+        Ok(_) => Ok(()),
+        Err(err) => {
+            let term = expression.trim().get(err.span.clone()).unwrap_or_default();
+            Err(format!(
+                "`{}` is not an SPDX license expression (PEP 639): {} at `{term}`; a license not on the SPDX list is named `LicenseRef-NAME`",
+                expression.trim(),
+                err.reason
+            ))
+        }
+    }
+}
+
 /// [`ProjectError::Outside`] naming `key`. A path that does not exist is returned as joined when
 /// it cannot climb out (no `..`, not absolute), so that reading it reports it missing.
 fn confine(dir: &Path, relative: &Path, key: &str) -> Result<PathBuf, ProjectError> {
@@ -1143,6 +1165,41 @@ line-length = 100
         assert!(project.is_ok(), "a license text may go with classifiers");
         let err = load_with("authors = [{}]").unwrap_err();
         assert!(chain(&err, root).contains("each entry needs a `name` or an `email`"));
+
+        // PEP 639 expressions: what `packaging` accepts passes (written as given), the
+        // specification's invalid examples do not.
+        for valid in [
+            "MIT",
+            "mit",
+            "MIT AND (Apache-2.0 OR BSD-2-Clause)",
+            "MIT OR GPL-2.0-or-later OR (FSFUL AND BSD-2-Clause)",
+            "GPL-3.0-only WITH Classpath-exception-2.0 OR BSD-3-Clause",
+            "LicenseRef-Special-License OR CC0-1.0 OR Unlicense",
+            "LicenseRef-Proprietary",
+        ] {
+            let project = load_with(&format!("license = \"{valid}\""))
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                project.license,
+                Some(License::Expression(valid.to_owned())),
+                "{valid}"
+            );
+        }
+        for invalid in [
+            "Use-it-after-midnight",
+            "Apache-2.0 OR 2-BSD-Clause",
+            "MIT AND",
+        ] {
+            let err = load_with(&format!("license = \"{invalid}\"")).unwrap_err();
+            let said = chain(&err, root);
+            assert!(
+                said.contains(&format!(
+                    "Invalid `project.license` in `[TEMP]/pyproject.toml`: `{invalid}` is not an SPDX license expression (PEP 639): "
+                )),
+                "{said}"
+            );
+        }
     }
 
     #[test]
