@@ -6,9 +6,9 @@
 //! compiler does not support are timed too, up to where it gives up. Prints one line of JSON:
 //! `{"cpu": thread CPU seconds, "native": files compiled, "unsupported": files given up}`.
 //!
-//! With `parse`, only the first step is timed: decoding and parsing each file with the Rust
-//! parser the compiler starts from (and dropping its tree) — the floor under any compiler built
-//! on it. `native` then counts the files that parsed.
+//! With `parse`, only the first step is timed (`native::parse_312`): decoding and parsing each
+//! file with the Rust parser the compiler starts from (and dropping its tree) — the floor under
+//! any compiler built on it. `native` then counts the files that parsed.
 
 use std::time::Duration;
 
@@ -26,20 +26,6 @@ fn thread_cpu_time() -> Duration {
         u64::try_from(now.tv_sec).unwrap_or(0),
         u32::try_from(now.tv_nsec).unwrap_or(0),
     )
-}
-
-/// What `compile_312` does before its own work: decode, then parse with ruff's parser at 3.12.
-/// True when the file parsed without errors.
-fn parse(source: &[u8]) -> bool {
-    let Ok(text) = pyship::analysis::decode(source) else {
-        return false;
-    };
-    let options = ruff_python_parser::ParseOptions::from(ruff_python_parser::Mode::Module)
-        .with_target_version(ruff_python_ast::PythonVersion::PY312);
-    let parsed = ruff_python_parser::parse_unchecked(&text, options);
-    let ok = parsed.errors().is_empty();
-    std::hint::black_box(parsed);
-    ok
 }
 
 fn main() {
@@ -81,7 +67,8 @@ fn main() {
     let start = thread_cpu_time();
     for (path, source) in &sources {
         if parse_only {
-            if parse(source) {
+            if let Ok(parsed) = pyship::compile::native::parse_312(source) {
+                std::hint::black_box(parsed);
                 native += 1;
             } else {
                 unsupported += 1;

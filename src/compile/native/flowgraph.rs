@@ -139,62 +139,66 @@ const F_HAS_CONST: u8 = 16;
 
 /// Every 3.12 opcode, pseudo-ops included, is below 512.
 static OPCODE_FLAGS: [u8; 512] = {
-    let mut t = [0u8; 512];
-    let jumps = [
-        op::FOR_ITER,
-        op::JUMP_FORWARD,
-        op::POP_JUMP_IF_FALSE,
-        op::POP_JUMP_IF_TRUE,
-        op::SEND,
-        op::POP_JUMP_IF_NOT_NONE,
-        op::POP_JUMP_IF_NONE,
-        op::JUMP_BACKWARD_NO_INTERRUPT,
-        op::JUMP_BACKWARD,
-        op::JUMP,
-        op::JUMP_NO_INTERRUPT,
-    ];
-    let mut i = 0;
-    while i < jumps.len() {
-        t[jumps[i] as usize] |= F_JUMP;
-        i += 1;
-    }
-    let pushes = [op::SETUP_FINALLY, op::SETUP_CLEANUP, op::SETUP_WITH];
-    let mut i = 0;
-    while i < pushes.len() {
-        t[pushes[i] as usize] |= F_BLOCK_PUSH;
-        i += 1;
-    }
-    let exits = [
-        op::RETURN_VALUE,
-        op::RETURN_CONST,
-        op::RAISE_VARARGS,
-        op::RERAISE,
-    ];
-    let mut i = 0;
-    while i < exits.len() {
-        t[exits[i] as usize] |= F_SCOPE_EXIT;
-        i += 1;
-    }
-    let unconditional = [
-        op::JUMP,
-        op::JUMP_NO_INTERRUPT,
-        op::JUMP_FORWARD,
-        op::JUMP_BACKWARD,
-        op::JUMP_BACKWARD_NO_INTERRUPT,
-    ];
-    let mut i = 0;
-    while i < unconditional.len() {
-        t[unconditional[i] as usize] |= F_UNCONDITIONAL_JUMP;
-        i += 1;
-    }
-    let consts = [op::LOAD_CONST, op::RETURN_CONST, op::KW_NAMES];
-    let mut i = 0;
-    while i < consts.len() {
-        t[consts[i] as usize] |= F_HAS_CONST;
-        i += 1;
-    }
-    t
+    let t = mark(
+        [0u8; 512],
+        &[
+            op::FOR_ITER,
+            op::JUMP_FORWARD,
+            op::POP_JUMP_IF_FALSE,
+            op::POP_JUMP_IF_TRUE,
+            op::SEND,
+            op::POP_JUMP_IF_NOT_NONE,
+            op::POP_JUMP_IF_NONE,
+            op::JUMP_BACKWARD_NO_INTERRUPT,
+            op::JUMP_BACKWARD,
+            op::JUMP,
+            op::JUMP_NO_INTERRUPT,
+        ],
+        F_JUMP,
+    );
+    let t = mark(
+        t,
+        &[op::SETUP_FINALLY, op::SETUP_CLEANUP, op::SETUP_WITH],
+        F_BLOCK_PUSH,
+    );
+    let t = mark(
+        t,
+        &[
+            op::RETURN_VALUE,
+            op::RETURN_CONST,
+            op::RAISE_VARARGS,
+            op::RERAISE,
+        ],
+        F_SCOPE_EXIT,
+    );
+    let t = mark(
+        t,
+        &[
+            op::JUMP,
+            op::JUMP_NO_INTERRUPT,
+            op::JUMP_FORWARD,
+            op::JUMP_BACKWARD,
+            op::JUMP_BACKWARD_NO_INTERRUPT,
+        ],
+        F_UNCONDITIONAL_JUMP,
+    );
+    mark(
+        t,
+        &[op::LOAD_CONST, op::RETURN_CONST, op::KW_NAMES],
+        F_HAS_CONST,
+    )
 };
+
+/// `table` with `flag` set for each of `opcodes` (a `const fn`: the table is built at compile
+/// time, where iterators are not available).
+const fn mark(mut table: [u8; 512], opcodes: &[u16], flag: u8) -> [u8; 512] {
+    let mut i = 0;
+    while i < opcodes.len() {
+        table[opcodes[i] as usize] |= flag;
+        i += 1;
+    }
+    table
+}
 
 #[inline]
 fn opcode_flags(opcode: u16) -> u8 {

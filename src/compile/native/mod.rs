@@ -71,14 +71,18 @@ pub enum Unsupported {
     Construct(&'static str),
 }
 
-/// Compile `source` (bytes exactly as on disk) for CPython 3.12 as `compile(source, dfile,
-/// "exec", dont_inherit=True, optimize=...)` would, with docstrings dropped as at optimize 2
-/// when `options.strip_docstrings` is set, and give the canonical marshal bytes.
-pub fn compile_312(
+/// The first step of [`compile_312`]: `source` decoded (PEP 263), its newlines made `\n`, and
+/// parsed by Ruff's parser as 3.12; refused when it does not parse cleanly. Public so that the
+/// benchmark can time this step alone.
+pub fn parse_312(
     source: &[u8],
-    dfile: &str,
-    options: CodeOptions,
-) -> Result<Vec<u8>, Unsupported> {
+) -> Result<
+    (
+        std::borrow::Cow<'_, str>,
+        ruff_python_parser::Parsed<ruff_python_ast::Mod>,
+    ),
+    Unsupported,
+> {
     let text =
         crate::analysis::decode(source).map_err(|err| Unsupported::Parse(err.to_string()))?;
     if text.contains('\0') {
@@ -97,6 +101,18 @@ pub fn compile_312(
     if !parsed.errors().is_empty() || !parsed.unsupported_syntax_errors().is_empty() {
         return Err(Unsupported::Parse("a syntax error or newer syntax".into()));
     }
+    Ok((text, parsed))
+}
+
+/// Compile `source` (bytes exactly as on disk) for CPython 3.12 as `compile(source, dfile,
+/// "exec", dont_inherit=True, optimize=...)` would, with docstrings dropped as at optimize 2
+/// when `options.strip_docstrings` is set, and give the canonical marshal bytes.
+pub fn compile_312(
+    source: &[u8],
+    dfile: &str,
+    options: CodeOptions,
+) -> Result<Vec<u8>, Unsupported> {
+    let (text, parsed) = parse_312(source)?;
     let ruff_python_ast::Mod::Module(module) = parsed.syntax() else {
         return Err(Unsupported::Parse("not a module".into()));
     };
