@@ -834,3 +834,41 @@ fn an_executable_that_dies_before_its_hello_fails_the_handshake_with_its_stderr(
         assert!(message.contains("its stderr ends with:\n"), "{message}");
     }
 }
+
+#[test]
+fn a_crash_is_reported_with_its_stderr_when_answers_before_it_are_still_being_read() {
+    use pyship::compile::cpython::worker::Worker;
+    // Requests pipelined to one worker: the worker answers the small ones and crashes on the
+    // last before the threads waiting on the earlier answers have all read them. What the
+    // crashing worker wrote to stderr must still be in the failure.
+    for python in &common::pythons() {
+        let interpreter = interpreter(python);
+        let hooks = env(&[("PYSHIP_TEST_CRASH_DFILE", Path::new("pkg/boom.py"))]);
+        for _ in 0..5 {
+            let worker = Worker::spawn(&interpreter, &hooks).unwrap();
+            let failure = thread::scope(|scope| {
+                for i in 0..40 {
+                    let (worker, interpreter) = (&worker, &interpreter);
+                    scope.spawn(move || {
+                        let _ = worker.compile(
+                            interpreter,
+                            &request(&format!("pkg/m{i}.py"), b"x = 1\n", 0),
+                            Duration::from_secs(30),
+                        );
+                    });
+                }
+                // Written last, so it queues behind all the others.
+                thread::sleep(Duration::from_millis(50));
+                worker
+                    .compile(
+                        &interpreter,
+                        &request("pkg/boom.py", b"x = 1\n", 0),
+                        Duration::from_secs(30),
+                    )
+                    .unwrap_err()
+            });
+            let message = failure.failure().to_string();
+            assert!(message.contains("simulated crash"), "{message}");
+        }
+    }
+}

@@ -153,6 +153,14 @@ pub struct Worker {
     turn_changed: Condvar,
 }
 
+/// A request as written: its id, the stderr total before it, and whether the write worked
+/// (`Err(None)` for a closed pipe, `Err(Some(why))` for a request that could not be encoded).
+struct Sent {
+    id: u64,
+    mark: u64,
+    written: Result<(), Option<String>>,
+}
+
 /// Whose turn it is to read, and what the worker said so far.
 #[derive(Debug, Default)]
 struct Turn {
@@ -375,8 +383,12 @@ impl Worker {
         encode: impl FnOnce(u64) -> Result<Vec<u8>, String>,
         decode: impl FnOnce(u64, Vec<u8>) -> Result<T, String>,
     ) -> Result<T, Failed> {
-        let (id, written) = {
+        let sent = {
             let mut stdin = self.stdin.lock().unwrap_or_else(PoisonError::into_inner);
+            // What the worker writes to stderr about this request comes after this point. Taken
+            // later, when this request's turn comes, a worker that crashes at once on it could
+            // already have written its last words, and the failure would show none.
+            let mark = self.stderr.lock().unwrap().total;
             let id = {
                 let mut turn = self.turn();
                 if let Some(dead) = &turn.dead {
@@ -395,8 +407,9 @@ impl Worker {
                 },
                 Err(message) => Err(Some(message)),
             };
-            (id, written)
+            Sent { id, mark, written }
         };
+        let id = sent.id;
 
         // Wait for the answers before this one.
         let mut turn = self.turn();
@@ -415,7 +428,7 @@ impl Worker {
         let needs_hello = turn.hello.is_none();
         drop(turn);
 
-        let result = self.answer(interpreter, id, written, needs_hello, timeout, decode);
+        let result = self.answer(interpreter, sent, needs_hello, timeout, decode);
         let mut turn = self.turn();
         match &result {
             Ok(_) => turn.answered += 1,
@@ -428,17 +441,15 @@ impl Worker {
         result.map_err(Failed::Served)
     }
 
-    /// Its turn: read the hello if nobody has yet, then the answer to request `id`.
+    /// Its turn: read the hello if nobody has yet, then the answer to the request `sent`.
     fn answer<T>(
         &self,
         interpreter: &Interpreter,
-        id: u64,
-        written: Result<(), Option<String>>,
+        Sent { id, mark, written }: Sent,
         needs_hello: bool,
         timeout: Duration,
         decode: impl FnOnce(u64, Vec<u8>) -> Result<T, String>,
     ) -> Result<T, WorkerFailure> {
-        let mark = self.stderr.lock().unwrap().total;
         if needs_hello {
             let hello = self.read_hello(interpreter, timeout.max(Duration::from_secs(30)))?;
             self.turn().hello = Some(hello);
