@@ -37,7 +37,7 @@ use crate::sink::{self, Sink, SinkError};
 use crate::source::deps;
 use crate::source::project::Project;
 use crate::source::tree::{FileKind, SourceFile, matcher};
-use crate::source::{self, Input, install_path};
+use crate::source::{self, Input, InputKind, install_path};
 
 /// One target's files: the project's, then with `--with-deps` the dependencies'.
 struct Target {
@@ -222,7 +222,13 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
                 err
             }
         };
-        let (mut target_files, mut target_sources) = (files.clone(), sources.clone());
+        // Bundles hold the project as installed; a wheel's own artifact does not use these.
+        let wheel = match &input.kind {
+            InputKind::Wheel(wheel) => Some(&**wheel),
+            _ => None,
+        };
+        let (mut target_files, mut target_sources) =
+            (bundle::installed_layout(wheel, files), sources.clone());
         let installed = if dependencies.is_empty() {
             None
         } else {

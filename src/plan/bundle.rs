@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::settings::{Config, OutputFormat};
 use crate::sink::zipapp::{EntryPoint, EntryPointError, PROJECT_MAIN, choose_entry_point};
+use crate::source::WheelInput;
 use crate::source::deps::DepsError;
 use crate::source::project::Project;
 use crate::source::tree::SourceFile;
@@ -75,10 +76,13 @@ pub fn entry_point(
     project: Option<&Project>,
     files: &[SourceFile],
 ) -> Result<EntryPoint, BundleError> {
-    let none = BTreeMap::new();
-    let scripts = match project {
-        Some(project) if config.bundle.main.is_none() => &project.scripts,
-        _ => &none,
+    let from_wheel;
+    let scripts = if let Some(project) = project {
+        &project.scripts
+    } else {
+        // A wheel SOURCE names its scripts in its own `entry_points.txt`.
+        from_wheel = wheel_console_scripts(files);
+        &from_wheel
     };
     // Before or after [`rename_main`].
     let has_main = files.iter().any(|file| {
@@ -89,6 +93,44 @@ pub fn entry_point(
         scripts,
         has_main,
     )?)
+}
+
+/// The `[console_scripts]` of the top-level `*.dist-info/entry_points.txt` among `files` (a
+/// wheel SOURCE's), by name; empty when there is none or it cannot be read.
+fn wheel_console_scripts(files: &[SourceFile]) -> BTreeMap<String, String> {
+    let Some(file) = files.iter().find(|file| {
+        file.relative
+            .strip_suffix(".dist-info/entry_points.txt")
+            .is_some_and(|dir| !dir.is_empty() && !dir.contains('/'))
+    }) else {
+        return BTreeMap::new();
+    };
+    let text = match &file.contents {
+        Some(contents) => String::from_utf8_lossy(contents).into_owned(),
+        None => fs_err::read_to_string(&file.path).unwrap_or_default(),
+    };
+    console_scripts(&text)
+}
+
+/// The `[console_scripts]` section of an `entry_points.txt` (the entry points file format:
+/// INI sections of `name = value`, `#` and `;` comments).
+fn console_scripts(text: &str) -> BTreeMap<String, String> {
+    let mut scripts = BTreeMap::new();
+    let mut in_section = false;
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if let Some(section) = line
+            .strip_prefix('[')
+            .and_then(|rest| rest.strip_suffix(']'))
+        {
+            in_section = section.trim() == "console_scripts";
+        } else if in_section && let Some((name, value)) = line.split_once('=') {
+            scripts.insert(name.trim().to_owned(), value.trim().to_owned());
+        }
+    }
+    scripts
 }
 
 /// Excludes for the project: `--exclude` plus the `--slim` presets.
@@ -120,6 +162,37 @@ pub fn rename_main(files: &[SourceFile]) -> Vec<SourceFile> {
         .map(|mut file| {
             if file.relative == "__main__.py" {
                 file.relative = format!("{PROJECT_MAIN}.py");
+            }
+            file
+        })
+        .collect()
+}
+
+/// A wheel SOURCE's files as `pip install --target` lays them out, which is what a bundle (dir,
+/// zip, zipapp) of it must hold to be importable: the `NAME.data/` categories leave the archive
+/// layout for their install places — `purelib/` and `platlib/` and `data/` to the top, `scripts/`
+/// to `bin/`, `headers/` to `include/python/NAME/`. Anything else is unchanged, in order.
+pub fn installed_layout(wheel: Option<&WheelInput>, files: &[SourceFile]) -> Vec<SourceFile> {
+    let Some(wheel) = wheel else {
+        return files.to_vec();
+    };
+    let data = wheel.dist_info.replace(".dist-info", ".data/");
+    let headers = format!("include/python/{}/", wheel.filename.name);
+    files
+        .iter()
+        .cloned()
+        .map(|mut file| {
+            let place = file.relative.strip_prefix(&data).and_then(|rest| {
+                let (category, path) = rest.split_once('/')?;
+                match category {
+                    "purelib" | "platlib" | "data" => Some(path.to_owned()),
+                    "scripts" => Some(format!("bin/{path}")),
+                    "headers" => Some(format!("{headers}{path}")),
+                    _ => None,
+                }
+            });
+            if let Some(place) = place {
+                file.relative = place;
             }
             file
         })
@@ -186,6 +259,7 @@ fn is_native(path: &str) -> bool {
 mod tests {
     use super::*;
     use crate::source::tree::FileKind;
+    use crate::wheel::tags::{Tag, WheelFilename};
 
     fn file(relative: &str, size: u64) -> SourceFile {
         SourceFile {
@@ -249,5 +323,79 @@ mod tests {
         let renamed = rename_main(&[file("__main__.py", 1), file("pkg/__main__.py", 1)]);
         assert_eq!(renamed[0].relative, "__pyship_main__.py");
         assert_eq!(renamed[1].relative, "pkg/__main__.py");
+    }
+
+    #[test]
+    fn a_wheels_console_scripts_are_read_from_its_entry_points() {
+        let text = "# made by hand\n[gui_scripts]\ngui = pkg.gui:run\n\n[console_scripts]\n  http = httpie.__main__:main\n; a comment\nhttps=httpie.__main__:main [extra]\n[other]\nx = y:z\n";
+        let scripts = console_scripts(text);
+        assert_eq!(
+            scripts.into_iter().collect::<Vec<_>>(),
+            [
+                ("http".to_owned(), "httpie.__main__:main".to_owned()),
+                (
+                    "https".to_owned(),
+                    "httpie.__main__:main [extra]".to_owned()
+                ),
+            ]
+        );
+        // Only the wheel's own top-level dist-info counts.
+        let mut entry_points = file("pkg-1.0.dist-info/entry_points.txt", 1);
+        entry_points.contents = Some(b"[console_scripts]\nrun = pkg:main\n".to_vec().into());
+        let mut vendored = file("pkg/_vendor/x-1.dist-info/entry_points.txt", 1);
+        vendored.contents = Some(b"[console_scripts]\nx = x:main\n".to_vec().into());
+        assert_eq!(
+            wheel_console_scripts(&[vendored.clone(), entry_points])
+                .into_keys()
+                .collect::<Vec<_>>(),
+            ["run"]
+        );
+        assert!(wheel_console_scripts(&[vendored]).is_empty());
+    }
+
+    #[test]
+    fn a_wheels_data_goes_where_pip_install_target_puts_it() {
+        let wheel = WheelInput {
+            filename: WheelFilename {
+                name: "pkg".to_owned(),
+                version: "1.0".to_owned(),
+                build: None,
+                tags: vec![Tag::new("py3", "none", "any")],
+            },
+            dist_info: "pkg-1.0.dist-info".to_owned(),
+            wheel_file: String::new(),
+            tags: Vec::new(),
+        };
+        let files = [
+            "pkg-1.0.data/data/share/x.txt",
+            "pkg-1.0.data/headers/pkg.h",
+            "pkg-1.0.data/platlib/_speed.so",
+            "pkg-1.0.data/purelib/extra.py",
+            "pkg-1.0.data/scripts/tool",
+            "pkg-1.0.data/unknown/y",
+            "pkg-1.0.dist-info/METADATA",
+            "pkg/__init__.py",
+            "pkg/pkg-1.0.data/purelib/z.py",
+        ]
+        .map(|relative| file(relative, 1));
+        let placed: Vec<_> = installed_layout(Some(&wheel), &files)
+            .into_iter()
+            .map(|file| file.relative)
+            .collect();
+        assert_eq!(
+            placed,
+            [
+                "share/x.txt",
+                "include/python/pkg/pkg.h",
+                "_speed.so",
+                "extra.py",
+                "bin/tool",
+                "pkg-1.0.data/unknown/y",
+                "pkg-1.0.dist-info/METADATA",
+                "pkg/__init__.py",
+                "pkg/pkg-1.0.data/purelib/z.py",
+            ]
+        );
+        assert_eq!(installed_layout(None, &files), files);
     }
 }

@@ -43,16 +43,16 @@ pub enum EntryPointError {
     },
     /// Several scripts and no `--main`.
     #[error(
-        "The project has several `[project.scripts]` ({}): pick the zipapp's entry point with `--main module:function`",
-        names.join(", ")
+        "Several console scripts could be the zipapp's entry point ({}): pick one with `--main module:function`",
+        scripts.iter().map(|(name, value)| format!("`{name}` = `{value}`")).collect::<Vec<_>>().join(", ")
     )]
     Ambiguous {
-        /// The script names.
-        names: Vec<String>,
+        /// The scripts, name and value.
+        scripts: Vec<(String, String)>,
     },
     /// Nothing to run.
     #[error(
-        "No entry point for the zipapp: pass `--main module:function`, or give the project one `[project.scripts]` entry or a top-level `__main__.py`"
+        "No entry point for the zipapp: pass `--main module:function`, or give the project one `[project.scripts]` entry (a wheel, one console script) or a top-level `__main__.py`"
     )]
     Missing,
 }
@@ -122,7 +122,10 @@ pub fn choose_entry_point(
         0 if has_main_module => Ok(EntryPoint::Module(PROJECT_MAIN.to_owned())),
         0 => Err(EntryPointError::Missing),
         _ => Err(EntryPointError::Ambiguous {
-            names: scripts.keys().cloned().collect(),
+            scripts: scripts
+                .iter()
+                .map(|(name, value)| (name.clone(), value.clone()))
+                .collect(),
         }),
     }
 }
@@ -260,7 +263,7 @@ mod tests {
             choose_entry_point(None, &scripts(&["a", "b"]), true)
                 .unwrap_err()
                 .to_string(),
-            "The project has several `[project.scripts]` (a, b): pick the zipapp's entry point with `--main module:function`"
+            "Several console scripts could be the zipapp's entry point (`a` = `pkg.cli:a`, `b` = `pkg.cli:b`): pick one with `--main module:function`"
         );
         assert!(matches!(
             choose_entry_point(None, &scripts(&[]), false),

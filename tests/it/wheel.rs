@@ -758,3 +758,51 @@ fn a_wheel_keeping_its_sources_holds_every_targets_pycs() {
     }
     verify_record(newer, &converted[0]);
 }
+
+#[test]
+fn a_wheel_becomes_a_zipapp_running_its_console_script() {
+    for python in &pythons() {
+        let temp = tempfile::tempdir().unwrap();
+        let input = foreign_wheel(python, &temp.path().join("in"), "py3-none-any");
+        let out = temp.path().join("out");
+        let app = convert(&input, &out, python, &["-f", "zipapp", "--strip-sources"]);
+        let output = python.run(&[app.to_str().unwrap(), "a", "b"]);
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            "greet says hi ['a', 'b']\n",
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    // With several scripts, the error shows what `--main` could be.
+    let python = pythons().pop().unwrap();
+    let temp = tempfile::tempdir().unwrap();
+    let cli = temp.path().join("cli.py");
+    std::fs::write(&cli, "def main():\n    print('hi')\n").unwrap();
+    let args = [
+        temp.path().to_str().unwrap(),
+        "two",
+        "1.0",
+        "py3-none-any",
+        "--member",
+        &format!("two/cli.py={}", cli.display()),
+        "--script",
+        "two=two.cli:main",
+        "--script",
+        "two-admin=two.cli:admin",
+    ];
+    let stdout = python.script(
+        &format!("import sys; sys.argv[1:] = {args:?}\n{MAKE_WHEEL}"),
+        &[],
+    );
+    let output = Pyship::build(Path::new(stdout.trim()))
+        .out(&temp.path().join("out"))
+        .python(&python)
+        .args(["-f", "zipapp"])
+        .fails(2);
+    assert_stderr_contains(
+        &output,
+        "Several console scripts could be the zipapp's entry point (`two` = `two.cli:main`, `two-admin` = `two.cli:admin`): pick one with `--main module:function`",
+    );
+}

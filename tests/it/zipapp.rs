@@ -559,7 +559,10 @@ fn entry_point_from_project_main_and_clear_errors() {
         &["-f", "zipapp"],
     )
     .fails(2);
-    assert_stderr_contains(&output, "several `[project.scripts]` (a, b)");
+    assert_stderr_contains(
+        &output,
+        "Several console scripts could be the zipapp's entry point (`a` = `lib:a`, `b` = `lib:b`)",
+    );
 }
 
 #[test]
