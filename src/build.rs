@@ -50,6 +50,8 @@ struct Target {
     stamps: Vec<Stamp>,
     /// Keeps the installed dependencies on disk until their data files are written.
     _deps: Option<deps::Installed>,
+    /// How many of `files` are the project's (the rest: dependencies).
+    project_files: usize,
 }
 
 /// What becomes of one planned artifact.
@@ -296,6 +298,7 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
             decisions,
             stamps,
             _deps: installed,
+            project_files,
         };
         // This target's artifacts: indices into `artifacts`.
         let mut mine = Vec::with_capacity(formats.len());
@@ -1006,6 +1009,22 @@ fn compile_target(
     if let Some(err) = write_error {
         report.warnings.push(err.warning(stats.write_errors));
     }
+    let python = interpreter.short_version();
+    for (index, warning) in failures.take_warnings() {
+        let at = indices[index];
+        let file = &target.files[at];
+        // Named as the analysis names them: dependencies by their path in site-packages.
+        let path = if at < target.project_files {
+            file.path.to_string_lossy()
+        } else {
+            std::borrow::Cow::Borrowed(file.relative.as_str())
+        };
+        crate::report::CompilerWarning::add(&mut report.compile_warnings, &path, warning, &python);
+    }
+    // Stable: a module's warnings stay in CPython's order within a line.
+    report
+        .compile_warnings
+        .sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
     for (index, error) in failures.finish()? {
         report.failures.push(Failure {
             path: target.files[indices[index]].path.clone(),
