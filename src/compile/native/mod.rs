@@ -40,6 +40,7 @@ mod opcode312;
 mod printable312;
 mod strings;
 mod unparse;
+mod warnings;
 
 // The tables of names and constants hash with FxHash, not SipHash: 12% less CPU over the
 // 3.12 stdlib (examples/native_cpu). Their keys come from the module being compiled, so a
@@ -116,6 +117,10 @@ pub fn compile_312(
     let ruff_python_ast::Mod::Module(module) = parsed.syntax() else {
         return Err(Unsupported::Parse("not a module".into()));
     };
+    // The native compiler gives no warnings: CPython compiles such a module and gives them.
+    if warnings::may_warn(&text, parsed.tokens(), module).is_some() {
+        return Err(Unsupported::Construct(warnings::WOULD_WARN));
+    }
     let table = scopes::build(module, &text).map_err(|refused| match refused {
         // CPython's symbol table raises a SyntaxError (or the syntax is newer): it reports it.
         scopes::Refused::Syntax(_) | scopes::Refused::NotPy312(_) => {
