@@ -30,9 +30,9 @@ Every frame, in both directions, is a little-endian u32 length followed by that 
      A module without warnings gets no status 3.
 
 Warnings are those compile() gives under this interpreter's default filters (recorded instead
-of printed): what its own compileall prints, e.g. 3.12's SyntaxWarning for "\d" in a string,
-which 3.8-3.11 give as a DeprecationWarning that the default filters hide. Each is sent once
-(category, line and message), in the order compile() gave them.
+of printed): what its own compileall prints, e.g. 3.12's SyntaxWarning for an invalid escape
+such as backslash-d in a string, which 3.8-3.11 give as a DeprecationWarning that the default
+filters hide. Each is sent once (category, line and message), in the order compile() gave them.
 
 EOF on stdin between frames ends the worker with status 0.
 

@@ -44,7 +44,7 @@ pub struct ArtifactReport {
 
 /// A warning CPython's compiler gave for one line of one module (what `compileall` prints, e.g.
 /// 3.12's `SyntaxWarning: invalid escape sequence '\d'`), with every target that gave it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CompilerWarning {
     /// The source file, as failures name it.
     pub path: String,

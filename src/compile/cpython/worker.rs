@@ -641,7 +641,8 @@ fn decode_response(id: u64, frame: Vec<u8>) -> Result<CompileOutcome, String> {
             match rest.get(used) {
                 Some(0) => {
                     let mut frame = frame;
-                    frame.drain(..9 + used + 1);
+                    // The status 0 after the warnings goes too.
+                    frame.drain(..=9 + used);
                     Ok(CompileOutcome::Code(frame, warnings))
                 }
                 _ => with_warnings(decode_outcome(&rest[used..])?, warnings),

@@ -18,7 +18,6 @@
 use ruff_python_ast::token::{TokenKind, Tokens};
 use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{self as ast, CmpOp, Expr, Number, Operator, Stmt, StringFlags as _};
-use ruff_text_size::Ranged as _;
 
 /// What a module that CPython 3.12 may warn about is counted under when it falls back.
 pub(crate) const WOULD_WARN: &str = "code CPython 3.12 warns about at compile time";
@@ -39,17 +38,17 @@ pub(crate) fn may_warn(
 }
 
 fn tokens_may_warn(text: &str, tokens: &Tokens) -> Option<&'static str> {
-    let mut previous_number_end = None;
+    // Where the number token just before ends, if the previous token is one.
+    let mut number_end = None;
     for token in tokens {
-        let range = token.range();
-        match token.kind() {
+        let (kind, range) = token.as_tuple();
+        match kind {
             TokenKind::String => {
                 let flags = token.unwrap_string_flags();
                 if !flags.prefix().is_raw() {
                     let start = usize::from(range.start()) + flags.opener_len().to_usize();
                     let end = usize::from(range.end()) - flags.closer_len().to_usize();
-                    let bytes = flags.is_byte_string();
-                    if start <= end && bad_escape(&text[start..end], bytes) {
+                    if start <= end && bad_escape(&text[start..end], flags.is_byte_string()) {
                         return Some("an invalid escape sequence");
                     }
                 }
@@ -61,28 +60,17 @@ fn tokens_may_warn(text: &str, tokens: &Tokens) -> Option<&'static str> {
                 }
             }
             // A name or keyword right after a number: `1if x else 2`, `0x1for`.
-            TokenKind::Name => {}
-            kind if kind.is_keyword() || kind.is_soft_keyword() => {}
-            _ => {
-                previous_number_end = number_end(token.kind(), range.end());
-                continue;
-            }
-        }
-        if token.kind() == TokenKind::Name
-            || token.kind().is_keyword()
-            || token.kind().is_soft_keyword()
-        {
-            if previous_number_end == Some(range.start()) {
+            kind if (kind == TokenKind::Name || kind.is_keyword() || kind.is_soft_keyword())
+                && number_end == Some(range.start()) =>
+            {
                 return Some("a number followed by a name");
             }
+            _ => {}
         }
-        previous_number_end = None;
+        number_end = matches!(kind, TokenKind::Int | TokenKind::Float | TokenKind::Complex)
+            .then_some(range.end());
     }
     None
-}
-
-fn number_end(kind: TokenKind, end: ruff_text_size::TextSize) -> Option<ruff_text_size::TextSize> {
-    matches!(kind, TokenKind::Int | TokenKind::Float | TokenKind::Complex).then_some(end)
 }
 
 /// Whether a literal's body (what is between its quotes, or an f-string's literal text) has an
@@ -100,6 +88,9 @@ fn bad_escape(body: &str, bytes: bool) -> bool {
         match next {
             '\n' | '\\' | '\'' | '"' | 'a' | 'b' | 'f' | 'n' | 'r' | 't' | 'v' | 'x' => {}
             'N' | 'u' | 'U' if !bytes => {}
+            // `decode_unicode_with_escapes` turns a backslash before a non-ASCII character
+            // into an escaped backslash: no warning.
+            c if !c.is_ascii() => {}
             '0'..='7' => {
                 let mut digits = 1;
                 while digits < 3 && chars.peek().is_some_and(|c| ('0'..='7').contains(c)) {
@@ -153,7 +144,7 @@ impl<'a> Visitor<'a> for Finder {
                 }
                 found
             }
-            Expr::Call(call) if typed_literal(&call.func) => Some("a call of a literal"),
+            Expr::Call(call) if uncallable(&call.func) => Some("a call of a literal"),
             Expr::Subscript(subscript) if bad_subscript(&subscript.value, &subscript.slice) => {
                 Some("a subscript of a literal")
             }
@@ -214,6 +205,21 @@ fn typed_literal(expr: &Expr) -> bool {
         )
 }
 
+/// `check_caller`'s kinds: constants and displays, not lambdas.
+fn uncallable(expr: &Expr) -> bool {
+    !matches!(expr, Expr::Lambda(_)) && typed_literal(expr)
+}
+
+/// What may fold into a number: operators on numbers only (`b"x" * 2` is bytes).
+fn number_like(expr: &Expr) -> bool {
+    match expr {
+        Expr::NumberLiteral(_) | Expr::BooleanLiteral(_) => true,
+        Expr::UnaryOp(unary) => number_like(&unary.operand),
+        Expr::BinOp(binary) => number_like(&binary.left) && number_like(&binary.right),
+        _ => false,
+    }
+}
+
 /// An integer for certain after folding: `check_index` accepts it.
 fn int_like(expr: &Expr) -> bool {
     match expr {
@@ -241,7 +247,8 @@ fn bad_subscript(value: &Expr, slice: &Expr) -> bool {
         | Expr::SetComp(_)
         | Expr::Generator(_)
         | Expr::Lambda(_) => true,
-        Expr::UnaryOp(_) | Expr::BinOp(_) | Expr::Subscript(_) => foldable(value),
+        Expr::UnaryOp(_) | Expr::BinOp(_) => number_like(value),
+        Expr::Subscript(_) => foldable(value),
         _ => false,
     };
     if unsubscriptable {
@@ -294,6 +301,7 @@ mod tests {
             "x = [1 (2)]",
             "x = (a, b)(c)",
             "x = 1[2]",
+            "x = (1 + 2)[0]",
             "x = {1}[0]",
             "x = [1, 2]['a']",
             "x = 'abc'[1.5]",
@@ -328,6 +336,9 @@ mod tests {
             "x = 1.5j",
             "x = 1_000",
             "x = 1e5",
+            "x = (lambda: 1)()",
+            "x = (b'x' * 32)[:4]",
+            "x = '\\П'",
         ] {
             assert_eq!(check(source), None, "{source}");
         }
