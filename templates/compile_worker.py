@@ -306,7 +306,7 @@ def main():
         if queue_log:
             with open(queue_log, "a") as log:
                 log.write("queued\n" if next_request_waiting() else "idle\n")
-        prefix = warned(caught)
+        prefix = warned(caught, dfile)
         if error is None:
             return prefix + b"\x00", answer
         line, column, message = error
@@ -315,13 +315,15 @@ def main():
             str(message).encode("utf-8", "backslashreplace"),
         )
 
-    def warned(caught):
+    def warned(caught, dfile):
         """The status 3 prefix for the warnings in `caught`, or nothing for none."""
         if not caught:
             return b""
         seen = set()
         parts = []
         for warning in caught:
+            if dfile in ("__main__.py", "__main__") and not shown_elsewhere(warning):
+                continue
             category = getattr(warning.category, "__name__", "Warning")
             line = clamp(warning.lineno)
             message = str(warning.message)
@@ -334,6 +336,18 @@ def main():
             parts.append(struct.pack("<II", line, len(category)) + category)
             parts.append(struct.pack("<I", len(message)) + message)
         return struct.pack("<BI", 3, len(seen)) + b"".join(parts)
+
+    def shown_elsewhere(warning):
+        """Whether the filters show `warning` for a module not named __main__. The warnings
+        module names a compile's module after its file, so "__main__.py" gets the filters of
+        __main__ (3.8-3.11 show it the DeprecationWarning for "\\d"); compileall names files
+        by their full path, which never does."""
+        with warnings.catch_warnings(record=True) as again:
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno,
+                module="pyship-compiled", registry={},
+            )
+        return bool(again)
 
     def check(options):
         if options & ~7 or (options & 3) == 3:

@@ -5,7 +5,11 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use pyship::compile::cpython::WorkerPool;
+use pyship::compile::{Backend, CodeOptions, CompileOutcome, CompileRequest, Optimize};
+
 use crate::common::{Pyship, Python, pythons};
+use crate::pool::{interpreter, request};
 
 /// A module with what every version warns about (`is` with a literal) and what only 3.12+
 /// warns about (`"\d"`: a DeprecationWarning before, which the default filters hide).
@@ -31,9 +35,14 @@ fn project(dir: &Path) -> PathBuf {
 /// What `python -m compileall` prints on stderr for `pkg/a.py` (compiled in a copy of its
 /// own): `path:line: Category: message` lines.
 fn compileall_says(python: &Python) -> BTreeSet<Said> {
+    compileall_says_of(python, WARNED)
+}
+
+/// [`compileall_says`] for a module of `source`.
+fn compileall_says_of(python: &Python, source: &str) -> BTreeSet<Said> {
     let temp = tempfile::tempdir().unwrap();
     let file = temp.path().join("a.py");
-    std::fs::write(&file, WARNED).unwrap();
+    std::fs::write(&file, source).unwrap();
     let output = python.run(&["-I", "-m", "compileall", "-q", file.to_str().unwrap()]);
     assert!(output.status.success(), "{output:?}");
     let prefix = format!("{}:", file.display());
@@ -116,12 +125,11 @@ fn build_prints_what_compileall_prints_and_q_silences_it() {
                 .out(&temp.path().join(out))
                 .args(["-f", "zip", "--cache-dir"])
                 .arg(&cache)
+                .arg("--report")
+                .arg(&report)
+                .context(python.version())
         };
-        let output = build("out")
-            .arg("--report")
-            .arg(&report)
-            .context(python.version())
-            .succeeds();
+        let output = build("out").succeeds();
         assert_eq!(only(&python, &pyship_says(&output)), expected);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(
@@ -269,5 +277,74 @@ fn compile_in_place_prints_them_too() {
             .arg(project.join("pkg"))
             .succeeds();
         assert!(pyship_says(&quiet).is_empty(), "-q");
+    }
+}
+
+fn warnings_of(outcome: &CompileOutcome) -> BTreeSet<Said> {
+    outcome
+        .warnings()
+        .iter()
+        .map(|warning| {
+            (
+                warning.line,
+                warning.category.clone(),
+                warning.message.clone(),
+            )
+        })
+        .collect()
+}
+
+/// The worker answers with compileall's warnings alone and in batches, with docstrings
+/// stripped (a module compiled twice warns once), and for a top-level `__main__.py`, which the
+/// warnings module would name `__main__` (3.8-3.11 show that module's DeprecationWarnings),
+/// while compileall names files by their full path.
+#[test]
+fn the_worker_answers_with_what_compileall_prints() {
+    let stripped = format!("\"\"\"Doc.\"\"\"\nfrom __future__ import annotations\n{WARNED}");
+    for python in pythons() {
+        let pool = WorkerPool::start(&interpreter(&python), 1).unwrap();
+        let expected = compileall_says(&python);
+        let requests: Vec<CompileRequest> = ["pkg/a.py", "__main__.py", "pkg/__main__.py"]
+            .into_iter()
+            .map(|dfile| request(dfile, WARNED.as_bytes(), 0))
+            .collect();
+        for request in &requests {
+            let outcome = pool.compile(request).unwrap();
+            assert_eq!(
+                warnings_of(&outcome),
+                expected,
+                "{} {}",
+                python.version(),
+                request.dfile
+            );
+        }
+        let batch: Vec<&CompileRequest> = requests.iter().collect();
+        for outcome in pool.compile_batch(&batch) {
+            assert_eq!(
+                warnings_of(&outcome.unwrap()),
+                expected,
+                "{} batch",
+                python.version()
+            );
+        }
+        let strip = CompileRequest {
+            options: CodeOptions {
+                optimize: Optimize::Zero,
+                strip_docstrings: true,
+            },
+            ..request("pkg/a.py", stripped.as_bytes(), 0)
+        };
+        let outcome = pool.compile(&strip).unwrap();
+        assert_eq!(
+            outcome.warnings().len(),
+            warnings_of(&outcome).len(),
+            "each once: {outcome:?}"
+        );
+        assert_eq!(
+            warnings_of(&outcome),
+            compileall_says_of(&python, &stripped),
+            "{} stripped",
+            python.version()
+        );
     }
 }

@@ -18,7 +18,7 @@ use pyship::interpreter::{Interpreter, Version};
 use crate::common::{self, Python};
 
 /// Probe `python` the way pyship's interpreter discovery does, independently of it.
-fn interpreter(python: &Python) -> Interpreter {
+pub fn interpreter(python: &Python) -> Interpreter {
     let out = python.script(
         "import sys, importlib.util\n\
          print(*sys.version_info[:3])\n\
@@ -46,7 +46,7 @@ fn interpreter(python: &Python) -> Interpreter {
     }
 }
 
-fn request(dfile: &str, source: &[u8], optimize: u8) -> CompileRequest {
+pub fn request(dfile: &str, source: &[u8], optimize: u8) -> CompileRequest {
     CompileRequest {
         source: source.into(),
         dfile: dfile.to_string(),
