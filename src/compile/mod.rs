@@ -289,8 +289,8 @@ pub struct Compiled {
 
 /// What a consumer of [`compile_all`] keeps of the answers that are not code: every syntax
 /// error, and the fatal error of the first request (in request order) that had one, so the
-/// error reported does not depend on which worker answered first.
-/// It keeps the compile warnings of every module too.
+/// error reported does not depend on which worker answered first. And the compile warnings of
+/// every module.
 #[derive(Debug, Default)]
 pub struct Failures {
     syntax_errors: Vec<(usize, SyntaxError)>,
@@ -306,13 +306,6 @@ impl Failures {
         index: usize,
         outcome: Result<CompileOutcome, CompileError>,
     ) -> Option<Vec<u8>> {
-        let warnings = match &outcome {
-            Ok(CompileOutcome::Code(_, warnings) | CompileOutcome::SyntaxError(_, warnings)) => {
-                warnings.len()
-            }
-            Err(_) => 0,
-        };
-        self.warnings.reserve(warnings);
         match outcome {
             Ok(CompileOutcome::Code(code, warnings)) => {
                 self.warnings
@@ -808,6 +801,78 @@ pub fn compile_all<E: From<CompileError>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A backend that only relocates: what the cache needs of one.
+    struct Relocating;
+
+    impl Backend for Relocating {
+        fn compile(&self, _: &CompileRequest) -> Result<CompileOutcome, CompileError> {
+            unreachable!("the cache tests compile nothing")
+        }
+        fn magic(&self) -> [u8; 4] {
+            *b"TEST"
+        }
+        fn relocate(
+            &self,
+            code: &[u8],
+            _: Option<usize>,
+            dfile: &str,
+        ) -> Result<Relocated, CompileError> {
+            let code = String::from_utf8(code.to_vec()).unwrap();
+            let body = code.split_once('@').map_or(code.as_str(), |(body, _)| body);
+            Ok(Relocated {
+                code: format!("{body}@{dfile}").into_bytes(),
+                slot: None,
+            })
+        }
+        fn slots(&self) -> usize {
+            1
+        }
+    }
+
+    /// A cache entry keeps the warnings with the code or the syntax error, so a module served
+    /// from the cache warns as its compile did; an entry without them reads as before.
+    #[test]
+    fn cache_entries_keep_the_warnings() {
+        let warnings = vec![
+            CompileWarning {
+                line: 2,
+                category: "SyntaxWarning".to_owned(),
+                message: "invalid escape sequence '\\d'".to_owned(),
+            },
+            CompileWarning {
+                line: 0,
+                category: "DeprecationWarning".to_owned(),
+                message: String::new(),
+            },
+        ];
+        let error = SyntaxError {
+            line: 3,
+            column: 4,
+            message: "invalid syntax".to_owned(),
+        };
+        for outcome in [
+            CompileOutcome::Code(b"code@a.py".to_vec(), warnings.clone()),
+            CompileOutcome::code(b"code@a.py".to_vec()),
+            CompileOutcome::SyntaxError(error.clone(), warnings.clone()),
+            CompileOutcome::SyntaxError(error.clone(), Vec::new()),
+        ] {
+            let stored = store(&Relocating, &outcome).unwrap();
+            assert_eq!(
+                stored[0] == STORED_WARNINGS,
+                !outcome.warnings().is_empty(),
+                "{outcome:?}"
+            );
+            let back = unstore(&Relocating, &stored, "a.py").unwrap();
+            assert_eq!(back, outcome);
+            // A cut entry is a miss, not wrong warnings.
+            if !outcome.warnings().is_empty() {
+                for cut in 1..30 {
+                    assert!(unstore(&Relocating, &stored[..cut], "a.py").is_none());
+                }
+            }
+        }
+    }
 
     /// A copy of a module whose compile failed gets the same kind of error, so a broken
     /// interpreter reads the same for every module, and a worker failure names the copy.
