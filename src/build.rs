@@ -30,7 +30,7 @@ use crate::interpreter::{Interpreter, resolve};
 use crate::plan::layout::{self, Content, LayoutOptions, Loader};
 use crate::plan::{self, ArtifactPlan, PlanError, bundle, default_format, plan_artifact};
 use crate::report::{
-    ArtifactReport, DroppedFile, Failure, OutsideImport, Pruned, Report, Reporter,
+    ArtifactReport, CompilerWarning, DroppedFile, Failure, OutsideImport, Pruned, Report, Reporter,
 };
 use crate::settings::{Config, OutputFormat, Placement};
 use crate::sink::{self, Sink, SinkError};
@@ -50,6 +50,8 @@ struct Target {
     stamps: Vec<Stamp>,
     /// Keeps the installed dependencies on disk until their data files are written.
     _deps: Option<deps::Installed>,
+    /// How many of `files` are the project's (the rest: dependencies).
+    project_files: usize,
 }
 
 /// What becomes of one planned artifact.
@@ -58,6 +60,8 @@ enum Artifact {
     UpToDate {
         plan: ArtifactPlan,
         recorded: sink::Artifact,
+        /// The compile warnings the build that wrote it gave for its modules.
+        warnings: Vec<CompilerWarning>,
     },
     /// Being written; compiled modules go in as they arrive.
     Open(OpenArtifact),
@@ -302,6 +306,7 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
             decisions,
             stamps,
             _deps: installed,
+            project_files,
         };
         // This target's artifacts: indices into `artifacts`.
         let mut mine = Vec::with_capacity(formats.len());
@@ -414,34 +419,45 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
         crate::support::interrupt::check()?;
         let target = &targets[index];
         let up_to_date = matches!(artifact, Artifact::UpToDate { .. });
+        let dest = match &artifact {
+            Artifact::UpToDate { plan, .. } => &plan.dest,
+            Artifact::Open(open) => &open.plan.dest,
+        };
+        // A wheel shared by several targets is for each of them.
+        let pythons: Vec<String> = shared
+            .iter()
+            .find(|(shared, _)| shared == dest)
+            .map_or_else(
+                || vec![target.interpreter.short_version()],
+                |(_, members)| {
+                    members
+                        .iter()
+                        .map(|&member| interpreters[member].short_version())
+                        .collect()
+                },
+            );
+        let python = pythons.join(", ");
         let (plan, written) = match artifact {
-            Artifact::UpToDate { plan, recorded } => {
+            Artifact::UpToDate {
+                plan,
+                recorded,
+                warnings,
+            } => {
                 report.up_to_date.push(plan.dest.clone());
+                // Nothing compiled: what the build that wrote it printed is printed again.
+                replay(&mut report.compile_warnings, warnings);
                 (plan, recorded)
             }
             Artifact::Open(open) => {
                 let written = open.sink.finish()?;
                 if let Some((records, fingerprint)) = &open.record {
+                    let warnings = warnings_of(&report.compile_warnings, &pythons);
                     // Best effort: without a record the next build just writes again.
-                    let _ = records.remember(&written, fingerprint);
+                    let _ = records.remember(&written, fingerprint, &warnings);
                 }
                 (open.plan, written)
             }
         };
-        // A wheel shared by several targets is for each of them.
-        let python = shared
-            .iter()
-            .find(|(dest, _)| *dest == plan.dest)
-            .map_or_else(
-                || target.interpreter.short_version(),
-                |(_, members)| {
-                    members
-                        .iter()
-                        .map(|&member| interpreters[member].short_version())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                },
-            );
         let sizes = crate::report::sizes::measure(
             &written,
             artifact_files(&plan, files, target),
@@ -928,6 +944,46 @@ fn prune_target(
     Ok(pruning.kept)
 }
 
+/// The compile warnings among `warnings` that `pythons` gave, naming only those: what an
+/// artifact for them records.
+fn warnings_of(warnings: &[CompilerWarning], pythons: &[String]) -> Vec<CompilerWarning> {
+    warnings
+        .iter()
+        .filter_map(|warning| {
+            let python: Vec<String> = warning
+                .python
+                .iter()
+                .filter(|python| pythons.contains(python))
+                .cloned()
+                .collect();
+            (!python.is_empty()).then(|| CompilerWarning {
+                python,
+                ..warning.clone()
+            })
+        })
+        .collect()
+}
+
+/// Add the recorded `warnings` of an up-to-date artifact to those of the build, each once.
+fn replay(warnings: &mut Vec<CompilerWarning>, recorded: Vec<CompilerWarning>) {
+    for warning in recorded {
+        for python in &warning.python {
+            let said = crate::compile::CompileWarning {
+                line: warning.line,
+                category: warning.category.clone(),
+                message: warning.message.clone(),
+            };
+            CompilerWarning::add(warnings, &warning.path, said, python);
+        }
+    }
+    sort_warnings(warnings);
+}
+
+/// By file then line; stable, so a module's warnings stay in CPython's order within a line.
+fn sort_warnings(warnings: &mut [CompilerWarning]) {
+    warnings.sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
+}
+
 /// Keep the items of `items` whose `kept` is true.
 fn retain_kept<T>(items: &mut Vec<T>, kept: &[bool]) {
     let mut kept = kept.iter();
@@ -1012,6 +1068,19 @@ fn compile_target(
     if let Some(err) = write_error {
         report.warnings.push(err.warning(stats.write_errors));
     }
+    let python = interpreter.short_version();
+    for (index, warning) in failures.take_warnings() {
+        let at = indices[index];
+        let file = &target.files[at];
+        // Named as the analysis names them: dependencies by their path in site-packages.
+        let path = if at < target.project_files {
+            file.path.to_string_lossy()
+        } else {
+            std::borrow::Cow::Borrowed(file.relative.as_str())
+        };
+        CompilerWarning::add(&mut report.compile_warnings, &path, warning, &python);
+    }
+    sort_warnings(&mut report.compile_warnings);
     for (index, error) in failures.finish()? {
         report.failures.push(Failure {
             path: target.files[indices[index]].path.clone(),
@@ -1090,7 +1159,11 @@ fn start_artifact(
     if let Some((records, fingerprint)) = &record
         && let Some(recorded) = records.up_to_date(&plan.dest, fingerprint)
     {
-        return Ok(Artifact::UpToDate { plan, recorded });
+        return Ok(Artifact::UpToDate {
+            plan,
+            recorded: recorded.0,
+            warnings: recorded.1,
+        });
     }
 
     let interpreter = &target.interpreter;

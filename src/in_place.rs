@@ -227,6 +227,8 @@ pub struct InplaceReport {
     pub said: Vec<Said>,
     /// Things the user should know that did not stop the run.
     pub warnings: Vec<String>,
+    /// Warnings CPython's compiler gave (what compileall prints on stderr), by module then line.
+    pub compile_warnings: Vec<crate::report::CompilerWarning>,
     /// Wall time of each stage, in order: `scan`, `check`, `compile 3.12`, `write`.
     pub timings: Vec<(String, f64)>,
     /// Wall time.
@@ -246,7 +248,7 @@ impl InplaceReport {
             human_bytes(self.source_bytes),
             self.up_to_date,
             self.duration.as_secs_f64(),
-            crate::report::warning_count(self.warnings.len())
+            crate::report::warning_count(self.warnings.len() + self.compile_warnings.len())
         )
     }
 }
@@ -672,6 +674,14 @@ pub fn run(config: &InplaceConfig, reporter: &dyn Reporter) -> Result<InplaceRep
         errors
             .entry(source_index)
             .or_insert_with(|| source_error(&sources[source_index], &err, &interpreter));
+    }
+    // Each source once, whatever the levels it was compiled at.
+    let python = interpreter.short_version();
+    let mut compile_warnings = failures.take_warnings();
+    compile_warnings.sort_by_key(|(index, warning)| (pending[*index].index, warning.line));
+    for (index, warning) in compile_warnings {
+        let path = sources[pending[index].index].path.to_string_lossy();
+        crate::report::CompilerWarning::add(&mut report.compile_warnings, &path, warning, &python);
     }
     let mut refused = Vec::new();
     for (index, error) in failures.finish()? {

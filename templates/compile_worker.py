@@ -6,7 +6,7 @@ unchanged on CPython 3.8 to 3.14, so: no `match`, no `X | Y` annotations, stdlib
 Every frame, in both directions, is a little-endian u32 length followed by that many bytes.
 
 1. Hello (worker -> pyship), once at start: UTF-8 JSON
-   {"protocol": 2, "version": [3, 12, 1], "magic": "<MAGIC_NUMBER as hex>",
+   {"protocol": 3, "version": [3, 12, 1], "magic": "<MAGIC_NUMBER as hex>",
     "cache_tag": "cpython-312", "implementation": "cpython", "pid": 1234}
 2. Request (pyship -> worker): <u64 id> <u8 options> <u32 dfile length> <dfile UTF-8>
    <source bytes: the rest of the frame, exactly as on disk>. The options byte (pyship's
@@ -23,7 +23,16 @@ Every frame, in both directions, is a little-endian u32 length followed by that 
      any other exception (ValueError for null bytes, RecursionError, ...) is reported as
      "TypeName: text" at 0:0;
    - status 2, the answer to a batch: <u32 count>, then per module, in request order,
-     <u32 length> and that many bytes: <u8 status 0 or 1> and what follows it above.
+     <u32 length> and that many bytes: <u8 status 0, 1 or 3> and what follows it here;
+   - status 3, the warnings compiling the module gave (see below), before its answer:
+     <u32 count>, then per warning <u32 line> <u32 category length> <category name UTF-8>
+     <u32 message length> <message UTF-8>, then <u8 status 0 or 1> and what follows it above.
+     A module without warnings gets no status 3.
+
+Warnings are those compile() gives under this interpreter's default filters (recorded instead
+of printed): what its own compileall prints, e.g. 3.12's SyntaxWarning for an invalid escape
+such as backslash-d in a string, which 3.8-3.11 give as a DeprecationWarning that the default
+filters hide. Each is sent once (category, line and message), in the order compile() gave them.
 
 EOF on stdin between frames ends the worker with status 0.
 
@@ -188,6 +197,7 @@ def main():
     import os
     import struct
     import time
+    import warnings
     from importlib.util import MAGIC_NUMBER
 
     stdin = sys.stdin.buffer
@@ -254,7 +264,7 @@ def main():
         return min(number, 0xFFFFFFFF)
 
     hello = {
-        "protocol": 2,
+        "protocol": 3,
         "version": list(sys.version_info[:3]),
         "magic": MAGIC_NUMBER.hex(),
         "cache_tag": sys.implementation.cache_tag,
@@ -279,28 +289,65 @@ def main():
             while True:
                 time.sleep(3600)
         error = None
-        try:
-            if options & 4:
-                code = strip_docstrings(source, dfile, optimize)
-            else:
-                code = compile(source, dfile, "exec", dont_inherit=True, optimize=optimize)
-            answer = marshal.dumps(code)
-            del code
-        except SyntaxError as exc:
-            message = exc.msg if exc.msg is not None else str(exc)
-            error = (clamp(exc.lineno), clamp(exc.offset), message)
-        except Exception as exc:
-            error = (0, 0, "%s: %s" % (type(exc).__name__, exc))
+        # record=True leaves the filters as they are: only what would be printed is recorded.
+        with warnings.catch_warnings(record=True) as caught:
+            try:
+                if options & 4:
+                    code = strip_docstrings(source, dfile, optimize)
+                else:
+                    code = compile(source, dfile, "exec", dont_inherit=True, optimize=optimize)
+                answer = marshal.dumps(code)
+                del code
+            except SyntaxError as exc:
+                message = exc.msg if exc.msg is not None else str(exc)
+                error = (clamp(exc.lineno), clamp(exc.offset), message)
+            except Exception as exc:
+                error = (0, 0, "%s: %s" % (type(exc).__name__, exc))
         if queue_log:
             with open(queue_log, "a") as log:
                 log.write("queued\n" if next_request_waiting() else "idle\n")
+        prefix = warned(caught, dfile)
         if error is None:
-            return b"\x00", answer
+            return prefix + b"\x00", answer
         line, column, message = error
         return (
-            struct.pack("<BII", 1, line, column),
+            prefix + struct.pack("<BII", 1, line, column),
             str(message).encode("utf-8", "backslashreplace"),
         )
+
+    def warned(caught, dfile):
+        """The status 3 prefix for the warnings in `caught`, or nothing for none."""
+        if not caught:
+            return b""
+        seen = set()
+        parts = []
+        for warning in caught:
+            if dfile in ("__main__.py", "__main__") and not shown_elsewhere(warning):
+                continue
+            category = getattr(warning.category, "__name__", "Warning")
+            line = clamp(warning.lineno)
+            message = str(warning.message)
+            if (category, line, message) in seen:
+                # The docstring stripping compiles twice; CPython's own repeats go too.
+                continue
+            seen.add((category, line, message))
+            category = category.encode("utf-8", "backslashreplace")
+            message = message.encode("utf-8", "backslashreplace")
+            parts.append(struct.pack("<II", line, len(category)) + category)
+            parts.append(struct.pack("<I", len(message)) + message)
+        return struct.pack("<BI", 3, len(seen)) + b"".join(parts)
+
+    def shown_elsewhere(warning):
+        """Whether the filters show `warning` for a module not named __main__. The warnings
+        module names a compile's module after its file, so "__main__.py" gets the filters of
+        __main__ (3.8-3.11 show it the DeprecationWarning for "\\d"); compileall names files
+        by their full path, which never does."""
+        with warnings.catch_warnings(record=True) as again:
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno,
+                module="pyship-compiled", registry={},
+            )
+        return bool(again)
 
     def check(options):
         if options & ~7 or (options & 3) == 3:

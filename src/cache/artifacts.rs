@@ -5,13 +5,18 @@
 //!
 //! A record is at `DIR/artifacts-v1/<sha256 of the canonical destination path, hex>` and holds
 //! the build's fingerprint (32 bytes), the file's stamp (size, modification time and inode: 28
-//! bytes) and the files the archive holds (JSON).
+//! bytes), the files the archive holds (JSON) and the compile warnings of its modules (JSON,
+//! after it), which a no-change rebuild prints again. A record without them is not up to date:
+//! pyship wrote it before it kept them.
 
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest as _, Sha256};
 
+use serde::Deserialize as _;
+
 use crate::cache::{CacheError, hex, write_atomic};
+use crate::report::CompilerWarning;
 use crate::sink::Artifact;
 
 /// Where artifact records live, beside the entries.
@@ -37,23 +42,35 @@ impl ArtifactRecords {
 
     /// Whether the archive at `dest` is the one a build with `fingerprint` would write: it was
     /// written by pyship from the same inputs and has not been touched since (same size and
-    /// modification time). Returns it as it was recorded, with the files it holds.
-    pub fn up_to_date(&self, dest: &Path, fingerprint: &[u8; 32]) -> Option<Artifact> {
+    /// modification time). Returns it as it was recorded, with the files it holds, and the
+    /// compile warnings of its modules.
+    pub fn up_to_date(
+        &self,
+        dest: &Path,
+        fingerprint: &[u8; 32],
+    ) -> Option<(Artifact, Vec<CompilerWarning>)> {
         let record = fs_err::read(self.record_path(dest)).ok()?;
         let (recorded, rest) = record.split_at_checked(32)?;
-        let (stamp, files) = rest.split_at_checked(28)?;
+        let (stamp, json) = rest.split_at_checked(28)?;
         if recorded != fingerprint || stamp != self::stamp(dest)?.as_slice() {
             return None;
         }
-        Some(Artifact::new(
-            dest.to_path_buf(),
-            serde_json::from_slice(files).ok()?,
-        ))
+        let mut json = serde_json::Deserializer::from_slice(json);
+        let files = std::collections::BTreeMap::deserialize(&mut json).ok()?;
+        let warnings = Vec::deserialize(&mut json).ok()?;
+        json.end().ok()?;
+        Some((Artifact::new(dest.to_path_buf(), files), warnings))
     }
 
     /// Record that `artifact` was just written for `fingerprint`: the fingerprint, the file's
-    /// size and modification time, and the files it holds (JSON).
-    pub fn remember(&self, artifact: &Artifact, fingerprint: &[u8; 32]) -> Result<(), CacheError> {
+    /// size and modification time, the files it holds and the compile `warnings` of its
+    /// modules (JSON).
+    pub fn remember(
+        &self,
+        artifact: &Artifact,
+        fingerprint: &[u8; 32],
+        warnings: &[CompilerWarning],
+    ) -> Result<(), CacheError> {
         let io = |err: std::io::Error| CacheError::Io {
             dir: self.dir.clone(),
             err,
@@ -68,6 +85,7 @@ impl ArtifactRecords {
         let mut record = fingerprint.to_vec();
         record.extend_from_slice(&stamp);
         serde_json::to_writer(&mut record, &artifact.files).map_err(|err| io(err.into()))?;
+        serde_json::to_writer(&mut record, warnings).map_err(|err| io(err.into()))?;
         write_atomic(&path, &record).map_err(io)
     }
 }

@@ -78,6 +78,14 @@ pub(crate) fn run(args: Box<BuildArgs>, quiet: bool, verbose: bool) -> ExitCode 
                     escape(&warning.message)
                 ));
             }
+            for warning in &report.compile_warnings {
+                message(format_args!(
+                    "{}:{}: {WARNING}: {}",
+                    escape(&warning.path),
+                    warning.line,
+                    escape(&warning.to_string())
+                ));
+            }
         }
         if !report.failures.is_empty() {
             summarize(&total, quiet);

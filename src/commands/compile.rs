@@ -42,6 +42,14 @@ pub(crate) fn run(config: &pyship::in_place::InplaceConfig, verbose: bool) -> Ex
         for warning in &report.warnings {
             message(format_args!("{WARNING}: {}", escape(warning)));
         }
+        for warning in &report.compile_warnings {
+            message(format_args!(
+                "{}:{}: {WARNING}: {}",
+                escape(&warning.path),
+                warning.line,
+                escape(&warning.to_string())
+            ));
+        }
     }
     // compileall's stdout already shows each failure; these are the `path:line:col: message`
     // lines editors and CI annotations read. `-qq` silences them as it does compileall's.

@@ -29,7 +29,9 @@ pub const STORED_DFILE: &str = "<pyship>";
 /// number is `magic`, at any path.
 pub fn cache_key(digest: &SourceDigest, magic: [u8; 4], request: &CompileRequest) -> CacheKey {
     let mut hasher = Sha256::new();
-    hasher.update(b"pyship cache key, any path\0");
+    // Entries have held the compile's warnings since "with warnings": older ones, which may
+    // lack them, are never read again (the size cap removes them in time).
+    hasher.update(b"pyship cache key, any path, with warnings\0");
     hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
     hasher.update(b"\0");
     hasher.update(digest.0);

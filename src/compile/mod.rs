@@ -45,13 +45,43 @@ pub struct SyntaxError {
     pub message: String,
 }
 
-/// What compiling one module gives.
+/// A warning CPython's compiler gave for a module, one its own `compileall` prints (the
+/// interpreter's default warning filters decide, so it differs by version): e.g. 3.12's
+/// `SyntaxWarning: invalid escape sequence '\d'`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CompileWarning {
+    /// 1-based line, 0 when CPython gave none.
+    pub line: u32,
+    /// The warning's class name, e.g. `SyntaxWarning`.
+    pub category: String,
+    /// Its text.
+    pub message: String,
+}
+
+/// What compiling one module gives, each with the warnings compiling it gave (in the order
+/// CPython gave them, each once).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CompileOutcome {
     /// The canonical marshalled code object (the `.pyc` without its 16-byte header).
-    Code(Vec<u8>),
+    Code(Vec<u8>, Vec<CompileWarning>),
     /// The source does not compile.
-    SyntaxError(SyntaxError),
+    SyntaxError(SyntaxError, Vec<CompileWarning>),
+}
+
+impl CompileOutcome {
+    /// Code without warnings.
+    pub fn code(code: Vec<u8>) -> CompileOutcome {
+        CompileOutcome::Code(code, Vec::new())
+    }
+
+    /// The warnings compiling the module gave.
+    pub fn warnings(&self) -> &[CompileWarning] {
+        match self {
+            CompileOutcome::Code(_, warnings) | CompileOutcome::SyntaxError(_, warnings) => {
+                warnings
+            }
+        }
+    }
 }
 
 /// The compile stage failed for a reason other than the source itself.
@@ -259,23 +289,34 @@ pub struct Compiled {
 
 /// What a consumer of [`compile_all`] keeps of the answers that are not code: every syntax
 /// error, and the fatal error of the first request (in request order) that had one, so the
-/// error reported does not depend on which worker answered first.
+/// error reported does not depend on which worker answered first. And the compile warnings of
+/// every module.
 #[derive(Debug, Default)]
 pub struct Failures {
     syntax_errors: Vec<(usize, SyntaxError)>,
     fatal: Option<(usize, CompileError)>,
+    warnings: Vec<(usize, CompileWarning)>,
 }
 
 impl Failures {
-    /// Keep what request `index` gave unless it is code, which is returned.
+    /// Keep what request `index` gave unless it is code, which is returned; its warnings are
+    /// kept either way.
     pub fn code(
         &mut self,
         index: usize,
         outcome: Result<CompileOutcome, CompileError>,
     ) -> Option<Vec<u8>> {
         match outcome {
-            Ok(CompileOutcome::Code(code)) => return Some(code),
-            Ok(CompileOutcome::SyntaxError(error)) => self.syntax_errors.push((index, error)),
+            Ok(CompileOutcome::Code(code, warnings)) => {
+                self.warnings
+                    .extend(warnings.into_iter().map(|warning| (index, warning)));
+                return Some(code);
+            }
+            Ok(CompileOutcome::SyntaxError(error, warnings)) => {
+                self.warnings
+                    .extend(warnings.into_iter().map(|warning| (index, warning)));
+                self.syntax_errors.push((index, error));
+            }
             Err(err) => {
                 if self.fatal.as_ref().is_none_or(|(first, _)| index < *first) {
                     self.fatal = Some((index, err));
@@ -283,6 +324,16 @@ impl Failures {
             }
         }
         None
+    }
+
+    /// The compile warnings kept so far, by request index then line (each module's in
+    /// CPython's order within a line), each once.
+    pub fn take_warnings(&mut self) -> Vec<(usize, CompileWarning)> {
+        let mut warnings = std::mem::take(&mut self.warnings);
+        warnings.sort_by_key(|(index, warning)| (*index, warning.line));
+        let mut seen = std::collections::HashSet::new();
+        warnings.retain(|(index, warning)| seen.insert((*index, warning.clone())));
+        warnings
     }
 
     /// The first fatal error, else the syntax errors by request index.
@@ -299,10 +350,31 @@ impl Failures {
 /// [`STORED_DFILE`] after its slot (`u32`, little-endian, `u32::MAX` for none), or the syntax
 /// error's line, column (`u32`, little-endian) and message. A syntax error is cached too (its
 /// message never names the file), so a warm run over a tree with a broken file starts no worker
-/// either.
+/// either. An outcome with warnings is [`STORED_WARNINGS`], their count (`u32`) and each one's
+/// line, category and message (`u32` lengths before the texts), then the entry without them: a
+/// module served from the cache warns as its compile did.
 fn store(backend: &dyn Backend, outcome: &CompileOutcome) -> Result<Vec<u8>, CompileError> {
+    let warnings = outcome.warnings();
+    if !warnings.is_empty() {
+        let mut stored = vec![STORED_WARNINGS];
+        stored.extend_from_slice(&(warnings.len() as u32).to_le_bytes());
+        for warning in warnings {
+            stored.extend_from_slice(&warning.line.to_le_bytes());
+            for text in [&warning.category, &warning.message] {
+                stored.extend_from_slice(&(text.len() as u32).to_le_bytes());
+                stored.extend_from_slice(text.as_bytes());
+            }
+        }
+        stored.extend(store_bare(backend, outcome)?);
+        return Ok(stored);
+    }
+    store_bare(backend, outcome)
+}
+
+/// [`store`] without the warnings.
+fn store_bare(backend: &dyn Backend, outcome: &CompileOutcome) -> Result<Vec<u8>, CompileError> {
     match outcome {
-        CompileOutcome::Code(code) => {
+        CompileOutcome::Code(code, _) => {
             let Relocated { code, slot } = backend.relocate(code, None, STORED_DFILE)?;
             let slot = slot
                 .and_then(|slot| u32::try_from(slot).ok())
@@ -313,7 +385,7 @@ fn store(backend: &dyn Backend, outcome: &CompileOutcome) -> Result<Vec<u8>, Com
             stored.extend_from_slice(&code);
             Ok(stored)
         }
-        CompileOutcome::SyntaxError(error) => {
+        CompileOutcome::SyntaxError(error, _) => {
             let mut stored = vec![STORED_SYNTAX_ERROR];
             stored.extend_from_slice(&error.line.to_le_bytes());
             stored.extend_from_slice(&error.column.to_le_bytes());
@@ -325,20 +397,51 @@ fn store(backend: &dyn Backend, outcome: &CompileOutcome) -> Result<Vec<u8>, Com
 
 /// The outcome a cache entry made by [`store`] gives at `dfile`; `None` when it does not read.
 fn unstore(backend: &dyn Backend, stored: &[u8], dfile: &str) -> Option<CompileOutcome> {
+    let mut warnings = Vec::new();
+    let mut stored = stored;
+    if let Some((&STORED_WARNINGS, rest)) = stored.split_first() {
+        let mut at = 0;
+        let number = |at: &mut usize| -> Option<u32> {
+            let value = rest.get(*at..*at + 4)?;
+            *at += 4;
+            Some(u32::from_le_bytes(value.try_into().expect("4 bytes")))
+        };
+        let text = |at: &mut usize| -> Option<String> {
+            let length = number(at)? as usize;
+            let text = rest.get(*at..at.checked_add(length)?)?;
+            *at += length;
+            String::from_utf8(text.to_vec()).ok()
+        };
+        let count = number(&mut at)?;
+        for _ in 0..count {
+            let line = number(&mut at)?;
+            let category = text(&mut at)?;
+            let message = text(&mut at)?;
+            warnings.push(CompileWarning {
+                line,
+                category,
+                message,
+            });
+        }
+        stored = &rest[at..];
+    }
     match stored.split_first()? {
         (&STORED_CODE, code) if code.len() >= 4 => {
             let slot = u32::from_le_bytes(code[..4].try_into().expect("4 bytes"));
             let slot = (slot != u32::MAX).then_some(slot as usize);
             let relocated = backend.relocate(&code[4..], slot, dfile).ok()?;
-            Some(CompileOutcome::Code(relocated.code))
+            Some(CompileOutcome::Code(relocated.code, warnings))
         }
         (&STORED_SYNTAX_ERROR, error) if error.len() >= 8 => {
             let number = |at: usize| u32::from_le_bytes(error[at..at + 4].try_into().expect("4"));
-            Some(CompileOutcome::SyntaxError(SyntaxError {
-                line: number(0),
-                column: number(4),
-                message: String::from_utf8(error[8..].to_vec()).ok()?,
-            }))
+            Some(CompileOutcome::SyntaxError(
+                SyntaxError {
+                    line: number(0),
+                    column: number(4),
+                    message: String::from_utf8(error[8..].to_vec()).ok()?,
+                },
+                warnings,
+            ))
         }
         _ => None,
     }
@@ -348,6 +451,8 @@ fn unstore(backend: &dyn Backend, stored: &[u8], dfile: &str) -> Option<CompileO
 const STORED_CODE: u8 = b'c';
 /// The kind byte of a cache entry holding a syntax error.
 const STORED_SYNTAX_ERROR: u8 = b'e';
+/// The kind byte of a cache entry with warnings, before the entry they belong to.
+const STORED_WARNINGS: u8 = b'w';
 
 /// Misses to compile: one request, and the other requests (index, dfile) with the same
 /// source and options, which get its code at their own path.
@@ -399,11 +504,11 @@ fn copy_outcome(
     dfile: &str,
 ) -> Result<CompileOutcome, CompileError> {
     match outcome {
-        Ok(CompileOutcome::Code(code)) => backend
+        Ok(CompileOutcome::Code(code, warnings)) => backend
             .relocate(code, None, dfile)
-            .map(|relocated| CompileOutcome::Code(relocated.code)),
-        // A syntax error's location and message do not depend on the path.
-        Ok(CompileOutcome::SyntaxError(error)) => Ok(CompileOutcome::SyntaxError(error.clone())),
+            .map(|relocated| CompileOutcome::Code(relocated.code, warnings.clone())),
+        // A syntax error's location and message do not depend on the path, nor do warnings.
+        Ok(outcome @ CompileOutcome::SyntaxError(..)) => Ok(outcome.clone()),
         Err(err) => Err(err.for_copy(leader, dfile)),
     }
 }
@@ -696,6 +801,78 @@ pub fn compile_all<E: From<CompileError>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A backend that only relocates: what the cache needs of one.
+    struct Relocating;
+
+    impl Backend for Relocating {
+        fn compile(&self, _: &CompileRequest) -> Result<CompileOutcome, CompileError> {
+            unreachable!("the cache tests compile nothing")
+        }
+        fn magic(&self) -> [u8; 4] {
+            *b"TEST"
+        }
+        fn relocate(
+            &self,
+            code: &[u8],
+            _: Option<usize>,
+            dfile: &str,
+        ) -> Result<Relocated, CompileError> {
+            let code = String::from_utf8(code.to_vec()).unwrap();
+            let body = code.split_once('@').map_or(code.as_str(), |(body, _)| body);
+            Ok(Relocated {
+                code: format!("{body}@{dfile}").into_bytes(),
+                slot: None,
+            })
+        }
+        fn slots(&self) -> usize {
+            1
+        }
+    }
+
+    /// A cache entry keeps the warnings with the code or the syntax error, so a module served
+    /// from the cache warns as its compile did; an entry without them reads as before.
+    #[test]
+    fn cache_entries_keep_the_warnings() {
+        let warnings = vec![
+            CompileWarning {
+                line: 2,
+                category: "SyntaxWarning".to_owned(),
+                message: "invalid escape sequence '\\d'".to_owned(),
+            },
+            CompileWarning {
+                line: 0,
+                category: "DeprecationWarning".to_owned(),
+                message: String::new(),
+            },
+        ];
+        let error = SyntaxError {
+            line: 3,
+            column: 4,
+            message: "invalid syntax".to_owned(),
+        };
+        for outcome in [
+            CompileOutcome::Code(b"code@a.py".to_vec(), warnings.clone()),
+            CompileOutcome::code(b"code@a.py".to_vec()),
+            CompileOutcome::SyntaxError(error.clone(), warnings.clone()),
+            CompileOutcome::SyntaxError(error.clone(), Vec::new()),
+        ] {
+            let stored = store(&Relocating, &outcome).unwrap();
+            assert_eq!(
+                stored[0] == STORED_WARNINGS,
+                !outcome.warnings().is_empty(),
+                "{outcome:?}"
+            );
+            let back = unstore(&Relocating, &stored, "a.py").unwrap();
+            assert_eq!(back, outcome);
+            // A cut entry is a miss, not wrong warnings.
+            if !outcome.warnings().is_empty() {
+                for cut in 1..30 {
+                    assert!(unstore(&Relocating, &stored[..cut], "a.py").is_none());
+                }
+            }
+        }
+    }
 
     /// A copy of a module whose compile failed gets the same kind of error, so a broken
     /// interpreter reads the same for every module, and a worker failure names the copy.

@@ -42,6 +42,67 @@ pub struct ArtifactReport {
     pub up_to_date: bool,
 }
 
+/// A warning CPython's compiler gave for one line of one module (what `compileall` prints, e.g.
+/// 3.12's `SyntaxWarning: invalid escape sequence '\d'`), with every target that gave it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CompilerWarning {
+    /// The source file, as failures name it.
+    pub path: String,
+    /// 1-based line, 0 when CPython gave none.
+    pub line: u32,
+    /// The warning's class, e.g. `SyntaxWarning`.
+    pub category: String,
+    /// CPython's text.
+    pub message: String,
+    /// The targets that gave it, e.g. `["3.11", "3.12"]`, in the order they compiled.
+    pub python: Vec<String>,
+}
+
+impl std::fmt::Display for CompilerWarning {
+    /// `message (SyntaxWarning, Python 3.11, 3.12)`: what follows `path:line: warning: `.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} ({}, Python {})",
+            self.message,
+            self.category,
+            self.python.join(", ")
+        )
+    }
+}
+
+impl CompilerWarning {
+    /// Add what `python` said at `path` to `warnings`: once per file, line, category and
+    /// message, naming every target that said it.
+    pub fn add(
+        warnings: &mut Vec<CompilerWarning>,
+        path: &str,
+        warning: crate::compile::CompileWarning,
+        python: &str,
+    ) {
+        let same = warnings.iter_mut().find(|said| {
+            said.line == warning.line
+                && said.path == path
+                && said.message == warning.message
+                && said.category == warning.category
+        });
+        match same {
+            Some(said) => {
+                if !said.python.iter().any(|other| other == python) {
+                    said.python.push(python.to_owned());
+                }
+            }
+            None => warnings.push(CompilerWarning {
+                path: path.to_owned(),
+                line: warning.line,
+                category: warning.category,
+                message: warning.message,
+                python: vec![python.to_owned()],
+            }),
+        }
+    }
+}
+
 /// A module that did not compile.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Failure {
@@ -233,6 +294,8 @@ pub struct Report {
     pub warnings: Vec<String>,
     /// Warnings about one line of one file (code that reads stripped docstrings).
     pub source_warnings: Vec<crate::analysis::warnings::SourceWarning>,
+    /// Warnings CPython's compiler gave, by module then line.
+    pub compile_warnings: Vec<CompilerWarning>,
     /// What only `-v` shows: modules the Rust parser could not read, and the like.
     pub details: Vec<String>,
     /// `--dry-run`: what each artifact would hold.
@@ -299,7 +362,9 @@ impl Report {
             out,
             " in {:.2}s{}",
             self.duration.as_secs_f64(),
-            warning_count(self.warnings.len() + self.source_warnings.len())
+            warning_count(
+                self.warnings.len() + self.source_warnings.len() + self.compile_warnings.len()
+            )
         );
         for artifact in &self.artifacts {
             let _ = write!(
@@ -343,6 +408,7 @@ impl Report {
         self.failures.extend(other.failures);
         self.warnings.extend(other.warnings);
         self.source_warnings.extend(other.source_warnings);
+        self.compile_warnings.extend(other.compile_warnings);
         self.details.extend(other.details);
         self.listings.extend(other.listings);
         self.notes.extend(other.notes);

@@ -30,13 +30,16 @@ impl Backend for Fake {
         std::thread::sleep(self.delay);
         self.asked.lock().unwrap().push(request.dfile.clone());
         if &request.source[..] == b"bad" {
-            return Ok(CompileOutcome::SyntaxError(SyntaxError {
-                line: 1,
-                column: 1,
-                message: "invalid syntax".to_owned(),
-            }));
+            return Ok(CompileOutcome::SyntaxError(
+                SyntaxError {
+                    line: 1,
+                    column: 1,
+                    message: "invalid syntax".to_owned(),
+                },
+                Vec::new(),
+            ));
         }
-        Ok(CompileOutcome::Code(
+        Ok(CompileOutcome::code(
             format!(
                 "code of {} at {}",
                 request.dfile,
@@ -131,8 +134,8 @@ fn run(backend: &Fake, cache: Option<&Cache>, requests: Vec<CompileRequest>) -> 
 
 fn code(outcome: &CompileOutcome) -> &[u8] {
     match outcome {
-        CompileOutcome::Code(code) => code,
-        CompileOutcome::SyntaxError(error) => panic!("{error:?}"),
+        CompileOutcome::Code(code, _) => code,
+        CompileOutcome::SyntaxError(error, _) => panic!("{error:?}"),
     }
 }
 
@@ -150,7 +153,7 @@ fn a_second_backend_compiles_everything_without_a_cache() {
     }
     assert!(matches!(
         run.outcomes[&20].0,
-        CompileOutcome::SyntaxError(_)
+        CompileOutcome::SyntaxError(..)
     ));
     assert_eq!(fake.asked.lock().unwrap().len(), 21);
     // Prepared for as many as it serves at once, not for every request.
@@ -315,7 +318,7 @@ fn identical_sources_are_compiled_once_and_given_their_own_path() {
     for index in [4, 5] {
         assert!(matches!(
             run.outcomes[&index].0,
-            CompileOutcome::SyntaxError(_)
+            CompileOutcome::SyntaxError(..)
         ));
     }
     assert_eq!(run.events[0], "compiling 7");

@@ -15,6 +15,7 @@ mod build;
 mod cache;
 mod common;
 mod compile;
+mod compile_warnings;
 // Runs CPython's test.test_compileall, which needs symlinks and a POSIX shell environment.
 #[cfg(unix)]
 mod conformance;

@@ -18,7 +18,7 @@ use pyship::interpreter::{Interpreter, Version};
 use crate::common::{self, Python};
 
 /// Probe `python` the way pyship's interpreter discovery does, independently of it.
-fn interpreter(python: &Python) -> Interpreter {
+pub fn interpreter(python: &Python) -> Interpreter {
     let out = python.script(
         "import sys, importlib.util\n\
          print(*sys.version_info[:3])\n\
@@ -46,7 +46,7 @@ fn interpreter(python: &Python) -> Interpreter {
     }
 }
 
-fn request(dfile: &str, source: &[u8], optimize: u8) -> CompileRequest {
+pub fn request(dfile: &str, source: &[u8], optimize: u8) -> CompileRequest {
     CompileRequest {
         source: source.into(),
         dfile: dfile.to_string(),
@@ -216,10 +216,10 @@ fn bytecode_is_what_compile_gives_at_every_optimize_level() {
         let results = compile_in_order(&pool, requests, |_| {});
         for (result, case) in results.into_iter().zip(&manifest) {
             match result.unwrap() {
-                CompileOutcome::Code(code) => {
+                CompileOutcome::Code(code, _) => {
                     fs_err::write(case["code"].as_str().unwrap(), code).unwrap();
                 }
-                CompileOutcome::SyntaxError(error) => {
+                CompileOutcome::SyntaxError(error, _) => {
                     panic!("{} {case}: {error:?}", python.version())
                 }
             }
@@ -289,7 +289,7 @@ fn syntax_errors_come_back_located() {
             };
             assert_eq!(
                 outcome,
-                CompileOutcome::SyntaxError(expected),
+                CompileOutcome::SyntaxError(expected, outcome.warnings().to_vec()),
                 "{} {:?}",
                 python.version(),
                 String::from_utf8_lossy(source)
@@ -297,12 +297,12 @@ fn syntax_errors_come_back_located() {
         }
         // Errors are answers, not failures: the one worker keeps serving.
         let outcome = pool.compile(&request("good.py", b"x = 1\n", 0)).unwrap();
-        assert!(matches!(outcome, CompileOutcome::Code(_)));
+        assert!(matches!(outcome, CompileOutcome::Code(..)));
         assert_eq!(pool.spawned(), 1);
 
         // Independent of Python's verdict: the first case is located on line 1.
         let outcome = pool.compile(&request("bad.py", sources[0], 0)).unwrap();
-        let CompileOutcome::SyntaxError(error) = outcome else {
+        let CompileOutcome::SyntaxError(error, _) = outcome else {
             panic!("{outcome:?}")
         };
         assert_eq!(error.line, 1);
@@ -338,7 +338,7 @@ fn many_files_use_exactly_n_processes_and_results_keep_order() {
         done.sort_unstable();
         assert_eq!(done, (0..150).collect::<Vec<_>>());
         for (i, result) in results.into_iter().enumerate() {
-            let CompileOutcome::Code(code) = result.unwrap() else {
+            let CompileOutcome::Code(code, _) = result.unwrap() else {
                 panic!("m{i}.py did not compile")
             };
             let name = format!("pkg/m{i}.py");
@@ -394,7 +394,7 @@ fn a_worker_finds_its_next_request_waiting() {
             })
             .collect();
         for result in compile_in_order(&pool, requests, |_| {}) {
-            assert!(matches!(result, Ok(CompileOutcome::Code(_))), "{result:?}");
+            assert!(matches!(result, Ok(CompileOutcome::Code(..))), "{result:?}");
         }
         let states = fs_err::read_to_string(&log).unwrap();
         let queued = states.lines().filter(|line| *line == "queued").count();
@@ -427,7 +427,7 @@ fn a_request_queued_behind_a_hung_one_is_answered() {
         assert_eq!(dfile, "pkg/slow.py");
         assert!(message.contains("retried on a fresh worker"), "{message}");
         let fast = results.next().unwrap();
-        assert!(matches!(fast, Ok(CompileOutcome::Code(_))), "{fast:?}");
+        assert!(matches!(fast, Ok(CompileOutcome::Code(..))), "{fast:?}");
     });
 }
 
@@ -505,7 +505,7 @@ fn a_worker_crashing_in_a_batch_costs_no_module_its_answer() {
             .enumerate()
         {
             assert!(
-                matches!(result, Ok(CompileOutcome::Code(_))),
+                matches!(result, Ok(CompileOutcome::Code(..))),
                 "{}: module {i}: {result:?}",
                 python.version()
             );
@@ -541,7 +541,7 @@ fn a_module_hanging_in_a_batch_is_reported_and_the_others_answered() {
                 assert!(error.to_string().contains("did not answer"), "{error}");
             } else {
                 assert!(
-                    matches!(result, Ok(CompileOutcome::Code(_))),
+                    matches!(result, Ok(CompileOutcome::Code(..))),
                     "{i}: {result:?}"
                 );
             }
@@ -586,7 +586,7 @@ fn a_worker_that_crashes_once_is_replaced_and_the_file_retried() {
         let outcome = pool
             .compile(&request("pkg/boom.py", b"x = 1\n", 0))
             .unwrap();
-        assert!(matches!(outcome, CompileOutcome::Code(_)), "{outcome:?}");
+        assert!(matches!(outcome, CompileOutcome::Code(..)), "{outcome:?}");
         assert!(marker.exists(), "the hook did not fire");
         assert_eq!(pool.spawned(), 2);
         // The replacement keeps serving.
@@ -682,8 +682,8 @@ fn docstring_stripping_travels_on_the_wire() {
         let mut strip = request("a.py", source, 0);
         strip.options.strip_docstrings = true;
         let code = |request: &CompileRequest| match pool.compile(request).unwrap() {
-            CompileOutcome::Code(code) => code,
-            other @ CompileOutcome::SyntaxError(_) => panic!("{other:?}"),
+            CompileOutcome::Code(code, _) => code,
+            other @ CompileOutcome::SyntaxError(..) => panic!("{other:?}"),
         };
         let stripped = code(&strip);
         assert_eq!(
@@ -766,7 +766,7 @@ fn stdlib_throughput() {
     let ours = start.elapsed();
     let errors = results
         .iter()
-        .filter(|result| !matches!(result, Ok(CompileOutcome::Code(_))))
+        .filter(|result| !matches!(result, Ok(CompileOutcome::Code(..))))
         .count();
 
     let temp = tempfile::tempdir().unwrap();

@@ -320,15 +320,15 @@ impl WorkerPool {
         outcome: CompileOutcome,
     ) -> Result<CompileOutcome, CompileError> {
         match outcome {
-            CompileOutcome::Code(code) => {
+            CompileOutcome::Code(code, warnings) => {
                 crate::bytecode::marshal::canonicalize(&code, self.interpreter.version.minor)
-                    .map(CompileOutcome::Code)
+                    .map(|code| CompileOutcome::Code(code, warnings))
                     .map_err(|err| CompileError::Marshal {
                         dfile: request.dfile.clone(),
                         err,
                     })
             }
-            outcome @ CompileOutcome::SyntaxError(_) => Ok(outcome),
+            outcome @ CompileOutcome::SyntaxError(..) => Ok(outcome),
         }
     }
 }

@@ -14,7 +14,10 @@
 //! - response, worker → pyship, one per request: `u64` id of the request, `u8` status, then for
 //!   status 0 the marshalled code object, for status 1 `u32` line, `u32` column and the message
 //!   (UTF-8) of a located error; for status 2, the answer to a batch, `u32` count, then per
-//!   module a `u32` length and that many bytes: its status (0 or 1) and what follows it above.
+//!   module a `u32` length and that many bytes: its status (0, 1 or 3) and what follows it;
+//!   status 3 (a module whose compile gave warnings) is `u32` count, then per warning `u32`
+//!   line, `u32` length and category name, `u32` length and message (UTF-8), then the status
+//!   (0 or 1) and what follows it: the same answer with its [`CompileWarning`]s first.
 //!
 //! A response whose id is not the request's, or any malformed frame, is a protocol error. A
 //! reader thread turns stdout into frames on a channel so that every wait has a timeout; a
@@ -37,14 +40,14 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
-use crate::compile::{CompileError, CompileOutcome, CompileRequest, SyntaxError};
+use crate::compile::{CompileError, CompileOutcome, CompileRequest, CompileWarning, SyntaxError};
 use crate::interpreter::Interpreter;
 
 /// The worker script, run with `-c`.
 pub const SCRIPT: &str = include_str!("../../../templates/compile_worker.py");
 
 /// The protocol version the script announces in its hello.
-pub const PROTOCOL: u32 = 2;
+pub const PROTOCOL: u32 = 3;
 
 /// How many bytes of a worker's stderr are kept for error messages.
 pub const STDERR_TAIL: usize = 64 * 1024;
@@ -631,29 +634,106 @@ fn decode_response(id: u64, frame: Vec<u8>) -> Result<CompileOutcome, String> {
             // The code is most of the frame: shift it down rather than copy it.
             let mut frame = frame;
             frame.drain(..9);
-            Ok(CompileOutcome::Code(frame))
+            Ok(CompileOutcome::code(frame))
         }
-        status => decode_outcome(status, rest),
+        WARNED => {
+            let (warnings, used) = decode_warnings(rest)?;
+            match rest.get(used) {
+                Some(0) => {
+                    let mut frame = frame;
+                    // The status 0 after the warnings goes too.
+                    frame.drain(..=9 + used);
+                    Ok(CompileOutcome::Code(frame, warnings))
+                }
+                _ => with_warnings(decode_outcome(&rest[used..])?, warnings),
+            }
+        }
+        status => decode_outcome(&[&[status][..], rest].concat()),
     }
 }
 
-/// The outcome a status byte and what follows it give; status 0 copies the code.
-fn decode_outcome(status: u8, rest: &[u8]) -> Result<CompileOutcome, String> {
+/// The status of an answer whose warnings come first.
+const WARNED: u8 = 3;
+
+/// The outcome an answer gives: its status byte and what follows it; the code is copied.
+fn decode_outcome(answer: &[u8]) -> Result<CompileOutcome, String> {
+    let Some((&status, rest)) = answer.split_first() else {
+        return Err("sent an empty answer (protocol error)".to_string());
+    };
     match status {
-        0 => Ok(CompileOutcome::Code(rest.to_vec())),
+        0 => Ok(CompileOutcome::code(rest.to_vec())),
         1 => {
             let Some((location, message)) = rest.split_first_chunk::<8>() else {
                 return Err("sent a syntax error without a location".to_string());
             };
             let (line, column) = location.split_at(4);
-            Ok(CompileOutcome::SyntaxError(SyntaxError {
-                line: u32::from_le_bytes(line.try_into().expect("4 bytes")),
-                column: u32::from_le_bytes(column.try_into().expect("4 bytes")),
-                message: String::from_utf8_lossy(message).into_owned(),
-            }))
+            Ok(CompileOutcome::SyntaxError(
+                SyntaxError {
+                    line: u32::from_le_bytes(line.try_into().expect("4 bytes")),
+                    column: u32::from_le_bytes(column.try_into().expect("4 bytes")),
+                    message: String::from_utf8_lossy(message).into_owned(),
+                },
+                Vec::new(),
+            ))
+        }
+        WARNED => {
+            let (warnings, used) = decode_warnings(rest)?;
+            with_warnings(decode_outcome(&rest[used..])?, warnings)
         }
         other => Err(format!("sent unknown status {other} (protocol error)")),
     }
+}
+
+/// `outcome`, which must have none of its own, with `warnings`: a status 3 holds one answer.
+fn with_warnings(
+    outcome: CompileOutcome,
+    warnings: Vec<CompileWarning>,
+) -> Result<CompileOutcome, String> {
+    match outcome {
+        CompileOutcome::Code(code, none) if none.is_empty() => {
+            Ok(CompileOutcome::Code(code, warnings))
+        }
+        CompileOutcome::SyntaxError(error, none) if none.is_empty() => {
+            Ok(CompileOutcome::SyntaxError(error, warnings))
+        }
+        _ => Err("sent warnings twice for one module (protocol error)".to_string()),
+    }
+}
+
+/// The warnings at the start of a status 3 answer, and how many bytes they take.
+fn decode_warnings(bytes: &[u8]) -> Result<(Vec<CompileWarning>, usize), String> {
+    let mut at = 0;
+    let count = take_u32(bytes, &mut at)?;
+    let mut warnings = Vec::new();
+    for _ in 0..count {
+        let line = take_u32(bytes, &mut at)?;
+        let category = take_text(bytes, &mut at)?;
+        let message = take_text(bytes, &mut at)?;
+        warnings.push(CompileWarning {
+            line,
+            category,
+            message,
+        });
+    }
+    Ok((warnings, at))
+}
+
+fn take_u32(bytes: &[u8], at: &mut usize) -> Result<u32, String> {
+    let Some(value) = bytes.get(*at..*at + 4) else {
+        return Err("sent warnings cut short (protocol error)".to_string());
+    };
+    *at += 4;
+    Ok(u32::from_le_bytes(value.try_into().expect("4 bytes")))
+}
+
+/// A `u32` length and that much UTF-8 (lossy).
+fn take_text(bytes: &[u8], at: &mut usize) -> Result<String, String> {
+    let length = take_u32(bytes, at)? as usize;
+    let Some(text) = at.checked_add(length).and_then(|end| bytes.get(*at..end)) else {
+        return Err("sent warnings cut short (protocol error)".to_string());
+    };
+    *at += length;
+    Ok(String::from_utf8_lossy(text).into_owned())
 }
 
 /// The options byte of a batch request frame.
@@ -718,10 +798,10 @@ fn decode_batch(id: u64, count: usize, frame: &[u8]) -> Result<Vec<CompileOutcom
             return Err("sent a batch answer cut short (protocol error)".to_string());
         }
         let (one, after) = after.split_at(length);
-        let Some((&status, one)) = one.split_first() else {
+        if one.is_empty() {
             return Err("sent an empty answer in a batch (protocol error)".to_string());
-        };
-        outcomes.push(decode_outcome(status, one)?);
+        }
+        outcomes.push(decode_outcome(one)?);
         rest = after;
     }
     if !rest.is_empty() {
@@ -787,7 +867,7 @@ mod tests {
         let code = [&3u64.to_le_bytes()[..], &[0], b"\xe3code"].concat();
         assert_eq!(
             decode_response(3, code.clone()).unwrap(),
-            CompileOutcome::Code(b"\xe3code".to_vec())
+            CompileOutcome::code(b"\xe3code".to_vec())
         );
         let error = [
             &3u64.to_le_bytes()[..],
@@ -799,11 +879,14 @@ mod tests {
         .concat();
         assert_eq!(
             decode_response(3, error.clone()).unwrap(),
-            CompileOutcome::SyntaxError(SyntaxError {
-                line: 2,
-                column: 5,
-                message: "invalid syntax".to_string()
-            })
+            CompileOutcome::SyntaxError(
+                SyntaxError {
+                    line: 2,
+                    column: 5,
+                    message: "invalid syntax".to_string()
+                },
+                Vec::new()
+            )
         );
         assert_eq!(
             decode_response(4, code.clone()).unwrap_err(),
@@ -850,12 +933,15 @@ mod tests {
         assert_eq!(
             decode_batch(9, 2, &good).unwrap(),
             vec![
-                CompileOutcome::Code(b"\xe3code".to_vec()),
-                CompileOutcome::SyntaxError(SyntaxError {
-                    line: 3,
-                    column: 1,
-                    message: "bad".to_string()
-                })
+                CompileOutcome::code(b"\xe3code".to_vec()),
+                CompileOutcome::SyntaxError(
+                    SyntaxError {
+                        line: 3,
+                        column: 1,
+                        message: "bad".to_string()
+                    },
+                    Vec::new()
+                )
             ]
         );
         assert!(decode_batch(8, 2, &good).is_err(), "another id");
@@ -876,6 +962,106 @@ mod tests {
             decode_batch(9, 1, &answer(9, 1, &[b"\x07"])).is_err(),
             "unknown status"
         );
+    }
+
+    /// Status 3 as the worker writes it: the warnings, then the answer they belong to.
+    fn warned(warnings: &[(u32, &str, &str)], answer: &[u8]) -> Vec<u8> {
+        let mut bytes = vec![WARNED];
+        bytes.extend_from_slice(&(warnings.len() as u32).to_le_bytes());
+        for (line, category, message) in warnings {
+            bytes.extend_from_slice(&line.to_le_bytes());
+            for text in [category, message] {
+                bytes.extend_from_slice(&(text.len() as u32).to_le_bytes());
+                bytes.extend_from_slice(text.as_bytes());
+            }
+        }
+        bytes.extend_from_slice(answer);
+        bytes
+    }
+
+    fn warning(line: u32, category: &str, message: &str) -> CompileWarning {
+        CompileWarning {
+            line,
+            category: category.to_owned(),
+            message: message.to_owned(),
+        }
+    }
+
+    #[test]
+    fn warnings_decode_before_code_and_syntax_errors() {
+        let escape = (2, "SyntaxWarning", "invalid escape sequence '\\d'");
+        let literal = (
+            3,
+            "SyntaxWarning",
+            "\"is\" with 'int' literal. Did you mean \"==\"?",
+        );
+        let code = warned(&[escape, literal], b"\0\xe3code");
+        let frame = [&5u64.to_le_bytes()[..], &code].concat();
+        assert_eq!(
+            decode_response(5, frame).unwrap(),
+            CompileOutcome::Code(
+                b"\xe3code".to_vec(),
+                vec![
+                    warning(2, "SyntaxWarning", "invalid escape sequence '\\d'"),
+                    warning(3, literal.1, literal.2)
+                ]
+            )
+        );
+        let error = [&[1u8][..], &4u32.to_le_bytes(), &7u32.to_le_bytes(), b"bad"].concat();
+        let failed = warned(&[escape], &error);
+        let frame = [&5u64.to_le_bytes()[..], &failed].concat();
+        let expected = CompileOutcome::SyntaxError(
+            SyntaxError {
+                line: 4,
+                column: 7,
+                message: "bad".to_string(),
+            },
+            vec![warning(2, escape.1, escape.2)],
+        );
+        assert_eq!(decode_response(5, frame).unwrap(), expected);
+        // In a batch, each module's answer may be warned.
+        let answer = [
+            &5u64.to_le_bytes()[..],
+            &[BATCH_ANSWER],
+            &2u32.to_le_bytes(),
+            &(failed.len() as u32).to_le_bytes(),
+            &failed,
+            &2u32.to_le_bytes(),
+            b"\0c",
+        ]
+        .concat();
+        assert_eq!(
+            decode_batch(5, 2, &answer).unwrap(),
+            vec![expected, CompileOutcome::code(b"c".to_vec())]
+        );
+        // Zero warnings is a valid (if wasteful) status 3.
+        assert_eq!(
+            decode_outcome(&warned(&[], b"\0c")).unwrap(),
+            CompileOutcome::code(b"c".to_vec())
+        );
+    }
+
+    #[test]
+    fn broken_warnings_are_protocol_errors() {
+        let whole = warned(&[(2, "SyntaxWarning", "text")], b"\0c");
+        for cut in 1..whole.len() - 2 {
+            assert!(
+                decode_outcome(&whole[..cut]).is_err(),
+                "cut after {cut} bytes"
+            );
+        }
+        // A count larger than what follows.
+        let mut lying = whole.clone();
+        lying[1] = 9;
+        assert!(decode_outcome(&lying).is_err());
+        // Warnings about warnings, or with nothing after them.
+        let twice = warned(&[(1, "SyntaxWarning", "a")], &whole);
+        assert_eq!(
+            decode_outcome(&twice).unwrap_err(),
+            "sent warnings twice for one module (protocol error)"
+        );
+        assert!(decode_outcome(&warned(&[], b"")).is_err());
+        assert!(decode_outcome(&warned(&[], b"\x02")).is_err());
     }
 
     #[test]

@@ -340,7 +340,7 @@ impl Backend for NativeBackend {
             (Ok(code), Some(pool)) if self.verify => (code, pool),
             (Ok(code), _) => {
                 self.log().native += 1;
-                return Ok(CompileOutcome::Code(code));
+                return Ok(CompileOutcome::code(code));
             }
             (Err(why), fallback) => {
                 self.log()
@@ -358,9 +358,14 @@ impl Backend for NativeBackend {
         };
         let theirs = pool.compile(request)?;
         let differs = match &theirs {
-            CompileOutcome::Code(theirs) if *theirs == code => None,
-            CompileOutcome::Code(theirs) => Some(first_difference(&code, theirs)),
-            CompileOutcome::SyntaxError(error) => Some(format!(
+            // The native compiler gives no warnings: it must have left such a module to CPython.
+            CompileOutcome::Code(_, warnings) if !warnings.is_empty() => Some(format!(
+                "CPython warns at line {}: {} ({})",
+                warnings[0].line, warnings[0].message, warnings[0].category
+            )),
+            CompileOutcome::Code(theirs, _) if *theirs == code => None,
+            CompileOutcome::Code(theirs, _) => Some(first_difference(&code, theirs)),
+            CompileOutcome::SyntaxError(error, _) => Some(format!(
                 "CPython refuses it at {}:{}: {}",
                 error.line, error.column, error.message
             )),
