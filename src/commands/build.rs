@@ -80,9 +80,8 @@ pub(crate) fn run(args: Box<BuildArgs>, quiet: bool, verbose: bool) -> ExitCode 
             }
             for warning in &report.compile_warnings {
                 message(format_args!(
-                    "{}:{}: {WARNING}: {}",
-                    escape(&warning.path),
-                    warning.line,
+                    "{}: {WARNING}: {}",
+                    warning.location(),
                     escape(&warning.to_string())
                 ));
             }

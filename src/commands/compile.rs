@@ -44,9 +44,8 @@ pub(crate) fn run(config: &pyship::in_place::InplaceConfig, verbose: bool) -> Ex
         }
         for warning in &report.compile_warnings {
             message(format_args!(
-                "{}:{}: {WARNING}: {}",
-                escape(&warning.path),
-                warning.line,
+                "{}: {WARNING}: {}",
+                warning.location(),
                 escape(&warning.to_string())
             ));
         }

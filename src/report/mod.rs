@@ -72,6 +72,16 @@ impl std::fmt::Display for CompilerWarning {
 }
 
 impl CompilerWarning {
+    /// `path:line`, or `path` when CPython gave no line: what precedes `: warning: `, the path
+    /// [`escape`]d.
+    pub fn location(&self) -> String {
+        if self.line == 0 {
+            escape(&self.path).into_owned()
+        } else {
+            format!("{}:{}", escape(&self.path), self.line)
+        }
+    }
+
     /// Add what `python` said at `path` to `warnings`: once per file, line, category and
     /// message, naming every target that said it.
     pub fn add(

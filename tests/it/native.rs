@@ -733,3 +733,53 @@ fn the_real_native_compiler_agrees_with_cpython_where_it_claims_support() {
     }
     eprintln!("note: {compared} native compiles compared with CPython 3.12's");
 }
+
+#[test]
+fn a_version_target_builds_a_module_cpython_warns_about_and_says_so() {
+    let temp = tempfile::tempdir().unwrap();
+    let project = temp.path().join("p");
+    std::fs::create_dir_all(project.join("demo")).unwrap();
+    std::fs::write(
+        project.join("demo/__init__.py"),
+        "import re\nPATTERN = re.compile(\"\\d+\")\n",
+    )
+    .unwrap();
+    std::fs::write(
+        project.join("pyproject.toml"),
+        "[project]\nname = \"demo\"\nversion = \"1.0\"\n",
+    )
+    .unwrap();
+    let empty = temp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let without = temp.path().join("without");
+    let output = Pyship::build(&project)
+        .out(&without)
+        .args([
+            "-f",
+            "zip",
+            "--no-cache",
+            "--target",
+            "3.12",
+            "--backend",
+            "native",
+        ])
+        .env("PATH", &empty)
+        .env("PYENV_ROOT", &empty)
+        .succeeds();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("/demo/__init__.py: warning: CPython 3.12 warns about this module at compile time; build with `-p 3.12` to see its warnings"),
+        "{stderr}"
+    );
+    // The bytes are CPython's, warning or not.
+    let Some(python) = python312() else { return };
+    let with = Pyship::build(&project)
+        .out(&temp.path().join("with"))
+        .python(&python)
+        .args(["-f", "zip", "--no-cache"])
+        .artifact();
+    assert!(
+        std::fs::read(&with).unwrap() == std::fs::read(without.join("demo-cp312.zip")).unwrap(),
+        "the zips differ"
+    );
+}

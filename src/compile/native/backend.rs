@@ -14,10 +14,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 
-use super::{MAGIC_312, Unsupported, compile_312};
+use super::warnings::WOULD_WARN;
+use super::{MAGIC_312, Unsupported, compile_312, compile_312_despite_warnings};
 use crate::compile::cpython::WorkerPool;
 use crate::compile::{
-    Backend, CodeOptions, CompileError, CompileOutcome, CompileRequest, Relocated,
+    Backend, CodeOptions, CompileError, CompileOutcome, CompileRequest, CompileWarning, Relocated,
 };
 use crate::interpreter::{Interpreter, Version};
 
@@ -281,6 +282,8 @@ pub fn reason(why: &Unsupported) -> String {
 #[derive(Debug)]
 pub struct NativeBackend {
     compile: CompileFn,
+    /// For a module CPython may warn about when no interpreter is there to say its warnings.
+    despite_warnings: CompileFn,
     /// `None` for a target given by version alone.
     fallback: Option<WorkerPool>,
     slots: usize,
@@ -295,6 +298,7 @@ impl NativeBackend {
     pub fn new(fallback: Option<WorkerPool>, slots: usize, verify: bool) -> NativeBackend {
         NativeBackend {
             compile: compile_312,
+            despite_warnings: compile_312_despite_warnings,
             fallback,
             slots: slots.max(1),
             verify,
@@ -341,6 +345,33 @@ impl Backend for NativeBackend {
             (Ok(code), _) => {
                 self.log().native += 1;
                 return Ok(CompileOutcome::code(code));
+            }
+            // Without an interpreter nobody can give CPython's warnings: the module is built
+            // anyway, and a warning says that CPython has some and how to see them.
+            (Err(Unsupported::Construct(WOULD_WARN)), None) => {
+                if let Ok(code) =
+                    (self.despite_warnings)(&request.source, &request.dfile, request.options)
+                {
+                    self.log().native += 1;
+                    return Ok(CompileOutcome::Code(
+                        code,
+                        vec![CompileWarning {
+                            line: 0,
+                            category: "SyntaxWarning".to_owned(),
+                            message: format!(
+                                "CPython 3.{NATIVE_MINOR} warns about this module at compile time; build with `-p 3.{NATIVE_MINOR}` to see its warnings"
+                            ),
+                        }],
+                    ));
+                }
+                let why = Unsupported::Construct(WOULD_WARN);
+                self.log()
+                    .fell_back
+                    .push((request.dfile.clone(), why.clone()));
+                return Err(CompileError::NoFallback {
+                    dfile: request.dfile.clone(),
+                    reason: why,
+                });
             }
             (Err(why), fallback) => {
                 self.log()
