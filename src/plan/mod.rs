@@ -290,7 +290,11 @@ fn plan_wheel(
             });
         }
         InputKind::Project(project) => {
-            if let Some(sdist) = project.sdist.as_ref().filter(|_| !project.dynamic.is_empty()) {
+            if let Some(sdist) = project
+                .sdist
+                .as_ref()
+                .filter(|_| !project.dynamic.is_empty())
+            {
                 return Err(PlanError::SdistDynamic {
                     path: sdist.path.clone(),
                     missing: sdist.missing.clone(),

@@ -113,7 +113,11 @@ fn unindent(line: &str) -> &str {
     if let Some(rest) = line.strip_prefix('\t') {
         return rest;
     }
-    let spaces = line.bytes().take(8).take_while(|&byte| byte == b' ').count();
+    let spaces = line
+        .bytes()
+        .take(8)
+        .take_while(|&byte| byte == b' ')
+        .count();
     &line[spaces..]
 }
 
@@ -176,9 +180,6 @@ mod tests {
         let err = CoreMetadata::parse("Bad Name: x\n").unwrap_err();
         assert!(err.starts_with("line 1 has no valid header name"), "{err}");
         // Empty: no headers, no body.
-        assert_eq!(
-            CoreMetadata::parse("").unwrap(),
-            CoreMetadata::default()
-        );
+        assert_eq!(CoreMetadata::parse("").unwrap(), CoreMetadata::default());
     }
 }

@@ -446,17 +446,23 @@ pub fn resolve_dynamic(project: &mut Project, root: &Path, path: &Path) -> Resul
 }
 
 /// `PKG-INFO`'s `Version`, normalized, checked against the top directory `NAME-VERSION`.
-fn pkg_info_version(metadata: &CoreMetadata, root: &Path, path: &Path) -> Result<String, SdistError> {
+fn pkg_info_version(
+    metadata: &CoreMetadata,
+    root: &Path,
+    path: &Path,
+) -> Result<String, SdistError> {
     let Some(version) = metadata.get("Version") else {
         return Err(SdistError::PkgInfo {
             path: path.to_path_buf(),
             reason: "it has no `Version`".to_owned(),
         });
     };
-    let parsed = version.parse::<pep440_rs::Version>().map_err(|_| SdistError::PkgInfo {
-        path: path.to_path_buf(),
-        reason: format!("`Version: {version}` is not a PEP 440 version"),
-    })?;
+    let parsed = version
+        .parse::<pep440_rs::Version>()
+        .map_err(|_| SdistError::PkgInfo {
+            path: path.to_path_buf(),
+            reason: format!("`Version: {version}` is not a PEP 440 version"),
+        })?;
     let dir = root
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())
@@ -480,7 +486,11 @@ fn pkg_info_version(metadata: &CoreMetadata, root: &Path, path: &Path) -> Result
 
 /// Add the files `PKG-INFO`'s `License-File` lines name to the project's license files: the
 /// wheel's `METADATA` is `PKG-INFO`, and each one it names goes in `.dist-info/licenses/`.
-fn add_license_files(project: &mut Project, metadata: &CoreMetadata, root: &Path) -> Result<(), String> {
+fn add_license_files(
+    project: &mut Project,
+    metadata: &CoreMetadata,
+    root: &Path,
+) -> Result<(), String> {
     for name in metadata.get_all("License-File") {
         if project.license_files.iter().any(|file| file.path == name) {
             continue;
@@ -492,9 +502,7 @@ fn add_license_files(project: &mut Project, metadata: &CoreMetadata, root: &Path
                 .all(|component| matches!(component, Component::Normal(_)));
         let file = root.join(relative);
         if !plain || !file.is_file() {
-            return Err(format!(
-                "`License-File: {name}` names no file of the sdist"
-            ));
+            return Err(format!("`License-File: {name}` names no file of the sdist"));
         }
         let content = fs_err::read(&file).map_err(|err| err.to_string())?;
         project.license_files.push(LicenseFile {
@@ -920,5 +928,77 @@ mod tests {
                 "{label}: {err}"
             );
         }
+    }
+
+    /// What other stages read from the project is filled in: the version (normalized), the
+    /// dependencies without the extras' (for `--with-deps`), `requires-python` (the target
+    /// check); what PKG-INFO cannot give stays dynamic, with why.
+    #[test]
+    fn pkg_info_fills_the_dynamic_fields_it_fixes() {
+        let temp = tempfile::tempdir().unwrap();
+        let root = temp.path().join("Spam-1.0.0rc1");
+        fs_err::create_dir_all(&root).unwrap();
+        fs_err::write(
+            root.join("PKG-INFO"),
+            "Metadata-Version: 2.3\nName: spam\nVersion: 1.0.0-RC1\nRequires-Python: >=3.9\nRequires-Dist: a\nRequires-Dist: b; python_version < '3.11'\nRequires-Dist: c; extra=='x'\nRequires-Dist: d; (os_name == 'nt') and extra == \"y\"\nProvides-Extra: x\n",
+        )
+        .unwrap();
+        let mut project = Project {
+            name: "Spam".to_owned(),
+            dynamic: ["version", "dependencies", "requires-python", "entry-points"]
+                .map(str::to_owned)
+                .to_vec(),
+            ..Project::default()
+        };
+        let sdist = Path::new("dist/Spam-1.0.0rc1.tar.gz");
+        resolve_dynamic(&mut project, &root, sdist).unwrap();
+        assert_eq!(project.version, "1.0.0rc1");
+        assert_eq!(project.dependencies, ["a", "b; python_version < '3.11'"]);
+        assert_eq!(project.requires_python.as_deref(), Some(">=3.9"));
+        assert_eq!(project.dynamic, ["entry-points"]);
+        let facts = project.sdist.unwrap();
+        assert_eq!(facts.path, sdist);
+        assert!(
+            facts
+                .core_metadata
+                .unwrap()
+                .starts_with("Metadata-Version: 2.3\n")
+        );
+        assert_eq!(facts.missing[0].0, "entry-points");
+        assert!(
+            facts
+                .hint
+                .ends_with("`pyship build wheels/spam-1.0.0rc1-*.whl`"),
+            "{}",
+            facts.hint
+        );
+
+        // A name other than the project's is an inconsistent sdist.
+        let mut other = Project {
+            name: "eggs".to_owned(),
+            dynamic: vec!["version".to_owned()],
+            ..Project::default()
+        };
+        let err = resolve_dynamic(&mut other, &root, sdist).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("it names `spam`, but `pyproject.toml` names `eggs`"),
+            "{err}"
+        );
+        // Without dynamic fields, PKG-INFO is not read.
+        let mut fixed = Project {
+            name: "eggs".to_owned(),
+            version: "1".to_owned(),
+            ..Project::default()
+        };
+        resolve_dynamic(&mut fixed, &root, sdist).unwrap();
+        assert_eq!(fixed.sdist, None);
+    }
+
+    #[test]
+    fn hints_quote_what_the_shell_would_split() {
+        assert_eq!(shell_word("dist/a-1.0.tar.gz"), "dist/a-1.0.tar.gz");
+        assert_eq!(shell_word("my dir/a b.tar.gz"), "'my dir/a b.tar.gz'");
+        assert_eq!(shell_word("it's.tar.gz"), "'it'\\''s.tar.gz'");
     }
 }
