@@ -88,13 +88,10 @@ impl Error {
             Error::Native(err) | Error::Inplace(crate::in_place::InplaceError::Native(err)) => {
                 err.hint()
             }
-            Error::Plan(crate::plan::PlanError::ArtifactClash { hint, .. }) => {
-                Some((*hint).to_owned())
+            Error::Plan(err) => err.hint(),
+            Error::Source(crate::source::SourceError::Sdist(err)) if err.hint().is_some() => {
+                err.hint()
             }
-            Error::Plan(crate::plan::PlanError::RequiresPython { .. }) => Some(
-                "choose a target that `requires-python` allows with `-p` (`pyship pythons` lists them)"
-                    .to_owned(),
-            ),
             Error::Interpreter(err)
             | Error::Inplace(crate::in_place::InplaceError::Interpreter(err)) => {
                 err.hint().map(str::to_owned)

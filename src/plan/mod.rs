@@ -68,6 +68,35 @@ pub enum PlanError {
     /// The project's metadata cannot make a wheel (`dynamic` fields).
     #[error(transparent)]
     Project(#[from] ProjectError),
+    /// An sdist's project has `dynamic` fields that its `PKG-INFO` does not give.
+    #[error(
+        "`{}` declares dynamic metadata that its `PKG-INFO` does not give: {}; only the project's own build backend can compute it",
+        path.display(),
+        missing.iter().map(|(field, why)| format!("`{field}` ({why})")).collect::<Vec<_>>().join(", ")
+    )]
+    SdistDynamic {
+        /// The sdist.
+        path: PathBuf,
+        /// Each field, with why `PKG-INFO` does not give it.
+        missing: Vec<(String, String)>,
+        /// How to build the wheel with that backend and convert it.
+        hint: String,
+    },
+}
+
+impl PlanError {
+    /// What the user can do about it, as a `hint:` line.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            PlanError::ArtifactClash { hint, .. } => Some((*hint).to_owned()),
+            PlanError::RequiresPython { .. } => Some(
+                "choose a target that `requires-python` allows with `-p` (`pyship pythons` lists them)"
+                    .to_owned(),
+            ),
+            PlanError::SdistDynamic { hint, .. } => Some(hint.clone()),
+            _ => None,
+        }
+    }
 }
 
 /// Refuse a target that the project's `requires-python` excludes (SPEC §6): a wheel for it
@@ -217,11 +246,18 @@ pub fn bundle_metadata_warning(project: &Project) -> Option<String> {
 }
 
 /// `METADATA` (first), `entry_points.txt` and `licenses/` of `project` under `dist_info`.
+/// `METADATA` is rendered from `[project]`, or is the sdist's `PKG-INFO` when that gave fields
+/// `[project]` leaves dynamic (PEP 643: a wheel built from the sdist has these values).
 fn dist_info_files(project: &Project, dist_info: &str) -> Vec<(String, Vec<u8>)> {
-    let mut files = vec![(
-        format!("{dist_info}/METADATA"),
-        render_metadata(project).into_bytes(),
-    )];
+    let metadata = match project
+        .sdist
+        .as_ref()
+        .and_then(|sdist| sdist.core_metadata.as_ref())
+    {
+        Some(pkg_info) => pkg_info.clone(),
+        None => render_metadata(project),
+    };
+    let mut files = vec![(format!("{dist_info}/METADATA"), metadata.into_bytes())];
     if let Some(entry_points) = render_entry_points(project) {
         files.push((
             format!("{dist_info}/entry_points.txt"),
@@ -254,6 +290,17 @@ fn plan_wheel(
             });
         }
         InputKind::Project(project) => {
+            if let Some(sdist) = project
+                .sdist
+                .as_ref()
+                .filter(|_| !project.dynamic.is_empty())
+            {
+                return Err(PlanError::SdistDynamic {
+                    path: sdist.path.clone(),
+                    missing: sdist.missing.clone(),
+                    hint: sdist.hint.clone(),
+                });
+            }
             if !project.dynamic.is_empty() {
                 return Err(ProjectError::Dynamic {
                     path: config.source.join("pyproject.toml"),

@@ -5,6 +5,7 @@
 
 pub mod deps;
 pub mod dist_info;
+pub mod pkg_info;
 pub mod project;
 pub mod sdist;
 pub mod tree;
@@ -213,15 +214,28 @@ pub fn load(config: &Config, excludes: &[String]) -> Result<Input, SourceError> 
 
 /// An sdist SOURCE: unpacked into a temporary directory (kept alive by [`Input::spill`]) and
 /// loaded from its top directory as a project directory, with the options of the command line
-/// (its own `[tool.pyship]` is not read, as a wheel's is not).
+/// (its own `[tool.pyship]` is not read, as a wheel's is not). Its `dynamic` fields are taken
+/// from its `PKG-INFO` where PEP 643 allows ([`sdist::resolve_dynamic`]); one without a
+/// `[project]` table is refused, since only its backend knows what it installs.
 fn load_sdist(config: &Config, excludes: &[String]) -> Result<Input, SourceError> {
     let unpacked = sdist::unpack(&config.source, sdist::Limits::default())?;
     let path = unpacked.root.join("pyproject.toml");
     let text = fs_err::read_to_string(&path)?;
     let mut inner = config.clone();
     inner.source.clone_from(&unpacked.root);
-    inner.pyproject = Some(Arc::new(crate::settings::Pyproject { path, text }));
+    inner.pyproject = Some(Arc::new(crate::settings::Pyproject {
+        path,
+        text: text.clone(),
+    }));
     let mut input = load(&inner, excludes)?;
+    match &mut input.kind {
+        InputKind::Project(project) => {
+            sdist::resolve_dynamic(project, &unpacked.root, &config.source)?;
+        }
+        InputKind::Tree | InputKind::Wheel(_) => {
+            return Err(sdist::not_pep621_project(&config.source, &unpacked.root, &text).into());
+        }
+    }
     input.spill = Some(unpacked.dir);
     Ok(input)
 }

@@ -198,8 +198,12 @@ pub struct Project {
     /// `entry-points`: group → name → object reference.
     pub entry_points: BTreeMap<String, BTreeMap<String, String>>,
     /// `dynamic`: fields only the project's build backend can compute. A wheel needs them all;
-    /// a directory, zip or zipapp needs none (`--with-deps` needs `dependencies`).
+    /// a directory, zip or zipapp needs none (`--with-deps` needs `dependencies`). For an
+    /// sdist's project, what its `PKG-INFO` could not give.
     pub dynamic: Vec<String>,
+    /// For an sdist's project with `dynamic` fields: what its `PKG-INFO` gave
+    /// ([`crate::source::sdist::resolve_dynamic`]).
+    pub sdist: Option<Box<crate::source::sdist::SdistMetadata>>,
 }
 
 impl Project {
@@ -455,6 +459,7 @@ pub fn load(dir: &Path, pyproject: &Pyproject) -> Result<Option<Project>, Projec
         gui_scripts: raw.gui_scripts,
         entry_points: raw.entry_points,
         dynamic: raw.dynamic,
+        sdist: None,
     }))
 }
 

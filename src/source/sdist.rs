@@ -5,11 +5,20 @@
 //!
 //! Links are never created on disk: a link to a file already unpacked inside the tree is
 //! written as a copy of it, any other link is refused.
+//!
+//! An sdist carries `NAME-VERSION/PKG-INFO`, the core metadata its backend computed
+//! ([`super::pkg_info`]): [`resolve_dynamic`] takes from it what the project's `pyproject.toml`
+//! leaves `dynamic` and PEP 643 fixes — the version always, other fields from Metadata-Version
+//! 2.2 unless marked `Dynamic`. An sdist whose metadata is not in a `[project]` table
+//! (`setup.py`) is refused with a hint to build its wheel first.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
+
+use super::pkg_info::CoreMetadata;
+use super::project::{LicenseFile, Project};
 
 /// Why an sdist could not be unpacked.
 #[derive(Debug, thiserror::Error)]
@@ -48,12 +57,54 @@ pub enum SdistError {
         /// Which limit, with numbers.
         reason: String,
     },
-    /// The archive has no `NAME-VERSION/pyproject.toml`.
-    #[error("`{}` is not an sdist: it has no single top directory holding `pyproject.toml`", path.display())]
+    /// The archive has no single top directory holding `pyproject.toml`, `setup.py` or
+    /// `PKG-INFO`.
+    #[error("`{}` is not an sdist: it has no single top directory holding `pyproject.toml`, `setup.py` or `PKG-INFO`", path.display())]
     NoProject {
         /// The file.
         path: PathBuf,
     },
+    /// An sdist whose metadata is not in a `[project]` table: which modules it installs is
+    /// decided by running its build backend (`setup.py`), which pyship does not do.
+    #[error("`{}` {what}: only {backend} can say which modules it installs, so pyship cannot build it", path.display())]
+    NotPep621 {
+        /// The file.
+        path: PathBuf,
+        /// What it is, e.g. "is a `setup.py` sdist (no `pyproject.toml`)".
+        what: &'static str,
+        /// Who can build it, e.g. "setuptools".
+        backend: String,
+        /// How to build its wheel and convert that.
+        hint: String,
+    },
+    /// `PKG-INFO` is needed (the project has `dynamic` fields) but cannot be used.
+    #[error("Invalid `PKG-INFO` in `{}`: {reason}", path.display())]
+    PkgInfo {
+        /// The sdist.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// `PKG-INFO`'s version is not the one the sdist's top directory is named with.
+    #[error("`{}` is inconsistent: its `PKG-INFO` gives version `{version}`, but its top directory is `{dir}`", path.display())]
+    VersionMismatch {
+        /// The sdist.
+        path: PathBuf,
+        /// `PKG-INFO`'s `Version`.
+        version: String,
+        /// The top directory's name.
+        dir: String,
+    },
+}
+
+impl SdistError {
+    /// What the user can do about it, as a `hint:` line.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            SdistError::NotPep621 { hint, .. } => Some(hint.clone()),
+            _ => None,
+        }
+    }
 }
 
 /// Bounds on what unpacking may write, checked against the declared sizes before a member is
@@ -89,6 +140,22 @@ pub struct Unpacked {
     pub root: PathBuf,
 }
 
+/// What an sdist's `PKG-INFO` gave a project with `dynamic` fields ([`resolve_dynamic`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SdistMetadata {
+    /// The sdist, as given.
+    pub path: PathBuf,
+    /// `PKG-INFO` itself, to be written as `METADATA`: set when it gave a field other than the
+    /// version, which pyship then does not render from `[project]` (PEP 643: a wheel built from
+    /// the sdist carries these same values).
+    pub core_metadata: Option<String>,
+    /// The `dynamic` fields `PKG-INFO` cannot give, each with why; they stay in
+    /// [`Project::dynamic`].
+    pub missing: Vec<(String, String)>,
+    /// How to build the wheel with the project's own backend and convert it.
+    pub hint: String,
+}
+
 /// Unpack the sdist at `path` within `limits` into a new temporary directory.
 pub fn unpack(path: &Path, limits: Limits) -> Result<Unpacked, SdistError> {
     // Opening a FIFO blocks until someone writes to it: look before opening.
@@ -116,24 +183,335 @@ pub fn unpack(path: &Path, limits: Limits) -> Result<Unpacked, SdistError> {
     } else {
         unpack_tar(path, &mut writer)?;
     }
-    let root = project_root(dir.path()).ok_or_else(|| SdistError::NoProject {
+    let no_project = || SdistError::NoProject {
         path: path.to_path_buf(),
-    })?;
+    };
+    let root = top_directory(dir.path()).ok_or_else(no_project)?;
+    if !root.join("pyproject.toml").is_file() {
+        if root.join("setup.py").is_file() || root.join("PKG-INFO").is_file() {
+            return Err(not_pep621(
+                path,
+                &root,
+                "is a `setup.py` sdist (no `pyproject.toml`)",
+                "setuptools".to_owned(),
+            ));
+        }
+        return Err(no_project());
+    }
     Ok(Unpacked {
         dir: Arc::new(dir),
         root,
     })
 }
 
-/// The single top-level directory, if it holds `pyproject.toml`.
-fn project_root(dir: &Path) -> Option<PathBuf> {
+/// The single top-level directory.
+fn top_directory(dir: &Path) -> Option<PathBuf> {
     let mut entries = fs_err::read_dir(dir).ok()?.flatten();
     let first = entries.next()?;
     if entries.next().is_some() {
         return None;
     }
     let root = first.path();
-    (root.is_dir() && root.join("pyproject.toml").is_file()).then_some(root)
+    root.is_dir().then_some(root)
+}
+
+/// [`SdistError::NotPep621`] for the sdist at `path` unpacked in `root`.
+fn not_pep621(path: &Path, root: &Path, what: &'static str, backend: String) -> SdistError {
+    let pkg_info = read_pkg_info(root).ok().flatten();
+    let field = |name: &str| {
+        pkg_info
+            .as_ref()
+            .and_then(|(_, metadata)| metadata.get(name).map(str::to_owned))
+    };
+    let (name, version) = match (field("Name"), field("Version")) {
+        (Some(name), Some(version)) => (Some(name), Some(version)),
+        _ => split_top_directory(root),
+    };
+    SdistError::NotPep621 {
+        path: path.to_path_buf(),
+        what,
+        backend,
+        hint: wheel_hint(path, name.as_deref(), version.as_deref()),
+    }
+}
+
+/// The sdist of the project in `root` is not PEP 621 (its `pyproject.toml` has no `[project]`
+/// table): the error that says so, naming its build backend.
+pub fn not_pep621_project(path: &Path, root: &Path, pyproject: &str) -> SdistError {
+    #[derive(serde::Deserialize)]
+    struct BuildSystem {
+        #[serde(rename = "build-backend")]
+        build_backend: Option<String>,
+    }
+    #[derive(serde::Deserialize)]
+    struct File {
+        #[serde(rename = "build-system")]
+        build_system: Option<BuildSystem>,
+    }
+    let backend = toml::from_str::<File>(pyproject)
+        .ok()
+        .and_then(|file| file.build_system?.build_backend)
+        .map_or_else(
+            || "setuptools".to_owned(),
+            |backend| format!("its build backend (`{backend}`)"),
+        );
+    not_pep621(
+        path,
+        root,
+        "keeps its metadata outside `pyproject.toml` (no `[project]` table)",
+        backend,
+    )
+}
+
+/// `NAME` and `VERSION` of a top directory `NAME-VERSION`.
+fn split_top_directory(root: &Path) -> (Option<String>, Option<String>) {
+    let dir = root
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match dir.rsplit_once('-') {
+        Some((name, version)) if !name.is_empty() && !version.is_empty() => {
+            (Some(name.to_owned()), Some(version.to_owned()))
+        }
+        _ => (None, None),
+    }
+}
+
+/// The commands that build the sdist's wheel with its own backend and convert that wheel.
+fn wheel_hint(path: &Path, name: Option<&str>, version: Option<&str>) -> String {
+    let wheel = match (name, version) {
+        (Some(name), Some(version)) => format!(
+            "{}-{}-*.whl",
+            crate::wheel::wheel_name_component(name),
+            crate::wheel::wheel_version_component(&normalize_version(version))
+        ),
+        _ => "*.whl".to_owned(),
+    };
+    format!(
+        "build its wheel with its own backend, then convert that: `pip wheel --no-deps {} -w wheels/` then `pyship build wheels/{wheel}`",
+        shell_word(&path.display().to_string())
+    )
+}
+
+/// `word` as one shell word: quoted when it holds anything but safe characters.
+fn shell_word(word: &str) -> String {
+    if !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./+=:,@%".contains(c))
+    {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
+/// A PEP 440 version in normal form, or as given when it is not one.
+fn normalize_version(version: &str) -> String {
+    version
+        .trim()
+        .parse::<pep440_rs::Version>()
+        .map_or_else(|_| version.trim().to_owned(), |version| version.to_string())
+}
+
+/// `root/PKG-INFO`, its text and parsed headers; `None` when there is none.
+fn read_pkg_info(root: &Path) -> Result<Option<(String, CoreMetadata)>, String> {
+    let path = root.join("PKG-INFO");
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let bytes = fs_err::read(&path).map_err(|err| err.to_string())?;
+    let text = String::from_utf8(bytes).map_err(|_| "it is not UTF-8".to_owned())?;
+    let metadata = CoreMetadata::parse(&text)?;
+    Ok(Some((text, metadata)))
+}
+
+/// The core metadata fields holding the `[project]` field `field` (PEP 621's mapping); empty
+/// for the entry points, which are not core metadata.
+fn core_fields(field: &str) -> &'static [&'static str] {
+    match field {
+        "description" => &["Summary"],
+        "readme" => &["Description", "Description-Content-Type"],
+        "requires-python" => &["Requires-Python"],
+        "license" => &["License", "License-Expression"],
+        "license-files" => &["License-File"],
+        "authors" => &["Author", "Author-email"],
+        "maintainers" => &["Maintainer", "Maintainer-email"],
+        "keywords" => &["Keywords"],
+        "classifiers" => &["Classifier"],
+        "urls" => &["Project-URL", "Home-page", "Download-URL"],
+        "dependencies" => &["Requires-Dist"],
+        "optional-dependencies" => &["Provides-Extra", "Requires-Dist"],
+        _ => &[],
+    }
+}
+
+/// Whether the marker of the PEP 508 `requirement` names `extra`: it then belongs to an
+/// optional dependency group, not to `dependencies`.
+fn needs_extra(requirement: &str) -> bool {
+    requirement.split_once(';').is_some_and(|(_, marker)| {
+        marker
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .any(|word| word == "extra")
+    })
+}
+
+/// Fill the `dynamic` fields of `project`, the project of the sdist at `path` unpacked in
+/// `root`, from its `PKG-INFO` (PEP 643), and record what it gave in [`Project::sdist`]. The
+/// version must agree with the top directory's name. What `PKG-INFO` cannot give stays in
+/// [`Project::dynamic`], with why. A project without `dynamic` fields is left as it is.
+pub fn resolve_dynamic(project: &mut Project, root: &Path, path: &Path) -> Result<(), SdistError> {
+    if project.dynamic.is_empty() {
+        return Ok(());
+    }
+    let invalid = |reason: String| SdistError::PkgInfo {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let pkg_info = read_pkg_info(root).map_err(invalid)?;
+    if let Some((_, metadata)) = &pkg_info {
+        let name = metadata
+            .get("Name")
+            .ok_or_else(|| invalid("it has no `Name`".to_owned()))?;
+        if crate::wheel::normalize_name(name) != crate::wheel::normalize_name(&project.name) {
+            return Err(invalid(format!(
+                "it names `{name}`, but `pyproject.toml` names `{}`",
+                project.name
+            )));
+        }
+    }
+    let mut missing = Vec::new();
+    let mut gave_more = false;
+    for field in std::mem::take(&mut project.dynamic) {
+        let Some((_, metadata)) = &pkg_info else {
+            missing.push((field, "the sdist has no `PKG-INFO`".to_owned()));
+            continue;
+        };
+        let core = core_fields(&field);
+        if field == "version" {
+            project.version = pkg_info_version(metadata, root, path)?;
+        } else if core.is_empty() {
+            missing.push((
+                field,
+                "entry points are not core metadata: `PKG-INFO` cannot carry them".to_owned(),
+            ));
+        } else if metadata.metadata_version() < (2, 2) {
+            let (major, minor) = metadata.metadata_version();
+            missing.push((
+                field,
+                format!(
+                    "`PKG-INFO` is Metadata-Version {major}.{minor}: before 2.2 (PEP 643) a wheel may differ from it"
+                ),
+            ));
+        } else if let Some(dynamic) = core.iter().find(|core| metadata.is_dynamic(core)) {
+            missing.push((field, format!("`PKG-INFO` marks `{dynamic}` as `Dynamic`")));
+        } else {
+            // What other stages read from the project: the target check, `--with-deps`.
+            match field.as_str() {
+                "requires-python" => {
+                    project.requires_python = metadata.get("Requires-Python").map(str::to_owned);
+                }
+                "dependencies" => {
+                    project.dependencies = metadata
+                        .get_all("Requires-Dist")
+                        .filter(|requirement| !needs_extra(requirement))
+                        .map(str::to_owned)
+                        .collect();
+                }
+                _ => {}
+            }
+            gave_more = true;
+        }
+    }
+    project.dynamic = missing.iter().map(|(field, _)| field.clone()).collect();
+    let core_metadata = match pkg_info {
+        Some((text, metadata)) if gave_more => {
+            add_license_files(project, &metadata, root).map_err(invalid)?;
+            Some(text)
+        }
+        _ => None,
+    };
+    let version = if project.version.is_empty() {
+        split_top_directory(root).1
+    } else {
+        Some(project.version.clone())
+    };
+    project.sdist = Some(Box::new(SdistMetadata {
+        path: path.to_path_buf(),
+        core_metadata,
+        missing,
+        hint: wheel_hint(path, Some(&project.name), version.as_deref()),
+    }));
+    Ok(())
+}
+
+/// `PKG-INFO`'s `Version`, normalized, checked against the top directory `NAME-VERSION`.
+fn pkg_info_version(
+    metadata: &CoreMetadata,
+    root: &Path,
+    path: &Path,
+) -> Result<String, SdistError> {
+    let Some(version) = metadata.get("Version") else {
+        return Err(SdistError::PkgInfo {
+            path: path.to_path_buf(),
+            reason: "it has no `Version`".to_owned(),
+        });
+    };
+    let parsed = version
+        .parse::<pep440_rs::Version>()
+        .map_err(|_| SdistError::PkgInfo {
+            path: path.to_path_buf(),
+            reason: format!("`Version: {version}` is not a PEP 440 version"),
+        })?;
+    let dir = root
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    // The directory may spell the version unnormalized (`1.0-1`), or hold `-` in its name.
+    let agrees = dir
+        .strip_suffix(version)
+        .is_some_and(|name| name.ends_with('-') && name.len() > 1)
+        || dir.rsplit_once('-').is_some_and(|(_, written)| {
+            written.parse::<pep440_rs::Version>().ok().as_ref() == Some(&parsed)
+        });
+    if !agrees {
+        return Err(SdistError::VersionMismatch {
+            path: path.to_path_buf(),
+            version: version.to_owned(),
+            dir,
+        });
+    }
+    Ok(parsed.to_string())
+}
+
+/// Add the files `PKG-INFO`'s `License-File` lines name to the project's license files: the
+/// wheel's `METADATA` is `PKG-INFO`, and each one it names goes in `.dist-info/licenses/`.
+fn add_license_files(
+    project: &mut Project,
+    metadata: &CoreMetadata,
+    root: &Path,
+) -> Result<(), String> {
+    for name in metadata.get_all("License-File") {
+        if project.license_files.iter().any(|file| file.path == name) {
+            continue;
+        }
+        let relative = Path::new(name);
+        let plain = !name.contains('\\')
+            && relative
+                .components()
+                .all(|component| matches!(component, Component::Normal(_)));
+        let file = root.join(relative);
+        if !plain || !file.is_file() {
+            return Err(format!("`License-File: {name}` names no file of the sdist"));
+        }
+        let content = fs_err::read(&file).map_err(|err| err.to_string())?;
+        project.license_files.push(LicenseFile {
+            path: name.to_owned(),
+            content,
+        });
+    }
+    project.license_files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(())
 }
 
 /// Writes checked members under `dir`.
@@ -550,5 +928,77 @@ mod tests {
                 "{label}: {err}"
             );
         }
+    }
+
+    /// What other stages read from the project is filled in: the version (normalized), the
+    /// dependencies without the extras' (for `--with-deps`), `requires-python` (the target
+    /// check); what PKG-INFO cannot give stays dynamic, with why.
+    #[test]
+    fn pkg_info_fills_the_dynamic_fields_it_fixes() {
+        let temp = tempfile::tempdir().unwrap();
+        let root = temp.path().join("Spam-1.0.0rc1");
+        fs_err::create_dir_all(&root).unwrap();
+        fs_err::write(
+            root.join("PKG-INFO"),
+            "Metadata-Version: 2.3\nName: spam\nVersion: 1.0.0-RC1\nRequires-Python: >=3.9\nRequires-Dist: a\nRequires-Dist: b; python_version < '3.11'\nRequires-Dist: c; extra=='x'\nRequires-Dist: d; (os_name == 'nt') and extra == \"y\"\nProvides-Extra: x\n",
+        )
+        .unwrap();
+        let mut project = Project {
+            name: "Spam".to_owned(),
+            dynamic: ["version", "dependencies", "requires-python", "entry-points"]
+                .map(str::to_owned)
+                .to_vec(),
+            ..Project::default()
+        };
+        let sdist = Path::new("dist/Spam-1.0.0rc1.tar.gz");
+        resolve_dynamic(&mut project, &root, sdist).unwrap();
+        assert_eq!(project.version, "1.0.0rc1");
+        assert_eq!(project.dependencies, ["a", "b; python_version < '3.11'"]);
+        assert_eq!(project.requires_python.as_deref(), Some(">=3.9"));
+        assert_eq!(project.dynamic, ["entry-points"]);
+        let facts = project.sdist.unwrap();
+        assert_eq!(facts.path, sdist);
+        assert!(
+            facts
+                .core_metadata
+                .unwrap()
+                .starts_with("Metadata-Version: 2.3\n")
+        );
+        assert_eq!(facts.missing[0].0, "entry-points");
+        assert!(
+            facts
+                .hint
+                .ends_with("`pyship build wheels/spam-1.0.0rc1-*.whl`"),
+            "{}",
+            facts.hint
+        );
+
+        // A name other than the project's is an inconsistent sdist.
+        let mut other = Project {
+            name: "eggs".to_owned(),
+            dynamic: vec!["version".to_owned()],
+            ..Project::default()
+        };
+        let err = resolve_dynamic(&mut other, &root, sdist).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("it names `spam`, but `pyproject.toml` names `eggs`"),
+            "{err}"
+        );
+        // Without dynamic fields, PKG-INFO is not read.
+        let mut fixed = Project {
+            name: "eggs".to_owned(),
+            version: "1".to_owned(),
+            ..Project::default()
+        };
+        resolve_dynamic(&mut fixed, &root, sdist).unwrap();
+        assert_eq!(fixed.sdist, None);
+    }
+
+    #[test]
+    fn hints_quote_what_the_shell_would_split() {
+        assert_eq!(shell_word("dist/a-1.0.tar.gz"), "dist/a-1.0.tar.gz");
+        assert_eq!(shell_word("my dir/a b.tar.gz"), "'my dir/a b.tar.gz'");
+        assert_eq!(shell_word("it's.tar.gz"), "'it'\\''s.tar.gz'");
     }
 }

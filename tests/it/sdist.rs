@@ -319,3 +319,370 @@ fn a_source_that_is_not_one_says_what_source_may_be() {
         false,
     );
 }
+
+/// Write an sdist `.tar.gz` at `path` holding `members` (name, text), as a build backend would.
+fn write_sdist(path: &Path, members: &[(&str, &str)]) {
+    let file = std::fs::File::create(path).unwrap();
+    let gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+    let mut builder = tar::Builder::new(gz);
+    for (name, text) in members {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(text.len() as u64);
+        header.set_mode(0o644);
+        builder
+            .append_data(&mut header, name, text.as_bytes())
+            .unwrap();
+    }
+    builder.into_inner().unwrap().finish().unwrap();
+}
+
+/// The text of `member` of the zip at `path`.
+fn zip_text(path: &Path, member: &str) -> String {
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
+    let mut text = String::new();
+    archive
+        .by_name(member)
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
+    text
+}
+
+/// Install `wheel` into a fresh venv of `python` and return what `code` prints there.
+fn installed_and_run(python: &Python, dir: &Path, wheel: &Path, code: &str) -> String {
+    let env = dir.join(format!("venv-{}", python.minor));
+    let env_python = crate::wheel::venv(python, &env);
+    let output = crate::wheel::install(python, &env, wheel);
+    assert!(
+        output.status.success(),
+        "pip of {} refuses {}:\n{}",
+        python.version(),
+        wheel.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let output = std::process::Command::new(env_python)
+        .args(["-I", "-c", code])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// setuptools_scm / hatch-vcs: the version is dynamic in pyproject.toml, computed in PKG-INFO.
+const DYNAMIC_VERSION: &str = "[project]\nname = \"Dyn.Ver\"\ndynamic = [\"version\"]\nrequires-python = \">=3.8\"\ndependencies = [\"attrs>=22\"]\n";
+
+#[test]
+fn a_dynamic_version_comes_from_pkg_info_and_installs_everywhere() {
+    for python in pythons() {
+        let temp = tempfile::tempdir().unwrap();
+        let sdist = temp.path().join("dyn_ver-1.2.3.tar.gz");
+        write_sdist(
+            &sdist,
+            &[
+                ("dyn_ver-1.2.3/pyproject.toml", DYNAMIC_VERSION),
+                // A Metadata-Version before 2.2 still fixes the version (PEP 643).
+                (
+                    "dyn_ver-1.2.3/PKG-INFO",
+                    "Metadata-Version: 2.1\nName: Dyn.Ver\nVersion: 1.2.3\nRequires-Dist: attrs>=22\n",
+                ),
+                ("dyn_ver-1.2.3/src/dyn_ver/__init__.py", "X = 1\n"),
+            ],
+        );
+        let wheel = Pyship::build(&sdist)
+            .out(&temp.path().join("out"))
+            .python(&python)
+            .args(["--strip-sources"])
+            .artifact();
+        assert_eq!(
+            wheel.file_name().unwrap().to_str().unwrap(),
+            format!("dyn_ver-1.2.3-cp3{}-none-any.whl", python.minor)
+        );
+        // Rendered from [project] with PKG-INFO's version: every other field was static.
+        let metadata = zip_text(&wheel, "dyn_ver-1.2.3.dist-info/METADATA");
+        assert_eq!(
+            metadata,
+            "Metadata-Version: 2.1\nName: Dyn.Ver\nVersion: 1.2.3\nRequires-Python: >=3.8\nRequires-Dist: attrs>=22\n"
+        );
+        // 3.8's importlib.metadata finds a distribution by its dist-info name only.
+        let printed = installed_and_run(
+            &python,
+            temp.path(),
+            &wheel,
+            "import importlib.metadata as m, dyn_ver; print(m.version('dyn_ver'), m.requires('dyn_ver'), dyn_ver.__spec__.origin.endswith('.pyc'))",
+        );
+        assert_eq!(
+            printed,
+            "1.2.3 ['attrs>=22'] True\n",
+            "{}",
+            python.version()
+        );
+    }
+}
+
+/// PKG-INFO 2.2+ (as hatch-fancy-pypi-readme, setuptools' `[tool.setuptools.dynamic]`):
+/// every field it does not mark `Dynamic` is what the wheel carries, so it is the METADATA.
+const PKG_INFO_2_2: &str = "Metadata-Version: 2.2\nName: dyn\nVersion: 0.4.0\nSummary: From the backend\nRequires-Python: >=3.8\nLicense-File: LICENSE\nRequires-Dist: attrs>=22\nRequires-Dist: tomli; python_version < \"3.11\"\nProvides-Extra: cli\nRequires-Dist: rich; extra == \"cli\"\nDescription-Content-Type: text/markdown\n\n# dyn\n\nThe readme.\n";
+
+#[test]
+fn dynamic_dependencies_and_readme_come_from_pkg_info_2_2() {
+    let all = pythons();
+    let (Some(first), Some(last)) = (all.first(), all.last()) else {
+        return;
+    };
+    for python in [first, last] {
+        let temp = tempfile::tempdir().unwrap();
+        let sdist = temp.path().join("dyn-0.4.0.tar.gz");
+        write_sdist(
+            &sdist,
+            &[
+                (
+                    "dyn-0.4.0/pyproject.toml",
+                    "[project]\nname = \"dyn\"\ndescription = \"From the backend\"\ndynamic = [\"version\", \"dependencies\", \"optional-dependencies\", \"readme\", \"license-files\"]\n\n[project.scripts]\ndyn = \"dyn:main\"\n",
+                ),
+                ("dyn-0.4.0/PKG-INFO", PKG_INFO_2_2),
+                ("dyn-0.4.0/LICENSE", "MIT\n"),
+                (
+                    "dyn-0.4.0/dyn/__init__.py",
+                    "def main():\n    print('dyn')\n",
+                ),
+            ],
+        );
+        let wheel = Pyship::build(&sdist)
+            .out(&temp.path().join("out"))
+            .python(python)
+            .args(["--strip-sources"])
+            .artifact();
+        assert_eq!(
+            zip_text(&wheel, "dyn-0.4.0.dist-info/METADATA"),
+            PKG_INFO_2_2
+        );
+        // What PKG-INFO names is shipped; static scripts still come from [project].
+        assert_eq!(
+            zip_text(&wheel, "dyn-0.4.0.dist-info/licenses/LICENSE"),
+            "MIT\n"
+        );
+        assert_eq!(
+            zip_text(&wheel, "dyn-0.4.0.dist-info/entry_points.txt"),
+            "[console_scripts]\ndyn = dyn:main\n"
+        );
+        let printed = installed_and_run(
+            python,
+            temp.path(),
+            &wheel,
+            "import importlib.metadata as m; d = m.distribution('dyn'); print(d.version, d.requires, d.metadata.get_all('Provides-Extra'), d.metadata['Summary'], repr(d.metadata.get_payload()))",
+        );
+        assert_eq!(
+            printed,
+            "0.4.0 ['attrs>=22', 'tomli; python_version < \"3.11\"', 'rich; extra == \"cli\"'] ['cli'] From the backend '# dyn\\n\\nThe readme.\\n'\n",
+            "{}",
+            python.version()
+        );
+    }
+}
+
+/// Each case: the `dynamic` list, PKG-INFO's headers after Name and Version, and what the one
+/// `error:` line must say.
+#[test]
+fn what_pkg_info_cannot_give_is_named_with_a_hint() {
+    let Some(python) = pythons().pop() else {
+        return;
+    };
+    let cases = [
+        (
+            "\"version\", \"scripts\"",
+            "Metadata-Version: 2.4\n",
+            "error: `[SDIST]` declares dynamic metadata that its `PKG-INFO` does not give: `scripts` (entry points are not core metadata: `PKG-INFO` cannot carry them); only the project's own build backend can compute it",
+        ),
+        (
+            "\"dependencies\", \"description\"",
+            "Metadata-Version: 2.2\nDynamic: Requires-Dist\n",
+            "error: `[SDIST]` declares dynamic metadata that its `PKG-INFO` does not give: `dependencies` (`PKG-INFO` marks `Requires-Dist` as `Dynamic`); only",
+        ),
+        (
+            "\"version\", \"dependencies\", \"gui-scripts\"",
+            "Metadata-Version: 2.1\n",
+            "that its `PKG-INFO` does not give: `dependencies` (`PKG-INFO` is Metadata-Version 2.1: before 2.2 (PEP 643) a wheel may differ from it), `gui-scripts` (entry points",
+        ),
+    ];
+    for (dynamic, headers, needle) in cases {
+        let temp = tempfile::tempdir().unwrap();
+        let sdist = temp.path().join("dyn-1.0.tar.gz");
+        let pyproject =
+            format!("[project]\nname = \"dyn\"\nversion = \"1.0\"\ndynamic = [{dynamic}]\n");
+        let pyproject = if dynamic.contains("version") {
+            pyproject.replace("version = \"1.0\"\n", "")
+        } else {
+            pyproject
+        };
+        let pkg_info = format!("{headers}Name: dyn\nVersion: 1.0\n");
+        write_sdist(
+            &sdist,
+            &[
+                ("dyn-1.0/pyproject.toml", &pyproject),
+                ("dyn-1.0/PKG-INFO", &pkg_info),
+                ("dyn-1.0/dyn/__init__.py", ""),
+            ],
+        );
+        let needle = needle.replace("[SDIST]", &sdist.display().to_string());
+        let output = refused(&python, &sdist, &temp.path().join("out"), &needle);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(&format!(
+                "\nhint: build its wheel with its own backend, then convert that: `pip wheel --no-deps {} -w wheels/` then `pyship build wheels/dyn-1.0-*.whl`",
+                sdist.display()
+            )),
+            "{stderr}"
+        );
+        // The version, given by PKG-INFO, is not among what is missing.
+        assert!(!stderr.contains("`version`"), "{stderr}");
+        // A bundle needs none of it: built, with the project's dist-info.
+        let bundle = Pyship::build(&sdist)
+            .out(&temp.path().join("bundle"))
+            .python(&python)
+            .args(["-f", "zip"])
+            .context(dynamic)
+            .artifact();
+        let names = wheel_members(&bundle);
+        assert!(
+            names
+                .iter()
+                .any(|name| name == "dyn-1.0.dist-info/METADATA"),
+            "{names:?}"
+        );
+    }
+}
+
+#[test]
+fn a_pkg_info_version_other_than_the_directorys_is_refused() {
+    let Some(python) = pythons().pop() else {
+        return;
+    };
+    let temp = tempfile::tempdir().unwrap();
+    let sdist = temp.path().join("dyn-1.0.tar.gz");
+    write_sdist(
+        &sdist,
+        &[
+            (
+                "dyn-1.0/pyproject.toml",
+                "[project]\nname = \"dyn\"\ndynamic = [\"version\"]\n",
+            ),
+            (
+                "dyn-1.0/PKG-INFO",
+                "Metadata-Version: 2.4\nName: dyn\nVersion: 2.0\n",
+            ),
+            ("dyn-1.0/dyn/__init__.py", ""),
+        ],
+    );
+    refused(
+        &python,
+        &sdist,
+        &temp.path().join("out"),
+        "its `PKG-INFO` gives version `2.0`, but its top directory is `dyn-1.0`",
+    );
+    // An unnormalized spelling of the same version agrees.
+    let sdist = temp.path().join("dyn-1.0.0.tar.gz");
+    write_sdist(
+        &sdist,
+        &[
+            (
+                "dyn-1.0.0/pyproject.toml",
+                "[project]\nname = \"dyn\"\ndynamic = [\"version\"]\n",
+            ),
+            (
+                "dyn-1.0.0/PKG-INFO",
+                "Metadata-Version: 2.4\nName: dyn\nVersion: 1.0.0\n",
+            ),
+            ("dyn-1.0.0/dyn/__init__.py", ""),
+        ],
+    );
+    let wheel = Pyship::build(&sdist)
+        .out(&temp.path().join("out"))
+        .python(&python)
+        .artifact();
+    assert!(
+        wheel.ends_with("dyn-1.0.0-py3-none-any.whl"),
+        "{}",
+        wheel.display()
+    );
+}
+
+#[test]
+fn a_setup_py_sdist_says_to_build_its_wheel_first() {
+    let Some(python) = pythons().pop() else {
+        return;
+    };
+    let temp = tempfile::tempdir().unwrap();
+    let six = temp.path().join("six-1.16.0.tar.gz");
+    write_sdist(
+        &six,
+        &[
+            (
+                "six-1.16.0/PKG-INFO",
+                "Metadata-Version: 1.2\nName: six\nVersion: 1.16.0\n",
+            ),
+            (
+                "six-1.16.0/setup.py",
+                "from setuptools import setup\nsetup(name='six', py_modules=['six'])\n",
+            ),
+            ("six-1.16.0/six.py", "X = 1\n"),
+        ],
+    );
+    let output = refused(
+        &python,
+        &six,
+        &temp.path().join("out"),
+        &format!(
+            "error: `{}` is a `setup.py` sdist (no `pyproject.toml`): only setuptools can say which modules it installs, so pyship cannot build it",
+            six.display()
+        ),
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        stderr.lines().nth(1).unwrap_or_default(),
+        format!(
+            "hint: build its wheel with its own backend, then convert that: `pip wheel --no-deps {} -w wheels/` then `pyship build wheels/six-1.16.0-*.whl`",
+            six.display()
+        )
+    );
+    // A pyproject.toml without [project] is the same: its backend decides what is installed.
+    let legacy = temp.path().join("Legacy.Pkg-2.0.tar.gz");
+    write_sdist(
+        &legacy,
+        &[
+            (
+                "Legacy.Pkg-2.0/pyproject.toml",
+                "[build-system]\nrequires = [\"setuptools\"]\nbuild-backend = \"setuptools.build_meta\"\n",
+            ),
+            (
+                "Legacy.Pkg-2.0/setup.py",
+                "from setuptools import setup\nsetup()\n",
+            ),
+            ("Legacy.Pkg-2.0/legacy/__init__.py", ""),
+        ],
+    );
+    let output = refused(
+        &python,
+        &legacy,
+        &temp.path().join("out"),
+        "keeps its metadata outside `pyproject.toml` (no `[project]` table): only its build backend (`setuptools.build_meta`) can say which modules it installs",
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("`pyship build wheels/legacy_pkg-2.0-*.whl`"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // One top directory with none of pyproject.toml, setup.py, PKG-INFO is not an sdist.
+    let bare = temp.path().join("bare-1.0.tar.gz");
+    write_sdist(&bare, &[("bare-1.0/bare.py", "")]);
+    refused(
+        &python,
+        &bare,
+        &temp.path().join("out"),
+        "is not an sdist: it has no single top directory holding `pyproject.toml`, `setup.py` or `PKG-INFO`",
+    );
+}
