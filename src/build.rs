@@ -35,7 +35,6 @@ use crate::report::{
 use crate::settings::{Config, OutputFormat, Placement};
 use crate::sink::{self, Sink, SinkError};
 use crate::source::deps;
-use crate::source::project::Project;
 use crate::source::tree::{FileKind, SourceFile, matcher};
 use crate::source::{self, Input, InputKind, install_path};
 
@@ -193,7 +192,7 @@ fn build(config: &Config, reporter: &dyn Reporter) -> Result<Report, Error> {
         .into());
     }
     let dependencies = if bundles_deps && !config.dry_run {
-        dependencies(config, input.project())?
+        dependencies(config, &input)?
     } else {
         if bundles_deps {
             report.notes.push(
@@ -643,9 +642,11 @@ fn feed(
     Ok(())
 }
 
-/// What `--with-deps` installs: `[project.dependencies]` and the `-r` files. Nothing to install
+/// What `--with-deps` installs: `[project.dependencies]` (a wheel's `Requires-Dist`) and the
+/// `-r` files. Nothing to install
 /// is an error: the bundle would die with `ModuleNotFoundError`.
-fn dependencies(config: &Config, project: Option<&Project>) -> Result<deps::Requirements, Error> {
+fn dependencies(config: &Config, input: &Input) -> Result<deps::Requirements, Error> {
+    let project = input.project();
     let files = config.bundle.requirements.clone();
     if let Some(file) = files.iter().find(|file| !file.is_file()) {
         return Err(bundle::BundleError::MissingRequirements { path: file.clone() }.into());
@@ -657,13 +658,14 @@ fn dependencies(config: &Config, project: Option<&Project>) -> Result<deps::Requ
         }
         .into());
     }
-    let requirements = deps::Requirements {
-        specs: project
+    let specs = match input.wheel_dependencies() {
+        Some(requires) => requires?,
+        None => project
             .filter(|_| !dynamic)
             .map(|project| project.dependencies.clone())
             .unwrap_or_default(),
-        files,
     };
+    let requirements = deps::Requirements { specs, files };
     if requirements.is_empty() {
         return Err(bundle::BundleError::NoDependencies {
             path: config.source.clone(),

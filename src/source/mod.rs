@@ -113,6 +113,33 @@ impl Input {
             InputKind::Tree | InputKind::Wheel(_) => None,
         }
     }
+
+    /// What a wheel SOURCE needs installed beside it: the `Requires-Dist` of its `METADATA`
+    /// outside any extra (pip evaluates the other markers). `None` when SOURCE is no wheel.
+    pub fn wheel_dependencies(&self) -> Option<Result<Vec<String>, std::io::Error>> {
+        let InputKind::Wheel(wheel) = &self.kind else {
+            return None;
+        };
+        let name = format!("{}/METADATA", wheel.dist_info);
+        let file = self.files.iter().find(|file| file.relative == name)?;
+        let text = match &file.contents {
+            Some(contents) => String::from_utf8_lossy(contents).into_owned(),
+            None => match fs_err::read_to_string(&file.path) {
+                Ok(text) => text,
+                Err(err) => return Some(Err(err)),
+            },
+        };
+        let metadata = pkg_info::CoreMetadata::parse(&text).unwrap_or_default();
+        Some(Ok(metadata
+            .get_all("Requires-Dist")
+            .filter(|requirement| {
+                !requirement
+                    .split_once(';')
+                    .is_some_and(|(_, marker)| marker.contains("extra"))
+            })
+            .map(str::to_owned)
+            .collect()))
+    }
 }
 
 /// Read `config.source`, leaving out `excludes` (gitignore-style, on top of the defaults) from

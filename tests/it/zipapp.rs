@@ -840,3 +840,34 @@ fn an_artifacts_source_size_counts_its_dependencies() {
         "{source_bytes} < {project_modules} + {dep_modules}"
     );
 }
+
+#[test]
+fn a_wheel_source_bundles_the_dependencies_its_metadata_requires() {
+    let Some(python) = pythons().into_iter().last() else {
+        return;
+    };
+    let (temp, project) = copy_fixture("app_with_dep");
+    let wheels = temp.path().join("wheels");
+    build_dep_wheel(&wheels);
+    // The app as a wheel: its METADATA says `Requires-Dist: dep_pkg>=1.0`.
+    let wheel = build(
+        &project,
+        &temp.path().join("wheel"),
+        &python,
+        &["-f", "wheel"],
+    );
+    let app = build_with_deps(
+        &wheel,
+        &temp.path().join("out"),
+        &python,
+        &wheels,
+        &["-f", "zipapp", "--strip-sources"],
+    );
+    let output = python.run(&[app.to_str().unwrap(), "wheel"]);
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "Hello, wheel, from dep_pkg!\ndep_pkg version 1.0\nbytecode True True\n",
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
