@@ -105,11 +105,7 @@ fn wheel_console_scripts(files: &[SourceFile]) -> BTreeMap<String, String> {
     }) else {
         return BTreeMap::new();
     };
-    let text = match &file.contents {
-        Some(contents) => String::from_utf8_lossy(contents).into_owned(),
-        None => fs_err::read_to_string(&file.path).unwrap_or_default(),
-    };
-    console_scripts(&text)
+    console_scripts(&file.text().unwrap_or_default())
 }
 
 /// The `[console_scripts]` section of an `entry_points.txt` (the entry points file format:

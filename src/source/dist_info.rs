@@ -52,10 +52,7 @@ pub fn trim(files: Vec<SourceFile>, slim: bool) -> std::io::Result<Vec<SourceFil
         .filter(|file| is_kept(&file.relative))
         .map(|mut file| {
             if slim && is_metadata(&file.relative) {
-                let text = match &file.contents {
-                    Some(bytes) => String::from_utf8_lossy(bytes).into_owned(),
-                    None => String::from_utf8_lossy(&fs_err::read(&file.path)?).into_owned(),
-                };
+                let text = file.text()?;
                 let headers: Arc<[u8]> = strip_long_description(&text).into_bytes().into();
                 file.size = headers.len() as u64;
                 file.contents = Some(headers);

@@ -122,21 +122,14 @@ impl Input {
         };
         let name = format!("{}/METADATA", wheel.dist_info);
         let file = self.files.iter().find(|file| file.relative == name)?;
-        let text = match &file.contents {
-            Some(contents) => String::from_utf8_lossy(contents).into_owned(),
-            None => match fs_err::read_to_string(&file.path) {
-                Ok(text) => text,
-                Err(err) => return Some(Err(err)),
-            },
+        let text = match file.text() {
+            Ok(text) => text,
+            Err(err) => return Some(Err(err)),
         };
         let metadata = pkg_info::CoreMetadata::parse(&text).unwrap_or_default();
         Some(Ok(metadata
             .get_all("Requires-Dist")
-            .filter(|requirement| {
-                !requirement
-                    .split_once(';')
-                    .is_some_and(|(_, marker)| marker.contains("extra"))
-            })
+            .filter(|requirement| !pkg_info::needs_extra(requirement))
             .map(str::to_owned)
             .collect()))
     }

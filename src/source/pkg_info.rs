@@ -121,6 +121,16 @@ fn unindent(line: &str) -> &str {
     &line[spaces..]
 }
 
+/// Whether the marker of the PEP 508 `requirement` names `extra`: it then belongs to an
+/// optional dependency group, not to `dependencies`.
+pub fn needs_extra(requirement: &str) -> bool {
+    requirement.split_once(';').is_some_and(|(_, marker)| {
+        marker
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .any(|word| word == "extra")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,7 +17,7 @@ use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
-use super::pkg_info::CoreMetadata;
+use super::pkg_info::{CoreMetadata, needs_extra};
 use super::project::{LicenseFile, Project};
 
 /// Why an sdist could not be unpacked.
@@ -344,16 +344,6 @@ fn core_fields(field: &str) -> &'static [&'static str] {
         "optional-dependencies" => &["Provides-Extra", "Requires-Dist"],
         _ => &[],
     }
-}
-
-/// Whether the marker of the PEP 508 `requirement` names `extra`: it then belongs to an
-/// optional dependency group, not to `dependencies`.
-fn needs_extra(requirement: &str) -> bool {
-    requirement.split_once(';').is_some_and(|(_, marker)| {
-        marker
-            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .any(|word| word == "extra")
-    })
 }
 
 /// Fill the `dynamic` fields of `project`, the project of the sdist at `path` unpacked in

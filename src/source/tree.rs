@@ -57,6 +57,16 @@ pub struct SourceFile {
     pub contents: Option<std::sync::Arc<[u8]>>,
 }
 
+impl SourceFile {
+    /// Its bytes as text (invalid UTF-8 replaced), from memory or from disk.
+    pub fn text(&self) -> std::io::Result<String> {
+        Ok(match &self.contents {
+            Some(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+            None => String::from_utf8_lossy(&fs_err::read(&self.path)?).into_owned(),
+        })
+    }
+}
+
 /// Why the project could not be scanned.
 #[derive(Debug, thiserror::Error)]
 pub enum DiscoverError {
